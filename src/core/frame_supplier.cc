@@ -1,0 +1,416 @@
+#include "core/frame_supplier.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cassert>
+#include <chrono>
+#include <utility>
+
+namespace orion {
+
+std::string_view to_string(SlaClass sla) {
+  return sla == SlaClass::kCritical ? "critical" : "best_effort";
+}
+
+Result<SlaClass> parse_sla(std::string_view text) {
+  if (text == "critical") return SlaClass::kCritical;
+  if (text == "best_effort" || text == "best-effort") return SlaClass::kBestEffort;
+  return make_error("sla.invalid", "sla must be 'critical' or 'best_effort', got '" +
+                                       std::string(text) + "'");
+}
+
+namespace {
+void name_this_thread(const std::string& name) {
+  std::string n = name.substr(0, 15);
+  pthread_setname_np(pthread_self(), n.c_str());
+}
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Mailbox: one subscriber's single slot. Every field below `mu` is guarded by it.
+struct Subscription::Mailbox {
+  Mailbox(std::string n, SlaClass s, const Clock* c) : name(std::move(n)), sla(s), clock(c) {}
+
+  const std::string name;
+  const SlaClass sla;
+  const Clock* const clock;
+
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  FramePtr frame;  // non-null exactly when a frame is pending
+  int waiters = 0;
+  bool closed = false;
+  uint64_t offered = 0, taken = 0, dropped = 0;
+  Timestamp last_take_time;
+  Duration last_age, max_age;
+
+  // Puts `f` in the slot. The replaced frame goes to `displaced` so that its release (maybe the
+  // last reference, running a pool deleter) happens after the lock is dropped.
+  // Returns true when a consumer is blocked and must be woken.
+  bool deliver(const FramePtr& f, FramePtr& displaced) {
+    std::lock_guard lock(mu);
+    if (closed) return false;
+    if (frame) ++dropped;
+    displaced = std::exchange(frame, f);
+    ++offered;
+    return waiters > 0;
+  }
+
+  void close(FramePtr& displaced) {
+    {
+      std::lock_guard lock(mu);
+      if (closed) return;
+      closed = true;
+      if (frame) ++dropped;
+      displaced = std::move(frame);
+      frame = nullptr;
+    }
+    cv.notify_all();
+  }
+
+  // Caller holds `mu` and frame != nullptr.
+  FramePtr take_locked() {
+    FramePtr f = std::move(frame);
+    frame = nullptr;
+    ++taken;
+    last_take_time = clock->now();
+    last_age = last_take_time - f->identity().capture_time;
+    max_age = std::max(max_age, last_age);
+    return f;
+  }
+
+  SubscriberStats stats() const {
+    std::lock_guard lock(mu);
+    SubscriberStats s;
+    s.name = name;
+    s.sla = sla;
+    s.offered = offered;
+    s.taken = taken;
+    s.dropped = dropped;
+    s.pending = frame ? 1 : 0;
+    s.last_take_time = last_take_time;
+    s.last_frame_age = last_age;
+    s.max_frame_age = max_age;
+    s.closed = closed;
+    return s;
+  }
+};
+
+using Mailbox = Subscription::Mailbox;
+using MailboxList = std::vector<std::shared_ptr<Mailbox>>;
+
+// ---------------------------------------------------------------------------------------------
+// A notifier thread wakes the blocked consumers it is handed. Its job is itself a single slot:
+// a newer job replaces an older one not yet started. That is safe because every job lists every
+// consumer still blocked when its frame was delivered, a superset of the older job's.
+struct Notifier {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::shared_ptr<const MailboxList> snapshot;  // guarded by mu; keeps the mailboxes alive
+  std::vector<uint32_t> job;                    // guarded by mu; indices into snapshot
+  bool has_job = false;                         // guarded by mu
+  bool stop = false;                            // guarded by mu
+  std::jthread thread;
+
+  void run(const std::string& thread_name) {
+    name_this_thread(thread_name);
+    std::vector<uint32_t> mine;
+    std::shared_ptr<const MailboxList> snap;
+    for (;;) {
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return has_job || stop; });
+        if (stop) return;
+        mine.swap(job);
+        snap = std::move(snapshot);
+        has_job = false;
+      }
+      for (uint32_t i : mine) (*snap)[i]->cv.notify_one();
+      mine.clear();
+      snap.reset();
+    }
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+struct FrameSupplier::Core {
+  explicit Core(FrameSupplierOptions o)
+      : options(std::move(o)),
+        clock(options.clock ? options.clock : &SteadyClock::instance()),
+        threshold(std::max<size_t>(1, options.sequential_threshold)) {}
+
+  const FrameSupplierOptions options;
+  const Clock* const clock;
+  const size_t threshold;
+
+  // Inbox. Guarded by inbox_mu.
+  std::mutex inbox_mu;
+  std::condition_variable inbox_cv;
+  FramePtr inbox;
+  bool distributor_waiting = false;
+  bool stopping = false;
+  uint64_t last_sequence = 0;
+  uint64_t published = 0, rejected_stale = 0, inbox_overwritten = 0;
+
+  // Subscribers. Guarded by subscribers_mu. The list is copy-on-write: the distributor takes a
+  // reference to the current list and walks it without holding the lock.
+  mutable std::mutex subscribers_mu;
+  std::shared_ptr<const MailboxList> subscribers = std::make_shared<MailboxList>();
+  FramePtr latest;  // newest distributed frame, handed to new subscribers
+  bool closed = false;
+
+  std::atomic<uint64_t> distributed{0};
+
+  std::vector<std::unique_ptr<Notifier>> notifiers;  // fixed after construction
+  std::jthread distributor;
+
+  // Owned by the distribution thread only.
+  std::vector<uint32_t> to_wake;
+  std::vector<std::vector<uint32_t>> staging;
+
+  void distribute_loop() {
+    name_this_thread(options.name + "-dist");
+    for (;;) {
+      FramePtr frame;
+      {
+        std::unique_lock lock(inbox_mu);
+        while (!inbox && !stopping) {
+          distributor_waiting = true;
+          inbox_cv.wait(lock);
+          distributor_waiting = false;
+        }
+        if (stopping) return;
+        frame = std::move(inbox);
+        inbox = nullptr;
+      }
+      distribute(frame);
+    }
+  }
+
+  void distribute(const FramePtr& frame) {
+    std::shared_ptr<const MailboxList> snap;
+    FramePtr previous_latest;
+    {
+      std::lock_guard lock(subscribers_mu);
+      snap = subscribers;
+      previous_latest = std::exchange(latest, frame);
+    }
+    // Phase 1: write every mailbox. Cheap (a lock, a pointer swap), so done inline for all.
+    to_wake.clear();
+    const MailboxList& list = *snap;
+    for (uint32_t i = 0; i < list.size(); ++i) {
+      FramePtr displaced;
+      if (list[i]->deliver(frame, displaced)) to_wake.push_back(i);
+    }
+    if (options.on_mailboxes_written) options.on_mailboxes_written(frame, clock->now());
+    distributed.fetch_add(1, std::memory_order_relaxed);
+
+    // Phase 2: wake the blocked consumers (each wake may be a syscall).
+    if (to_wake.size() <= threshold || notifiers.empty()) {
+      for (uint32_t i : to_wake) list[i]->cv.notify_one();
+      return;
+    }
+    // Batches of `threshold`: batch 0 stays here, the others go round-robin to the notifiers.
+    const size_t batches = (to_wake.size() + threshold - 1) / threshold;
+    for (auto& s : staging) s.clear();
+    for (size_t b = 1; b < batches; ++b) {
+      auto& out = staging[(b - 1) % notifiers.size()];
+      const size_t end = std::min(to_wake.size(), (b + 1) * threshold);
+      out.insert(out.end(), to_wake.begin() + static_cast<ptrdiff_t>(b * threshold),
+                 to_wake.begin() + static_cast<ptrdiff_t>(end));
+    }
+    for (size_t n = 0; n < notifiers.size(); ++n) {
+      if (staging[n].empty()) continue;
+      Notifier& nt = *notifiers[n];
+      {
+        std::lock_guard lock(nt.mu);
+        nt.job.swap(staging[n]);  // staging[n] gets the old (maybe unstarted) job back
+        nt.snapshot = snap;
+        nt.has_job = true;
+      }
+      nt.cv.notify_one();
+    }
+    for (size_t k = 0; k < threshold; ++k) list[to_wake[k]]->cv.notify_one();
+  }
+
+  void remove(const std::shared_ptr<Mailbox>& mb) {
+    std::lock_guard lock(subscribers_mu);
+    auto next = std::make_shared<MailboxList>();
+    next->reserve(subscribers->size());
+    for (const auto& m : *subscribers)
+      if (m != mb) next->push_back(m);
+    subscribers = std::move(next);
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+FrameSupplier::FrameSupplier(FrameSupplierOptions options)
+    : core_(std::make_shared<Core>(std::move(options))) {
+  Core& c = *core_;
+  for (size_t i = 0; i < c.options.notifier_threads; ++i) {
+    auto n = std::make_unique<Notifier>();
+    Notifier* raw = n.get();
+    std::string tname = c.options.name + "-n" + std::to_string(i);
+    n->thread = std::jthread([raw, tname] { raw->run(tname); });
+    c.notifiers.push_back(std::move(n));
+  }
+  c.staging.resize(c.notifiers.size());
+  c.distributor = std::jthread([&c] { c.distribute_loop(); });
+}
+
+FrameSupplier::~FrameSupplier() { stop(); }
+
+bool FrameSupplier::publish(FramePtr frame) {
+  assert(frame && "FrameSupplier::publish: null frame");
+  Core& c = *core_;
+  FramePtr displaced;  // released after the lock is dropped
+  bool wake;
+  {
+    std::lock_guard lock(c.inbox_mu);
+    if (c.stopping) return false;
+    const uint64_t seq = frame->identity().sequence;
+    if (seq <= c.last_sequence) {
+      ++c.rejected_stale;
+      return false;
+    }
+    c.last_sequence = seq;
+    ++c.published;
+    if (c.inbox) ++c.inbox_overwritten;
+    displaced = std::exchange(c.inbox, std::move(frame));
+    wake = c.distributor_waiting;
+  }
+  if (wake) c.inbox_cv.notify_one();
+  return true;
+}
+
+std::unique_ptr<Subscription> FrameSupplier::subscribe(std::string name, SlaClass sla) {
+  Core& c = *core_;
+  auto mb = std::make_shared<Mailbox>(name, sla, c.clock);
+  {
+    std::lock_guard lock(c.subscribers_mu);
+    if (c.closed) {
+      mb->closed = true;
+    } else {
+      auto next = std::make_shared<MailboxList>(*c.subscribers);
+      next->push_back(mb);
+      c.subscribers = std::move(next);
+      if (c.latest) {
+        FramePtr none;
+        mb->deliver(c.latest, none);
+      }
+    }
+  }
+  return std::unique_ptr<Subscription>(
+      new Subscription(std::move(name), std::move(mb), std::weak_ptr<void>(core_)));
+}
+
+SupplierStats FrameSupplier::stats() const {
+  const Core& c = *core_;
+  SupplierStats s;
+  {
+    std::lock_guard lock(const_cast<std::mutex&>(c.inbox_mu));
+    s.published = c.published;
+    s.rejected_stale = c.rejected_stale;
+    s.inbox_overwritten = c.inbox_overwritten;
+  }
+  s.distributed = c.distributed.load(std::memory_order_relaxed);
+  std::shared_ptr<const MailboxList> snap;
+  {
+    std::lock_guard lock(c.subscribers_mu);
+    snap = c.subscribers;
+  }
+  s.subscribers.reserve(snap->size());
+  for (const auto& m : *snap) s.subscribers.push_back(m->stats());
+  return s;
+}
+
+size_t FrameSupplier::subscriber_count() const {
+  std::lock_guard lock(core_->subscribers_mu);
+  return core_->subscribers->size();
+}
+
+void FrameSupplier::stop() {
+  Core& c = *core_;
+  {
+    std::lock_guard lock(c.inbox_mu);
+    if (c.stopping) return;
+    c.stopping = true;
+  }
+  c.inbox_cv.notify_one();
+  if (c.distributor.joinable()) c.distributor.join();
+  for (auto& n : c.notifiers) {
+    {
+      std::lock_guard lock(n->mu);
+      n->stop = true;
+    }
+    n->cv.notify_one();
+    if (n->thread.joinable()) n->thread.join();
+  }
+  std::shared_ptr<const MailboxList> snap;
+  FramePtr inbox_left, latest_left;
+  {
+    std::lock_guard lock(c.inbox_mu);
+    inbox_left = std::move(c.inbox);
+  }
+  {
+    std::lock_guard lock(c.subscribers_mu);
+    c.closed = true;
+    snap = std::exchange(c.subscribers, std::make_shared<MailboxList>());
+    latest_left = std::move(c.latest);
+  }
+  for (const auto& m : *snap) {
+    FramePtr displaced;
+    m->close(displaced);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+Subscription::Subscription(std::string name, std::shared_ptr<Mailbox> mailbox,
+                           std::weak_ptr<void> supplier_core)
+    : name_(std::move(name)), mailbox_(std::move(mailbox)), core_(std::move(supplier_core)) {}
+
+Subscription::~Subscription() { unsubscribe(); }
+
+void Subscription::unsubscribe() {
+  if (auto core = std::static_pointer_cast<FrameSupplier::Core>(core_.lock())) core->remove(mailbox_);
+  FramePtr displaced;
+  mailbox_->close(displaced);
+}
+
+Result<FramePtr> Subscription::next_frame(Duration timeout) {
+  Mailbox& mb = *mailbox_;
+  std::unique_lock lock(mb.mu);
+  if (timeout == Duration::max()) {
+    while (!mb.frame && !mb.closed) {
+      ++mb.waiters;
+      mb.cv.wait(lock);
+      --mb.waiters;
+    }
+  } else {
+    const auto deadline = std::chrono::steady_clock::now() + timeout.to_chrono();
+    while (!mb.frame && !mb.closed) {
+      ++mb.waiters;
+      const auto st = mb.cv.wait_until(lock, deadline);
+      --mb.waiters;
+      if (st == std::cv_status::timeout && !mb.frame && !mb.closed)
+        return make_error("timeout", "no new frame for '" + name_ + "' within " +
+                                         std::to_string(timeout.as_millis()) + " ms");
+    }
+  }
+  if (mb.closed) return make_error("closed", "subscription '" + name_ + "' is closed");
+  return mb.take_locked();
+}
+
+Result<FramePtr> Subscription::try_next_frame() {
+  Mailbox& mb = *mailbox_;
+  std::lock_guard lock(mb.mu);
+  if (mb.closed) return make_error("closed", "subscription '" + name_ + "' is closed");
+  if (!mb.frame) return make_error("empty", "no new frame for '" + name_ + "'");
+  return mb.take_locked();
+}
+
+SubscriberStats Subscription::stats() const { return mailbox_->stats(); }
+
+}  // namespace orion
