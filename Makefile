@@ -17,7 +17,7 @@ build: configure
 
 # The main job. For now: the FrameSupplier benchmark.
 demo: build
-	./$(BUILD)/apps/orion/orion bench supplier
+	./$(BUILD)/orion bench supplier
 
 # Every test (unit, integration, system) through CTest.
 test: build

@@ -4,6 +4,7 @@
 #     -> target orion_<name>, alias orion::<name>, include root src/.
 #   orion_test(<name> SOURCES ... [DEPS ...] [LABELS unit|integration|system] [TIMEOUT s])
 #     -> executable linked with GoogleTest main, registered with CTest.
+#   Every library is linked into the `orion` binary (apps/orion).
 #   orion_finish_test_targets()
 #     -> target `unit_tests` building every test labelled unit (used by sanitizer CI runs).
 
@@ -33,6 +34,7 @@ function(orion_library name)
   target_link_libraries(orion_${name} PUBLIC ${ARG_PUBLIC_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
   set_target_properties(orion_${name} PROPERTIES POSITION_INDEPENDENT_CODE ON)
   orion_apply_common(orion_${name})
+  set_property(GLOBAL APPEND PROPERTY ORION_LIBRARIES orion::${name})
 endfunction()
 
 function(orion_test name)

@@ -1,9 +1,9 @@
 #include "bench/supplier_bench.h"
 #include "commands.h"
 
-namespace orion::cli {
+namespace {
 
-void add_bench_supplier_command(CLI::App& bench) {
+void add_bench_supplier(CLI::App& /*app*/, CLI::App& bench) {
   static orion::bench::SupplierBenchOptions opts;
   auto* cmd = bench.add_subcommand("supplier", "FrameSupplier: publish cost, distribution, wake "
                                                "latency vs queue / thread-per-frame / deep-copy baselines");
@@ -14,7 +14,9 @@ void add_bench_supplier_command(CLI::App& bench) {
       ->capture_default_str();
   cmd->add_option("--notifiers", opts.notifier_threads, "notifier threads")->capture_default_str();
   cmd->add_option("--json", opts.json_path, "also write results as JSON to this file");
-  cmd->callback([] { exit_code = orion::bench::run_supplier_bench(opts); });
+  cmd->callback([] { orion::cli::exit_code = orion::bench::run_supplier_bench(opts); });
 }
 
-}  // namespace orion::cli
+}  // namespace
+
+ORION_REGISTER_COMMAND(add_bench_supplier);

@@ -3,11 +3,13 @@
 #include "commands.h"
 #include "version.h"
 
-namespace orion::cli {
+namespace {
 
-void add_version_command(CLI::App& app) {
+void add_version(CLI::App& app, CLI::App& /*bench*/) {
   auto* cmd = app.add_subcommand("version", "Print Orion's version");
   cmd->callback([] { std::printf("orion %s\n", ORION_VERSION); });
 }
 
-}  // namespace orion::cli
+}  // namespace
+
+ORION_REGISTER_COMMAND(add_version);

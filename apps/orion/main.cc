@@ -1,17 +1,17 @@
 // orion: one binary, many subcommands (see `orion --help`).
+#include <csignal>
 #include <cstdio>
 #include <exception>
 
 #include "commands.h"
 
 int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);  // a closed socket or pipe is an error return, not a death
   CLI::App app{"Orion: real-time AI on live video"};
   app.require_subcommand(1);
   CLI::App* bench = app.add_subcommand("bench", "Benchmarks, each against its baselines in the same run");
   bench->require_subcommand(1);
-
-  orion::cli::add_version_command(app);
-  orion::cli::add_bench_supplier_command(*bench);
+  for (auto r : orion::cli::registrars()) r(app, *bench);
 
   try {
     app.parse(argc, argv);
