@@ -190,6 +190,7 @@ struct FrameSupplier::Core {
   }
 
   void distribute(const FramePtr& frame) {
+    const Timestamp started = options.on_mailboxes_written ? clock->now() : Timestamp();
     std::shared_ptr<const MailboxList> snap;
     FramePtr previous_latest;
     {
@@ -204,7 +205,7 @@ struct FrameSupplier::Core {
       FramePtr displaced;
       if (list[i]->deliver(frame, displaced)) to_wake.push_back(i);
     }
-    if (options.on_mailboxes_written) options.on_mailboxes_written(frame, clock->now());
+    if (options.on_mailboxes_written) options.on_mailboxes_written(frame, started, clock->now());
     distributed.fetch_add(1, std::memory_order_relaxed);
 
     // Phase 2: wake the blocked consumers (each wake may be a syscall).

@@ -70,9 +70,11 @@ struct FrameSupplierOptions {
   size_t sequential_threshold = 8;        // wake at most this many waiters inline
   size_t notifier_threads = 2;            // fixed pool used above the threshold
   const Clock* clock = nullptr;           // nullptr: SteadyClock::instance()
-  // Called on the distribution thread once every mailbox holds `frame` (before any wake).
+  // Called on the distribution thread once every mailbox holds `frame` (before any wake), with
+  // the time the thread took the frame from the inbox and the time the last mailbox was written.
   // For instrumentation; must be cheap and must not call back into the supplier.
-  std::function<void(const FramePtr& frame, Timestamp all_written)> on_mailboxes_written;
+  std::function<void(const FramePtr& frame, Timestamp taken_from_inbox, Timestamp all_written)>
+      on_mailboxes_written;
 };
 
 class FrameSupplier;
