@@ -1,0 +1,585 @@
+#include "media/capture.h"
+
+#include <gst/app/gstappsink.h>
+#include <gst/video/video.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <opencv2/imgproc.hpp>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "media/frame_timeline.h"
+#include "media/gst_ptr.h"
+#include "media/gst_util.h"
+#include "media/source_url.h"
+
+namespace orion::media {
+
+std::string_view to_string(StreamState state) {
+  switch (state) {
+    case StreamState::kStopped: return "stopped";
+    case StreamState::kConnecting: return "connecting";
+    case StreamState::kLive: return "live";
+    case StreamState::kRetrying: return "retrying";
+    case StreamState::kEnded: return "ended";
+    case StreamState::kFailed: return "failed";
+  }
+  return "unknown";
+}
+
+void ensure_gstreamer() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    gst_init(nullptr, nullptr);
+    // decodebin picks decoders by rank; hardware ones (when their plugin is installed) go
+    // first. If one cannot open its device, decodebin falls back to the next (libav).
+    GstRegistry* reg = gst_registry_get();
+    for (const char* name : {"nvh264dec", "nvh265dec", "vah264dec", "vah265dec", "vaapih264dec",
+                             "vaapih265dec"}) {
+      if (GstPluginFeature* f = gst_registry_lookup_feature(reg, name)) {
+        gst_plugin_feature_set_rank(f, GST_RANK_PRIMARY + 100);
+        gst_object_unref(f);
+      }
+    }
+  });
+}
+
+namespace {
+
+// What one pipeline attempt shares with its signal handlers (streaming threads).
+struct Attempt {
+  std::string stream;
+  GstPtr<GstElement> pipeline;
+  GstPtr<GstElement> appsink;
+  GstPtr<GstElement> video_in;  // first element of the video chain (videoconvert)
+  GstPtr<GstElement> decodebin;
+  std::mutex mu;
+  std::string decoder;        // guarded by mu
+  bool video_linked = false;  // guarded by mu
+  bool no_video = false;      // guarded by mu: decodebin exposed every pad, none was video
+};
+
+GstElement* add_fakesink(GstElement* pipeline) {
+  GstElement* sink = gst_element_factory_make("fakesink", nullptr);
+  g_object_set(sink, "sync", FALSE, "async", FALSE, nullptr);
+  gst_bin_add(GST_BIN(pipeline), sink);
+  gst_element_sync_state_with_parent(sink);
+  return sink;
+}
+
+void link_to_fakesink(Attempt* a, GstPad* pad) {
+  GstElement* sink = add_fakesink(a->pipeline.get());
+  GstPad* sinkpad = gst_element_get_static_pad(sink, "sink");
+  gst_pad_link(pad, sinkpad);
+  gst_object_unref(sinkpad);
+}
+
+std::string caps_name(GstCaps* caps) {
+  if (caps == nullptr || gst_caps_get_size(caps) == 0) return "";
+  return gst_structure_get_name(gst_caps_get_structure(caps, 0));
+}
+
+gboolean on_autoplug_continue(GstElement*, GstPad*, GstCaps* caps, gpointer) {
+  const std::string n = caps_name(caps);
+  // Audio, subtitles and metadata are not decoded: they end in a fakesink.
+  return n.rfind("audio/", 0) == 0 || n.rfind("text/", 0) == 0 ||
+                 n.rfind("subpicture/", 0) == 0 || n.rfind("application/x-subtitle", 0) == 0
+             ? FALSE
+             : TRUE;
+}
+
+void on_decodebin_pad(GstElement*, GstPad* pad, gpointer user) {
+  auto* a = static_cast<Attempt*>(user);
+  GstCaps* caps = gst_pad_get_current_caps(pad);
+  if (caps == nullptr) caps = gst_pad_query_caps(pad, nullptr);
+  const std::string n = caps_name(caps);
+  if (caps) gst_caps_unref(caps);
+  bool link_video = false;
+  {
+    std::lock_guard lock(a->mu);
+    if (n == "video/x-raw" && !a->video_linked) {
+      a->video_linked = true;
+      link_video = true;
+    }
+  }
+  if (link_video) {
+    GstPad* sinkpad = gst_element_get_static_pad(a->video_in.get(), "sink");
+    gst_pad_link(pad, sinkpad);
+    gst_object_unref(sinkpad);
+  } else {
+    link_to_fakesink(a, pad);
+  }
+}
+
+void on_no_more_pads(GstElement*, gpointer user) {
+  auto* a = static_cast<Attempt*>(user);
+  std::lock_guard lock(a->mu);
+  if (!a->video_linked) a->no_video = true;
+}
+
+void on_rtspsrc_pad(GstElement*, GstPad* pad, gpointer user) {
+  auto* a = static_cast<Attempt*>(user);
+  GstCaps* caps = gst_pad_get_current_caps(pad);
+  if (caps == nullptr) caps = gst_pad_query_caps(pad, nullptr);
+  const gchar* media = nullptr;
+  if (caps && gst_caps_get_size(caps) > 0) {
+    media = gst_structure_get_string(gst_caps_get_structure(caps, 0), "media");
+  }
+  const bool is_video = media != nullptr && std::strcmp(media, "video") == 0;
+  if (caps) gst_caps_unref(caps);
+  GstPad* sinkpad = gst_element_get_static_pad(a->decodebin.get(), "sink");
+  if (is_video && !gst_pad_is_linked(sinkpad)) {
+    gst_pad_link(pad, sinkpad);
+  } else {
+    link_to_fakesink(a, pad);
+  }
+  gst_object_unref(sinkpad);
+}
+
+void on_deep_element_added(GstBin*, GstBin*, GstElement* element, gpointer user) {
+  auto* a = static_cast<Attempt*>(user);
+  GstElementFactory* f = gst_element_get_factory(element);
+  if (f == nullptr) return;
+  const gchar* klass = gst_element_factory_get_metadata(f, GST_ELEMENT_METADATA_KLASS);
+  if (klass && std::strstr(klass, "Decoder") && std::strstr(klass, "Video")) {
+    std::lock_guard lock(a->mu);
+    a->decoder = GST_OBJECT_NAME(f);
+  }
+}
+
+}  // namespace
+
+struct Capture::Impl {
+  Impl(std::string n, StreamId i, SourceSpec s, CaptureOptions o, FramePool& p, FrameSupplier& sup,
+       FrameTimeline* t)
+      : name(std::move(n)), id(i), spec(std::move(s)), opt(o), pool(p), supplier(sup),
+        timeline(t), clock(o.clock ? *o.clock : SteadyClock::instance()) {
+    status.name = name;
+    status.backoff = opt.backoff_initial;
+  }
+
+  enum class Outcome { kStopped, kFailed, kEnded };
+  struct AttemptResult {
+    Outcome outcome = Outcome::kStopped;
+    Error error;
+    bool delivered = false;
+  };
+
+  const std::string name;
+  const StreamId id;
+  const SourceSpec spec;
+  const CaptureOptions opt;
+  FramePool& pool;
+  FrameSupplier& supplier;
+  FrameTimeline* const timeline;
+  const Clock& clock;
+
+  std::thread thread;
+  std::atomic<bool> stopping{false};
+  std::mutex wait_mu;
+  std::condition_variable wait_cv;
+
+  mutable std::mutex status_mu;
+  StreamStatus status;  // guarded by status_mu
+  Timestamp retry_at;   // guarded by status_mu: when the next attempt starts (kRetrying)
+
+  // Capture thread only.
+  uint64_t sequence = 0;
+  Duration last_pts;
+  bool have_pts = false;
+  bool rebase = true;  // next frame starts a new timeline segment (new attempt, loop)
+  Duration pts_offset;
+  bool use_udp = false;
+  std::vector<uint8_t> scratch;
+
+  template <class F>
+  void update(F&& f) {
+    std::lock_guard lock(status_mu);
+    f(status);
+  }
+
+  bool wait_for(Duration d) {  // false when stopping
+    std::unique_lock lock(wait_mu);
+    return !wait_cv.wait_for(lock, d.to_chrono(), [this] { return stopping.load(); });
+  }
+
+  Result<std::unique_ptr<Attempt>> build();
+  AttemptResult run_attempt();
+  void handle_sample(GstSample* sample, bool& delivered);
+  void run();
+};
+
+Result<std::unique_ptr<Attempt>> Capture::Impl::build() {
+  auto a = std::make_unique<Attempt>();
+  a->stream = name;
+  a->pipeline = GstPtr<GstElement>::adopt(gst_pipeline_new(("cap-" + name).c_str()));
+  GstBin* bin = GST_BIN(a->pipeline.get());
+  auto convert = make_element("videoconvert", "convert");
+  auto filter = make_element("capsfilter", "rawcaps");
+  auto sink = make_element("appsink", "sink");
+  if (!convert) return convert.error();
+  if (!filter) return filter.error();
+  if (!sink) return sink.error();
+  a->video_in = GstPtr<GstElement>::ref(*convert);
+  a->appsink = GstPtr<GstElement>::ref(*sink);
+  GstMiniPtr<GstCaps> raw =
+      GstMiniPtr<GstCaps>::adopt(gst_caps_from_string("video/x-raw,format={I420,NV12}"));
+  g_object_set(*filter, "caps", raw.get(), nullptr);
+  const bool file = spec.kind == SourceKind::kFile;
+  // Newest frame only: one buffer, older ones dropped. Files play at their native rate
+  // (sync on the clock, like a camera); live sources are taken as soon as decoded.
+  g_object_set(*sink, "caps", raw.get(), "max-buffers", 1u, "drop", TRUE, "sync", file ? TRUE : FALSE,
+               "enable-last-sample", FALSE, "emit-signals", FALSE, nullptr);
+  gst_bin_add_many(bin, *convert, *filter, *sink, nullptr);
+  if (!gst_element_link_many(*convert, *filter, *sink, nullptr)) {
+    return make_error("media.pipeline", "stream '" + name + "': cannot link the video chain");
+  }
+  g_signal_connect(a->pipeline.get(), "deep-element-added", G_CALLBACK(on_deep_element_added), a.get());
+
+  auto add_decodebin = [&]() -> Status {
+    auto dec = make_element("decodebin", "decode");
+    if (!dec) return dec.error();
+    a->decodebin = GstPtr<GstElement>::ref(*dec);
+    gst_bin_add(bin, *dec);
+    g_signal_connect(*dec, "autoplug-continue", G_CALLBACK(on_autoplug_continue), a.get());
+    g_signal_connect(*dec, "pad-added", G_CALLBACK(on_decodebin_pad), a.get());
+    g_signal_connect(*dec, "no-more-pads", G_CALLBACK(on_no_more_pads), a.get());
+    return {};
+  };
+
+  switch (spec.kind) {
+    case SourceKind::kTest: {
+      auto src = make_element("videotestsrc", "source");
+      auto caps = make_element("capsfilter", "testcaps");
+      if (!src) return src.error();
+      if (!caps) return caps.error();
+      g_object_set(*src, "is-live", TRUE, nullptr);
+      gst_util_set_object_arg(G_OBJECT(*src), "pattern", spec.location.c_str());
+      GstMiniPtr<GstCaps> c = GstMiniPtr<GstCaps>::adopt(gst_caps_new_simple(
+          "video/x-raw", "format", G_TYPE_STRING, "I420", "width", G_TYPE_INT, spec.width, "height",
+          G_TYPE_INT, spec.height, "framerate", GST_TYPE_FRACTION, spec.fps, 1, nullptr));
+      g_object_set(*caps, "caps", c.get(), nullptr);
+      gst_bin_add_many(bin, *src, *caps, nullptr);
+      if (!gst_element_link_many(*src, *caps, *convert, nullptr)) {
+        return make_error("media.pipeline", "stream '" + name + "': cannot link the test source");
+      }
+      std::lock_guard lock(a->mu);
+      a->video_linked = true;
+      a->decoder = "none (raw test pattern)";
+      break;
+    }
+    case SourceKind::kFile:
+    case SourceKind::kV4l2: {
+      auto src = make_element(file ? "filesrc" : "v4l2src", "source");
+      if (!src) return src.error();
+      g_object_set(*src, file ? "location" : "device", spec.location.c_str(), nullptr);
+      gst_bin_add(bin, *src);
+      if (auto s = add_decodebin(); !s) return s.error();
+      if (!gst_element_link(*src, a->decodebin.get())) {
+        return make_error("media.pipeline", "stream '" + name + "': cannot link the source");
+      }
+      break;
+    }
+    case SourceKind::kRtsp: {
+      auto src = make_element("rtspsrc", "source");
+      if (!src) return src.error();
+      g_object_set(*src, "location", spec.location.c_str(), "latency",
+                   static_cast<guint>(opt.rtsp_latency.count_nanos() / 1'000'000), "drop-on-latency",
+                   TRUE, "tcp-timeout", static_cast<guint64>(opt.connect_timeout.count_nanos() / 1000),
+                   nullptr);
+      gst_util_set_object_arg(G_OBJECT(*src), "protocols", use_udp ? "udp" : "tcp");
+      gst_bin_add(bin, *src);
+      if (auto s = add_decodebin(); !s) return s.error();
+      g_signal_connect(*src, "pad-added", G_CALLBACK(on_rtspsrc_pad), a.get());
+      break;
+    }
+  }
+  return a;
+}
+
+void Capture::Impl::handle_sample(GstSample* sample, bool& delivered) {
+  const Timestamp capture_time = clock.now();
+  GstBuffer* buf = gst_sample_get_buffer(sample);
+  GstCaps* caps = gst_sample_get_caps(sample);
+  GstVideoInfo info;
+  if (buf == nullptr || caps == nullptr || !gst_video_info_from_caps(&info, caps)) return;
+  const int w = GST_VIDEO_INFO_WIDTH(&info), h = GST_VIDEO_INFO_HEIGHT(&info);
+  auto frame = pool.acquire(FrameLayout::packed(PixelFormat::kBGR24, w, h));
+  if (!frame) {
+    update([](StreamStatus& s) { ++s.dropped; });
+    return;
+  }
+  GstVideoFrame vf;
+  if (!gst_video_frame_map(&vf, &info, buf, GST_MAP_READ)) return;
+  Frame& f = **frame;
+  cv::Mat dst(h, w, CV_8UC3, f.mutable_data(), static_cast<size_t>(f.stride()));
+  auto* y = static_cast<uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&vf, 0));
+  const int ys = GST_VIDEO_FRAME_PLANE_STRIDE(&vf, 0);
+  if (GST_VIDEO_INFO_FORMAT(&info) == GST_VIDEO_FORMAT_NV12) {
+    auto* uv = static_cast<uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&vf, 1));
+    cv::cvtColorTwoPlane(cv::Mat(h, w, CV_8UC1, y, static_cast<size_t>(ys)),
+                         cv::Mat(h / 2, w / 2, CV_8UC2, uv,
+                                 static_cast<size_t>(GST_VIDEO_FRAME_PLANE_STRIDE(&vf, 1))),
+                         dst, cv::COLOR_YUV2BGR_NV12);
+  } else {  // I420
+    auto* u = static_cast<uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&vf, 1));
+    auto* v = static_cast<uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&vf, 2));
+    const int cs = GST_VIDEO_FRAME_PLANE_STRIDE(&vf, 1);
+    const size_t ysz = static_cast<size_t>(w) * static_cast<size_t>(h);
+    const bool packed = ys == w && cs == w / 2 && GST_VIDEO_FRAME_PLANE_STRIDE(&vf, 2) == w / 2 &&
+                        u == y + ysz && v == u + ysz / 4;
+    if (packed) {
+      cv::cvtColor(cv::Mat(h * 3 / 2, w, CV_8UC1, y), dst, cv::COLOR_YUV2BGR_I420);
+    } else {  // padded planes: repack (rare: widths not a multiple of 8)
+      scratch.resize(ysz * 3 / 2);
+      for (int r = 0; r < h; ++r) std::memcpy(&scratch[static_cast<size_t>(r * w)], y + r * ys, static_cast<size_t>(w));
+      uint8_t* pu = scratch.data() + ysz;
+      uint8_t* pv = pu + ysz / 4;
+      const int vs = GST_VIDEO_FRAME_PLANE_STRIDE(&vf, 2);
+      for (int r = 0; r < h / 2; ++r) {
+        std::memcpy(pu + r * (w / 2), u + r * cs, static_cast<size_t>(w / 2));
+        std::memcpy(pv + r * (w / 2), v + r * vs, static_cast<size_t>(w / 2));
+      }
+      cv::cvtColor(cv::Mat(h * 3 / 2, w, CV_8UC1, scratch.data()), dst, cv::COLOR_YUV2BGR_I420);
+    }
+  }
+  gst_video_frame_unmap(&vf);
+
+  // pts: the buffer's running time, rebased at each new attempt or loop so it keeps growing.
+  const GstSegment* seg = gst_sample_get_segment(sample);
+  Duration frame_dur = info.fps_n > 0 ? Duration::nanos(static_cast<int64_t>(
+                                             gst_util_uint64_scale(GST_SECOND, static_cast<guint64>(info.fps_d),
+                                                                   static_cast<guint64>(info.fps_n))))
+                                      : Duration::millis(40);
+  Duration raw = Duration::nanos(0);
+  if (GST_BUFFER_PTS_IS_VALID(buf)) {
+    const guint64 rt = seg ? gst_segment_to_running_time(seg, GST_FORMAT_TIME, GST_BUFFER_PTS(buf))
+                           : GST_BUFFER_PTS(buf);
+    if (GST_CLOCK_TIME_IS_VALID(rt)) raw = Duration::nanos(static_cast<int64_t>(rt));
+  }
+  if (rebase) {
+    pts_offset = (have_pts ? last_pts + frame_dur : Duration::zero()) - raw;
+    rebase = false;
+  }
+  Duration pts = raw + pts_offset;
+  if (have_pts && pts <= last_pts) pts = last_pts + Duration::nanos(1);
+  last_pts = pts;
+  have_pts = true;
+
+  FrameIdentity ident;
+  ident.stream = id;
+  ident.sequence = ++sequence;
+  ident.pts = pts;
+  ident.capture_time = capture_time;
+  f.set_identity(ident);
+  supplier.publish(freeze(std::move(*frame)));
+  if (timeline) timeline->record_published(ident.sequence, clock.now());
+  const double fps = info.fps_n > 0 ? static_cast<double>(info.fps_n) / info.fps_d : 0.0;
+  const bool first = !delivered;
+  delivered = true;
+  update([&](StreamStatus& s) {
+    ++s.frames;
+    s.last_sequence = ident.sequence;
+    s.width = w;
+    s.height = h;
+    s.nominal_fps = fps;
+    s.state = StreamState::kLive;
+  });
+  if (first) spdlog::info("stream '{}': live ({}x{} @ {:.2f} fps)", name, w, h, fps);
+}
+
+Capture::Impl::AttemptResult Capture::Impl::run_attempt() {
+  AttemptResult r;
+  auto built = build();
+  if (!built) {
+    r.outcome = Outcome::kFailed;
+    r.error = built.error();
+    return r;
+  }
+  std::unique_ptr<Attempt> a = std::move(built.value());
+  update([&](StreamStatus& s) {
+    s.transport = spec.kind == SourceKind::kRtsp ? (use_udp ? "udp" : "tcp") : "";
+  });
+  GstPtr<GstBus> bus = GstPtr<GstBus>::adopt(gst_element_get_bus(a->pipeline.get()));
+  auto* appsink = GST_APP_SINK(a->appsink.get());
+  rebase = true;
+  const Timestamp started = clock.now();
+  Timestamp last_frame;
+  std::string decoder_seen;
+
+  auto finish = [&](Outcome o, Error e) {
+    r.outcome = o;
+    r.error = std::move(e);
+  };
+  if (gst_element_set_state(a->pipeline.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    // The error message (if any) says why; otherwise a generic one.
+    GstMessage* m = gst_bus_pop_filtered(bus.get(), GST_MESSAGE_ERROR);
+    finish(Outcome::kFailed, m ? error_from_message(name, m, spec.location)
+                               : make_error("media.pipeline", "stream '" + name + "': cannot start pipeline for '" +
+                                                                  spec.location + "'"));
+    if (m) gst_message_unref(m);
+    gst_element_set_state(a->pipeline.get(), GST_STATE_NULL);
+    return r;
+  }
+  r.outcome = Outcome::kStopped;
+  while (!stopping.load()) {
+    bool done = false;
+    while (GstMessage* m = gst_bus_pop_filtered(
+               bus.get(), static_cast<GstMessageType>(GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_WARNING))) {
+      GstMiniPtr<GstMessage> msg = GstMiniPtr<GstMessage>::adopt(m);
+      if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ERROR) {
+        finish(Outcome::kFailed, error_from_message(name, m, spec.location));
+        done = true;
+      } else if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS) {
+        if (spec.kind == SourceKind::kFile && opt.loop) {
+          rebase = true;
+          if (!gst_element_seek_simple(a->pipeline.get(), GST_FORMAT_TIME,
+                                       static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT), 0)) {
+            finish(Outcome::kFailed, make_error("media.pipeline", "stream '" + name + "': cannot loop: seek to start failed"));
+            done = true;
+          }
+        } else if (spec.kind == SourceKind::kFile) {
+          finish(Outcome::kEnded, make_error("media.ended", "stream '" + name + "': end of file"));
+          done = true;
+        } else {
+          finish(Outcome::kFailed, make_error("media.ended", "stream '" + name + "': the source ended the stream"));
+          done = true;
+        }
+      } else {
+        GError* err = nullptr;
+        gchar* dbg = nullptr;
+        gst_message_parse_warning(m, &err, &dbg);
+        spdlog::warn("stream '{}': {}", name, err ? err->message : "warning");
+        if (err) g_error_free(err);
+        g_free(dbg);
+      }
+      if (done) break;
+    }
+    if (done) break;
+    {
+      std::lock_guard lock(a->mu);
+      if (a->no_video) {
+        finish(Outcome::kFailed, make_error("media.not_video", "stream '" + name + "': '" + spec.location +
+                                                                   "' has no video track"));
+        break;
+      }
+      if (a->decoder != decoder_seen) {
+        decoder_seen = a->decoder;
+        update([&](StreamStatus& s) { s.decoder = decoder_seen; });
+      }
+    }
+    GstSample* sample = gst_app_sink_try_pull_sample(appsink, 50 * GST_MSECOND);
+    const Timestamp now = clock.now();
+    if (sample != nullptr) {
+      GstMiniPtr<GstSample> owned = GstMiniPtr<GstSample>::adopt(sample);
+      handle_sample(sample, r.delivered);
+      last_frame = now;
+      continue;
+    }
+    if (gst_app_sink_is_eos(appsink)) wait_for(Duration::millis(10));  // EOS message follows
+    if (!last_frame.is_set() && now - started > opt.connect_timeout) {
+      finish(Outcome::kFailed,
+             make_error("media.timeout", "stream '" + name + "': no frame within " +
+                                             std::to_string(opt.connect_timeout.as_seconds()).substr(0, 4) +
+                                             " s of opening '" + spec.location + "'"));
+      break;
+    }
+    if (last_frame.is_set() && now - last_frame > opt.stall_timeout) {
+      finish(Outcome::kFailed, make_error("media.stalled", "stream '" + name + "': no frame for " +
+                                                               std::to_string(opt.stall_timeout.as_seconds()).substr(0, 4) +
+                                                               " s (source stalled)"));
+      break;
+    }
+  }
+  gst_element_set_state(a->pipeline.get(), GST_STATE_NULL);
+  return r;
+}
+
+void Capture::Impl::run() {
+  set_thread_name("cap-" + name);
+  Duration backoff = opt.backoff_initial;
+  while (!stopping.load()) {
+    update([](StreamStatus& s) {
+      s.state = StreamState::kConnecting;
+      ++s.attempts;
+    });
+    AttemptResult r = run_attempt();
+    if (stopping.load()) break;
+    if (r.outcome == Outcome::kEnded) {
+      spdlog::info("{}", r.error.message);
+      update([&](StreamStatus& s) {
+        s.state = StreamState::kEnded;
+        s.last_error = r.error.to_string();
+      });
+      wait_for(Duration::max() / 2);
+      break;
+    }
+    if (r.delivered) {
+      backoff = opt.backoff_initial;
+    } else if (spec.kind == SourceKind::kRtsp) {
+      use_udp = !use_udp;  // TCP first; an attempt that got nothing tries the other transport
+    }
+    spdlog::warn("{} (code {}); retrying in {:.1f} s", r.error.message, r.error.code, backoff.as_seconds());
+    update([&](StreamStatus& s) {
+      s.state = StreamState::kRetrying;
+      s.last_error = r.error.to_string();
+      s.backoff = backoff;
+      s.retry_in = backoff;
+      retry_at = clock.now() + backoff;
+    });
+    if (!wait_for(backoff)) break;
+    backoff = std::min(Duration::nanos(static_cast<int64_t>(static_cast<double>(backoff.count_nanos()) *
+                                                            opt.backoff_factor)),
+                       opt.backoff_max);
+  }
+  update([](StreamStatus& s) { s.state = StreamState::kStopped; });
+}
+
+Result<std::unique_ptr<Capture>> Capture::create(std::string stream_name, StreamId stream_id,
+                                                 std::string url, CaptureOptions options,
+                                                 FramePool& pool, FrameSupplier& supplier,
+                                                 FrameTimeline* timeline) {
+  auto spec = parse_source_url(url);
+  if (!spec) {
+    return make_error(spec.error().code, "stream '" + stream_name + "': " + spec.error().message);
+  }
+  ensure_gstreamer();
+  return std::unique_ptr<Capture>(new Capture(std::make_unique<Impl>(
+      std::move(stream_name), stream_id, std::move(spec.value()), options, pool, supplier, timeline)));
+}
+
+Capture::Capture(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Capture::~Capture() { stop(); }
+
+void Capture::start() {
+  if (impl_->thread.joinable() || impl_->stopping.load()) return;
+  impl_->thread = std::thread([this] { impl_->run(); });
+}
+
+void Capture::stop() {
+  {
+    std::lock_guard lock(impl_->wait_mu);
+    impl_->stopping.store(true);
+  }
+  impl_->wait_cv.notify_all();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+StreamStatus Capture::status() const {
+  std::lock_guard lock(impl_->status_mu);
+  StreamStatus s = impl_->status;
+  if (s.state == StreamState::kRetrying) {
+    s.retry_in = std::max(Duration::zero(), impl_->retry_at - impl_->clock.now());
+  }
+  return s;
+}
+
+const std::string& Capture::name() const { return impl_->name; }
+
+}  // namespace orion::media

@@ -1,0 +1,80 @@
+// Capture: ingests one stream (rtsp/rtsps, file, v4l2, test pattern) with GStreamer, keeps
+// only the newest decoded frame, writes its pixels exactly once (colour conversion of the
+// decoder's output, BGR) into a FramePool buffer, stamps its identity and publishes it into
+// the stream's FrameSupplier.
+//
+//   source → [depay/parse] → decodebin (hardware decoder first when present, else libav;
+//   audio is not decoded) → appsink (max-buffers=1, drop=true) → capture thread:
+//   convert I420/NV12 → BGR into the pool buffer → identity → supplier.publish()
+//
+// Identity: stream id; sequence strictly increasing from 1 and continuing across reconnects
+// and loops; pts = the buffer's running time, rebased so it keeps growing across attempts;
+// capture_time = SteadyClock (or the given clock) when the decoded frame left the appsink.
+//
+// Resilience: an attempt ends on a pipeline error, an end of stream (live sources, and files
+// without `loop`... which end as kEnded instead), no first frame within `connect_timeout`, or no
+// frame for `stall_timeout` while live. The next attempt comes after an exponential backoff
+// (initial, ×factor, capped at backoff_max), reset once an attempt delivered a frame. RTSP
+// attempts use TCP; an attempt that failed before any frame switches TCP ↔ UDP for the next.
+// status() is observable at any time; errors name the stream and the cause.
+//
+// Lifecycle: create() (validates the url; no thread yet) → start() → stop() (idempotent;
+// joins the thread; also run by the destructor). Not restartable after stop().
+// Ownership: `pool`, `supplier` and `timeline` are borrowed and must outlive the Capture.
+// Thread-safety: start/stop from one owner thread; status() from any thread.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/clock.h"
+#include "core/frame.h"
+#include "core/frame_pool.h"
+#include "core/frame_supplier.h"
+#include "core/result.h"
+#include "core/time.h"
+#include "media/stream_status.h"
+
+namespace orion::media {
+
+class FrameTimeline;
+
+struct CaptureOptions {
+  bool loop = false;                                  // files: seek back to the start at the end
+  Duration connect_timeout = Duration::seconds(10);   // attempt start → first frame
+  Duration stall_timeout = Duration::seconds(5);      // live: no frame for this long → restart
+  Duration backoff_initial = Duration::millis(500);
+  Duration backoff_max = Duration::seconds(10);
+  double backoff_factor = 2.0;
+  Duration rtsp_latency = Duration::millis(100);      // rtspsrc jitterbuffer latency
+  const Clock* clock = nullptr;                       // nullptr: SteadyClock::instance()
+};
+
+class Capture {
+ public:
+  // Errors: "media.bad_url" (the url cannot be parsed; message names the stream).
+  static Result<std::unique_ptr<Capture>> create(std::string stream_name, StreamId stream_id,
+                                                 std::string url, CaptureOptions options,
+                                                 FramePool& pool, FrameSupplier& supplier,
+                                                 FrameTimeline* timeline = nullptr);
+  ~Capture();
+  Capture(const Capture&) = delete;
+  Capture& operator=(const Capture&) = delete;
+
+  void start();
+  void stop();
+  StreamStatus status() const;
+  const std::string& name() const;
+
+  struct Impl;
+
+ private:
+  explicit Capture(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Initializes GStreamer once per process (thread-safe, idempotent) and raises the rank of
+// hardware H.264/H.265 decoders that are present so decodebin prefers them.
+void ensure_gstreamer();
+
+}  // namespace orion::media

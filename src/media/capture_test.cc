@@ -1,0 +1,294 @@
+// Capture against real GStreamer sources: test patterns, the asset video (with its audio
+// track), a generated short clip for looping, and the failure cases (not a video, missing
+// file, unreachable host, bad url).
+#include "media/capture.h"
+
+#include <gst/gst.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include "media/frame_timeline.h"
+#include "testing/assets.h"
+#include "testing/watchdog.h"
+
+namespace orion::media {
+namespace {
+
+using testing::Watchdog;
+
+// Takes every frame the supplier hands a subscriber, on its own thread.
+class Collector {
+ public:
+  explicit Collector(FrameSupplier& s, Duration work = Duration::zero())
+      : sub_(s.subscribe("collector")), thread_([this, work] {
+          while (!stop_) {
+            auto f = sub_->next_frame(Duration::millis(50));
+            if (!f) continue;
+            {
+              std::lock_guard lock(mu_);
+              frames_.push_back(*f);
+              if (frames_.size() > 400) frames_.erase(frames_.begin());
+            }
+            if (work > Duration::zero()) std::this_thread::sleep_for(work.to_chrono());
+          }
+        }) {}
+  ~Collector() {
+    stop_ = true;
+    thread_.join();
+  }
+  std::vector<FramePtr> frames() {
+    std::lock_guard lock(mu_);
+    return frames_;
+  }
+
+ private:
+  std::unique_ptr<Subscription> sub_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::vector<FramePtr> frames_;
+  std::thread thread_;
+};
+
+template <class Pred>
+bool wait_until(Pred p, Duration limit) {
+  const auto end = std::chrono::steady_clock::now() + limit.to_chrono();
+  while (std::chrono::steady_clock::now() < end) {
+    if (p()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return p();
+}
+
+std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() /
+          ("orion_capture_test_" + std::to_string(::getpid()) + "_" + name))
+      .string();
+}
+
+// A 1 s, 10 fps H.264 MP4 made with GStreamer itself.
+std::string make_short_clip() {
+  ensure_gstreamer();
+  const std::string path = temp_path("clip.mp4");
+  GError* err = nullptr;
+  const std::string desc =
+      "videotestsrc num-buffers=10 pattern=ball ! video/x-raw,width=160,height=120,framerate=10/1 ! "
+      "x264enc speed-preset=ultrafast ! h264parse ! mp4mux ! filesink location=" + path;
+  GstElement* p = gst_parse_launch(desc.c_str(), &err);
+  EXPECT_EQ(err, nullptr);
+  gst_element_set_state(p, GST_STATE_PLAYING);
+  GstBus* bus = gst_element_get_bus(p);
+  GstMessage* m = gst_bus_timed_pop_filtered(bus, 20 * GST_SECOND,
+                                             static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  EXPECT_NE(m, nullptr);
+  EXPECT_EQ(GST_MESSAGE_TYPE(m), GST_MESSAGE_EOS);
+  gst_message_unref(m);
+  gst_object_unref(bus);
+  gst_element_set_state(p, GST_STATE_NULL);
+  gst_object_unref(p);
+  return path;
+}
+
+CaptureOptions fast_retry() {
+  CaptureOptions o;
+  o.connect_timeout = Duration::seconds(2);
+  o.backoff_initial = Duration::millis(200);
+  o.backoff_max = Duration::millis(400);
+  return o;
+}
+
+TEST(Capture, TestPatternPublishesFramesWithIdentityAtItsRate) {
+  Watchdog dog(Duration::seconds(30), "test pattern capture");
+  HeapFramePool pool;
+  FrameSupplier supplier;
+  FrameTimeline timeline;
+  auto cap = Capture::create("pattern", 7, "test://ball?width=320&height=240&fps=20", {}, pool, supplier, &timeline);
+  ASSERT_TRUE(cap.ok()) << cap.error().to_string();
+  Collector c(supplier);
+  (*cap)->start();
+  ASSERT_TRUE(wait_until([&] { return (*cap)->status().frames >= 1; }, Duration::seconds(10)));
+  const uint64_t first = (*cap)->status().frames;
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const uint64_t n = (*cap)->status().frames - first;
+  EXPECT_NEAR(static_cast<double>(n), 40.0, 4.0);  // 20 fps for 2 s
+  auto st = (*cap)->status();
+  EXPECT_EQ(st.state, StreamState::kLive);
+  EXPECT_EQ(st.width, 320);
+  EXPECT_EQ(st.height, 240);
+  EXPECT_DOUBLE_EQ(st.nominal_fps, 20.0);
+  (*cap)->stop();
+  auto frames = c.frames();
+  ASSERT_GE(frames.size(), 30u);
+  for (size_t i = 0; i < frames.size(); ++i) {
+    const auto& id = frames[i]->identity();
+    EXPECT_EQ(id.stream, 7u);
+    EXPECT_EQ(frames[i]->format(), PixelFormat::kBGR24);
+    EXPECT_EQ(frames[i]->width(), 320);
+    EXPECT_TRUE(timeline.published(id.sequence).has_value() || i + 256 < frames.size());
+    if (i > 0) {
+      const auto& prev = frames[i - 1]->identity();
+      EXPECT_GT(id.sequence, prev.sequence);
+      EXPECT_GT(id.pts, prev.pts);
+      EXPECT_GT(id.capture_time, prev.capture_time);
+    }
+  }
+  EXPECT_EQ(frames.front()->identity().sequence, 1u);
+  EXPECT_EQ((*cap)->status().state, StreamState::kStopped);
+}
+
+TEST(Capture, AssetFilePlaysAtNativeRateIgnoringItsAudio) {
+  ORION_REQUIRE_ASSET(path, "vtest_480x360.mp4");
+  Watchdog dog(Duration::seconds(30), "file capture");
+  HeapFramePool pool;
+  FrameSupplier supplier;
+  auto cap = Capture::create("vtest", 1, path, {}, pool, supplier);
+  ASSERT_TRUE(cap.ok());
+  Collector c(supplier);
+  (*cap)->start();
+  ASSERT_TRUE(wait_until([&] { return (*cap)->status().frames >= 1; }, Duration::seconds(10)));
+  const auto t0 = std::chrono::steady_clock::now();
+  const uint64_t f0 = (*cap)->status().frames;
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  auto st = (*cap)->status();
+  EXPECT_NEAR(static_cast<double>(st.frames - f0) / secs, 10.0, 0.7);  // native 10 fps, not faster
+  EXPECT_EQ(st.width, 480);
+  EXPECT_EQ(st.height, 360);
+  EXPECT_FALSE(st.decoder.empty());
+  EXPECT_EQ(st.last_error, "");
+  (*cap)->stop();
+}
+
+TEST(Capture, SlowConsumerNeverMakesTheCaptureLag) {
+  Watchdog dog(Duration::seconds(30), "slow consumer");
+  HeapFramePool pool;
+  FrameSupplier supplier;
+  auto cap = Capture::create("fast", 1, "test://smpte?width=320&height=240&fps=25", {}, pool, supplier);
+  ASSERT_TRUE(cap.ok());
+  Collector slow(supplier, Duration::millis(300));  // takes ~3 frames a second out of 25
+  (*cap)->start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  auto frames = slow.frames();
+  auto st = (*cap)->status();
+  (*cap)->stop();
+  EXPECT_GE(st.frames, 50u);  // the capture kept its rate
+  ASSERT_GE(frames.size(), 4u);
+  // Every frame taken was the newest at the time: sequences jump, never step one by one.
+  for (size_t i = 1; i < frames.size(); ++i) {
+    EXPECT_GT(frames[i]->identity().sequence, frames[i - 1]->identity().sequence + 3);
+  }
+}
+
+TEST(Capture, LoopedFileKeepsSequenceAndPtsGrowing) {
+  Watchdog dog(Duration::seconds(40), "looped file");
+  const std::string clip = make_short_clip();
+  HeapFramePool pool;
+  FrameSupplier supplier;
+  CaptureOptions o;
+  o.loop = true;
+  auto cap = Capture::create("loop", 2, clip, o, pool, supplier);
+  ASSERT_TRUE(cap.ok());
+  Collector c(supplier);
+  (*cap)->start();
+  EXPECT_TRUE(wait_until([&] { return (*cap)->status().frames >= 25; }, Duration::seconds(8)));
+  (*cap)->stop();
+  auto frames = c.frames();
+  ASSERT_GE(frames.size(), 20u);
+  for (size_t i = 1; i < frames.size(); ++i) {
+    EXPECT_GT(frames[i]->identity().sequence, frames[i - 1]->identity().sequence);
+    EXPECT_GT(frames[i]->identity().pts, frames[i - 1]->identity().pts);
+  }
+  EXPECT_EQ((*cap)->status().attempts, 1u);  // looping is not a reconnect
+
+  // Without loop the same clip ends, and is not restarted.
+  auto once = Capture::create("once", 3, clip, {}, pool, supplier);
+  ASSERT_TRUE(once.ok());
+  (*once)->start();
+  EXPECT_TRUE(wait_until([&] { return (*once)->status().state == StreamState::kEnded; }, Duration::seconds(8)));
+  EXPECT_EQ((*once)->status().frames, 10u);
+  (*once)->stop();
+  std::filesystem::remove(clip);
+}
+
+TEST(Capture, FileThatIsNotVideoGivesAClearErrorAndRetries) {
+  Watchdog dog(Duration::seconds(30), "not video");
+  const std::string path = temp_path("notes.txt");
+  {
+    std::ofstream f(path);
+    for (int i = 0; i < 200; ++i) f << "this is not a video, line " << i << "\n";
+  }
+  HeapFramePool pool;
+  FrameSupplier supplier;
+  auto cap = Capture::create("notes", 1, path, fast_retry(), pool, supplier);
+  ASSERT_TRUE(cap.ok());
+  (*cap)->start();
+  ASSERT_TRUE(wait_until([&] { return (*cap)->status().attempts >= 2; }, Duration::seconds(10)));
+  auto st = (*cap)->status();
+  (*cap)->stop();
+  EXPECT_NE(st.last_error.find("media.not_video"), std::string::npos) << st.last_error;
+  EXPECT_NE(st.last_error.find("stream 'notes'"), std::string::npos) << st.last_error;
+  EXPECT_EQ(st.frames, 0u);
+  std::filesystem::remove(path);
+}
+
+TEST(Capture, MissingFileSaysNotFound) {
+  Watchdog dog(Duration::seconds(30), "missing file");
+  HeapFramePool pool;
+  FrameSupplier supplier;
+  auto cap = Capture::create("ghost", 1, "/nonexistent/orion/clip.mp4", fast_retry(), pool, supplier);
+  ASSERT_TRUE(cap.ok());
+  (*cap)->start();
+  ASSERT_TRUE(wait_until([&] { return !(*cap)->status().last_error.empty(); }, Duration::seconds(10)));
+  auto st = (*cap)->status();
+  (*cap)->stop();
+  EXPECT_NE(st.last_error.find("media.not_found"), std::string::npos) << st.last_error;
+  EXPECT_NE(st.last_error.find("ghost"), std::string::npos) << st.last_error;
+}
+
+TEST(Capture, UnreachableRtspHostRetriesWithBackoffWhileAnotherStreamRuns) {
+  Watchdog dog(Duration::seconds(40), "unreachable host");
+  HeapFramePool pool;
+  FrameSupplier bad_supplier, good_supplier;
+  // Nothing listens on port 1 of loopback: connection refused. 192.0.2.1 (TEST-NET-1) is never
+  // routed: the connect timeout fires (or the network is unreachable at once).
+  auto refused = Capture::create("refused", 1, "rtsp://127.0.0.1:1/cam", fast_retry(), pool, bad_supplier);
+  auto nowhere = Capture::create("nowhere", 2, "rtsp://192.0.2.1:554/cam", fast_retry(), pool, bad_supplier);
+  auto good = Capture::create("good", 3, "test://ball?width=160&height=120&fps=10", {}, pool, good_supplier);
+  ASSERT_TRUE(refused.ok() && nowhere.ok() && good.ok());
+  (*refused)->start();
+  (*nowhere)->start();
+  (*good)->start();
+  ASSERT_TRUE(wait_until([&] {
+    return (*refused)->status().attempts >= 3 && (*nowhere)->status().attempts >= 2 &&
+           (*good)->status().frames > 10;
+  }, Duration::seconds(20)));
+  for (auto* c : {&*refused, &*nowhere}) {
+    auto st = (*c)->status();
+    EXPECT_TRUE(st.state == StreamState::kRetrying || st.state == StreamState::kConnecting);
+    EXPECT_NE(st.last_error.find("stream '" + st.name + "'"), std::string::npos) << st.last_error;
+    EXPECT_EQ(st.frames, 0u);
+  }
+  EXPECT_EQ((*good)->status().state, StreamState::kLive);
+  EXPECT_GT((*good)->status().frames, 10u);
+  (*refused)->stop();
+  (*nowhere)->stop();
+  (*good)->stop();
+}
+
+TEST(Capture, BadUrlIsRefusedNamingTheStream) {
+  HeapFramePool pool;
+  FrameSupplier supplier;
+  auto cap = Capture::create("cam9", 1, "http://example.com/x.mp4", {}, pool, supplier);
+  ASSERT_FALSE(cap.ok());
+  EXPECT_EQ(cap.error().code, "media.bad_url");
+  EXPECT_NE(cap.error().message.find("stream 'cam9'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace orion::media

@@ -1,0 +1,43 @@
+// FrameTimeline: when each recent frame of one stream was published, so that a downstream
+// stage (the compositor) can report exact per-frame latency decoded → published → composited
+// → handed to the encoder from the frame's identity alone.
+//
+// A fixed ring indexed by sequence; an entry is valid only if its stored sequence matches
+// (older frames are forgotten, never confused with newer ones).
+// Thread-safety: thread-safe (one mutex, held for a few stores).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+
+#include "core/time.h"
+
+namespace orion::media {
+
+class FrameTimeline {
+ public:
+  void record_published(uint64_t sequence, Timestamp published) {
+    std::lock_guard lock(mu_);
+    auto& e = ring_[sequence % ring_.size()];
+    e.sequence = sequence;
+    e.published = published;
+  }
+  std::optional<Timestamp> published(uint64_t sequence) const {
+    std::lock_guard lock(mu_);
+    const auto& e = ring_[sequence % ring_.size()];
+    if (e.sequence != sequence) return std::nullopt;
+    return e.published;
+  }
+
+ private:
+  struct Entry {
+    uint64_t sequence = 0;
+    Timestamp published;
+  };
+  mutable std::mutex mu_;
+  std::array<Entry, 256> ring_{};  // guarded by mu_
+};
+
+}  // namespace orion::media
