@@ -1,0 +1,63 @@
+// FrameReader: the worker's end of one mailbox. It maps the stream's pool read-only and its
+// mailbox read-write, and hands out the newest frame as an ordinary orion::Frame whose pixels
+// are the slot itself (zero copy). Protocol: docs/design/worker_protocol.md.
+//
+// Semantics (the FrameSupplier's, across processes): next_frame() blocks until a frame newer
+// than the last one taken is offered, takes it (it is never returned twice), and never returns
+// an older frame than one already returned.
+//
+// Leases: taking a frame leases its slot: the engine will not rewrite the slot until the lease
+// ends, which is when the returned FramePtr (and every copy of it) is destroyed. One lease at a
+// time: next_frame() refuses ("ipc.lease_held") while the previous frame is alive.
+//
+// Every header is validated (ipc/validate.h) before use; a bad one is an Error, the lease is
+// released and the reader carries on with the next frame.
+//
+// Lifecycle: open() → next_frame()... → destruction (unmaps; a live frame keeps the mappings).
+// Thread-safety: next_frame() is for one thread; mark_progress()/stats() from any thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "core/frame.h"
+#include "core/result.h"
+#include "core/time.h"
+#include "ipc/unique_fd.h"
+#include "ipc/validate.h"
+
+namespace orion::ipc {
+
+struct ReaderStats {
+  uint64_t taken = 0;
+  uint64_t invalid = 0;  // frames refused by validation
+  uint64_t last_sequence = 0;
+};
+
+class FrameReader {
+ public:
+  // Takes ownership of both descriptors: the pool (mapped read-only) and the mailbox
+  // (read-write). Validates the pool header and the mailbox block.
+  // Error codes: "ipc.shm_map" and every code of validate.h.
+  static Result<std::unique_ptr<FrameReader>> open(UniqueFd pool_fd, UniqueFd mailbox_fd);
+  ~FrameReader();
+  FrameReader(const FrameReader&) = delete;
+  FrameReader& operator=(const FrameReader&) = delete;
+
+  // Error codes: "timeout", "closed" (the engine closed the mailbox), "ipc.lease_held",
+  // "ipc.not_newer" and validation codes (that frame is skipped).
+  Result<FramePtr> next_frame(Duration timeout = Duration::max());
+
+  // Records that the worker loop is alive at `now` (shown in the engine's statistics).
+  void mark_progress(Timestamp now);
+  const PoolGeometry& pool() const;
+  ReaderStats stats() const;
+
+  struct State;
+
+ private:
+  explicit FrameReader(std::shared_ptr<State> s) : state_(std::move(s)) {}
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace orion::ipc

@@ -1,0 +1,409 @@
+#include "ipc/shm_frame_pool.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <mutex>
+#include <random>
+#include <utility>
+
+#include "ipc/futex.h"
+#include "ipc/shared_memory.h"
+
+namespace orion::ipc {
+
+namespace {
+
+uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+uint64_t random_id() {
+  std::random_device rd;
+  uint64_t v = (uint64_t{rd()} << 32) ^ rd();
+  return v == 0 ? 1 : v;
+}
+
+void copy_name(char* dst, size_t cap, const std::string& src) {
+  std::memset(dst, 0, cap);
+  std::memcpy(dst, src.data(), std::min(cap - 1, src.size()));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+struct MailboxPort::Impl {
+  std::string name;
+  SharedMemory shm;  // read-write, one page
+  MailboxBlock* block = nullptr;
+  uint32_t slot_count = 0;
+
+  // Offers one token. Called under the pool's publish_mu only.
+  void offer(uint64_t token) {
+    if (block->flags.load(std::memory_order_acquire) & kMailboxClosed) return;
+    const uint64_t old = block->offer.exchange(token, std::memory_order_seq_cst);
+    if (old != kNoToken) block->dropped.fetch_add(1, std::memory_order_relaxed);
+    block->offered.fetch_add(1, std::memory_order_relaxed);
+    block->futex_word.fetch_add(1, std::memory_order_seq_cst);
+    if (block->waiting.load(std::memory_order_seq_cst) != 0) futex_wake(&block->futex_word, 1);
+  }
+
+  // Called under publish_mu only (offers and close never interleave).
+  void close_locked() {
+    if (block->flags.fetch_or(kMailboxClosed, std::memory_order_seq_cst) & kMailboxClosed) return;
+    const uint64_t old = block->offer.exchange(kNoToken, std::memory_order_seq_cst);
+    if (old != kNoToken) block->dropped.fetch_add(1, std::memory_order_relaxed);
+    block->futex_word.fetch_add(1, std::memory_order_seq_cst);
+    futex_wake(&block->futex_word, 1 << 30);
+  }
+
+  MailboxStats stats_locked() const {
+    MailboxStats s;
+    s.name = name;
+    s.offered = block->offered.load(std::memory_order_relaxed);
+    s.dropped = block->dropped.load(std::memory_order_relaxed);
+    s.pending = block->offer.load(std::memory_order_seq_cst) != kNoToken ? 1 : 0;
+    s.taken = s.offered - s.dropped - s.pending;
+    s.closed = (block->flags.load(std::memory_order_acquire) & kMailboxClosed) != 0;
+    s.lease_held = token_slot(block->lease.load(std::memory_order_acquire)) < slot_count;
+    s.worker_taken = block->taken.load(std::memory_order_relaxed);
+    s.last_sequence = block->last_sequence.load(std::memory_order_relaxed);
+    s.worker_progress = Timestamp::from_nanos(block->progress_ns.load(std::memory_order_relaxed));
+    return s;
+  }
+
+  std::mutex* publish_mu = nullptr;  // the pool's, for exact snapshots; outlived by the pool state
+  std::weak_ptr<ShmFramePool::State> pool;
+};
+
+// ---------------------------------------------------------------------------------------------
+struct ShmFramePool::State {
+  ShmFramePoolOptions options;
+  SharedMemory shm;
+  PoolGeometry geo;
+
+  std::mutex publish_mu;  // serialises publish(), close and detach of mailboxes
+  mutable std::mutex mu;  // guards everything below
+  std::vector<uint8_t> engine_held;  // 1 while a Frame of the slot is alive in the engine
+  std::vector<uint8_t> identity_written;  // 1 once publish() wrote the identity of this write
+  std::shared_ptr<const std::vector<std::shared_ptr<MailboxPort::Impl>>> ports =
+      std::make_shared<std::vector<std::shared_ptr<MailboxPort::Impl>>>();
+  uint64_t next_generation = 1;
+  uint64_t last_sequence = 0;
+  ShmPoolStats stats;
+  std::vector<uint8_t> busy_scratch;  // guarded by mu
+
+  SlotHeader* slot(uint32_t i) { return reinterpret_cast<SlotHeader*>(shm.data() + geo.slot_header_offset(i)); }
+  uint8_t* payload(uint32_t i) { return shm.data() + geo.slot_payload_offset(i); }
+
+  // Marks the slots that a mailbox offers or a reader leases. Caller holds mu.
+  // Per mailbox the offer is read before the lease: a reader stores its lease before it takes
+  // the offer (both seq_cst), so a slot being taken is seen in one word or the other.
+  void mark_mailbox_slots(std::vector<uint8_t>& busy) const {
+    busy.assign(geo.slot_count, 0);
+    for (const auto& p : *ports) {
+      const uint32_t o = token_slot(p->block->offer.load(std::memory_order_seq_cst));
+      const uint32_t l = token_slot(p->block->lease.load(std::memory_order_seq_cst));
+      if (o < geo.slot_count) busy[o] = 1;
+      if (l < geo.slot_count) busy[l] = 1;  // a garbage lease value is ignored, never trusted
+    }
+  }
+
+  void count_locked(ShmPoolStats& s) {
+    mark_mailbox_slots(busy_scratch);
+    s.slots = geo.slot_count;
+    s.engine_held = s.offered_or_leased = s.in_use = 0;
+    for (uint32_t i = 0; i < geo.slot_count; ++i) {
+      if (engine_held[i]) ++s.engine_held;
+      else if (busy_scratch[i]) ++s.offered_or_leased;
+    }
+    s.in_use = s.engine_held + s.offered_or_leased;
+    s.mailboxes = static_cast<uint32_t>(ports->size());
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+MailboxPort::~MailboxPort() = default;
+const std::string& MailboxPort::name() const { return impl_->name; }
+int MailboxPort::fd() const { return impl_->shm.fd(); }
+
+MailboxStats MailboxPort::stats() const {
+  if (auto pool = impl_->pool.lock()) {
+    std::lock_guard lock(pool->publish_mu);
+    return impl_->stats_locked();
+  }
+  return impl_->stats_locked();  // the pool is gone: nothing offers any more
+}
+
+void MailboxPort::close() {
+  if (auto pool = impl_->pool.lock()) {
+    std::lock_guard lock(pool->publish_mu);
+    impl_->close_locked();
+  } else {
+    impl_->close_locked();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+Result<std::shared_ptr<ShmFramePool>> ShmFramePool::create(ShmFramePoolOptions options) {
+  if (options.slot_count == 0 || options.slot_count > kMaxSlots)
+    return make_error("pool.bad_options", "slot_count " + std::to_string(options.slot_count) + " not in 1.." +
+                                              std::to_string(kMaxSlots));
+  if (options.slot_capacity == 0 || options.slot_capacity > kMaxPayloadBytes)
+    return make_error("pool.bad_options", "slot_capacity " + std::to_string(options.slot_capacity) +
+                                              " bytes is not in 1..4 GiB");
+  const uint64_t table = align_up(sizeof(PoolHeader), 64);
+  const uint64_t payload_offset = align_up(table + uint64_t{options.slot_count} * sizeof(SlotHeader), kPageSize);
+  const uint64_t stride = align_up(options.slot_capacity, kPageSize);
+  const uint64_t size = payload_offset + stride * options.slot_count;
+  auto shm = SharedMemory::create("orion-pool-" + options.stream_name, size);
+  if (!shm.ok()) return shm.error();
+
+  auto st = std::make_shared<State>();
+  st->options = options;
+  st->shm = std::move(shm).value();
+  auto* h = reinterpret_cast<PoolHeader*>(st->shm.data());
+  h->magic = kPoolMagic;
+  h->abi_version = kAbiVersion;
+  h->header_size = sizeof(PoolHeader);
+  h->slot_header_size = sizeof(SlotHeader);
+  h->slot_count = options.slot_count;
+  h->slot_table_offset = table;
+  h->payload_offset = payload_offset;
+  h->payload_stride = stride;
+  h->payload_capacity = options.slot_capacity;
+  h->segment_size = size;
+  h->pool_id = random_id();
+  h->stream_id = options.stream_id;
+  h->creator_pid = static_cast<uint32_t>(::getpid());
+  copy_name(h->stream_name, sizeof h->stream_name, options.stream_name);
+  auto geo = validate_pool_header(st->shm.data(), st->shm.size());
+  if (!geo.ok()) return geo.error();  // a bug here, but say so rather than crash a reader later
+  st->geo = std::move(geo).value();
+  for (uint32_t i = 0; i < options.slot_count; ++i) {
+    SlotHeader* s = st->slot(i);
+    s->magic = kSlotMagic;
+    s->abi_version = kAbiVersion;
+    s->slot_index = i;
+    s->stream_id = options.stream_id;
+    s->payload_offset = st->geo.slot_payload_offset(i);
+  }
+  st->engine_held.assign(options.slot_count, 0);
+  st->identity_written.assign(options.slot_count, 0);
+  st->stats.slots = options.slot_count;
+  return std::shared_ptr<ShmFramePool>(new ShmFramePool(std::move(st)));
+}
+
+ShmFramePool::~ShmFramePool() {
+  // Close every mailbox so blocked readers learn that no more frames come.
+  State& s = *state_;
+  std::lock_guard lock(s.publish_mu);
+  std::shared_ptr<const std::vector<std::shared_ptr<MailboxPort::Impl>>> ports;
+  {
+    std::lock_guard l2(s.mu);
+    ports = s.ports;
+  }
+  for (const auto& p : *ports) p->close_locked();
+}
+
+const PoolGeometry& ShmFramePool::geometry() const { return state_->geo; }
+StreamId ShmFramePool::stream_id() const { return state_->geo.stream_id; }
+
+Result<UniqueFd> ShmFramePool::reader_fd() const { return state_->shm.read_only_fd(); }
+
+Result<MutableFramePtr> ShmFramePool::acquire(const FrameLayout& layout) {
+  State& s = *state_;
+  if (!layout.valid()) return make_error("pool.bad_layout", "frame layout has no pixels");
+  if (layout.size > s.geo.payload_capacity)
+    return make_error("pool.bad_layout", "frame of " + std::to_string(layout.size) + " bytes exceeds the slot "
+                                             "capacity of " + std::to_string(s.geo.payload_capacity) +
+                                             " bytes of pool '" + s.options.stream_name + "'");
+  uint32_t index = 0;
+  uint64_t generation = 0;
+  {
+    std::lock_guard lock(s.mu);
+    s.mark_mailbox_slots(s.busy_scratch);
+    index = s.geo.slot_count;
+    for (uint32_t i = 0; i < s.geo.slot_count; ++i) {
+      if (!s.engine_held[i] && !s.busy_scratch[i]) {
+        index = i;
+        break;
+      }
+    }
+    if (index == s.geo.slot_count) {
+      ++s.stats.exhausted;
+      return make_error("pool.exhausted", "all " + std::to_string(s.geo.slot_count) + " slots of pool '" +
+                                              s.options.stream_name + "' are held, offered or leased");
+    }
+    s.engine_held[index] = 1;
+    s.identity_written[index] = 0;
+    generation = s.next_generation++;
+    ++s.stats.acquired;
+  }
+  // The slot is ours alone until its token is offered: write its header.
+  SlotHeader* h = s.slot(index);
+  h->generation = generation;
+  h->stream_id = s.geo.stream_id;
+  h->format = static_cast<uint8_t>(layout.format);
+  h->memory_kind = 0;
+  h->plane_count = static_cast<uint8_t>(layout.plane_count);
+  h->sequence = 0;
+  h->pts_ns = 0;
+  h->capture_time_ns = 0;
+  h->width = layout.width;
+  h->height = layout.height;
+  for (size_t p = 0; p < 3; ++p) {
+    h->strides[p] = layout.strides[p];
+    h->plane_offsets[p] = layout.offsets[p];
+  }
+  h->payload_offset = s.geo.slot_payload_offset(index);
+  h->payload_size = layout.size;
+
+  PixelMemory mem;
+  mem.data = s.payload(index);
+  mem.size = layout.size;
+  mem.kind = MemoryKind::kHost;
+  mem.release = [st = state_, index] {
+    std::lock_guard lock(st->mu);
+    st->engine_held[index] = 0;
+  };
+  return std::make_unique<Frame>(layout, std::move(mem));
+}
+
+Status ShmFramePool::publish(const FramePtr& frame) {
+  State& s = *state_;
+  std::lock_guard plock(s.publish_mu);
+  if (!frame) return make_error("ipc.bad_frame", "publish(nullptr)");
+  const FrameIdentity& id = frame->identity();
+  {
+    std::lock_guard lock(s.mu);
+    if (id.sequence <= s.last_sequence) {
+      ++s.stats.rejected_stale;
+      return make_error("ipc.not_newer", "frame " + std::to_string(id.sequence) + " is not newer than " +
+                                             std::to_string(s.last_sequence));
+    }
+  }
+  // Which slot holds it? A frame of this pool points into our payload area.
+  FramePtr local = frame;
+  const uint8_t* base = s.shm.data() + s.geo.payload_offset;
+  const uint8_t* p = frame->data();
+  bool ours = frame->memory_kind() == MemoryKind::kHost && p >= base &&
+              p < base + uint64_t{s.geo.slot_count} * s.geo.payload_stride;
+  uint32_t index = 0;
+  if (ours) {
+    index = static_cast<uint32_t>(static_cast<uint64_t>(p - base) / s.geo.payload_stride);
+    ours = p == s.payload(index);
+  }
+  if (!ours) {
+    if (frame->memory_kind() != MemoryKind::kHost)
+      return make_error("pool.bad_layout", "cannot copy device memory into a host pool");
+    auto copy = acquire(frame->layout());
+    if (!copy.ok()) return copy.error();
+    MutableFramePtr m = std::move(copy).value();
+    std::memcpy(m->mutable_data(), frame->data(), frame->layout().size);
+    m->set_identity(id);
+    local = freeze(std::move(m));
+    const uint8_t* q = local->data();
+    index = static_cast<uint32_t>(static_cast<uint64_t>(q - base) / s.geo.payload_stride);
+    std::lock_guard lock(s.mu);
+    ++s.stats.published_by_copy;
+    s.stats.bytes_copied += frame->layout().size;
+  }
+  std::shared_ptr<const std::vector<std::shared_ptr<MailboxPort::Impl>>> ports;
+  uint64_t generation;
+  {
+    std::lock_guard lock(s.mu);
+    if (s.identity_written[index]) {
+      // This write of the slot was published before (under another sequence): its header is
+      // out there and must not change. A frame is published once.
+      return make_error("ipc.republished", "frame already published in slot " + std::to_string(index));
+    }
+    s.identity_written[index] = 1;
+    s.last_sequence = id.sequence;
+    ++s.stats.published;
+    ports = s.ports;
+    generation = s.slot(index)->generation;
+  }
+  SlotHeader* h = s.slot(index);
+  h->sequence = id.sequence;
+  h->pts_ns = id.pts.count_nanos();
+  h->capture_time_ns = id.capture_time.nanos();
+  h->stream_id = s.geo.stream_id;
+  // The offers (seq_cst) publish the header and pixel writes above to the readers.
+  const uint64_t token = make_token(index, generation);
+  for (const auto& port : *ports) port->offer(token);
+  return {};  // `local` (holding the slot in the engine) is released after every offer is in
+}
+
+Result<std::shared_ptr<MailboxPort>> ShmFramePool::attach(std::string name) {
+  State& s = *state_;
+  auto shm = SharedMemory::create("orion-mbox-" + name, kMailboxSegmentSize);
+  if (!shm.ok()) return shm.error();
+  auto impl = std::make_shared<MailboxPort::Impl>();
+  impl->name = std::move(name);
+  impl->shm = std::move(shm).value();
+  impl->slot_count = s.geo.slot_count;
+  impl->publish_mu = &s.publish_mu;
+  impl->pool = state_;
+  auto* b = new (impl->shm.data()) MailboxBlock{};
+  b->magic = kMailboxMagic;
+  b->abi_version = kAbiVersion;
+  b->block_size = sizeof(MailboxBlock);
+  b->stream_id = s.geo.stream_id;
+  b->slot_count = s.geo.slot_count;
+  b->pool_id = s.geo.pool_id;
+  copy_name(b->name, sizeof b->name, impl->name);
+  impl->block = b;
+  {
+    std::lock_guard plock(s.publish_mu);
+    std::lock_guard lock(s.mu);
+    auto next = std::make_shared<std::vector<std::shared_ptr<MailboxPort::Impl>>>(*s.ports);
+    next->push_back(impl);
+    s.ports = std::move(next);
+  }
+  return std::shared_ptr<MailboxPort>(new MailboxPort(std::move(impl)));
+}
+
+void ShmFramePool::detach_and_reclaim(const std::shared_ptr<MailboxPort>& port) {
+  if (!port) return;
+  State& s = *state_;
+  std::lock_guard plock(s.publish_mu);
+  MailboxPort::Impl& m = *port->impl_;
+  const bool had_offer = m.block->offer.load(std::memory_order_seq_cst) != kNoToken;
+  m.close_locked();
+  std::lock_guard lock(s.mu);
+  auto next = std::make_shared<std::vector<std::shared_ptr<MailboxPort::Impl>>>();
+  for (const auto& p : *s.ports)
+    if (p.get() != &m) next->push_back(p);
+  const bool was_attached = next->size() != s.ports->size();
+  s.ports = std::move(next);
+  if (!was_attached) return;
+  // The reader is gone: whatever it leased is ours again.
+  const uint64_t lease = m.block->lease.exchange(kNoToken, std::memory_order_seq_cst);
+  if (token_slot(lease) < s.geo.slot_count) ++s.stats.leases_reclaimed;
+  if (had_offer) ++s.stats.offers_reclaimed;
+}
+
+PoolStats ShmFramePool::stats() const {
+  State& s = *state_;
+  std::lock_guard lock(s.mu);
+  ShmPoolStats x = s.stats;
+  s.count_locked(x);
+  PoolStats p;
+  p.capacity = x.slots;
+  p.in_use = x.in_use;
+  p.allocated = x.slots;
+  p.acquired = x.acquired;
+  p.exhausted = x.exhausted;
+  return p;
+}
+
+ShmPoolStats ShmFramePool::shm_stats() const {
+  State& s = *state_;
+  std::lock_guard lock(s.mu);
+  ShmPoolStats x = s.stats;
+  s.count_locked(x);
+  return x;
+}
+
+}  // namespace orion::ipc

@@ -1,0 +1,251 @@
+// ShmFramePool + FrameReader in one process: zero copy, leases, exhaustion, statistics,
+// reclaim. The cross-process behaviour is in mailbox_process_test.cc.
+#include "ipc/shm_frame_pool.h"
+
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <thread>
+
+#include "core/frame_pool.h"
+#include "ipc/frame_reader.h"
+#include "testing/frames.h"
+#include "testing/watchdog.h"
+
+namespace orion::ipc {
+namespace {
+
+constexpr int kW = 32, kH = 24;
+
+class ShmFramePoolTest : public ::testing::Test {
+ protected:
+  std::shared_ptr<ShmFramePool> make_pool(uint32_t slots = 8) {
+    ShmFramePoolOptions o;
+    o.stream_id = 3;
+    o.stream_name = "test";
+    o.slot_count = slots;
+    o.slot_capacity = size_t{kW} * kH * 3;
+    auto p = ShmFramePool::create(o);
+    EXPECT_TRUE(p.ok()) << p.error().to_string();
+    return *p;
+  }
+  // A frame of `pool` whose bytes are all `seq % 251`.
+  static FramePtr frame(FramePool& pool, uint64_t seq) {
+    auto r = pool.acquire(FrameLayout::packed(PixelFormat::kBGR24, kW, kH));
+    EXPECT_TRUE(r.ok()) << r.error().to_string();
+    MutableFramePtr f = std::move(r).value();
+    std::memset(f->mutable_data(), static_cast<int>(seq % 251), f->size());
+    f->set_identity(FrameIdentity{3, seq, Duration::millis(static_cast<int64_t>(seq)), Timestamp::from_nanos(100 + static_cast<int64_t>(seq))});
+    return freeze(std::move(f));
+  }
+  static std::unique_ptr<FrameReader> reader(ShmFramePool& pool, MailboxPort& port) {
+    auto fd = pool.reader_fd();
+    EXPECT_TRUE(fd.ok());
+    auto r = FrameReader::open(std::move(fd).value(), UniqueFd(::dup(port.fd())));
+    EXPECT_TRUE(r.ok()) << r.error().to_string();
+    return std::move(r).value();
+  }
+  static bool all_bytes(const Frame& f, uint8_t v) {
+    for (size_t i = 0; i < f.size(); ++i)
+      if (f.data()[i] != v) return false;
+    return true;
+  }
+
+  orion::testing::Watchdog watchdog_{Duration::seconds(60), "shm_frame_pool_test"};
+};
+
+TEST_F(ShmFramePoolTest, ReaderSeesThePublishedPixelsAndIdentityWithoutACopy) {
+  auto pool = make_pool();
+  auto port = *pool->attach("w");
+  auto rd = reader(*pool, *port);
+  ASSERT_TRUE(pool->publish(frame(*pool, 1)).ok());
+  auto got = rd->next_frame(Duration::seconds(5));
+  ASSERT_TRUE(got.ok()) << got.error().to_string();
+  EXPECT_EQ((*got)->identity(), (FrameIdentity{3, 1, Duration::millis(1), Timestamp::from_nanos(101)}));
+  EXPECT_EQ((*got)->width(), kW);
+  EXPECT_TRUE(all_bytes(**got, 1));
+  EXPECT_EQ(pool->shm_stats().bytes_copied, 0u);
+}
+
+TEST_F(ShmFramePoolTest, TheWriterNeverReusesALeasedSlot) {
+  auto pool = make_pool(4);
+  auto port = *pool->attach("w");
+  auto rd = reader(*pool, *port);
+  ASSERT_TRUE(pool->publish(frame(*pool, 1)).ok());
+  FramePtr held = *rd->next_frame(Duration::seconds(5));
+  for (uint64_t s = 2; s < 200; ++s) ASSERT_TRUE(pool->publish(frame(*pool, s)).ok());
+  EXPECT_TRUE(all_bytes(*held, 1));  // never overwritten while leased
+  EXPECT_EQ(held->identity().sequence, 1u);
+  EXPECT_EQ(pool->shm_stats().in_use, 2u);  // the lease and the pending offer
+}
+
+TEST_F(ShmFramePoolTest, ReleasingTheFrameEndsTheLease) {
+  auto pool = make_pool();
+  auto port = *pool->attach("w");
+  auto rd = reader(*pool, *port);
+  ASSERT_TRUE(pool->publish(frame(*pool, 1)).ok());
+  {
+    FramePtr f = *rd->next_frame(Duration::seconds(5));
+    EXPECT_TRUE(port->stats().lease_held);
+    EXPECT_EQ(pool->stats().in_use, 1u);
+  }
+  EXPECT_FALSE(port->stats().lease_held);
+  EXPECT_EQ(pool->stats().in_use, 0u);
+}
+
+TEST_F(ShmFramePoolTest, AcquireFailsWhenEverySlotIsHeld) {
+  auto pool = make_pool(2);
+  FramePtr a = frame(*pool, 1), b = frame(*pool, 2);
+  auto c = pool->acquire(FrameLayout::packed(PixelFormat::kBGR24, kW, kH));
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().code, "pool.exhausted");
+  a.reset();
+  EXPECT_TRUE(pool->acquire(FrameLayout::packed(PixelFormat::kBGR24, kW, kH)).ok());
+}
+
+TEST_F(ShmFramePoolTest, AFrameLargerThanASlotIsABadLayout) {
+  auto pool = make_pool();
+  auto r = pool->acquire(FrameLayout::packed(PixelFormat::kBGR24, kW * 2, kH));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "pool.bad_layout");
+}
+
+TEST_F(ShmFramePoolTest, TheReaderGetsOnlyTheNewestFrameAndCountsConserve) {
+  auto pool = make_pool();
+  auto port = *pool->attach("w");
+  auto rd = reader(*pool, *port);
+  for (uint64_t s = 1; s <= 5; ++s) ASSERT_TRUE(pool->publish(frame(*pool, s)).ok());
+  {
+    auto f = rd->next_frame(Duration::seconds(5));
+    ASSERT_TRUE(f.ok());
+    EXPECT_EQ((*f)->identity().sequence, 5u);
+  }
+  ASSERT_TRUE(pool->publish(frame(*pool, 6)).ok());
+  const MailboxStats s = port->stats();
+  EXPECT_EQ(s.offered, 6u);
+  EXPECT_EQ(s.dropped, 4u);
+  EXPECT_EQ(s.taken, 1u);
+  EXPECT_EQ(s.pending, 1u);
+  EXPECT_EQ(s.offered, s.taken + s.dropped + s.pending);
+  EXPECT_EQ(s.worker_taken, 1u);
+}
+
+TEST_F(ShmFramePoolTest, AnOlderOrEqualSequenceIsRejected) {
+  auto pool = make_pool();
+  ASSERT_TRUE(pool->publish(frame(*pool, 5)).ok());
+  auto st = pool->publish(frame(*pool, 5));
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, "ipc.not_newer");
+  EXPECT_EQ(pool->shm_stats().rejected_stale, 1u);
+}
+
+TEST_F(ShmFramePoolTest, AFrameFromAnotherPoolIsCopiedAndCounted) {
+  auto pool = make_pool();
+  auto port = *pool->attach("w");
+  auto rd = reader(*pool, *port);
+  HeapFramePool heap;
+  ASSERT_TRUE(pool->publish(frame(heap, 9)).ok());
+  auto f = rd->next_frame(Duration::seconds(5));
+  ASSERT_TRUE(f.ok());
+  EXPECT_TRUE(all_bytes(**f, 9));
+  EXPECT_EQ(pool->shm_stats().bytes_copied, size_t{kW} * kH * 3);
+  EXPECT_EQ(pool->shm_stats().published_by_copy, 1u);
+}
+
+TEST_F(ShmFramePoolTest, NextFrameTimesOutWhenNothingIsOffered) {
+  auto pool = make_pool();
+  auto port = *pool->attach("w");
+  auto rd = reader(*pool, *port);
+  auto f = rd->next_frame(Duration::millis(20));
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.error().code, "timeout");
+}
+
+TEST_F(ShmFramePoolTest, ABlockedReaderIsWokenByPublish) {
+  auto pool = make_pool();
+  auto port = *pool->attach("w");
+  auto rd = reader(*pool, *port);
+  uint64_t got = 0;
+  std::thread t([&] {
+    auto f = rd->next_frame(Duration::seconds(10));
+    if (f.ok()) got = (*f)->identity().sequence;
+  });
+  // Whether the reader is already asleep in the futex or not yet, it must get the frame.
+  ASSERT_TRUE(pool->publish(frame(*pool, 1)).ok());
+  t.join();
+  EXPECT_EQ(got, 1u);
+}
+
+TEST_F(ShmFramePoolTest, ClosingTheMailboxWakesTheReaderWithClosed) {
+  auto pool = make_pool();
+  auto port = *pool->attach("w");
+  auto rd = reader(*pool, *port);
+  std::string code;
+  std::thread t([&] {
+    auto f = rd->next_frame();  // no timeout: only close ends it
+    code = f.ok() ? "frame" : f.error().code;
+  });
+  port->close();
+  t.join();
+  EXPECT_EQ(code, "closed");
+}
+
+TEST_F(ShmFramePoolTest, OneLeaseAtATime) {
+  auto pool = make_pool();
+  auto port = *pool->attach("w");
+  auto rd = reader(*pool, *port);
+  ASSERT_TRUE(pool->publish(frame(*pool, 1)).ok());
+  FramePtr a = *rd->next_frame(Duration::seconds(1));
+  ASSERT_TRUE(pool->publish(frame(*pool, 2)).ok());
+  auto b = rd->next_frame(Duration::seconds(1));
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.error().code, "ipc.lease_held");
+  a.reset();
+  EXPECT_TRUE(rd->next_frame(Duration::seconds(1)).ok());
+}
+
+TEST_F(ShmFramePoolTest, DetachTakesBackTheOfferAndTheLease) {
+  auto pool = make_pool();
+  auto port = *pool->attach("w");
+  auto rd = reader(*pool, *port);
+  ASSERT_TRUE(pool->publish(frame(*pool, 1)).ok());
+  FramePtr held = *rd->next_frame(Duration::seconds(1));
+  ASSERT_TRUE(pool->publish(frame(*pool, 2)).ok());
+  EXPECT_EQ(pool->stats().in_use, 2u);
+  pool->detach_and_reclaim(port);
+  const ShmPoolStats s = pool->shm_stats();
+  EXPECT_EQ(s.in_use, 0u);
+  EXPECT_EQ(s.leases_reclaimed, 1u);
+  EXPECT_EQ(s.offers_reclaimed, 1u);
+  EXPECT_EQ(s.mailboxes, 0u);
+  const MailboxStats m = port->stats();
+  EXPECT_TRUE(m.closed);
+  EXPECT_EQ(m.offered, m.taken + m.dropped + m.pending);
+}
+
+TEST_F(ShmFramePoolTest, ACorruptedOfferIsRefusedNotACrash) {
+  auto pool = make_pool();
+  auto port = *pool->attach("w");
+  auto rd = reader(*pool, *port);
+  ASSERT_TRUE(pool->publish(frame(*pool, 1)).ok());
+  // Forge an offer naming a slot that does not exist, as a buggy peer could.
+  auto* block = reinterpret_cast<MailboxBlock*>(
+      ::mmap(nullptr, kMailboxSegmentSize, PROT_READ | PROT_WRITE, MAP_SHARED, port->fd(), 0));
+  ASSERT_NE(block, MAP_FAILED);
+  block->offer.store(make_token(4000, 1));
+  auto f = rd->next_frame(Duration::seconds(1));
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.error().code, "ipc.bad_slot");
+  block->offer.store(make_token(0, 999));  // a generation the slot does not hold
+  f = rd->next_frame(Duration::seconds(1));
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.error().code, "ipc.stale_slot");
+  EXPECT_EQ(rd->stats().invalid, 2u);
+  EXPECT_EQ(pool->stats().in_use, 0u);
+  ::munmap(block, kMailboxSegmentSize);
+}
+
+}  // namespace
+}  // namespace orion::ipc

@@ -1,0 +1,74 @@
+// Validation of everything read from shared memory. A worker (or the engine, for memory a
+// worker can write) never uses a field of a header before it went through one of these; each
+// returns a private, validated copy, so later changes to the shared bytes cannot affect it.
+//
+// Error codes (stable, shown to users and in worker error reports):
+//   "ipc.truncated"     the mapping is smaller than the header or the segment it announces
+//   "ipc.bad_magic"     the magic cookie is not the expected one (not our memory, or corrupt)
+//   "ipc.abi_mismatch"  the ABI version is not in kCompatibleAbiVersions
+//   "ipc.bad_header"    a field is out of range or inconsistent (the message names the field)
+//   "ipc.bad_slot"      a slot header is out of range / inconsistent (the message names it)
+//   "ipc.stale_slot"    the slot holds another generation than the token asked for
+//
+// Thread-safety: pure functions over the given bytes; thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "core/frame.h"
+#include "core/result.h"
+#include "ipc/layout.h"
+
+namespace orion::ipc {
+
+// Validated copy of a PoolHeader.
+struct PoolGeometry {
+  uint32_t abi_version = 0;
+  uint32_t slot_count = 0;
+  uint64_t slot_table_offset = 0;
+  uint64_t payload_offset = 0;
+  uint64_t payload_stride = 0;
+  uint64_t payload_capacity = 0;
+  uint64_t segment_size = 0;
+  uint64_t pool_id = 0;
+  StreamId stream_id = 0;
+  uint32_t creator_pid = 0;
+  std::string stream_name;
+
+  uint64_t slot_header_offset(uint32_t i) const { return slot_table_offset + uint64_t{i} * sizeof(SlotHeader); }
+  uint64_t slot_payload_offset(uint32_t i) const { return payload_offset + uint64_t{i} * payload_stride; }
+};
+
+// Validated copy of a SlotHeader: the frame it describes.
+struct SlotView {
+  uint32_t slot_index = 0;
+  uint64_t generation = 0;
+  FrameIdentity identity;
+  FrameLayout layout;  // offsets relative to the payload; size = payload_size
+  MemoryKind memory_kind = MemoryKind::kHost;
+  uint64_t payload_offset = 0;  // from the start of the segment
+};
+
+// `mapped_size`: bytes actually mapped at `base` (the segment must fit in it).
+Result<PoolGeometry> validate_pool_header(const uint8_t* base, size_t mapped_size);
+
+// Validates a copy of slot `index`'s header against the pool. `expected_generation` 0 accepts
+// any generation (used by tools); a token's reader passes token_generation(token).
+Result<SlotView> validate_slot_header(const PoolGeometry& pool, const SlotHeader& header,
+                                      uint32_t index, uint64_t expected_generation);
+// Same, reading (copying) the header from the mapped segment first; checks the header lies
+// inside `mapped_size`.
+Result<SlotView> read_slot_header(const PoolGeometry& pool, const uint8_t* base, size_t mapped_size,
+                                  uint32_t index, uint64_t expected_generation);
+
+// Checks a mailbox segment's identity block and that it belongs to `pool`.
+Status validate_mailbox_block(const uint8_t* base, size_t mapped_size, const PoolGeometry& pool);
+
+// Minimum bytes per row and rows of plane `plane` for a format; 0 when the plane does not exist.
+int64_t min_row_bytes(PixelFormat format, int width, int plane);
+int plane_rows(PixelFormat format, int height, int plane);
+int plane_count_of(PixelFormat format);
+
+}  // namespace orion::ipc
