@@ -38,15 +38,17 @@ struct MailboxPort::Impl {
   MailboxBlock* block = nullptr;
   uint32_t slot_count = 0;
 
-  // Offers one token. Called under the pool's publish_mu only.
-  void offer(uint64_t token) {
-    if (block->flags.load(std::memory_order_acquire) & kMailboxClosed) return;
+  // Offers one token; returns true when the reader sleeps (or is about to) and must be woken.
+  // Called under the pool's publish_mu only.
+  bool offer(uint64_t token) {
+    if (block->flags.load(std::memory_order_acquire) & kMailboxClosed) return false;
     const uint64_t old = block->offer.exchange(token, std::memory_order_seq_cst);
     if (old != kNoToken) block->dropped.fetch_add(1, std::memory_order_relaxed);
     block->offered.fetch_add(1, std::memory_order_relaxed);
     block->futex_word.fetch_add(1, std::memory_order_seq_cst);
-    if (block->waiting.load(std::memory_order_seq_cst) != 0) futex_wake(&block->futex_word, 1);
+    return block->waiting.load(std::memory_order_seq_cst) != 0;
   }
+  void wake() { futex_wake(&block->futex_word, 1); }
 
   // Called under publish_mu only (offers and close never interleave).
   void close_locked() {
@@ -330,8 +332,22 @@ Status ShmFramePool::publish(const FramePtr& frame) {
   h->capture_time_ns = id.capture_time.nanos();
   h->stream_id = s.geo.stream_id;
   // The offers (seq_cst) publish the header and pixel writes above to the readers.
+  // Phase 1 writes every mailbox (a few atomics each); phase 2 wakes the sleeping readers (a
+  // system call each), so no reader waits for another reader's wake-up to get its offer.
   const uint64_t token = make_token(index, generation);
-  for (const auto& port : *ports) port->offer(token);
+  const size_t n = ports->size();
+  uint64_t small[64];
+  std::vector<uint64_t> large;
+  uint64_t* to_wake = small;
+  if (n > 64 * 64) {
+    large.resize((n + 63) / 64);
+    to_wake = large.data();
+  }
+  std::memset(to_wake, 0, ((n + 63) / 64) * sizeof(uint64_t));
+  for (size_t i = 0; i < n; ++i)
+    if ((*ports)[i]->offer(token)) to_wake[i / 64] |= uint64_t{1} << (i % 64);
+  for (size_t i = 0; i < n; ++i)
+    if (to_wake[i / 64] & (uint64_t{1} << (i % 64))) (*ports)[i]->wake();
   return {};  // `local` (holding the slot in the engine) is released after every offer is in
 }
 

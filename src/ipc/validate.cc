@@ -117,38 +117,39 @@ Result<PoolGeometry> validate_pool_header(const uint8_t* base, size_t mapped_siz
 
 Result<SlotView> validate_slot_header(const PoolGeometry& pool, const SlotHeader& h, uint32_t index,
                                       uint64_t expected_generation) {
-  const std::string where = "slot " + str(index) + ": ";
+  // Built only on the error path: the valid path allocates nothing.
+  const auto where = [index] { return "slot " + str(index) + ": "; };
   if (index >= pool.slot_count)
-    return bad("ipc.bad_slot", where + "index out of range (pool has " + str(pool.slot_count) + " slots)");
+    return bad("ipc.bad_slot", where() + "index out of range (pool has " + str(pool.slot_count) + " slots)");
   if (h.magic != kSlotMagic)
-    return bad("ipc.bad_magic", where + "magic is " + hex(h.magic) + ", expected " + hex(kSlotMagic) +
+    return bad("ipc.bad_magic", where() + "magic is " + hex(h.magic) + ", expected " + hex(kSlotMagic) +
                                     " (\"ORNSLOT1\")");
   if (!abi_compatible(h.abi_version))
-    return bad("ipc.abi_mismatch", where + "ABI version " + str(h.abi_version) + " is not supported (supports " +
+    return bad("ipc.abi_mismatch", where() + "ABI version " + str(h.abi_version) + " is not supported (supports " +
                                        str(kAbiVersion) + ")");
   if (h.slot_index != index)
-    return bad("ipc.bad_slot", where + "header says it is slot " + str(h.slot_index));
+    return bad("ipc.bad_slot", where() + "header says it is slot " + str(h.slot_index));
   if (expected_generation != 0 && h.generation != expected_generation)
-    return bad("ipc.stale_slot", where + "holds generation " + str(h.generation) + ", the token names " +
+    return bad("ipc.stale_slot", where() + "holds generation " + str(h.generation) + ", the token names " +
                                      str(expected_generation));
   if (h.stream_id != pool.stream_id)
-    return bad("ipc.bad_slot", where + "stream_id " + str(h.stream_id) + " != pool stream " + str(pool.stream_id));
-  if (!known_format(h.format)) return bad("ipc.bad_slot", where + "unknown pixel format " + str(h.format));
+    return bad("ipc.bad_slot", where() + "stream_id " + str(h.stream_id) + " != pool stream " + str(pool.stream_id));
+  if (!known_format(h.format)) return bad("ipc.bad_slot", where() + "unknown pixel format " + str(h.format));
   if (h.memory_kind != 0)
-    return bad("ipc.bad_slot", where + "memory_kind " + str(h.memory_kind) + " is not host memory (0)");
+    return bad("ipc.bad_slot", where() + "memory_kind " + str(h.memory_kind) + " is not host memory (0)");
   const auto format = static_cast<PixelFormat>(h.format);
   const int planes = plane_count_of(format);
   if (h.plane_count != planes)
-    return bad("ipc.bad_slot", where + "plane_count " + str(h.plane_count) + " != " + str(planes) + " for " +
+    return bad("ipc.bad_slot", where() + "plane_count " + str(h.plane_count) + " != " + str(planes) + " for " +
                                    std::string(to_string(format)));
   if (h.width <= 0 || h.width > kMaxDimension || h.height <= 0 || h.height > kMaxDimension)
-    return bad("ipc.bad_slot", where + "size " + std::to_string(h.width) + "x" + std::to_string(h.height) +
+    return bad("ipc.bad_slot", where() + "size " + std::to_string(h.width) + "x" + std::to_string(h.height) +
                                    " not in 1.." + std::to_string(kMaxDimension));
   if (h.payload_offset != pool.slot_payload_offset(index))
-    return bad("ipc.bad_slot", where + "payload_offset " + str(h.payload_offset) + " != " +
+    return bad("ipc.bad_slot", where() + "payload_offset " + str(h.payload_offset) + " != " +
                                    str(pool.slot_payload_offset(index)));
   if (h.payload_size == 0 || h.payload_size > pool.payload_capacity)
-    return bad("ipc.bad_slot", where + "payload_size " + str(h.payload_size) + " not in 1.." +
+    return bad("ipc.bad_slot", where() + "payload_size " + str(h.payload_size) + " not in 1.." +
                                    str(pool.payload_capacity));
   SlotView v;
   v.layout.format = format;
@@ -160,11 +161,11 @@ Result<SlotView> validate_slot_header(const PoolGeometry& pool, const SlotHeader
     const auto pi = static_cast<size_t>(p);
     const int64_t min_row = min_row_bytes(format, h.width, p);
     if (h.strides[pi] < min_row || h.strides[pi] > (1 << 20))
-      return bad("ipc.bad_slot", where + "stride[" + std::to_string(p) + "] " + std::to_string(h.strides[pi]) +
+      return bad("ipc.bad_slot", where() + "stride[" + std::to_string(p) + "] " + std::to_string(h.strides[pi]) +
                                      " < row bytes " + std::to_string(min_row) + " (or absurd)");
     const uint64_t bytes = static_cast<uint64_t>(h.strides[pi]) * static_cast<uint64_t>(plane_rows(format, h.height, p));
     if (h.plane_offsets[pi] > h.payload_size || bytes > h.payload_size - h.plane_offsets[pi])
-      return bad("ipc.bad_slot", where + "plane " + std::to_string(p) + " [" + str(h.plane_offsets[pi]) + ", +" +
+      return bad("ipc.bad_slot", where() + "plane " + std::to_string(p) + " [" + str(h.plane_offsets[pi]) + ", +" +
                                      str(bytes) + ") exceeds payload_size " + str(h.payload_size));
     v.layout.strides[pi] = h.strides[pi];
     v.layout.offsets[pi] = h.plane_offsets[pi];
