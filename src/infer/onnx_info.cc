@@ -261,7 +261,7 @@ Result<OnnxInfo> scan_onnx(std::string_view bytes, const std::string& what) {
   }
   OnnxInfo info;
   Reader r(bytes, 0);
-  bool have_graph = false;
+  bool have_graph = false, have_opset = false;
   while (!r.done()) {
     auto t = r.tag();
     if (!t) return fault_error(r, what, bytes.size());
@@ -304,6 +304,7 @@ Result<OnnxInfo> scan_onnx(std::string_view bytes, const std::string& what) {
       r.inherit(*o);
       if (r.fault() != Fault::kNone) return fault_error(r, what, bytes.size());
       if (domain.empty() || domain == "ai.onnx") info.opset = version;
+      have_opset = true;
     } else if (field == 14 && wt == kLen) {  // metadata_props {key = 1, value = 2}
       auto m = r.sub();
       if (!m) return fault_error(r, what, bytes.size());
@@ -329,6 +330,11 @@ Result<OnnxInfo> scan_onnx(std::string_view bytes, const std::string& what) {
   if (!have_graph) {
     return make_error("model.truncated", "model file '" + what +
                                              "' has an ONNX header but no graph: the file is "
+                                             "truncated or not a complete model");
+  }
+  if (!have_opset) {
+    return make_error("model.truncated", "model file '" + what +
+                                             "' has no opset_import after its graph: the file is "
                                              "truncated or not a complete model");
   }
   if (info.inputs.empty() || info.outputs.empty()) {
