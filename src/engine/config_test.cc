@@ -1,0 +1,75 @@
+#include "engine/config.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace orion::engine {
+namespace {
+
+TEST(Config, ParsesTheDesignExampleAndResolvesRelativePaths) {
+  const char* text = R"(
+streams:
+  - {name: cam1, url: "rtsp://127.0.0.1:8555/cam1"}
+  - {name: lobby, url: "../shared/assets/vtest_480x360.mp4", loop: true}
+  - {name: abs, url: "/data/clip.mp4", enabled: false}
+models:
+  - {name: yolox, kind: yolox, path: "../shared/assets/yolox_nano.onnx"}
+pipelines:
+  - {name: people, stream: cam1, model: yolox, sla: critical, min_score: 0.3}
+)";
+  auto c = parse_config(text, "/etc/orion", "orion.yaml");
+  ASSERT_TRUE(c.ok()) << c.error().to_string();
+  ASSERT_EQ(c->streams.size(), 3u);
+  EXPECT_EQ(c->streams[0].url, "rtsp://127.0.0.1:8555/cam1");
+  EXPECT_FALSE(c->streams[0].loop);
+  EXPECT_EQ(c->streams[1].url, "/etc/shared/assets/vtest_480x360.mp4");
+  EXPECT_TRUE(c->streams[1].loop);
+  EXPECT_EQ(c->streams[2].url, "/data/clip.mp4");
+  EXPECT_FALSE(c->streams[2].enabled);
+}
+
+TEST(Config, LoadResolvesAgainstTheFilesFolder) {
+  const auto dir = std::filesystem::temp_directory_path() / ("orion_config_test_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto file = dir / "orion.yaml";
+  std::ofstream(file) << "streams:\n  - name: a\n    url: clips/a.mp4\n";
+  auto c = load_config(file.string());
+  ASSERT_TRUE(c.ok()) << c.error().to_string();
+  EXPECT_EQ(c->streams[0].url, (dir / "clips/a.mp4").string());
+  std::filesystem::remove_all(dir);
+  EXPECT_EQ(load_config((dir / "missing.yaml").string()).error().code, "config.io");
+}
+
+void expect_error(const std::string& text, const std::string& needle) {
+  auto c = parse_config(text, "/x", "orion.yaml");
+  ASSERT_FALSE(c.ok()) << text;
+  EXPECT_NE(c.error().message.find(needle), std::string::npos) << c.error().message;
+  EXPECT_EQ(c.error().message.rfind("orion.yaml", 0), 0u) << c.error().message;
+}
+
+TEST(Config, ErrorsNameTheFileAndTheField) {
+  expect_error("streams:\n  - {url: test://}\n", "streams[0].name: missing");
+  expect_error("streams:\n  - {name: a}\n", "streams[0].url: missing");
+  expect_error("streams:\n  - {name: a, url: x}\n  - {name: a, url: y}\n", "streams[1].name: duplicate");
+  expect_error("streams:\n  - {name: a, url: x, loop: sometimes}\n", "streams[0].loop: must be true or false");
+  expect_error("streams:\n  - {name: a, url: x, lop: true}\n", "streams[0].lop: unknown field");
+  expect_error("streams:\n  - {name: 'a b', url: x}\n", "streams[0].name");
+  expect_error("stream:\n  - {name: a, url: x}\n", "stream: unknown top-level key");
+  expect_error("streams: {name: a}\n", "streams: must be a list");
+  expect_error("models: 3\n", "models: must be a list");
+  auto syntax = parse_config("streams: [ {name: a\n", "/x", "orion.yaml");
+  ASSERT_FALSE(syntax.ok());
+  EXPECT_EQ(syntax.error().code, "config.parse");
+  EXPECT_NE(syntax.error().message.find("line"), std::string::npos);
+}
+
+TEST(Config, EmptyFileHasNoStreams) {
+  auto c = parse_config("", "/x");
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(c->streams.empty());
+}
+
+}  // namespace
+}  // namespace orion::engine

@@ -1,0 +1,78 @@
+// Engine: runs every stream of a Config in one process:
+//
+//   per stream:  Capture → HeapFramePool + FrameSupplier → Compositor (+ ResultStore) →
+//                StreamOutput (H.264) → RtspServer mount rtsp://HOST:PORT/<name>
+//
+// A stream whose url is invalid is kept in state "failed" with its error; every other stream
+// and the output run on. Streams that fail at run time are retried by their Capture.
+// Later (issue 6) workers subscribe to supplier(name) and put results into results().
+//
+// Lifecycle: create() (validates, builds nothing that runs) → start() (binds the RTSP port,
+// starts every stream) → stop() (idempotent; also the destructor): compositors, captures,
+// suppliers, then the server.
+// Thread-safety: start/stop from one owner thread; the accessors from any thread after start.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/frame_supplier.h"
+#include "core/result.h"
+#include "core/result_store.h"
+#include "engine/config.h"
+#include "media/capture.h"
+#include "media/compositor.h"
+#include "media/rtsp_server.h"
+#include "media/stream_status.h"
+
+namespace orion::engine {
+
+struct EngineOptions {
+  int rtsp_port = 8554;               // 0: any free port
+  std::string rtsp_address = "0.0.0.0";
+  std::string public_host = "127.0.0.1";  // host written into the printed output URLs
+  int http_port = 8080;               // accepted now; the HTTP server comes with the API issue
+  media::CaptureOptions capture;      // per-stream `loop` comes from the config
+  media::OutputOptions output;
+  Duration signal_lost_after = Duration::seconds(1);
+  bool stamp_sequence = false;        // draw the sequence stamp into the output (tests, bench)
+  bool draw_overlay = true;
+  size_t latency_capacity = 0;        // per-frame latency records kept per stream
+};
+
+struct StreamReport {
+  media::StreamStatus capture;
+  media::CompositorStats compositor;
+  media::OutputStats output;
+  std::string output_url;
+};
+
+class Engine {
+ public:
+  // Errors: "engine.no_streams" (nothing enabled to run).
+  static Result<std::unique_ptr<Engine>> create(Config config, EngineOptions options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Errors: "rtsp.bind".
+  Status start();
+  void stop();
+
+  std::vector<StreamReport> report() const;
+  std::optional<StreamReport> report(const std::string& stream) const;
+  std::vector<media::FrameLatency> latencies(const std::string& stream) const;
+  FrameSupplier* supplier(const std::string& stream);
+  ResultStore& results();
+  int rtsp_port() const;
+
+  struct Impl;
+
+ private:
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace orion::engine

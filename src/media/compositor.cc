@@ -1,0 +1,166 @@
+#include "media/compositor.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "media/frame_timeline.h"
+#include "media/gst_util.h"
+#include "media/overlay.h"
+
+namespace orion::media {
+
+struct Compositor::Impl {
+  Impl(FrameSupplier& s, ResultStore& r, EncoderInput& o, FrameTimeline* t, CompositorOptions opt)
+      : supplier(s), store(r), output(o), timeline(t), options(std::move(opt)),
+        clock(options.clock ? *options.clock : SteadyClock::instance()) {}
+
+  FrameSupplier& supplier;
+  ResultStore& store;
+  EncoderInput& output;
+  FrameTimeline* const timeline;
+  const CompositorOptions options;
+  const Clock& clock;
+
+  std::unique_ptr<Subscription> sub;
+  std::thread thread;
+  std::atomic<bool> stopping{false};
+
+  mutable std::mutex mu;
+  CompositorStats stats;               // guarded by mu
+  std::deque<FrameLatency> latencies;  // guarded by mu
+
+  // Compositor thread only.
+  std::vector<uint8_t> picture;  // the encoder's input, BGR
+  int width = 0, height = 0;
+  std::deque<Timestamp> recent;  // capture times of the last ~2 s
+  Duration interval = Duration::millis(100);
+  Timestamp last_frame_time;     // when the last camera frame was taken
+  Timestamp next_lost_time;
+  Duration out_pts_origin;       // first frame's capture time, so output pts starts near 0
+  Timestamp origin;
+  uint64_t last_seq = 0;
+
+  double measure_fps(Timestamp t) {
+    recent.push_back(t);
+    while (recent.size() > 2 && t - recent.front() > Duration::seconds(2)) recent.pop_front();
+    if (recent.size() < 2) return 0;
+    const double span = (recent.back() - recent.front()).as_seconds();
+    return span > 0 ? static_cast<double>(recent.size() - 1) / span : 0;
+  }
+
+  Duration pts_of(Timestamp t) { return t - origin; }
+
+  void compose(const FramePtr& f, Timestamp taken) {
+    const FrameIdentity& id = f->identity();
+    if (id.sequence <= last_seq) {
+      std::lock_guard lock(mu);
+      ++stats.repeated;
+      return;
+    }
+    last_seq = id.sequence;
+    if (!origin.is_set()) origin = id.capture_time;
+    width = f->width();
+    height = f->height();
+    const size_t row = static_cast<size_t>(width) * 3;
+    picture.resize(row * static_cast<size_t>(height));
+    for (int y = 0; y < height; ++y) {
+      std::memcpy(&picture[row * static_cast<size_t>(y)], f->data() + static_cast<size_t>(y) * static_cast<size_t>(f->stride()), row);
+    }
+    const double fps = measure_fps(id.capture_time);
+    if (recent.size() >= 2) interval = (recent.back() - recent.front()) / static_cast<int64_t>(recent.size() - 1);
+    if (options.draw) {
+      OverlayText text{options.stream_name, format_wall_time(id.capture_time), fps, id.sequence};
+      draw_overlay(picture.data(), width, height, static_cast<int>(row), text, store.latest(options.stream_id));
+    }
+    if (options.stamp_sequence) stamp_sequence(picture.data(), width, height, static_cast<int>(row), id.sequence);
+    const Timestamp composited = clock.now();
+    auto handed = output.submit(BgrImage{picture.data(), width, height, static_cast<int>(row)},
+                                pts_of(id.capture_time), interval);
+    std::lock_guard lock(mu);
+    stats.signal_lost = false;
+    stats.fps = fps;
+    stats.last_sequence = id.sequence;
+    if (!handed) {
+      if (stats.errors++ == 0) spdlog::error("{}", handed.error().message);
+      return;
+    }
+    ++stats.frames;
+    if (options.latency_capacity > 0) {
+      FrameLatency l;
+      l.sequence = id.sequence;
+      l.decoded = id.capture_time;
+      if (timeline) l.published = timeline->published(id.sequence).value_or(Timestamp{});
+      l.taken = taken;
+      l.composited = composited;
+      l.handed = *handed;
+      latencies.push_back(l);
+      while (latencies.size() > options.latency_capacity) latencies.pop_front();
+    }
+  }
+
+  void signal_lost(Timestamp now) {
+    if (picture.empty() || now < next_lost_time) return;
+    next_lost_time = now + interval;
+    std::vector<uint8_t> card = picture;  // the last picture, dimmed, under the banner
+    const int row = width * 3;
+    draw_signal_lost(card.data(), width, height, row, options.stream_name, now - last_frame_time,
+                     options.status_text ? options.status_text() : std::string());
+    auto handed = output.submit(BgrImage{card.data(), width, height, row}, pts_of(now), interval);
+    std::lock_guard lock(mu);
+    if (!stats.signal_lost) spdlog::warn("output '{}': signal lost, sending the signal-lost card", options.stream_name);
+    stats.signal_lost = true;
+    if (handed) ++stats.signal_lost_frames;
+    else ++stats.errors;
+  }
+
+  void run() {
+    set_thread_name("comp-" + options.stream_name);
+    while (!stopping.load()) {
+      const Duration wait = std::min(interval, Duration::millis(100));
+      auto f = sub->next_frame(wait);
+      const Timestamp now = clock.now();
+      if (f) {
+        last_frame_time = now;
+        compose(*f, now);
+        continue;
+      }
+      if (f.error().code == "closed") break;
+      if (last_frame_time.is_set() && now - last_frame_time > options.signal_lost_after) signal_lost(now);
+    }
+  }
+};
+
+Compositor::Compositor(FrameSupplier& supplier, ResultStore& store, EncoderInput& output, FrameTimeline* timeline,
+                       CompositorOptions options)
+    : impl_(std::make_unique<Impl>(supplier, store, output, timeline, std::move(options))) {}
+
+Compositor::~Compositor() { stop(); }
+
+void Compositor::start() {
+  if (impl_->thread.joinable() || impl_->stopping.load()) return;
+  impl_->sub = impl_->supplier.subscribe("compositor", SlaClass::kCritical);
+  impl_->thread = std::thread([this] { impl_->run(); });
+}
+
+void Compositor::stop() {
+  impl_->stopping.store(true);
+  if (impl_->sub) impl_->sub->unsubscribe();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+CompositorStats Compositor::stats() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->stats;
+}
+
+std::vector<FrameLatency> Compositor::latencies() const {
+  std::lock_guard lock(impl_->mu);
+  return {impl_->latencies.begin(), impl_->latencies.end()};
+}
+
+}  // namespace orion::media

@@ -1,0 +1,418 @@
+#include "media/rtsp_server.h"
+
+#include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
+#include <gst/base/gstbasesink.h>
+#include <gst/rtsp-server/rtsp-server.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <opencv2/imgproc.hpp>
+#include <thread>
+#include <vector>
+
+#include "core/clock.h"
+#include "media/capture.h"
+#include "media/gst_ptr.h"
+#include "media/gst_util.h"
+
+namespace orion::media {
+
+namespace {
+
+// The client media fed from one encoder. Shared (shared_ptr) between the StreamOutput, the
+// factory's media-configure handler and each media's unprepared handler, so whichever lives
+// longest keeps it valid.
+struct Fanout {
+  struct Sink {
+    GstRTSPMedia* media = nullptr;  // identity only (no reference held)
+    GstPtr<GstElement> appsrc;
+    bool need_keyframe = true;
+    bool have_offset = false;
+    GstClockTimeDiff offset = 0;  // media running time - encoder pts
+  };
+  std::string name;
+  std::mutex mu;
+  std::vector<Sink> sinks;     // guarded by mu
+  GstMiniPtr<GstCaps> caps;    // guarded by mu: caps of the encoded stream, once known
+  uint64_t encoded = 0;        // guarded by mu
+  uint64_t sent = 0;           // guarded by mu
+
+  void add(GstRTSPMedia* media, GstElement* appsrc) {
+    std::lock_guard lock(mu);
+    Sink s;
+    s.media = media;
+    s.appsrc = GstPtr<GstElement>::ref(appsrc);
+    if (caps) gst_app_src_set_caps(GST_APP_SRC(appsrc), caps.get());
+    sinks.push_back(std::move(s));
+  }
+  void remove(GstRTSPMedia* media) {
+    std::lock_guard lock(mu);
+    std::erase_if(sinks, [media](const Sink& s) { return s.media == media; });
+  }
+
+  // Encoder streaming thread: one access unit to every sink.
+  void deliver(GstSample* sample) {
+    GstBuffer* buf = gst_sample_get_buffer(sample);
+    GstCaps* c = gst_sample_get_caps(sample);
+    if (buf == nullptr) return;
+    const bool key = !GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT);
+    std::lock_guard lock(mu);
+    ++encoded;
+    if (c != nullptr && (!caps || !gst_caps_is_equal(c, caps.get()))) {
+      caps = GstMiniPtr<GstCaps>::ref(c);
+      for (auto& s : sinks) gst_app_src_set_caps(GST_APP_SRC(s.appsrc.get()), c);
+    }
+    for (auto& s : sinks) {
+      if (s.need_keyframe && !key) continue;  // a new viewer starts at a keyframe
+      s.need_keyframe = false;
+      GstBuffer* out = gst_buffer_copy(buf);  // metadata only; the memory is shared
+      // Restamp into the media pipeline's running time, keeping the encoder's exact spacing.
+      GstClock* clock = gst_element_get_clock(s.appsrc.get());
+      if (clock != nullptr && GST_BUFFER_PTS_IS_VALID(buf)) {
+        const GstClockTime now = gst_clock_get_time(clock) - gst_element_get_base_time(s.appsrc.get());
+        if (!s.have_offset) {
+          s.offset = GST_CLOCK_DIFF(GST_BUFFER_PTS(buf), now);
+          s.have_offset = true;
+        }
+        const GstClockTimeDiff pts = static_cast<GstClockTimeDiff>(GST_BUFFER_PTS(buf)) + s.offset;
+        GST_BUFFER_PTS(out) = GST_BUFFER_DTS(out) = pts > 0 ? static_cast<GstClockTime>(pts) : 0;
+      } else {
+        GST_BUFFER_PTS(out) = GST_BUFFER_DTS(out) = GST_CLOCK_TIME_NONE;  // do-timestamp stamps it
+      }
+      if (clock) gst_object_unref(clock);
+      if (gst_app_src_push_buffer(GST_APP_SRC(s.appsrc.get()), out) == GST_FLOW_OK) ++sent;
+    }
+  }
+};
+
+void set_deadline_zero(GstElement* element) {
+  if (GST_IS_BASE_SINK(element)) g_object_set(element, "processing-deadline", static_cast<guint64>(0), nullptr);
+}
+
+void on_media_deep_element_added(GstBin*, GstBin*, GstElement* element, gpointer) {
+  set_deadline_zero(element);
+}
+
+void on_media_unprepared(GstRTSPMedia* media, gpointer user) {
+  (*static_cast<std::shared_ptr<Fanout>*>(user))->remove(media);
+}
+
+void delete_fanout_ref(gpointer data, GClosure*) { delete static_cast<std::shared_ptr<Fanout>*>(data); }
+
+void on_media_configure(GstRTSPMediaFactory*, GstRTSPMedia* media, gpointer user) {
+  auto& fan = *static_cast<std::shared_ptr<Fanout>*>(user);
+  GstPtr<GstElement> bin = GstPtr<GstElement>::adopt(gst_rtsp_media_get_element(media));
+  GstPtr<GstElement> src = GstPtr<GstElement>::adopt(gst_bin_get_by_name_recurse_up(GST_BIN(bin.get()), "src"));
+  if (!src) {
+    spdlog::error("output '{}': media has no appsrc", fan->name);
+    return;
+  }
+  // Sinks the RTSP server adds later (one per transport) get processing-deadline=0.
+  if (GstObject* parent = gst_object_get_parent(GST_OBJECT(bin.get()))) {
+    if (GST_IS_BIN(parent)) g_signal_connect(parent, "deep-element-added", G_CALLBACK(on_media_deep_element_added), nullptr);
+    gst_object_unref(parent);
+  }
+  g_signal_connect_data(media, "unprepared", G_CALLBACK(on_media_unprepared), new std::shared_ptr<Fanout>(fan),
+                        delete_fanout_ref, static_cast<GConnectFlags>(0));
+  fan->add(media, src.get());
+  spdlog::info("output '{}': client media prepared", fan->name);
+}
+
+void on_client_connected(GstRTSPServer*, GstRTSPClient* client, gpointer) {
+  // Nagle's algorithm delayed about 1 frame in 100 by ~40 ms for TCP clients.
+  if (GstRTSPConnection* conn = gst_rtsp_client_get_connection(client)) {
+    if (GSocket* sock = gst_rtsp_connection_get_read_socket(conn)) {
+      g_socket_set_option(sock, IPPROTO_TCP, TCP_NODELAY, 1, nullptr);
+    }
+  }
+}
+
+GstRTSPFilterResult close_client(GstRTSPServer*, GstRTSPClient*, gpointer) { return GST_RTSP_FILTER_REMOVE; }
+
+GstFlowReturn on_encoded(GstAppSink* sink, gpointer user) {
+  GstSample* sample = gst_app_sink_pull_sample(sink);
+  if (sample == nullptr) return GST_FLOW_FLUSHING;
+  static_cast<Fanout*>(user)->deliver(sample);
+  gst_sample_unref(sample);
+  return GST_FLOW_OK;
+}
+
+}  // namespace
+
+struct StreamOutput::Impl {
+  std::string name;
+  OutputOptions opt;
+  std::shared_ptr<Fanout> fan;
+  const Clock& clock = SteadyClock::instance();
+
+  std::mutex mu;  // serializes submit() with stop(); guards the fields below
+  bool stopped = false;
+  GstPtr<GstElement> pipeline;
+  GstPtr<GstElement> appsrc;
+  int width = 0, height = 0;
+  std::string encoder;
+  uint64_t submitted = 0;
+  Duration last_pts;
+  bool have_pts = false;
+
+  Status build(int w, int h, Duration frame_duration);
+  void teardown() {
+    if (pipeline) {
+      gst_app_src_end_of_stream(GST_APP_SRC(appsrc.get()));
+      gst_element_set_state(pipeline.get(), GST_STATE_NULL);
+    }
+    pipeline.reset();
+    appsrc.reset();
+  }
+};
+
+Status StreamOutput::Impl::build(int w, int h, Duration frame_duration) {
+  teardown();
+  const int fps_n = frame_duration > Duration::zero()
+                        ? static_cast<int>(std::lround(1000.0 / frame_duration.as_millis()))
+                        : 0;
+  std::vector<std::string> candidates;
+  if (!opt.encoder.empty()) {
+    candidates.push_back(opt.encoder);
+  } else {
+    for (const char* e : {"nvh264enc", "vah264enc", "x264enc"}) {
+      if (GstElementFactory* f = gst_element_factory_find(e)) {
+        candidates.emplace_back(e);
+        gst_object_unref(f);
+      }
+    }
+  }
+  std::string last_error = "no H.264 encoder installed (x264enc is in gstreamer1.0-plugins-ugly)";
+  for (const auto& enc_name : candidates) {
+    auto pipe = GstPtr<GstElement>::adopt(gst_pipeline_new(("out-" + name).c_str()));
+    auto src = make_element("appsrc", "src");
+    auto enc = make_element(enc_name.c_str(), "enc");
+    auto filter = make_element("capsfilter", "h264caps");
+    auto parse = make_element("h264parse", "parse");
+    auto sink = make_element("appsink", "sink");
+    for (auto* r : {&src, &enc, &filter, &parse, &sink}) {
+      if (!r->ok()) return r->error();
+    }
+    GstMiniPtr<GstCaps> raw = GstMiniPtr<GstCaps>::adopt(gst_caps_new_simple(
+        "video/x-raw", "format", G_TYPE_STRING, "I420", "width", G_TYPE_INT, w, "height", G_TYPE_INT, h,
+        "framerate", GST_TYPE_FRACTION, fps_n, 1, nullptr));
+    g_object_set(*src, "caps", raw.get(), "format", GST_FORMAT_TIME, "is-live", TRUE, "do-timestamp", FALSE,
+                 "block", FALSE, "max-buffers", static_cast<guint64>(3), nullptr);
+    gst_util_set_object_arg(G_OBJECT(*src), "leaky-type", "downstream");  // never grow latency
+    const int kbps = opt.bitrate_kbps > 0
+                         ? opt.bitrate_kbps
+                         : std::clamp(static_cast<int>(static_cast<double>(w) * h * std::max(fps_n, 5) * 0.1 / 1000.0),
+                                      300, 8000);
+    const int key_int = std::max(1, static_cast<int>(std::lround(opt.key_interval.as_seconds() * std::max(fps_n, 1))));
+    if (enc_name == "x264enc") {
+      gst_util_set_object_arg(G_OBJECT(*enc), "tune", "zerolatency");
+      gst_util_set_object_arg(G_OBJECT(*enc), "speed-preset", "ultrafast");
+      g_object_set(*enc, "key-int-max", static_cast<guint>(key_int), "bframes", 0u, "threads", 1u,
+                   "bitrate", static_cast<guint>(kbps), "byte-stream", TRUE, nullptr);
+    } else {
+      if (g_object_class_find_property(G_OBJECT_GET_CLASS(*enc), "gop-size")) {
+        g_object_set(*enc, "gop-size", key_int, nullptr);
+      }
+      if (g_object_class_find_property(G_OBJECT_GET_CLASS(*enc), "bitrate")) {
+        g_object_set(*enc, "bitrate", static_cast<guint>(kbps), nullptr);
+      }
+    }
+    GstMiniPtr<GstCaps> h264 = GstMiniPtr<GstCaps>::adopt(
+        gst_caps_from_string("video/x-h264,stream-format=byte-stream,alignment=au"));
+    g_object_set(*filter, "caps", h264.get(), nullptr);
+    g_object_set(*sink, "sync", FALSE, "emit-signals", FALSE, "enable-last-sample", FALSE, nullptr);
+    GstAppSinkCallbacks cb{};
+    cb.new_sample = on_encoded;
+    gst_app_sink_set_callbacks(GST_APP_SINK(*sink), &cb, fan.get(), nullptr);
+    gst_bin_add_many(GST_BIN(pipe.get()), *src, *enc, *filter, *parse, *sink, nullptr);
+    if (!gst_element_link_many(*src, *enc, *filter, *parse, *sink, nullptr) ||
+        gst_element_set_state(pipe.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+      gst_element_set_state(pipe.get(), GST_STATE_NULL);
+      last_error = "encoder '" + enc_name + "' cannot start";
+      continue;
+    }
+    pipeline = std::move(pipe);
+    appsrc = GstPtr<GstElement>::ref(*src);
+    width = w;
+    height = h;
+    encoder = enc_name;
+    spdlog::info("output '{}': encoding {}x{} @ {} fps with {} ({} kbit/s)", name, w, h, fps_n, enc_name, kbps);
+    return {};
+  }
+  return make_error("output.encoder", "output '" + name + "': " + last_error);
+}
+
+StreamOutput::StreamOutput(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+StreamOutput::~StreamOutput() {
+  std::lock_guard lock(impl_->mu);
+  impl_->stopped = true;
+  impl_->teardown();
+}
+
+const std::string& StreamOutput::name() const { return impl_->name; }
+
+Result<Timestamp> StreamOutput::submit(const BgrImage& image, Duration pts, Duration duration) {
+  Impl& m = *impl_;
+  if (image.width <= 0 || image.height <= 0 || image.width % 2 || image.height % 2) {
+    return make_error("output.bad_size", "output '" + m.name + "': picture size " + std::to_string(image.width) +
+                                             "x" + std::to_string(image.height) + " must be even and positive");
+  }
+  std::lock_guard lock(m.mu);
+  if (m.stopped) return make_error("output.stopped", "output '" + m.name + "' is stopped");
+  if (!m.pipeline || image.width != m.width || image.height != m.height) {
+    if (auto s = m.build(image.width, image.height, duration); !s) return s.error();
+  }
+  if (m.have_pts && pts <= m.last_pts) pts = m.last_pts + Duration::micros(1);
+  m.last_pts = pts;
+  m.have_pts = true;
+  const size_t ysz = static_cast<size_t>(image.width) * static_cast<size_t>(image.height);
+  GstBuffer* buf = gst_buffer_new_allocate(nullptr, ysz * 3 / 2, nullptr);
+  GstMapInfo map;
+  if (!gst_buffer_map(buf, &map, GST_MAP_WRITE)) {
+    gst_buffer_unref(buf);
+    return make_error("output.encoder", "output '" + m.name + "': cannot map an encoder buffer");
+  }
+  cv::Mat src(image.height, image.width, CV_8UC3, const_cast<uint8_t*>(image.data), static_cast<size_t>(image.stride));
+  cv::Mat dst(image.height * 3 / 2, image.width, CV_8UC1, map.data);
+  cv::cvtColor(src, dst, cv::COLOR_BGR2YUV_I420);
+  gst_buffer_unmap(buf, &map);
+  GST_BUFFER_PTS(buf) = GST_BUFFER_DTS(buf) = static_cast<GstClockTime>(std::max<int64_t>(0, pts.count_nanos()));
+  GST_BUFFER_DURATION(buf) = to_gst(duration);
+  const GstFlowReturn ret = gst_app_src_push_buffer(GST_APP_SRC(m.appsrc.get()), buf);
+  const Timestamp handed = m.clock.now();
+  if (ret != GST_FLOW_OK) {
+    return make_error("output.encoder", "output '" + m.name + "': encoder refused the picture (" +
+                                            gst_flow_get_name(ret) + ")");
+  }
+  ++m.submitted;
+  return handed;
+}
+
+OutputStats StreamOutput::stats() const {
+  OutputStats s;
+  {
+    std::lock_guard lock(impl_->mu);
+    s.submitted = impl_->submitted;
+    s.width = impl_->width;
+    s.height = impl_->height;
+    s.encoder = impl_->encoder;
+  }
+  std::lock_guard lock(impl_->fan->mu);
+  s.encoded = impl_->fan->encoded;
+  s.sent = impl_->fan->sent;
+  s.media = impl_->fan->sinks.size();
+  return s;
+}
+
+struct RtspServer::Impl {
+  RtspServerOptions opt;
+  GstPtr<GstRTSPServer> server;
+  GMainContext* ctx = nullptr;
+  GMainLoop* loop = nullptr;
+  guint source_id = 0;
+  int port = 0;
+  std::thread thread;
+  std::mutex mu;
+  bool stopped = false;                                   // guarded by mu
+  std::map<std::string, std::shared_ptr<StreamOutput>> outputs;  // guarded by mu
+};
+
+RtspServer::RtspServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RtspServer::~RtspServer() { stop(); }
+
+Result<std::unique_ptr<RtspServer>> RtspServer::start(RtspServerOptions options) {
+  ensure_gstreamer();
+  auto impl = std::make_unique<Impl>();
+  impl->opt = options;
+  impl->server = GstPtr<GstRTSPServer>::adopt(gst_rtsp_server_new());
+  gst_rtsp_server_set_address(impl->server.get(), options.address.c_str());
+  gst_rtsp_server_set_service(impl->server.get(), std::to_string(options.port).c_str());
+  g_signal_connect(impl->server.get(), "client-connected", G_CALLBACK(on_client_connected), nullptr);
+  impl->ctx = g_main_context_new();
+  impl->source_id = gst_rtsp_server_attach(impl->server.get(), impl->ctx);
+  if (impl->source_id == 0) {
+    g_main_context_unref(impl->ctx);
+    return make_error("rtsp.bind", "RTSP server cannot listen on " + options.address + ":" +
+                                       std::to_string(options.port) + " (port in use?)");
+  }
+  impl->port = gst_rtsp_server_get_bound_port(impl->server.get());
+  impl->loop = g_main_loop_new(impl->ctx, FALSE);
+  Impl* p = impl.get();
+  impl->thread = std::thread([p] {
+    set_thread_name("rtsp-server");
+    g_main_context_push_thread_default(p->ctx);
+    g_main_loop_run(p->loop);
+    g_main_context_pop_thread_default(p->ctx);
+  });
+  spdlog::info("RTSP server listening on {}:{}", options.address, impl->port);
+  return std::unique_ptr<RtspServer>(new RtspServer(std::move(impl)));
+}
+
+Result<std::shared_ptr<StreamOutput>> RtspServer::add_output(const std::string& name, OutputOptions options) {
+  const bool ok_name = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+  if (!ok_name) {
+    return make_error("rtsp.bad_name", "output name '" + name + "' must be letters, digits, '-', '_' or '.'");
+  }
+  std::lock_guard lock(impl_->mu);
+  if (impl_->stopped) return make_error("rtsp.stopped", "RTSP server is stopped");
+  if (impl_->outputs.count(name)) return make_error("rtsp.duplicate", "output '" + name + "' already exists");
+  auto fan = std::make_shared<Fanout>();
+  fan->name = name;
+  auto oi = std::make_unique<StreamOutput::Impl>();
+  oi->name = name;
+  oi->opt = options;
+  oi->fan = fan;
+  auto out = std::make_shared<StreamOutput>(std::move(oi));
+
+  GstRTSPMediaFactory* factory = gst_rtsp_media_factory_new();
+  // h264parse between appsrc and the payloader: the first buffer after a discontinuity kept
+  // stale timestamps without it, and SPS/PPS come from it (rtph264pay's made ffmpeg miscount).
+  gst_rtsp_media_factory_set_launch(
+      factory,
+      "( appsrc name=src is-live=true format=time do-timestamp=true min-latency=0 "
+      "! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 config-interval=0 )");
+  gst_rtsp_media_factory_set_shared(factory, TRUE);
+  gst_rtsp_media_factory_set_eos_shutdown(factory, FALSE);
+  gst_rtsp_media_factory_set_suspend_mode(factory, GST_RTSP_SUSPEND_MODE_NONE);
+  g_signal_connect_data(factory, "media-configure", G_CALLBACK(on_media_configure), new std::shared_ptr<Fanout>(fan),
+                        delete_fanout_ref, static_cast<GConnectFlags>(0));
+  GstPtr<GstRTSPMountPoints> mounts = GstPtr<GstRTSPMountPoints>::adopt(gst_rtsp_server_get_mount_points(impl_->server.get()));
+  gst_rtsp_mount_points_add_factory(mounts.get(), ("/" + name).c_str(), factory);  // transfer full
+  impl_->outputs[name] = out;
+  return out;
+}
+
+int RtspServer::port() const { return impl_->port; }
+
+std::string RtspServer::url(const std::string& name, const std::string& host) const {
+  return "rtsp://" + host + ":" + std::to_string(impl_->port) + "/" + name;
+}
+
+void RtspServer::stop() {
+  std::map<std::string, std::shared_ptr<StreamOutput>> outputs;
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->stopped) return;
+    impl_->stopped = true;
+    outputs.swap(impl_->outputs);
+  }
+  GstPtr<GstRTSPMountPoints> mounts = GstPtr<GstRTSPMountPoints>::adopt(gst_rtsp_server_get_mount_points(impl_->server.get()));
+  for (const auto& [name, out] : outputs) gst_rtsp_mount_points_remove_factory(mounts.get(), ("/" + name).c_str());
+  gst_rtsp_server_client_filter(impl_->server.get(), close_client, nullptr);
+  if (GSource* s = g_main_context_find_source_by_id(impl_->ctx, impl_->source_id)) g_source_destroy(s);
+  g_main_loop_quit(impl_->loop);
+  if (impl_->thread.joinable()) impl_->thread.join();
+  g_main_loop_unref(impl_->loop);
+  g_main_context_unref(impl_->ctx);
+  impl_->server.reset();
+}
+
+}  // namespace orion::media

@@ -1,0 +1,87 @@
+// RtspServer: serves each stream's annotated output as H.264 over RTSP at
+// rtsp://HOST:PORT/<stream-name>, for any number of clients.
+//
+// Design (docs/adr/0022-always-on-encoder-fan-out.md): each StreamOutput owns an encoder
+// pipeline that runs whether or not anyone watches:
+//     appsrc (I420) → x264enc tune=zerolatency (or a hardware encoder) → h264parse → appsink
+// and the RTSP mount is a shared media whose pipeline is
+//     appsrc → h264parse config-interval=-1 → rtph264pay
+// The encoder's access units are fanned out to every prepared media's appsrc, each starting at
+// a keyframe. Live media refuse seeks (no client can reset the others' timestamps); sinks get
+// processing-deadline=0 and client sockets TCP_NODELAY (DESIGN.md, GStreamer pitfalls).
+//
+// Lifecycle: start() binds the port and runs the server's GMainLoop on its own thread →
+// add_output() per stream (mount exists at once; the encoder starts with the first picture and
+// is rebuilt if the picture size changes) → stop() (idempotent; closes clients, joins).
+// Ownership: StreamOutput objects are shared with their producers; they stay usable (submit
+// fails harmlessly) after the server stops.
+// Thread-safety: RtspServer methods are thread-safe. Lock order: RtspServer::mu →
+// StreamOutput::mu.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/result.h"
+#include "media/encoder_input.h"
+
+namespace orion::media {
+
+struct RtspServerOptions {
+  int port = 8554;                  // 0: any free port (see port())
+  std::string address = "0.0.0.0";  // bind address
+};
+
+struct OutputOptions {
+  int bitrate_kbps = 0;            // 0: chosen from size and fps
+  Duration key_interval = Duration::seconds(1);  // a new viewer sees video within about this
+  std::string encoder;             // "" = best available (nvh264enc, vah264enc, x264enc)
+};
+
+struct OutputStats {
+  uint64_t submitted = 0;     // pictures handed to the encoder
+  uint64_t encoded = 0;       // access units out of the encoder
+  uint64_t sent = 0;          // access units pushed into client media (sum over media)
+  uint64_t media = 0;         // client media (shared per mount) currently fed
+  int width = 0;
+  int height = 0;
+  std::string encoder;        // encoder element in use
+};
+
+class StreamOutput final : public EncoderInput {
+ public:
+  ~StreamOutput() override;
+  Result<Timestamp> submit(const BgrImage& image, Duration pts, Duration duration) override;
+  OutputStats stats() const;
+  const std::string& name() const;
+
+  struct Impl;
+  explicit StreamOutput(std::unique_ptr<Impl> impl);
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+class RtspServer {
+ public:
+  // Errors: "rtsp.bind" (the port is in use or the address is bad).
+  static Result<std::unique_ptr<RtspServer>> start(RtspServerOptions options);
+  ~RtspServer();
+  RtspServer(const RtspServer&) = delete;
+  RtspServer& operator=(const RtspServer&) = delete;
+
+  // Mounts /<name>. Errors: "rtsp.bad_name", "rtsp.duplicate".
+  Result<std::shared_ptr<StreamOutput>> add_output(const std::string& name, OutputOptions options = {});
+  int port() const;
+  std::string url(const std::string& name, const std::string& host = "127.0.0.1") const;
+  void stop();
+
+  struct Impl;
+
+ private:
+  explicit RtspServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace orion::media
