@@ -1,0 +1,274 @@
+#include "worker/worker_process.h"
+
+#include <pthread.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "core/clock.h"
+#include "infer/registry.h"
+#include "ipc/frame_reader.h"
+#include "worker/fake_detector.h"
+#include "worker/protocol.h"
+
+namespace orion::worker {
+namespace {
+
+using nlohmann::json;
+
+int64_t now_ns() { return SteadyClock::instance().now().nanos(); }
+
+// Writes whole lines to the control channel; several threads emit.
+class Emitter {
+ public:
+  explicit Emitter(int fd) : fd_(fd) {}
+  void line(const std::string& s) {
+    std::lock_guard lock(mu_);
+    std::string out = s + "\n";
+    const char* p = out.data();
+    size_t n = out.size();
+    while (n > 0) {
+      const ssize_t k = ::write(fd_, p, n);
+      if (k < 0) {
+        if (errno == EINTR) continue;
+        return;  // the engine is gone; PDEATHSIG or end of stdin ends us
+      }
+      p += k;
+      n -= static_cast<size_t>(k);
+    }
+  }
+  void error(const Error& e, bool fatal) {
+    line(json{{"type", "error"}, {"code", e.code}, {"message", e.message}, {"fatal", fatal}}.dump());
+  }
+
+ private:
+  std::mutex mu_;
+  int fd_;
+};
+
+Result<infer::DetectorPtr> make_detector(const WorkerConfig& c) {
+  if (c.model.kind == "fake") return make_fake_detector(c.model.fake_delay_ms);
+  infer::DetectorConfig d;
+  d.kind = c.model.kind;
+  d.model_path = c.model.path;
+  d.input_width = c.model.input_width;
+  d.input_height = c.model.input_height;
+  d.score_threshold = c.min_score;
+  d.iou_threshold = c.iou;
+  d.classes = c.model.classes;
+  d.class_names_path = c.model.class_names_path;
+  d.threads = c.model.threads;
+  return infer::create_detector(d);
+}
+
+// The frame loop and its counters (read by the control thread for heartbeats).
+class Loop {
+ public:
+  Loop(WorkerConfig config, Emitter& out) : config_(std::move(config)), out_(out) {}
+  ~Loop() { stop(); }
+
+  void start() { thread_ = std::thread([this] { run(); }); }
+  void stop() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+
+  std::string state() const {
+    switch (state_.load()) {
+      case 0: return "loading";
+      case 1: return "running";
+      default: return "closed";
+    }
+  }
+  uint64_t frames() const { return frames_.load(); }
+  int64_t busy_ms() const {
+    const int64_t since = busy_since_.load();
+    return since == 0 ? -1 : (now_ns() - since) / 1'000'000;
+  }
+  json counters() const {
+    return {{"state", state()},         {"frames", frames_.load()},      {"errors", errors_.load()},
+            {"results_sent", sent_.load()}, {"results_dropped", unsent_.load()}, {"busy_ms", busy_ms()}};
+  }
+
+ private:
+  [[noreturn]] void fatal(const Error& e) {
+    out_.error(e, true);
+    ::_exit(3);
+  }
+
+  void run() {
+    pthread_setname_np(pthread_self(), "worker-loop");
+    try {
+      body();
+    } catch (const std::exception& e) {
+      fatal(make_error("worker.exception", e.what()));
+    } catch (...) {
+      fatal(make_error("worker.exception", "unknown exception"));
+    }
+  }
+
+  void body() {
+    auto reader = ipc::FrameReader::open(ipc::UniqueFd(config_.pool_fd), ipc::UniqueFd(config_.mailbox_fd));
+    if (!reader.ok()) fatal(reader.error());
+    if (reader.value()->pool().stream_id != config_.stream_id)
+      fatal(make_error("worker.bad_config", "pool is stream " + std::to_string(reader.value()->pool().stream_id) +
+                                                ", configure said " + std::to_string(config_.stream_id)));
+    auto det = make_detector(config_);
+    if (!det.ok()) fatal(det.error());
+    infer::Detector& detector = **det;
+    if (auto w = detector.warm_up(1); !w.ok()) fatal(w.error());
+    const auto& info = detector.info();
+    out_.line(json{{"type", "ready"},
+                   {"model", {{"kind", info.kind}, {"path", info.model_path}, {"input_width", info.input_width},
+                              {"input_height", info.input_height}, {"classes", info.class_names.size()}}}}
+                  .dump());
+    state_.store(1);
+    ipc::FrameReader& rd = **reader;
+    int reported = 0;
+    while (!stop_.load()) {
+      auto f = rd.next_frame(Duration::millis(100));
+      rd.mark_progress(SteadyClock::instance().now());
+      if (!f.ok()) {
+        if (f.error().code == "timeout") continue;
+        if (f.error().code == "closed") break;
+        errors_.fetch_add(1);
+        if (reported++ < 10) out_.error(f.error(), false);
+        continue;
+      }
+      DetectionResult r;
+      r.pipeline = config_.pipeline;
+      r.frame = (*f)->identity();
+      const int64_t t0 = now_ns();
+      busy_since_.store(t0);
+      auto dets = detector.detect(**f);
+      const int64_t t1 = now_ns();
+      busy_since_.store(0);
+      f = make_error("released", "");  // ends the lease before the result goes out
+      frames_.fetch_add(1);
+      if (!dets.ok()) {
+        errors_.fetch_add(1);
+        if (reported++ < 10) out_.error(dets.error(), false);
+        continue;
+      }
+      r.detections = std::move(dets).value();
+      r.done_time = Timestamp::from_nanos(t1);
+      r.inference_time = Duration::nanos(t1 - t0);
+      const std::string msg = encode_result(r);
+      if (::send(config_.results_fd, msg.data(), msg.size(), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+        if (errno == EPIPE || errno == ECONNRESET) break;  // the engine is gone
+        unsent_.fetch_add(1);  // engine not reading fast enough: results are newest-only too
+      } else {
+        sent_.fetch_add(1);
+      }
+    }
+    state_.store(2);
+  }
+
+  WorkerConfig config_;
+  Emitter& out_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> state_{0};
+  std::atomic<uint64_t> frames_{0}, errors_{0}, sent_{0}, unsent_{0};
+  std::atomic<int64_t> busy_since_{0};
+};
+
+// Reads lines from a descriptor.
+class LineReader {
+ public:
+  explicit LineReader(int fd) : fd_(fd) {}
+  bool next(std::string& line) {
+    for (;;) {
+      const size_t nl = buf_.find('\n');
+      if (nl != std::string::npos) {
+        line = buf_.substr(0, nl);
+        buf_.erase(0, nl + 1);
+        return true;
+      }
+      if (buf_.size() > (1 << 20)) return false;  // absurd line: treat as a broken channel
+      char tmp[4096];
+      const ssize_t k = ::read(fd_, tmp, sizeof tmp);
+      if (k < 0 && errno == EINTR) continue;
+      if (k <= 0) return false;
+      buf_.append(tmp, static_cast<size_t>(k));
+    }
+  }
+
+ private:
+  int fd_;
+  std::string buf_;
+};
+
+int run(const WorkerProcessOptions& o) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (o.expected_parent != 0 && ::getppid() != o.expected_parent) return 1;  // the engine already died
+  std::signal(SIGPIPE, SIG_IGN);
+  Emitter out(o.out_fd);
+  out.line(json{{"type", "hello"}, {"pid", ::getpid()}, {"protocol", kProtocolVersion}, {"abi", 1}}.dump());
+  LineReader in(o.in_fd);
+  std::unique_ptr<Loop> loop;
+  std::string line;
+  while (in.next(line)) {
+    if (line.empty()) continue;
+    auto msg = decode_control(line);
+    if (!msg.ok()) {
+      out.error(msg.error(), false);
+      continue;
+    }
+    if (msg->type == "configure") {
+      if (loop) {
+        out.error(make_error("protocol.bad_message", "already configured"), false);
+        continue;
+      }
+      auto cfg = decode_configure(line);
+      if (!cfg.ok()) {
+        out.error(cfg.error(), true);
+        return 2;
+      }
+      loop = std::make_unique<Loop>(std::move(cfg).value(), out);
+      loop->start();
+    } else if (msg->type == "heartbeat") {
+      json r = {{"type", "heartbeat"}, {"seq", msg->seq}};
+      if (loop) r.update(loop->counters());
+      else r["state"] = "unconfigured";
+      out.line(r.dump());
+    } else if (msg->type == "state") {
+      json r = {{"type", "state"}};
+      if (loop) r.update(loop->counters());
+      else r["state"] = "unconfigured";
+      out.line(r.dump());
+    } else if (msg->type == "stop") {
+      break;
+    } else {
+      out.error(make_error("protocol.unknown_type", "unknown message type '" + msg->type + "'"), false);
+    }
+  }
+  if (loop) loop->stop();
+  out.line(encode_simple("stopped"));
+  return 0;
+}
+
+}  // namespace
+
+int run_worker_process(const WorkerProcessOptions& options) {
+  try {
+    return run(options);
+  } catch (const std::exception& e) {
+    Emitter(options.out_fd).error(make_error("worker.exception", e.what()), true);
+    return 3;
+  } catch (...) {
+    return 3;
+  }
+}
+
+}  // namespace orion::worker
