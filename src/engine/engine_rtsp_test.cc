@@ -1,0 +1,258 @@
+// End to end, real components on loopback: an RTSP "camera" (gst-rtsp-server fixture) →
+// the Engine (capture → supplier → compositor → encoder → RTSP server) → two real clients at
+// once (GStreamer rtspsrc in process, ffprobe as a child process).
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "engine/engine.h"
+#include "media/testing/rtsp_fixtures.h"
+#include "testing/assets.h"
+#include "testing/watchdog.h"
+
+namespace orion::engine {
+namespace {
+
+using media::StreamState;
+using media::testing::RtspSourceFixture;
+using media::testing::RtspTestClient;
+using orion::testing::Watchdog;
+
+template <class Pred>
+bool wait_until(Pred p, Duration limit) {
+  const auto end = std::chrono::steady_clock::now() + limit.to_chrono();
+  while (std::chrono::steady_clock::now() < end) {
+    if (p()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return p();
+}
+
+struct ProbeFrame {
+  double pts = -1;
+  int width = 0, height = 0;
+};
+
+// ffprobe, a child process, reading `seconds` of the stream over TCP.
+std::vector<ProbeFrame> run_ffprobe(const std::string& url, int seconds, std::string* raw) {
+  const std::string cmd = "timeout 30 ffprobe -v error -rtsp_transport tcp -select_streams v:0 "
+                          "-show_entries frame=pts_time,width,height -of csv=p=0 -read_intervals %+" +
+                          std::to_string(seconds) + " '" + url + "' 2>&1";
+  std::vector<ProbeFrame> out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return out;
+  char line[256];
+  while (std::fgets(line, sizeof line, p)) {
+    raw->append(line);
+    ProbeFrame f;
+    char pts[64] = {0};
+    if (std::sscanf(line, "%63[^,],%d,%d", pts, &f.width, &f.height) == 3) {
+      f.pts = std::string(pts) == "N/A" ? -1 : std::atof(pts);
+      out.push_back(f);
+    }
+  }
+  pclose(p);
+  return out;
+}
+
+EngineOptions test_options() {
+  EngineOptions o;
+  o.rtsp_port = 0;
+  o.rtsp_address = "127.0.0.1";
+  o.stamp_sequence = true;
+  o.capture.connect_timeout = Duration::seconds(3);
+  o.capture.stall_timeout = Duration::seconds(2);
+  o.capture.backoff_initial = Duration::millis(250);
+  o.capture.backoff_max = Duration::seconds(1);
+  return o;
+}
+
+TEST(EngineRtsp, AssetOverRtspIsServedAnnotatedToTwoClientsAtTheSourceRate) {
+  ORION_REQUIRE_ASSET(asset, "vtest_480x360.mp4");
+  Watchdog dog(Duration::seconds(90), "engine rtsp end to end");
+  auto source = RtspSourceFixture::serve_file(asset);
+  ASSERT_TRUE(source.ok()) << source.error().to_string();
+  Config cfg;
+  cfg.streams.push_back({"cam", (*source)->url(), false, true});
+  auto engine = Engine::create(cfg, test_options());
+  ASSERT_TRUE(engine.ok()) << engine.error().to_string();
+  ASSERT_TRUE((*engine)->start().ok());
+  ASSERT_TRUE(wait_until([&] { return (*engine)->report("cam")->output.encoded > 5; }, Duration::seconds(15)))
+      << (*engine)->report("cam")->capture.last_error;
+  const std::string out_url = (*engine)->report("cam")->output_url;
+
+  // Both clients at once.
+  auto client = RtspTestClient::start(out_url);
+  ASSERT_TRUE(client.ok()) << client.error().to_string();
+  std::string probe_raw;
+  std::vector<ProbeFrame> probe;
+  std::thread prober([&] { probe = run_ffprobe(out_url, 6, &probe_raw); });
+  prober.join();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  (*client)->stop();
+  const auto rep = *(*engine)->report("cam");
+  (*engine)->stop();
+
+  // --- in-process rtspsrc client: every frame stamped, strictly increasing, at 10 fps ---
+  auto frames = (*client)->frames();
+  EXPECT_EQ((*client)->error(), "");
+  ASSERT_GE(frames.size(), 40u) << "client got too few frames";
+  size_t stamped = 0;
+  for (size_t i = 0; i < frames.size(); ++i) {
+    EXPECT_EQ(frames[i].width, 480);
+    EXPECT_EQ(frames[i].height, 360);
+    if (frames[i].sequence) ++stamped;
+  }
+  EXPECT_GE(stamped, frames.size() * 98 / 100) << "sequence stamp unreadable";
+  uint64_t prev = 0, first = 0, last = 0;
+  for (const auto& f : frames) {
+    if (!f.sequence) continue;
+    EXPECT_GT(*f.sequence, prev) << "frame repeated or out of order";
+    if (first == 0) first = *f.sequence;
+    prev = last = *f.sequence;
+  }
+  // Source frames in the window vs frames received: none repeated, at most 5% lost.
+  const double source_frames = static_cast<double>(last - first + 1);
+  EXPECT_LE(static_cast<double>(stamped), source_frames);
+  EXPECT_GE(static_cast<double>(stamped), 0.95 * source_frames);
+  const double span = (frames.back().pts - frames.front().pts).as_seconds();
+  const double client_fps = static_cast<double>(frames.size() - 1) / span;
+  EXPECT_NEAR(client_fps, 10.0, 0.5) << "rtspsrc client fps";
+  const double arrival_span = (frames.back().arrival - frames.front().arrival).as_seconds();
+  EXPECT_NEAR(static_cast<double>(frames.size() - 1) / arrival_span, 10.0, 0.5) << "arrival rate";
+
+  // --- ffprobe child process ---
+  ASSERT_GE(probe.size(), 40u) << probe_raw;
+  std::vector<double> pts;
+  for (const auto& f : probe) {
+    EXPECT_EQ(f.width, 480);
+    EXPECT_EQ(f.height, 360);
+    if (f.pts >= 0) pts.push_back(f.pts);
+  }
+  for (size_t i = 1; i < pts.size(); ++i) EXPECT_GT(pts[i], pts[i - 1]) << "ffprobe saw a repeated timestamp";
+  ASSERT_GE(pts.size(), 2u);
+  const double probe_fps = static_cast<double>(pts.size() - 1) / (pts.back() - pts.front());
+  EXPECT_NEAR(probe_fps, 10.0, 0.5) << "ffprobe fps";
+  // Frame count against the source over the same duration.
+  EXPECT_NEAR(static_cast<double>(pts.size()), 10.0 * (pts.back() - pts.front()) + 1, 0.05 * 10.0 * (pts.back() - pts.front()) + 1);
+
+  // Engine side: one output picture per camera frame, none repeated.
+  EXPECT_EQ(rep.compositor.repeated, 0u);
+  EXPECT_EQ(rep.compositor.errors, 0u);
+  EXPECT_NEAR(rep.capture.nominal_fps, 10.0, 0.01);
+  EXPECT_GE(rep.compositor.frames + 2, rep.capture.frames);
+}
+
+TEST(EngineRtsp, SourceKilledFor5sReconnectsWhileTheOtherStreamKeepsItsRate) {
+  Watchdog dog(Duration::seconds(90), "reconnect");
+  auto a = RtspSourceFixture::serve_pattern(320, 240, 10);
+  auto b = RtspSourceFixture::serve_pattern(320, 240, 10);
+  ASSERT_TRUE(a.ok() && b.ok());
+  Config cfg;
+  cfg.streams.push_back({"a", (*a)->url(), false, true});
+  cfg.streams.push_back({"b", (*b)->url(), false, true});
+  auto engine = Engine::create(cfg, test_options());
+  ASSERT_TRUE(engine.ok());
+  Engine& e = **engine;
+  ASSERT_TRUE(e.start().ok());
+  ASSERT_TRUE(wait_until([&] {
+    return e.report("a")->compositor.frames > 10 && e.report("b")->compositor.frames > 10;
+  }, Duration::seconds(20)));
+  auto client_b = RtspTestClient::start(e.report("b")->output_url);
+  ASSERT_TRUE(client_b.ok());
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+
+  const uint64_t a_seq_before = e.report("a")->capture.last_sequence;
+  const auto b0 = e.report("b")->compositor.frames;
+  const auto t0 = std::chrono::steady_clock::now();
+  (*a)->stop();  // the camera is gone: port closed, sessions closed
+  bool a_left_live = false;
+  uint64_t b_min_per_second = 1000;
+  auto b_prev = b0;
+  for (int i = 0; i < 5; ++i) {  // 5 s without source a, sampled every second
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    auto ra = *e.report("a");
+    auto rb = *e.report("b");
+    a_left_live = a_left_live || ra.capture.state != StreamState::kLive;
+    EXPECT_EQ(rb.capture.state, StreamState::kLive);
+    b_min_per_second = std::min(b_min_per_second, rb.compositor.frames - b_prev);
+    b_prev = rb.compositor.frames;
+  }
+  const double outage = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const auto b_frames = e.report("b")->compositor.frames - b0;
+  auto ra = *e.report("a");
+  EXPECT_TRUE(a_left_live);
+  EXPECT_FALSE(ra.capture.last_error.empty());
+  EXPECT_NE(ra.capture.last_error.find("stream 'a'"), std::string::npos) << ra.capture.last_error;
+  EXPECT_GT(ra.compositor.signal_lost_frames, 0u) << "the output must say the signal is lost";
+  EXPECT_GE(static_cast<double>(b_frames), 0.95 * 10.0 * outage) << "stream b slowed down during a's outage";
+  EXPECT_GE(b_min_per_second, 9u);
+
+  ASSERT_TRUE((*a)->restart().ok());  // the camera comes back on the same port
+  ASSERT_TRUE(wait_until([&] {
+    auto r = *e.report("a");
+    return r.capture.state == StreamState::kLive && r.capture.last_sequence > a_seq_before + 10;
+  }, Duration::seconds(20))) << e.report("a")->capture.last_error;
+  ra = *e.report("a");
+  EXPECT_GE(ra.capture.attempts, 2u);
+  EXPECT_FALSE(ra.compositor.signal_lost);
+  EXPECT_EQ(ra.compositor.repeated, 0u);
+  // Client of b saw no repeats and no gap through all of it.
+  (*client_b)->stop();
+  auto fb = (*client_b)->frames();
+  ASSERT_GE(fb.size(), 50u);
+  uint64_t prev = 0;
+  for (const auto& f : fb) {
+    if (!f.sequence) continue;
+    EXPECT_GT(*f.sequence, prev);
+    prev = *f.sequence;
+  }
+  e.stop();
+}
+
+TEST(EngineRtsp, BadUrlNonVideoFileAndUnreachableHostFailClearlyWhileAGoodStreamRuns) {
+  Watchdog dog(Duration::seconds(60), "bad inputs");
+  const auto text = std::filesystem::temp_directory_path() / ("orion_engine_test_" + std::to_string(::getpid()) + ".mp4");
+  {
+    std::ofstream f(text);
+    for (int i = 0; i < 100; ++i) f << "not a video at all " << i << "\n";
+  }
+  Config cfg;
+  cfg.streams.push_back({"good", "test://ball?width=320&height=240&fps=10", false, true});
+  cfg.streams.push_back({"badurl", "htp://camera/1", false, true});
+  cfg.streams.push_back({"text", text.string(), false, true});
+  cfg.streams.push_back({"refused", "rtsp://127.0.0.1:1/cam", false, true});
+  auto engine = Engine::create(cfg, test_options());
+  ASSERT_TRUE(engine.ok());
+  Engine& e = **engine;
+  ASSERT_TRUE(e.start().ok());
+  ASSERT_TRUE(wait_until([&] {
+    return e.report("text")->capture.attempts >= 2 && e.report("refused")->capture.attempts >= 2 &&
+           e.report("good")->compositor.frames >= 30;
+  }, Duration::seconds(20)));
+  auto bad = *e.report("badurl");
+  EXPECT_EQ(bad.capture.state, StreamState::kFailed);
+  EXPECT_NE(bad.capture.last_error.find("media.bad_url"), std::string::npos) << bad.capture.last_error;
+  EXPECT_NE(bad.capture.last_error.find("stream 'badurl'"), std::string::npos);
+  EXPECT_NE(bad.capture.last_error.find("unsupported scheme 'htp'"), std::string::npos);
+  auto txt = *e.report("text");
+  EXPECT_NE(txt.capture.last_error.find("media.not_video"), std::string::npos) << txt.capture.last_error;
+  EXPECT_NE(txt.capture.last_error.find("stream 'text'"), std::string::npos);
+  auto ref = *e.report("refused");
+  EXPECT_NE(ref.capture.last_error.find("media.connection"), std::string::npos) << ref.capture.last_error;
+  EXPECT_NE(ref.capture.last_error.find("127.0.0.1:1"), std::string::npos);
+  auto good = *e.report("good");
+  EXPECT_EQ(good.capture.state, StreamState::kLive);
+  EXPECT_EQ(good.compositor.errors, 0u);
+  // The good stream kept its rate: frames out vs frames captured, at 10 fps.
+  EXPECT_NEAR(good.compositor.fps, 10.0, 0.5);
+  e.stop();
+  std::filesystem::remove(text);
+}
+
+}  // namespace
+}  // namespace orion::engine

@@ -1,0 +1,188 @@
+#include "media/testing/rtsp_fixtures.h"
+
+#include <gst/app/gstappsink.h>
+#include <gst/rtsp-server/rtsp-server.h>
+#include <gst/video/video.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "core/clock.h"
+#include "media/capture.h"
+#include "media/gst_ptr.h"
+#include "media/gst_util.h"
+#include "media/overlay.h"
+
+namespace orion::media::testing {
+
+namespace {
+GstRTSPFilterResult close_client(GstRTSPServer*, GstRTSPClient*, gpointer) { return GST_RTSP_FILTER_REMOVE; }
+}  // namespace
+
+struct RtspSourceFixture::Impl {
+  std::string launch;
+  int port = 0;
+  GstPtr<GstRTSPServer> server;
+  GMainContext* ctx = nullptr;
+  GMainLoop* loop = nullptr;
+  guint source_id = 0;
+  std::thread thread;
+
+  Status serve(int want_port) {
+    server = GstPtr<GstRTSPServer>::adopt(gst_rtsp_server_new());
+    gst_rtsp_server_set_address(server.get(), "127.0.0.1");
+    gst_rtsp_server_set_service(server.get(), std::to_string(want_port).c_str());
+    GstPtr<GstRTSPMountPoints> mounts = GstPtr<GstRTSPMountPoints>::adopt(gst_rtsp_server_get_mount_points(server.get()));
+    GstRTSPMediaFactory* factory = gst_rtsp_media_factory_new();
+    gst_rtsp_media_factory_set_launch(factory, launch.c_str());
+    gst_rtsp_media_factory_set_shared(factory, FALSE);
+    gst_rtsp_mount_points_add_factory(mounts.get(), "/src", factory);
+    ctx = g_main_context_new();
+    source_id = gst_rtsp_server_attach(server.get(), ctx);
+    if (source_id == 0) {
+      g_main_context_unref(ctx);
+      ctx = nullptr;
+      server.reset();
+      return make_error("rtsp.bind", "source fixture cannot listen on 127.0.0.1:" + std::to_string(want_port));
+    }
+    port = gst_rtsp_server_get_bound_port(server.get());
+    loop = g_main_loop_new(ctx, FALSE);
+    thread = std::thread([this] {
+      set_thread_name("rtsp-fixture");
+      g_main_context_push_thread_default(ctx);
+      g_main_loop_run(loop);
+      g_main_context_pop_thread_default(ctx);
+    });
+    return {};
+  }
+
+  void stop() {
+    if (!server) return;
+    gst_rtsp_server_client_filter(server.get(), close_client, nullptr);
+    if (GSource* s = g_main_context_find_source_by_id(ctx, source_id)) g_source_destroy(s);
+    g_main_loop_quit(loop);
+    thread.join();
+    g_main_loop_unref(loop);
+    g_main_context_unref(ctx);
+    loop = nullptr;
+    ctx = nullptr;
+    server.reset();
+  }
+};
+
+RtspSourceFixture::RtspSourceFixture(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RtspSourceFixture::~RtspSourceFixture() { stop(); }
+
+Result<std::unique_ptr<RtspSourceFixture>> RtspSourceFixture::serve_file(const std::string& path, int port) {
+  ensure_gstreamer();
+  auto impl = std::make_unique<Impl>();
+  impl->launch = "( filesrc location=\"" + path +
+                 "\" ! qtdemux name=d d.video_0 ! queue ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 )";
+  if (auto s = impl->serve(port); !s) return s.error();
+  return std::unique_ptr<RtspSourceFixture>(new RtspSourceFixture(std::move(impl)));
+}
+
+Result<std::unique_ptr<RtspSourceFixture>> RtspSourceFixture::serve_pattern(int width, int height, int fps, int port) {
+  ensure_gstreamer();
+  auto impl = std::make_unique<Impl>();
+  impl->launch = "( videotestsrc is-live=true pattern=ball ! video/x-raw,width=" + std::to_string(width) +
+                 ",height=" + std::to_string(height) + ",framerate=" + std::to_string(fps) +
+                 "/1 ! x264enc tune=zerolatency speed-preset=ultrafast threads=1 key-int-max=" + std::to_string(fps) +
+                 " ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 )";
+  if (auto s = impl->serve(port); !s) return s.error();
+  return std::unique_ptr<RtspSourceFixture>(new RtspSourceFixture(std::move(impl)));
+}
+
+std::string RtspSourceFixture::url() const { return "rtsp://127.0.0.1:" + std::to_string(impl_->port) + "/src"; }
+int RtspSourceFixture::port() const { return impl_->port; }
+void RtspSourceFixture::stop() { impl_->stop(); }
+Status RtspSourceFixture::restart() {
+  impl_->stop();
+  return impl_->serve(impl_->port);
+}
+
+struct RtspTestClient::Impl {
+  GstPtr<GstElement> pipeline;
+  GstPtr<GstElement> sink;
+  std::thread thread;
+  std::atomic<bool> stopping{false};
+  mutable std::mutex mu;
+  std::vector<ReceivedFrame> frames;  // guarded by mu
+  std::string error;                  // guarded by mu
+
+  void run() {
+    set_thread_name("rtsp-client");
+    GstPtr<GstBus> bus = GstPtr<GstBus>::adopt(gst_element_get_bus(pipeline.get()));
+    while (!stopping.load()) {
+      if (GstMessage* m = gst_bus_pop_filtered(bus.get(), GST_MESSAGE_ERROR)) {
+        std::lock_guard lock(mu);
+        error = error_from_message("client", m).to_string();
+        gst_message_unref(m);
+      }
+      GstSample* s = gst_app_sink_try_pull_sample(GST_APP_SINK(sink.get()), 50 * GST_MSECOND);
+      if (s == nullptr) continue;
+      ReceivedFrame f;
+      f.arrival = SteadyClock::instance().now();
+      GstBuffer* buf = gst_sample_get_buffer(s);
+      GstVideoInfo info;
+      if (gst_video_info_from_caps(&info, gst_sample_get_caps(s))) {
+        f.width = GST_VIDEO_INFO_WIDTH(&info);
+        f.height = GST_VIDEO_INFO_HEIGHT(&info);
+        GstVideoFrame vf;
+        if (gst_video_frame_map(&vf, &info, buf, GST_MAP_READ)) {
+          f.sequence = read_sequence(static_cast<const uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&vf, 0)), f.width, f.height,
+                                     GST_VIDEO_FRAME_PLANE_STRIDE(&vf, 0));
+          gst_video_frame_unmap(&vf);
+        }
+      }
+      if (GST_BUFFER_PTS_IS_VALID(buf)) f.pts = Duration::nanos(static_cast<int64_t>(GST_BUFFER_PTS(buf)));
+      gst_sample_unref(s);
+      std::lock_guard lock(mu);
+      frames.push_back(f);
+    }
+    gst_element_set_state(pipeline.get(), GST_STATE_NULL);
+  }
+};
+
+RtspTestClient::RtspTestClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RtspTestClient::~RtspTestClient() { stop(); }
+
+Result<std::unique_ptr<RtspTestClient>> RtspTestClient::start(const std::string& url, bool tcp) {
+  ensure_gstreamer();
+  auto impl = std::make_unique<Impl>();
+  const std::string desc = "rtspsrc location=" + url + " protocols=" + (tcp ? "tcp" : "udp") +
+                           " latency=100 ! rtph264depay ! h264parse ! avdec_h264 ! videoconvert ! "
+                           "video/x-raw,format=GRAY8 ! appsink name=sink sync=false max-buffers=100";
+  GError* err = nullptr;
+  GstElement* p = gst_parse_launch(desc.c_str(), &err);
+  if (err != nullptr) {
+    std::string msg = err->message;
+    g_error_free(err);
+    if (p) gst_object_unref(p);
+    return make_error("media.missing_plugin", "test client: " + msg);
+  }
+  impl->pipeline = GstPtr<GstElement>::adopt(p);
+  impl->sink = GstPtr<GstElement>::adopt(gst_bin_get_by_name(GST_BIN(p), "sink"));
+  gst_element_set_state(p, GST_STATE_PLAYING);
+  Impl* raw = impl.get();
+  impl->thread = std::thread([raw] { raw->run(); });
+  return std::unique_ptr<RtspTestClient>(new RtspTestClient(std::move(impl)));
+}
+
+std::vector<ReceivedFrame> RtspTestClient::frames() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->frames;
+}
+
+std::string RtspTestClient::error() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->error;
+}
+
+void RtspTestClient::stop() {
+  impl_->stopping.store(true);
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+}  // namespace orion::media::testing

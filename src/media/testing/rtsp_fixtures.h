@@ -1,0 +1,75 @@
+// Test fixtures for RTSP, real components on loopback (no mocks):
+//
+// RtspSourceFixture: an RTSP "camera" served by gst-rtsp-server — an asset video file (its
+//   H.264 track payloaded as is, played in real time; audio not served) or a live test pattern
+//   encoded with x264. stop() really closes the port and every client; restart() serves again
+//   on the same port (the reconnect test kills the source for 5 s this way).
+// RtspTestClient: an in-process GStreamer client (rtspsrc → decodebin → GRAY8 appsink) that
+//   records every decoded picture: arrival time, pts, size and the sequence stamp read back
+//   (media/overlay.h), so a test can prove frame count, fps, resolution and no repeats.
+//
+// Lifecycle: start with the static constructors; stop() is idempotent and run by the
+// destructor. Thread-safety: each object is used by one test thread; frames() may be called
+// while the client runs.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "core/time.h"
+
+namespace orion::media::testing {
+
+class RtspSourceFixture {
+ public:
+  // `port` 0 picks a free port. Errors: "rtsp.bind".
+  static Result<std::unique_ptr<RtspSourceFixture>> serve_file(const std::string& path, int port = 0);
+  static Result<std::unique_ptr<RtspSourceFixture>> serve_pattern(int width, int height, int fps, int port = 0);
+  ~RtspSourceFixture();
+  RtspSourceFixture(const RtspSourceFixture&) = delete;
+  RtspSourceFixture& operator=(const RtspSourceFixture&) = delete;
+
+  std::string url() const;  // rtsp://127.0.0.1:PORT/src
+  int port() const;
+  void stop();        // close every client and the listening socket
+  Status restart();   // listen again on the same port
+
+  struct Impl;
+
+ private:
+  explicit RtspSourceFixture(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+struct ReceivedFrame {
+  Timestamp arrival;                 // SteadyClock, when the decoded picture came out
+  Duration pts;                      // buffer pts (running time of the client pipeline)
+  int width = 0;
+  int height = 0;
+  std::optional<uint64_t> sequence;  // the sequence stamp, when readable
+};
+
+class RtspTestClient {
+ public:
+  // `tcp` selects the RTSP transport. Errors: "media.missing_plugin".
+  static Result<std::unique_ptr<RtspTestClient>> start(const std::string& url, bool tcp = true);
+  ~RtspTestClient();
+  RtspTestClient(const RtspTestClient&) = delete;
+  RtspTestClient& operator=(const RtspTestClient&) = delete;
+
+  std::vector<ReceivedFrame> frames() const;
+  std::string error() const;  // "" unless the pipeline posted an error
+  void stop();
+
+  struct Impl;
+
+ private:
+  explicit RtspTestClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace orion::media::testing
