@@ -15,9 +15,17 @@ configure: deps
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The main job. For now: the FrameSupplier benchmark.
+# The main job: `orion up` on the demo video (looped) when ../shared/assets has it, on a test
+# pattern otherwise. Writes $(BUILD)/demo.yaml and prints the output URL; Ctrl-C stops it.
+DEMO_VIDEO ?= ../shared/assets/vtest_480x360.mp4
 demo: build
-	./$(BUILD)/orion bench supplier
+	@if [ -f "$(DEMO_VIDEO)" ]; then \
+	  printf 'streams:\n  - {name: demo, url: "%s", loop: true}\n' "$$(realpath $(DEMO_VIDEO))" > $(BUILD)/demo.yaml; \
+	else \
+	  echo "demo: $(DEMO_VIDEO) not found, using a test pattern"; \
+	  printf 'streams:\n  - {name: demo, url: "test://ball?width=640&height=360&fps=10"}\n' > $(BUILD)/demo.yaml; \
+	fi
+	./$(BUILD)/orion up --config $(BUILD)/demo.yaml
 
 # Every test (unit, integration, system) through CTest.
 test: build
