@@ -1,0 +1,311 @@
+// The supervisor with real `orion worker` processes, real SIGKILL / SIGSTOP, real shared memory.
+// A producer thread stands for capture (50 fps into the stream's ShmFramePool and a
+// FrameSupplier); an "output" thread stands for the compositor and measures the fps that must
+// hold whatever happens to the workers.
+#include "engine/supervisor.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <thread>
+
+#include "core/frame_supplier.h"
+#include "testing/watchdog.h"
+
+#ifndef ORION_BINARY
+#error "ORION_BINARY (path of the orion executable) must be defined by CMake"
+#endif
+
+namespace orion::engine {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr int kW = 160, kH = 120;
+constexpr auto kFramePeriod = 20ms;  // 50 fps
+
+// Capture + output stand-ins around one stream.
+class Stream {
+ public:
+  Stream() {
+    ipc::ShmFramePoolOptions o;
+    o.stream_id = 1;
+    o.stream_name = "cam";
+    o.slot_count = 16;
+    o.slot_capacity = size_t{kW} * kH * 3;
+    pool = *ipc::ShmFramePool::create(o);
+    FrameSupplierOptions so;
+    so.name = "cam";
+    supplier = std::make_unique<FrameSupplier>(so);
+    output_sub = supplier->subscribe("output", SlaClass::kCritical);
+    producer = std::thread([this] { produce(); });
+    output = std::thread([this] { consume(); });
+  }
+  ~Stream() { stop(); }
+  void stop() {
+    if (stopped.exchange(true)) return;
+    producer.join();
+    supplier->stop();
+    output.join();
+    output_sub.reset();
+  }
+  uint64_t output_frames() const { return out_count.load(); }
+
+  std::shared_ptr<ipc::ShmFramePool> pool;
+  std::unique_ptr<FrameSupplier> supplier;
+  std::unique_ptr<Subscription> output_sub;
+  std::atomic<uint64_t> published{0}, out_count{0}, publish_failures{0};
+
+ private:
+  void produce() {
+    auto next = std::chrono::steady_clock::now();
+    for (uint64_t seq = 1; !stopped.load(); ++seq) {
+      auto r = pool->acquire(FrameLayout::packed(PixelFormat::kBGR24, kW, kH));
+      if (r.ok()) {
+        MutableFramePtr f = std::move(r).value();
+        std::memset(f->mutable_data(), static_cast<int>(seq & 0xFF), f->size());
+        f->set_identity(FrameIdentity{1, seq, Duration::millis(static_cast<int64_t>(seq) * 20), SteadyClock::instance().now()});
+        FramePtr frozen = freeze(std::move(f));
+        supplier->publish(frozen);
+        if (!pool->publish(frozen).ok()) publish_failures.fetch_add(1);
+        published.fetch_add(1);
+      } else {
+        publish_failures.fetch_add(1);
+      }
+      next += kFramePeriod;
+      std::this_thread::sleep_until(next);
+    }
+  }
+  void consume() {
+    while (true) {
+      auto f = output_sub->next_frame();
+      if (!f.ok()) return;
+      out_count.fetch_add(1);
+    }
+  }
+  std::atomic<bool> stopped{false};
+  std::thread producer, output;
+};
+
+SupervisorOptions fast_options() {
+  SupervisorOptions o;
+  o.worker_executable = ORION_BINARY;
+  o.heartbeat_interval = Duration::millis(100);
+  o.heartbeat_timeout = Duration::millis(600);
+  o.backoff_initial = Duration::millis(100);
+  o.backoff_max = Duration::millis(800);
+  o.stop_grace = Duration::seconds(1);
+  return o;
+}
+
+PipelineSpec fake_pipeline(const std::string& name, int delay_ms) {
+  PipelineSpec p;
+  p.name = name;
+  p.stream = "cam";
+  p.model.kind = "fake";
+  p.model.fake_delay_ms = delay_ms;
+  return p;
+}
+
+// Polls `cond` every 5 ms until it holds or `limit` passes; returns whether it held.
+bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds limit) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return cond();
+}
+
+bool process_gone(pid_t pid) {
+  if (::kill(pid, 0) != 0) return errno == ESRCH;
+  std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
+  std::string a, b, state;
+  st >> a >> b >> state;
+  return state == "Z" || state == "X";
+}
+
+TEST(SupervisorTest, AWorkerKilledMidFrame20TimesComesBackEachTimeAndNothingLeaks) {
+  orion::testing::Watchdog dog(Duration::seconds(100), "SIGKILL x20");
+  Stream s;
+  ResultStore store;
+  Supervisor sup(fast_options(), store);
+  ASSERT_TRUE(sup.start().ok());
+  ASSERT_TRUE(sup.add_pipeline(fake_pipeline("victim", 60), s.pool).ok());
+  ASSERT_TRUE(sup.add_pipeline(fake_pipeline("bystander", 5), s.pool).ok());
+  ASSERT_TRUE(eventually([&] { return sup.stats("victim")->results > 0 && sup.stats("bystander")->results > 0; }, 10s));
+
+  std::vector<pid_t> killed;
+  uint64_t out_before = s.output_frames();
+  const auto t_start = std::chrono::steady_clock::now();
+  for (int round = 1; round <= 20; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    // Mid-frame: the victim holds a slot lease right now.
+    ASSERT_TRUE(eventually([&] { auto v = sup.stats("victim"); return v->state == "running" && v->lease_held; }, 5s));
+    const PipelineStats before = *sup.stats("victim");
+    const PipelineStats other_before = *sup.stats("bystander");
+    ASSERT_EQ(::kill(before.pid, SIGKILL), 0);
+    killed.push_back(before.pid);
+    const auto t_kill = std::chrono::steady_clock::now();
+    // Back: a new process running and producing results again, within 1 s.
+    ASSERT_TRUE(eventually([&] {
+      auto v = sup.stats("victim");
+      return v->pid != 0 && v->pid != before.pid && v->state == "running" && v->results > before.results;
+    }, 3s));
+    const auto back_after = std::chrono::steady_clock::now() - t_kill;
+    EXPECT_LT(back_after, 1s) << "took " << std::chrono::duration_cast<std::chrono::milliseconds>(back_after).count() << " ms";
+    const PipelineStats after = *sup.stats("victim");
+    EXPECT_EQ(after.restarts, static_cast<uint64_t>(round));
+    EXPECT_EQ(after.restart_reasons.at("crashed"), static_cast<uint64_t>(round));
+    EXPECT_EQ(after.leases_reclaimed, before.leases_reclaimed + 1);  // its mid-frame lease
+    EXPECT_EQ(after.offered, after.taken + after.dropped + after.pending);
+    // The other worker never noticed.
+    const PipelineStats other = *sup.stats("bystander");
+    EXPECT_GT(other.taken, other_before.taken);
+    EXPECT_GT(other.results, other_before.results);
+    EXPECT_EQ(other.restarts, 0u);
+    EXPECT_EQ(other.pid, other_before.pid);
+    // No slot leaked: at most the engine's frames plus one offer and one lease per mailbox.
+    const ipc::ShmPoolStats ps = s.pool->shm_stats();
+    EXPECT_EQ(ps.mailboxes, 2u);
+    EXPECT_LE(ps.offered_or_leased, 4u);
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  const double out_fps = static_cast<double>(s.output_frames() - out_before) / secs;
+  EXPECT_GT(out_fps, 0.9 * 50) << "output fps dropped to " << out_fps;
+  EXPECT_EQ(s.publish_failures.load(), 0u);  // capture never starved of slots
+  for (pid_t pid : killed) EXPECT_TRUE(process_gone(pid));
+
+  // Stop everything: pool usage returns to zero, every worker is reaped.
+  const pid_t last_victim = sup.stats("victim")->pid, last_other = sup.stats("bystander")->pid;
+  sup.stop();
+  s.stop();
+  EXPECT_TRUE(process_gone(last_victim));
+  EXPECT_TRUE(process_gone(last_other));
+  const ipc::ShmPoolStats ps = s.pool->shm_stats();
+  EXPECT_EQ(ps.mailboxes, 0u);
+  EXPECT_EQ(ps.in_use, 0u);
+  EXPECT_GE(ps.leases_reclaimed, 20u);
+}
+
+TEST(SupervisorTest, AStoppedWorkerIsDetectedAsHungAndReplaced) {
+  orion::testing::Watchdog dog(Duration::seconds(60), "SIGSTOP");
+  Stream s;
+  ResultStore store;
+  SupervisorOptions o = fast_options();
+  Supervisor sup(o, store);
+  ASSERT_TRUE(sup.start().ok());
+  ASSERT_TRUE(sup.add_pipeline(fake_pipeline("p", 5), s.pool).ok());
+  ASSERT_TRUE(eventually([&] { return sup.stats("p")->results > 0; }, 10s));
+  const pid_t old = sup.stats("p")->pid;
+  ASSERT_EQ(::kill(old, SIGSTOP), 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(eventually([&] { return sup.stats("p")->restart_reasons.count("hung") == 1; }, 5s));
+  const auto detected = std::chrono::steady_clock::now() - t0;
+  // Within the heartbeat window: the timeout plus one heartbeat period and a poll tick.
+  EXPECT_LT(detected, std::chrono::milliseconds(600 + 100 + 100 + 200));
+  ASSERT_TRUE(eventually([&] { auto v = sup.stats("p"); return v->state == "running" && v->pid != old; }, 3s));
+  const PipelineStats replaced = *sup.stats("p");
+  // SIGCONT to the old one: it is gone (killed and reaped), so nothing happens.
+  EXPECT_TRUE(process_gone(old));
+  (void)::kill(old, SIGCONT);
+  std::this_thread::sleep_for(400ms);
+  const PipelineStats later = *sup.stats("p");
+  EXPECT_EQ(later.pid, replaced.pid);
+  EXPECT_EQ(later.restarts, 1u);
+  EXPECT_GT(later.results, replaced.results);
+  EXPECT_EQ(later.offered, later.taken + later.dropped + later.pending);
+}
+
+TEST(SupervisorTest, ABadModelFileFailsThePipelineWithItsReasonAndRetriesWithBackoff) {
+  orion::testing::Watchdog dog(Duration::seconds(60), "bad model");
+  char path[] = "/tmp/orion-bad-model-XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "this is not an onnx file", 24), 24);
+  ::close(fd);
+  Stream s;
+  ResultStore store;
+  Supervisor sup(fast_options(), store);
+  ASSERT_TRUE(sup.start().ok());
+  PipelineSpec bad;
+  bad.name = "bad";
+  bad.stream = "cam";
+  bad.model.kind = "yolox";
+  bad.model.path = path;
+  ASSERT_TRUE(sup.add_pipeline(bad, s.pool).ok());
+  ASSERT_TRUE(sup.add_pipeline(fake_pipeline("good", 5), s.pool).ok());
+  const uint64_t out_before = s.output_frames();
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(eventually([&] { return sup.stats("bad")->restart_reasons["failed"] >= 1; }, 10s));
+  PipelineStats b = *sup.stats("bad");
+  EXPECT_EQ(b.state, "failed");
+  EXPECT_NE(b.last_error.find("model."), std::string::npos) << b.last_error;
+  EXPECT_NE(b.last_error.find(path), std::string::npos) << b.last_error;  // names the file
+  // Retried, with growing delays: 0.1, 0.2, 0.4, 0.8, 0.8 ... s.
+  ASSERT_TRUE(eventually([&] { return sup.stats("bad")->restart_reasons["failed"] >= 4; }, 10s));
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_GT(elapsed, 0.1 + 0.2 + 0.4);  // backoff, not a tight loop
+  b = *sup.stats("bad");
+  EXPECT_EQ(b.state, "failed");
+  EXPECT_EQ(b.results, 0u);
+  // The stream and the other pipeline never noticed.
+  const PipelineStats g = *sup.stats("good");
+  EXPECT_EQ(g.restarts, 0u);
+  EXPECT_GT(g.results, 10u);
+  const double out_fps = static_cast<double>(s.output_frames() - out_before) / elapsed;
+  EXPECT_GT(out_fps, 0.9 * 50);
+  sup.stop();
+  ::unlink(path);
+}
+
+TEST(SupervisorTest, NoWorkerOutlivesItsEngine) {
+  orion::testing::Watchdog dog(Duration::seconds(60), "pdeathsig");
+  // Orphans are re-parented to this test process, so it can see (and reap) them.
+  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  int pids[2];
+  ASSERT_EQ(::pipe(pids), 0);
+  const pid_t engine = ::fork();
+  if (engine == 0) {  // a whole engine: pool, supervisor, two workers; then it is SIGKILLed
+    ::close(pids[0]);
+    ipc::ShmFramePoolOptions po;
+    po.slot_count = 8;
+    po.slot_capacity = size_t{kW} * kH * 3;
+    auto pool = *ipc::ShmFramePool::create(po);
+    ResultStore store;
+    Supervisor sup(fast_options(), store);
+    if (!sup.start().ok()) ::_exit(2);
+    (void)sup.add_pipeline(fake_pipeline("a", 5), pool);
+    (void)sup.add_pipeline(fake_pipeline("b", 5), pool);
+    while (!(sup.stats("a")->state == "running" && sup.stats("b")->state == "running")) ::usleep(5000);
+    const pid_t w[2] = {sup.stats("a")->pid, sup.stats("b")->pid};
+    (void)!::write(pids[1], w, sizeof w);
+    for (;;) ::pause();
+  }
+  ::close(pids[1]);
+  pid_t workers[2] = {0, 0};
+  ASSERT_EQ(::read(pids[0], workers, sizeof workers), static_cast<ssize_t>(sizeof workers));
+  ::close(pids[0]);
+  ASSERT_EQ(::kill(engine, SIGKILL), 0);
+  ASSERT_EQ(::waitpid(engine, nullptr, 0), engine);
+  for (pid_t w : workers) {
+    // PR_SET_PDEATHSIG: the kernel kills the worker when its engine dies; we reap it.
+    int status = 0;
+    const bool reaped = eventually([&] { return ::waitpid(w, &status, WNOHANG) == w; }, 3s);
+    EXPECT_TRUE(reaped) << "worker " << w << " outlived its engine";
+    if (reaped) {
+      EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    }
+  }
+  ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
+}  // namespace
+}  // namespace orion::engine
