@@ -163,7 +163,11 @@ struct FrameSupplier::Core {
 
   std::atomic<uint64_t> distributed{0};
 
-  std::vector<std::unique_ptr<Notifier>> notifiers;  // fixed after construction
+  // Started by the distribution thread the first time more than `threshold` consumers must be
+  // woken (most streams never need them); fixed from then on. Joined by stop() after the
+  // distribution thread, so only that thread touches the vector while it runs.
+  std::vector<std::unique_ptr<Notifier>> notifiers;
+  std::atomic<size_t> notifiers_started{0};
   std::jthread distributor;
 
   // Owned by the distribution thread only.
@@ -209,6 +213,7 @@ struct FrameSupplier::Core {
     distributed.fetch_add(1, std::memory_order_relaxed);
 
     // Phase 2: wake the blocked consumers (each wake may be a syscall).
+    if (to_wake.size() > threshold && notifiers.empty()) start_notifiers();
     if (to_wake.size() <= threshold || notifiers.empty()) {
       for (uint32_t i : to_wake) list[i]->cv.notify_one();
       return;
@@ -236,6 +241,18 @@ struct FrameSupplier::Core {
     for (size_t k = 0; k < threshold; ++k) list[to_wake[k]]->cv.notify_one();
   }
 
+  void start_notifiers() {
+    for (size_t i = 0; i < options.notifier_threads; ++i) {
+      auto n = std::make_unique<Notifier>();
+      Notifier* raw = n.get();
+      std::string tname = options.name + "-n" + std::to_string(i);
+      n->thread = std::jthread([raw, tname] { raw->run(tname); });
+      notifiers.push_back(std::move(n));
+    }
+    staging.resize(notifiers.size());
+    notifiers_started.store(notifiers.size(), std::memory_order_relaxed);
+  }
+
   void remove(const std::shared_ptr<Mailbox>& mb) {
     std::lock_guard lock(subscribers_mu);
     auto next = std::make_shared<MailboxList>();
@@ -250,14 +267,6 @@ struct FrameSupplier::Core {
 FrameSupplier::FrameSupplier(FrameSupplierOptions options)
     : core_(std::make_shared<Core>(std::move(options))) {
   Core& c = *core_;
-  for (size_t i = 0; i < c.options.notifier_threads; ++i) {
-    auto n = std::make_unique<Notifier>();
-    Notifier* raw = n.get();
-    std::string tname = c.options.name + "-n" + std::to_string(i);
-    n->thread = std::jthread([raw, tname] { raw->run(tname); });
-    c.notifiers.push_back(std::move(n));
-  }
-  c.staging.resize(c.notifiers.size());
   c.distributor = std::jthread([&c] { c.distribute_loop(); });
 }
 
@@ -317,6 +326,7 @@ SupplierStats FrameSupplier::stats() const {
     s.inbox_overwritten = c.inbox_overwritten;
   }
   s.distributed = c.distributed.load(std::memory_order_relaxed);
+  s.notifier_threads = c.notifiers_started.load(std::memory_order_relaxed);
   std::shared_ptr<const MailboxList> snap;
   {
     std::lock_guard lock(c.subscribers_mu);

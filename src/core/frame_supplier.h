@@ -62,13 +62,15 @@ struct SupplierStats {
   uint64_t rejected_stale = 0;     // frames refused: sequence not newer than the last accepted
   uint64_t inbox_overwritten = 0;  // accepted frames replaced in the inbox before distribution
   uint64_t distributed = 0;        // frames the distribution thread delivered
+  size_t notifier_threads = 0;     // notifier threads running (started on first need)
   std::vector<SubscriberStats> subscribers;
 };
 
 struct FrameSupplierOptions {
   std::string name = "supplier";          // names the threads (truncated to 15 chars)
   size_t sequential_threshold = 8;        // wake at most this many waiters inline
-  size_t notifier_threads = 2;            // fixed pool used above the threshold
+  size_t notifier_threads = 2;            // fixed pool used above the threshold, started the
+                                          // first time it is needed
   const Clock* clock = nullptr;           // nullptr: SteadyClock::instance()
   // Called on the distribution thread once every mailbox holds `frame` (before any wake), with
   // the time the thread took the frame from the inbox and the time the last mailbox was written.

@@ -262,6 +262,16 @@ TEST_F(FrameSupplierTest, EverySubscriberAboveTheThresholdIsWokenThroughTheNotif
   ASSERT_TRUE(s.publish(frame(1)));
   for (auto& t : threads) t.join();
   EXPECT_EQ(woken.load(), kSubs);
+  // Whether the notifiers were needed depends on how many threads were asleep at delivery;
+  // either way nobody was left asleep (checked above).
+  EXPECT_LE(s.stats().notifier_threads, 2u);
+}
+
+TEST_F(FrameSupplierTest, NotifierThreadsStartOnlyWhenMoreThanTheThresholdMustBeWoken) {
+  FrameSupplier s(options(/*threshold=*/8));
+  auto sub = s.subscribe("w");
+  publish_and_take(s, *sub, 1);
+  EXPECT_EQ(s.stats().notifier_threads, 0u);
 }
 
 TEST_F(FrameSupplierTest, SupplierStatsCountDistributions) {
