@@ -8,6 +8,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 namespace orion::engine {
 
@@ -15,6 +16,10 @@ namespace {
 
 constexpr std::array<const char*, 3> kTopLevelKeys = {"streams", "models", "pipelines"};
 constexpr std::array<const char*, 4> kStreamKeys = {"name", "url", "loop", "enabled"};
+constexpr std::array<const char*, 7> kModelKeys = {"name", "kind", "path", "input_width", "input_height",
+                                                   "class_names", "threads"};
+constexpr std::array<const char*, 7> kPipelineKeys = {"name", "stream", "model", "sla", "min_score", "classes",
+                                                      "enabled"};
 
 Error invalid(const std::string& source, const std::string& field, const std::string& why) {
   return make_error("config.invalid", source + ": " + field + ": " + why);
@@ -99,6 +104,126 @@ Result<std::vector<StreamConfig>> parse_streams(const YAML::Node& node, const st
   return out;
 }
 
+template <size_t N>
+Status check_keys(const YAML::Node& m, const std::array<const char*, N>& keys, const std::string& source,
+                  const std::string& where) {
+  if (!m.IsMap()) return invalid(source, where, "must be a map");
+  for (const auto& kv : m) {
+    const std::string key = kv.first.Scalar();
+    if (!known(keys, key)) return invalid(source, where + "." + key, "unknown field (expected " + joined(keys) + ")");
+  }
+  return {};
+}
+
+Result<int> read_int(const YAML::Node& n, const std::string& source, const std::string& field, int lo, int hi) {
+  try {
+    const int v = n.as<int>();
+    if (v < lo || v > hi) return invalid(source, field, "must be in " + std::to_string(lo) + ".." + std::to_string(hi));
+    return v;
+  } catch (const YAML::Exception&) {
+    return invalid(source, field, "must be an integer (got '" + n.Scalar() + "')");
+  }
+}
+
+Result<std::vector<ModelConfig>> parse_models(const YAML::Node& node, const std::string& base_dir,
+                                              const std::string& source) {
+  std::vector<ModelConfig> out;
+  if (!node || node.IsNull()) return out;
+  if (!node.IsSequence()) return invalid(source, "models", "must be a list of {name, kind, path}");
+  std::set<std::string> names;
+  for (size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node m = node[i];
+    const std::string where = "models[" + std::to_string(i) + "]";
+    if (auto st = check_keys(m, kModelKeys, source, where); !st) return st.error();
+    ModelConfig mc;
+    auto name = read_string(m["name"], source, where + ".name");
+    if (!name) return name.error();
+    mc.name = *name;
+    if (!names.insert(mc.name).second) return invalid(source, where + ".name", "duplicate model name '" + mc.name + "'");
+    auto kind = read_string(m["kind"], source, where + ".kind");
+    if (!kind) return kind.error();
+    mc.kind = *kind;
+    if (m["path"]) {
+      auto path = read_string(m["path"], source, where + ".path");
+      if (!path) return path.error();
+      mc.path = resolve(*path, base_dir);
+    }
+    if (m["class_names"]) {
+      auto cn = read_string(m["class_names"], source, where + ".class_names");
+      if (!cn) return cn.error();
+      mc.class_names = resolve(*cn, base_dir);
+    }
+    for (auto [key, dst, hi] : {std::tuple{"input_width", &mc.input_width, 8192},
+                                std::tuple{"input_height", &mc.input_height, 8192}, std::tuple{"threads", &mc.threads, 256}}) {
+      if (!m[key]) continue;
+      auto v = read_int(m[key], source, where + "." + key, 0, hi);
+      if (!v) return v.error();
+      *dst = *v;
+    }
+    out.push_back(std::move(mc));
+  }
+  return out;
+}
+
+Result<std::vector<PipelineConfig>> parse_pipelines(const YAML::Node& node, const std::vector<StreamConfig>& streams,
+                                                    const std::vector<ModelConfig>& models, const std::string& source) {
+  std::vector<PipelineConfig> out;
+  if (!node || node.IsNull()) return out;
+  if (!node.IsSequence()) return invalid(source, "pipelines", "must be a list of {name, stream, model}");
+  std::set<std::string> names;
+  for (size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node p = node[i];
+    const std::string where = "pipelines[" + std::to_string(i) + "]";
+    if (auto st = check_keys(p, kPipelineKeys, source, where); !st) return st.error();
+    PipelineConfig pc;
+    auto name = read_string(p["name"], source, where + ".name");
+    if (!name) return name.error();
+    pc.name = *name;
+    if (!names.insert(pc.name).second) return invalid(source, where + ".name", "duplicate pipeline name '" + pc.name + "'");
+    auto stream = read_string(p["stream"], source, where + ".stream");
+    if (!stream) return stream.error();
+    pc.stream = *stream;
+    if (std::none_of(streams.begin(), streams.end(), [&](const StreamConfig& s) { return s.name == pc.stream; }))
+      return invalid(source, where + ".stream", "no stream named '" + pc.stream + "'");
+    auto model = read_string(p["model"], source, where + ".model");
+    if (!model) return model.error();
+    pc.model = *model;
+    if (std::none_of(models.begin(), models.end(), [&](const ModelConfig& m) { return m.name == pc.model; }))
+      return invalid(source, where + ".model", "no model named '" + pc.model + "'");
+    if (p["sla"]) {
+      auto sla = read_string(p["sla"], source, where + ".sla");
+      if (!sla) return sla.error();
+      if (*sla == "best-effort") *sla = "best_effort";
+      if (*sla != "critical" && *sla != "best_effort")
+        return invalid(source, where + ".sla", "must be critical or best_effort (got '" + *sla + "')");
+      pc.sla = *sla;
+    }
+    if (p["min_score"]) {
+      try {
+        pc.min_score = p["min_score"].as<float>();
+      } catch (const YAML::Exception&) {
+        return invalid(source, where + ".min_score", "must be a number");
+      }
+      if (!(pc.min_score >= 0 && pc.min_score <= 1)) return invalid(source, where + ".min_score", "must be in [0, 1]");
+    }
+    if (p["classes"]) {
+      if (!p["classes"].IsSequence()) return invalid(source, where + ".classes", "must be a list of class names or ids");
+      for (size_t k = 0; k < p["classes"].size(); ++k) {
+        auto c = read_string(p["classes"][k], source, where + ".classes[" + std::to_string(k) + "]");
+        if (!c) return c.error();
+        pc.classes.push_back(*c);
+      }
+    }
+    if (p["enabled"]) {
+      auto b = read_bool(p["enabled"], source, where + ".enabled");
+      if (!b) return b.error();
+      pc.enabled = *b;
+    }
+    out.push_back(std::move(pc));
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<Config> parse_config(const std::string& yaml_text, const std::string& base_dir, const std::string& source_name) {
@@ -127,9 +252,12 @@ Result<Config> parse_config(const std::string& yaml_text, const std::string& bas
       if (!streams) return streams.error();
       cfg.streams = std::move(streams.value());
     }
-    for (const char* k : {"models", "pipelines"}) {
-      if (root[k] && !root[k].IsNull() && !root[k].IsSequence()) return invalid(source_name, k, "must be a list");
-    }
+    auto models = parse_models(root["models"], base_dir, source_name);
+    if (!models) return models.error();
+    cfg.models = std::move(models.value());
+    auto pipelines = parse_pipelines(root["pipelines"], cfg.streams, cfg.models, source_name);
+    if (!pipelines) return pipelines.error();
+    cfg.pipelines = std::move(pipelines.value());
   } catch (const YAML::Exception& e) {
     return make_error("config.parse", source_name + ": " + e.what());
   }

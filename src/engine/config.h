@@ -3,14 +3,25 @@
 //   streams:
 //     - {name: cam1, url: "rtsp://127.0.0.1:8555/cam1"}
 //     - {name: lobby, url: "../shared/assets/vtest_480x360.mp4", loop: true}
-//   models: [...]      # accepted; parsed by the workers' code (issue 6)
-//   pipelines: [...]   # accepted; parsed by the workers' code (issue 6)
+//   models:
+//     - {name: yolox, kind: yolox, path: "../shared/assets/yolox_nano.onnx"}
+//   pipelines:
+//     - {name: people, stream: lobby, model: yolox, sla: critical, min_score: 0.3}
 //
 // Streams: `name` (required; letters, digits, '-', '_', '.'; unique; it is the RTSP output
 // path), `url` (required; rtsp://, rtsps://, file://, v4l2://, test:// or a path), `loop`
 // (bool, files only, default false), `enabled` (bool, default true). A relative path is
 // resolved against the config file's own folder. Unknown keys are errors (a typo must not be
 // silently ignored); errors name the file, the field and what was wrong.
+//
+// Models: `name` (required, unique), `kind` (required: a detector kind such as yolov8, yolox,
+// hog; checked against the registry when the engine is created), `path` (model file, resolved
+// like stream paths; required for kinds that need a file), `input_width`/`input_height`
+// (0 = from the model), `class_names` (file, one name per line), `threads`.
+// Pipelines (one worker process each): `name` (required, unique), `stream` and `model`
+// (required, must name a stream / model above), `sla` (critical | best_effort, default
+// best_effort), `min_score` (0..1, default 0.25), `classes` (list of class names or ids to
+// keep; default all), `enabled` (default true).
 //
 // To extend: add a struct and a member to Config, a parse function in config.cc, and its
 // key to kTopLevelKeys. Thread-safety: value types and pure functions.
@@ -30,9 +41,31 @@ struct StreamConfig {
   bool enabled = true;
 };
 
+struct ModelConfig {
+  std::string name;
+  std::string kind;
+  std::string path;  // resolved; empty for kinds without a file
+  int input_width = 0;
+  int input_height = 0;
+  std::string class_names;  // resolved path, or empty
+  int threads = 0;
+};
+
+struct PipelineConfig {
+  std::string name;
+  std::string stream;
+  std::string model;
+  std::string sla = "best_effort";  // "critical" | "best_effort"
+  float min_score = 0.25f;
+  std::vector<std::string> classes;
+  bool enabled = true;
+};
+
 struct Config {
   std::string source;  // file it came from ("" when parsed from text)
   std::vector<StreamConfig> streams;
+  std::vector<ModelConfig> models;
+  std::vector<PipelineConfig> pipelines;
 };
 
 // Errors: "config.io" (cannot read), "config.parse" (YAML syntax, with line/column),

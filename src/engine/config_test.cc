@@ -65,6 +65,37 @@ TEST(Config, ErrorsNameTheFileAndTheField) {
   EXPECT_NE(syntax.error().message.find("line"), std::string::npos);
 }
 
+TEST(Config, ModelsAndPipelinesParseWithResolvedPaths) {
+  auto c = parse_config(
+      "streams:\n  - {name: lobby, url: v.mp4}\n"
+      "models:\n  - {name: yolox, kind: yolox, path: m/yolox_nano.onnx}\n  - {name: hog, kind: hog}\n"
+      "pipelines:\n  - {name: people, stream: lobby, model: yolox, sla: critical, min_score: 0.3, classes: [person]}\n"
+      "  - {name: walkers, stream: lobby, model: hog}\n",
+      "/x", "orion.yaml");
+  ASSERT_TRUE(c.ok()) << c.error().to_string();
+  ASSERT_EQ(c->models.size(), 2u);
+  EXPECT_EQ(c->models[0].path, "/x/m/yolox_nano.onnx");
+  EXPECT_EQ(c->models[1].path, "");
+  ASSERT_EQ(c->pipelines.size(), 2u);
+  EXPECT_EQ(c->pipelines[0].sla, "critical");
+  EXPECT_FLOAT_EQ(c->pipelines[0].min_score, 0.3f);
+  EXPECT_EQ(c->pipelines[0].classes, std::vector<std::string>{"person"});
+  EXPECT_EQ(c->pipelines[1].sla, "best_effort");
+}
+
+TEST(Config, PipelineErrorsNameTheField) {
+  const std::string base = "streams:\n  - {name: a, url: x}\nmodels:\n  - {name: m, kind: hog}\n";
+  expect_error(base + "pipelines:\n  - {name: p, stream: b, model: m}\n", "pipelines[0].stream: no stream named 'b'");
+  expect_error(base + "pipelines:\n  - {name: p, stream: a, model: x}\n", "pipelines[0].model: no model named 'x'");
+  expect_error(base + "pipelines:\n  - {name: p, stream: a, model: m, sla: urgent}\n", "pipelines[0].sla");
+  expect_error(base + "pipelines:\n  - {name: p, stream: a, model: m, min_score: 2}\n", "pipelines[0].min_score");
+  expect_error(base + "pipelines:\n  - {name: p, stream: a, model: m}\n  - {name: p, stream: a, model: m}\n",
+               "pipelines[1].name: duplicate");
+  expect_error(base + "pipelines:\n  - {name: p, stream: a, model: m, modle: x}\n", "pipelines[0].modle: unknown field");
+  expect_error("models:\n  - {name: m}\n", "models[0].kind: missing");
+  expect_error("models:\n  - {name: m, kind: hog, input_width: -3}\n", "models[0].input_width");
+}
+
 TEST(Config, EmptyFileHasNoStreams) {
   auto c = parse_config("", "/x");
   ASSERT_TRUE(c.ok());
