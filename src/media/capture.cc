@@ -378,8 +378,9 @@ void Capture::Impl::handle_sample(GstSample* sample, bool& delivered) {
   ident.pts = pts;
   ident.capture_time = capture_time;
   f.set_identity(ident);
-  supplier.publish(freeze(std::move(*frame)));
+  // Recorded before publish() (which is O(1)) so a subscriber never looks it up too early.
   if (timeline) timeline->record_published(ident.sequence, clock.now());
+  supplier.publish(freeze(std::move(*frame)));
   const double fps = info.fps_n > 0 ? static_cast<double>(info.fps_n) / info.fps_d : 0.0;
   const bool first = !delivered;
   delivered = true;
