@@ -20,8 +20,9 @@
 namespace orion::bench {
 namespace {
 
-// The Python baseline: argv = kind model image threads runs warmup. Prints two lines,
-// "forward_ms v..." and "detect_ms v...", then "detections N".
+// The Python baseline: argv = kind model image threads runs warmup. Loads, warms up, prints
+// "ready", then for each stdin line "run N" times N forward/detect pairs and prints
+// "forward_ms v...", "detect_ms v..." and "detections N"; any other line ends it.
 constexpr const char* kPythonScript = R"PY(
 import sys, time
 import numpy as np, cv2
@@ -68,13 +69,17 @@ def detect():
     blob, r, left, top = pre(img); net.setInput(blob); return post(net.forward(), r, left, top)
 blob = pre(img)[0]
 for _ in range(warmup): detect()
-fw, dt = [], []
-for _ in range(runs):
-    t = time.perf_counter(); net.setInput(blob); net.forward(); fw.append((time.perf_counter() - t) * 1e3)
-    t = time.perf_counter(); d = detect(); dt.append((time.perf_counter() - t) * 1e3)
-print('forward_ms', *('%.4f' % v for v in fw))
-print('detect_ms', *('%.4f' % v for v in dt))
-print('detections', len(d))
+print('ready', flush=True)
+for line in sys.stdin:
+    n = int(line.split()[1]) if line.startswith('run') else 0
+    if n <= 0: break
+    fw, dt = [], []
+    for _ in range(n):
+        t = time.perf_counter(); net.setInput(blob); net.forward(); fw.append((time.perf_counter() - t) * 1e3)
+        t = time.perf_counter(); d = detect(); dt.append((time.perf_counter() - t) * 1e3)
+    print('forward_ms', *('%.4f' % v for v in fw))
+    print('detect_ms', *('%.4f' % v for v in dt))
+    print('detections', len(d), flush=True)
 )PY";
 
 struct Stats {
@@ -82,7 +87,7 @@ struct Stats {
   size_t n = 0;
 };
 
-// Nearest-rank percentiles, in milliseconds.
+// Nearest-rank percentiles.
 Stats stats_of(std::vector<double> v) {
   Stats s;
   s.n = v.size();
@@ -101,51 +106,14 @@ struct Row {
   std::string kind, model;
   int threads = 0;
   Stats forward, detect, pre, post;
+  Stats pair_ratio;      // detect_i / forward_i of adjacent calls
+  Stats inner_overhead;  // within one detect(): (pre + post) / forward
   size_t detections = 0;
   bool have_python = false;
   Stats py_forward, py_detect;
   size_t py_detections = 0;
   std::string python_note;
 };
-
-// Runs argv, returns its stdout+stderr and exit status.
-struct ChildOutput {
-  std::string text;
-  int status = -1;
-};
-
-ChildOutput run_child(const std::vector<std::string>& args) {
-  ChildOutput out;
-  int fds[2];
-  if (pipe(fds) != 0) return out;
-  const pid_t pid = fork();
-  if (pid < 0) {
-    close(fds[0]);
-    close(fds[1]);
-    return out;
-  }
-  if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    dup2(fds[1], STDERR_FILENO);
-    close(fds[0]);
-    close(fds[1]);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execvp(argv[0], argv.data());
-    std::fprintf(stderr, "cannot run %s\n", argv[0]);
-    _exit(127);
-  }
-  close(fds[1]);
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof buf)) > 0) out.text.append(buf, static_cast<size_t>(n));
-  close(fds[0]);
-  int st = 0;
-  waitpid(pid, &st, 0);
-  out.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return out;
-}
 
 std::string last_line(const std::string& text) {
   std::string t = text;
@@ -154,40 +122,132 @@ std::string last_line(const std::string& text) {
   return nl == std::string::npos ? t : t.substr(nl + 1);
 }
 
-void run_python(const std::string& exe, const std::string& model, const std::string& image,
-                const DetectBenchOptions& o, Row& row) {
-  ChildOutput child = run_child({exe, "-c", kPythonScript, row.kind, model, image,
-                                 std::to_string(row.threads), std::to_string(o.runs),
-                                 std::to_string(o.warmup)});
-  std::vector<double> fw, dt;
-  std::istringstream in(child.text);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream ls(line);
-    std::string key;
-    ls >> key;
-    std::vector<double>* dst = key == "forward_ms" ? &fw : key == "detect_ms" ? &dt : nullptr;
-    if (key == "detections") ls >> row.py_detections;
-    double v;
-    while (dst && ls >> v) dst->push_back(v);
+// The Python baseline process: started once per (model, threads), then asked for blocks of
+// runs between our own blocks, so both see the same machine load. Owns the child: the
+// destructor ends it (stdin closed, then waited for).
+class PythonBaseline {
+ public:
+  PythonBaseline() = default;
+  PythonBaseline(const PythonBaseline&) = delete;
+  PythonBaseline& operator=(const PythonBaseline&) = delete;
+  ~PythonBaseline() { stop(); }
+
+  // Spawns the interpreter and waits for "ready" (model loaded, warmed up).
+  bool start(const std::vector<std::string>& args) {
+    int in[2], out[2];
+    if (pipe(in) != 0) return fail("pipe failed");
+    if (pipe(out) != 0) {
+      close(in[0]);
+      close(in[1]);
+      return fail("pipe failed");
+    }
+    pid_ = fork();
+    if (pid_ < 0) return fail("fork failed");
+    if (pid_ == 0) {
+      dup2(in[0], STDIN_FILENO);
+      dup2(out[1], STDOUT_FILENO);
+      dup2(out[1], STDERR_FILENO);
+      close(in[0]);
+      close(in[1]);
+      close(out[0]);
+      close(out[1]);
+      std::vector<char*> argv;
+      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      execvp(argv[0], argv.data());
+      std::fprintf(stderr, "cannot run %s\n", argv[0]);
+      _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    to_ = fdopen(in[1], "w");
+    from_ = fdopen(out[0], "r");
+    std::string line;
+    while (read_line(line)) {
+      if (line == "ready") return true;
+      log_ += line + "\n";
+    }
+    return fail(last_line(log_));
   }
-  if (child.status != 0 || fw.empty() || dt.empty()) {
-    row.python_note = "python baseline skipped (" + exe + " exited " +
-                      std::to_string(child.status) + ": " + last_line(child.text) + ")";
-    return;
+
+  // Runs n forward/detect pairs in the child; appends the times (ms).
+  bool run(int n, std::vector<double>& fw, std::vector<double>& dt, size_t& detections) {
+    if (!to_ || std::fprintf(to_, "run %d\n", n) < 0 || std::fflush(to_) != 0) {
+      return fail("cannot write to the child");
+    }
+    std::string line;
+    for (int got = 0; got < 3;) {
+      if (!read_line(line)) return fail("child ended: " + last_line(log_));
+      std::istringstream ls(line);
+      std::string key;
+      ls >> key;
+      double v;
+      if (key == "forward_ms" || key == "detect_ms") {
+        auto& dst = key == "forward_ms" ? fw : dt;
+        while (ls >> v) dst.push_back(v);
+        ++got;
+      } else if (key == "detections") {
+        ls >> detections;
+        ++got;
+      } else {
+        log_ += line + "\n";
+      }
+    }
+    return true;
   }
-  row.have_python = true;
-  row.py_forward = stats_of(fw);
-  row.py_detect = stats_of(dt);
-}
+
+  const std::string& error() const { return error_; }
+
+ private:
+  bool read_line(std::string& line) {
+    line.clear();
+    if (!from_) return false;
+    int c;
+    while ((c = std::fgetc(from_)) != EOF && c != '\n') line += static_cast<char>(c);
+    return c != EOF || !line.empty();
+  }
+  bool fail(const std::string& why) {
+    if (error_.empty()) error_ = why;
+    return false;
+  }
+  void stop() {
+    if (to_) {
+      std::fputs("quit\n", to_);
+      std::fclose(to_);
+      to_ = nullptr;
+    }
+    if (from_) {
+      std::fclose(from_);
+      from_ = nullptr;
+    }
+    if (pid_ > 0) {
+      int st = 0;
+      waitpid(pid_, &st, 0);
+      pid_ = -1;
+    }
+  }
+
+  pid_t pid_ = -1;
+  FILE* to_ = nullptr;
+  FILE* from_ = nullptr;
+  std::string log_, error_;
+};
 
 std::string default_python() {
   std::error_code ec;
   return std::filesystem::exists("/usr/bin/python3", ec) ? "/usr/bin/python3" : "python3";
 }
 
+std::string loadavg() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
 Status measure(const infer::ModelSpec& spec, const Frame& frame, int threads,
-               const DetectBenchOptions& o, Row& row) {
+               const DetectBenchOptions& o, const std::string& python, const std::string& image,
+               Row& row) {
   infer::DetectorConfig config = infer::config_from_spec(spec);
   config.threads = threads;
   auto det = infer::create_detector(config);
@@ -197,48 +257,88 @@ Status measure(const infer::ModelSpec& spec, const Frame& frame, int threads,
     auto r = d.detect(frame);
     if (!r) return r.error();
   }
+
+  PythonBaseline py;
+  bool use_python = false;
+  if (o.python && (spec.kind == "yolov8" || spec.kind == "yolox")) {
+    use_python = py.start({python, "-c", kPythonScript, spec.kind, spec.path, image,
+                           std::to_string(threads), std::to_string(o.runs),
+                           std::to_string(o.warmup)});
+    if (!use_python) {
+      row.python_note = "python baseline skipped (" + python + ": " + py.error() + ")";
+    }
+  } else if (o.python) {
+    row.python_note = "no python baseline for kind " + spec.kind;
+  }
+
   const Clock& clock = SteadyClock::instance();
-  std::vector<double> fw, dt, pre, post;
-  for (int i = 0; i < o.runs; ++i) {
-    Timestamp t0 = clock.now();
-    if (auto st = d.forward_only(); !st) return st;
-    Timestamp t1 = clock.now();
-    auto r = d.detect(frame);
-    Timestamp t2 = clock.now();
-    if (!r) return r.error();
-    fw.push_back((t1 - t0).as_millis());
-    dt.push_back((t2 - t1).as_millis());
-    pre.push_back(d.last_timings().preprocess.as_millis());
-    post.push_back(d.last_timings().postprocess.as_millis());
-    row.detections = r->size();
+  std::vector<double> fw, dt, pre, post, ratio, inner, py_fw, py_dt;
+  const int block = std::max(1, o.block);
+  for (int done = 0; done < o.runs;) {
+    const int n = std::min(block, o.runs - done);
+    for (int i = 0; i < n; ++i) {
+      const Timestamp t0 = clock.now();
+      if (auto st = d.forward_only(); !st) return st;
+      const Timestamp t1 = clock.now();
+      auto r = d.detect(frame);
+      const Timestamp t2 = clock.now();
+      if (!r) return r.error();
+      const infer::DetectorTimings t = d.last_timings();
+      fw.push_back((t1 - t0).as_millis());
+      dt.push_back((t2 - t1).as_millis());
+      pre.push_back(t.preprocess.as_millis());
+      post.push_back(t.postprocess.as_millis());
+      ratio.push_back(dt.back() / fw.back());
+      inner.push_back((t.preprocess + t.postprocess).as_millis() / t.forward.as_millis());
+      row.detections = r->size();
+    }
+    done += n;
+    if (use_python && !py.run(n, py_fw, py_dt, row.py_detections)) {
+      use_python = false;
+      row.python_note = "python baseline failed (" + py.error() + ")";
+      py_fw.clear();
+      py_dt.clear();
+    }
   }
   row.forward = stats_of(fw);
   row.detect = stats_of(dt);
   row.pre = stats_of(pre);
   row.post = stats_of(post);
+  row.pair_ratio = stats_of(ratio);
+  row.inner_overhead = stats_of(inner);
+  if (use_python) {
+    row.have_python = true;
+    row.py_forward = stats_of(py_fw);
+    row.py_detect = stats_of(py_dt);
+  }
   return {};
 }
 
 void write_json(const std::string& path, const std::vector<Row>& rows, const DetectBenchOptions& o,
-                const std::string& image) {
+                const std::string& image, const std::string& load_before,
+                const std::string& load_after) {
   std::ofstream out(path);
   auto st = [](const Stats& s) {
     char b[96];
-    std::snprintf(b, sizeof b, "{\"p50_ms\": %.3f, \"p99_ms\": %.3f, \"n\": %zu}", s.p50, s.p99, s.n);
+    std::snprintf(b, sizeof b, "{\"p50\": %.4f, \"p99\": %.4f, \"n\": %zu}", s.p50, s.p99, s.n);
     return std::string(b);
   };
   out << "{\"image\": \"" << image << "\", \"runs\": " << o.runs << ", \"warmup\": " << o.warmup
-      << ", \"results\": [";
+      << ", \"block\": " << o.block << ", \"loadavg_before\": \"" << load_before
+      << "\", \"loadavg_after\": \"" << load_after << "\", \"unit\": \"ms\", \"results\": [";
   for (size_t i = 0; i < rows.size(); ++i) {
     const Row& r = rows[i];
     out << (i ? ",\n" : "\n") << "  {\"kind\": \"" << r.kind << "\", \"model\": \"" << r.model
         << "\", \"threads\": " << r.threads << ", \"forward\": " << st(r.forward)
         << ", \"detect\": " << st(r.detect) << ", \"preprocess\": " << st(r.pre)
         << ", \"postprocess\": " << st(r.post) << ", \"detect_over_forward_p50\": "
-        << (r.forward.p50 > 0 ? r.detect.p50 / r.forward.p50 : 0);
+        << (r.forward.p50 > 0 ? r.detect.p50 / r.forward.p50 : 0)
+        << ", \"paired_ratio\": " << st(r.pair_ratio)
+        << ", \"inner_overhead\": " << st(r.inner_overhead);
     if (r.have_python) {
       out << ", \"python_forward\": " << st(r.py_forward) << ", \"python_detect\": "
-          << st(r.py_detect) << ", \"detect_over_python_detect_p50\": "
+          << st(r.py_detect) << ", \"forward_over_python_forward_p50\": "
+          << r.forward.p50 / r.py_forward.p50 << ", \"detect_over_python_detect_p50\": "
           << r.detect.p50 / r.py_detect.p50;
     }
     out << "}";
@@ -250,8 +350,8 @@ void write_json(const std::string& path, const std::vector<Row>& rows, const Det
 
 int run_detect_bench(const DetectBenchOptions& opts) {
   DetectBenchOptions o = opts;
-  if (o.runs < 1 || o.warmup < 0) {
-    std::fprintf(stderr, "bench detect: --runs must be >= 1 and --warmup >= 0\n");
+  if (o.runs < 1 || o.warmup < 0 || o.block < 1) {
+    std::fprintf(stderr, "bench detect: --runs and --block must be >= 1, --warmup >= 0\n");
     return 2;
   }
   const auto assets = orion::testing::assets_dir();
@@ -275,13 +375,19 @@ int run_detect_bench(const DetectBenchOptions& opts) {
     return 1;
   }
   const std::string python = o.python_exe.empty() ? default_python() : o.python_exe;
-  std::printf("orion bench detect: image %s (%dx%d), %d timed runs after %d warm-up, %u CPUs\n",
+  const std::string load_before = loadavg();
+  std::printf("orion bench detect: image %s (%dx%d), %d timed runs after %d warm-up, %ld CPUs, "
+              "load average %s\n",
               o.image.c_str(), (*frame)->width(), (*frame)->height(), o.runs, o.warmup,
-              std::max(1u, static_cast<unsigned>(sysconf(_SC_NPROCESSORS_ONLN))));
-  std::printf("  forward = forward_only() (setInput + net.forward on the prepared blob); detect = "
-              "detect() end to end; times in ms\n");
-  std::printf("  python  = %s -c with cv2 (same image, same steps), run right after ours\n\n",
-              o.python ? python.c_str() : "(disabled)");
+              sysconf(_SC_NPROCESSORS_ONLN), load_before.c_str());
+  std::printf(
+      "  forward = Detector::forward_only(): setInput + net.forward on the prepared blob\n"
+      "  detect  = Detector::detect() end to end (pre = letterbox + blob, post = decode + NMS)\n"
+      "  ratio   = p50 over runs of detect_i / forward_i (adjacent calls); inner = p50 of "
+      "(pre + post) / forward within detect()\n"
+      "  python  = %s -c, cv2 doing the same steps, in blocks of %d runs alternating with ours\n"
+      "  times in ms; p99 is nearest rank (with 30 runs: the slowest)\n\n",
+      o.python ? python.c_str() : "(disabled)", o.block);
 
   std::vector<Row> rows;
   int failures = 0;
@@ -297,37 +403,35 @@ int run_detect_bench(const DetectBenchOptions& opts) {
       row.model = spec->path.empty() ? spec->kind
                                      : std::filesystem::path(spec->path).filename().string();
       row.threads = threads;
-      if (auto st = measure(*spec, **frame, threads, o, row); !st) {
+      if (auto st = measure(*spec, **frame, threads, o, python, o.image, row); !st) {
         std::fprintf(stderr, "bench detect: %s, %d threads: %s\n", text.c_str(), threads,
                      st.error().to_string().c_str());
         ++failures;
         continue;
       }
-      if (o.python && !spec->path.empty() && (spec->kind == "yolov8" || spec->kind == "yolox")) {
-        run_python(python, spec->path, o.image, o, row);
-      } else if (o.python) {
-        row.python_note = "no python baseline for kind " + spec->kind;
-      }
-      const double ratio = row.detect.p50 / row.forward.p50;
-      std::printf("%-8s %-18s threads %d  forward p50 %7.2f p99 %7.2f | detect p50 %7.2f p99 "
-                  "%7.2f (pre %.2f, post %.2f) | detect/forward %.3f %s | %zu detections\n",
+      const double ratio = row.pair_ratio.p50;
+      std::printf("%-7s %-16s %d thr  forward p50 %7.2f p99 %7.2f | detect p50 %7.2f p99 %7.2f "
+                  "(pre %.2f post %.2f) | ratio %.3f inner %.3f %s | %zu dets\n",
                   row.kind.c_str(), row.model.c_str(), threads, row.forward.p50, row.forward.p99,
                   row.detect.p50, row.detect.p99, row.pre.p50, row.post.p50, ratio,
+                  1.0 + row.inner_overhead.p50,
                   ratio <= 1.05 ? "(goal <= 1.05 met)" : "(goal <= 1.05 MISSED)", row.detections);
       if (row.have_python) {
-        std::printf("%-8s %-18s python    forward p50 %7.2f p99 %7.2f | detect p50 %7.2f p99 "
-                    "%7.2f | ours/python: forward %.3f, detect %.3f | %zu detections\n",
+        std::printf("%-7s %-16s python forward p50 %7.2f p99 %7.2f | detect p50 %7.2f p99 %7.2f "
+                    "| ours/python p50: forward %.3f, detect %.3f | %zu dets\n",
                     "", "", row.py_forward.p50, row.py_forward.p99, row.py_detect.p50,
                     row.py_detect.p99, row.forward.p50 / row.py_forward.p50,
                     row.detect.p50 / row.py_detect.p50, row.py_detections);
       } else if (!row.python_note.empty()) {
-        std::printf("%-8s %-18s %s\n", "", "", row.python_note.c_str());
+        std::printf("%-7s %-16s %s\n", "", "", row.python_note.c_str());
       }
       std::fflush(stdout);
       rows.push_back(std::move(row));
     }
   }
-  if (!o.json_path.empty()) write_json(o.json_path, rows, o, o.image);
+  const std::string load_after = loadavg();
+  std::printf("\nload average at the end: %s\n", load_after.c_str());
+  if (!o.json_path.empty()) write_json(o.json_path, rows, o, o.image, load_before, load_after);
   return failures == 0 ? 0 : 1;
 }
 

@@ -10,10 +10,14 @@
 // `warmup` untimed detect() calls first, then `runs` timed pairs, forward and detect
 // alternating so that both see the same machine load. Reports p50/p99 (nearest rank; with
 // 30 runs p99 is the slowest run) and detect/forward (goal: <= 1.05).
+// Goal check on the p50 of per-run ratios detect_i / forward_i of adjacent calls (robust to
+// the load changing during the run); the p50 of (pre + post) / forward inside detect() is
+// printed beside it.
 // Python baseline: the same two measurements by Debian's python3-opencv, in a `python3 -c`
-// child spawned by the bench right after ours (letterbox, blobFromImage, forward, numpy decode,
-// class-offset NMSBoxes: the MANIFEST's reference method), reported as ours/python ratios.
-// Skipped with a message when python3 or its cv2 module is missing.
+// child spawned by the bench (letterbox, blobFromImage, forward, numpy decode, class-offset
+// NMSBoxes: the MANIFEST's reference method). It loads and warms up once, then runs in blocks
+// of `block` runs alternating with ours, so both see the same machine load; reported as
+// ours/python ratios. Skipped with a message when python3 or its cv2 module is missing.
 #pragma once
 
 #include <string>
@@ -27,6 +31,7 @@ struct DetectBenchOptions {
   std::vector<int> threads = {1, 2};
   int runs = 30;    // timed forward/detect pairs per (model, threads)
   int warmup = 3;   // untimed detect() calls before them
+  int block = 5;    // ours and python alternate in blocks of this many runs
   bool python = true;
   std::string python_exe;  // empty = /usr/bin/python3 when present (Debian's), else python3
   std::string json_path;   // also write the results as JSON here

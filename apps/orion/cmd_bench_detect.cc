@@ -15,6 +15,8 @@ void add_bench_detect(CLI::App& /*app*/, CLI::App& bench) {
   cmd->add_option("--threads", opts.threads, "thread counts to measure")->capture_default_str();
   cmd->add_option("--runs", opts.runs, "timed forward/detect pairs per case")->capture_default_str();
   cmd->add_option("--warmup", opts.warmup, "untimed detect() calls first")->capture_default_str();
+  cmd->add_option("--block", opts.block, "ours and python alternate in blocks of this many runs")
+      ->capture_default_str();
   cmd->add_flag("!--no-python", opts.python, "skip the python3-opencv baseline");
   cmd->add_option("--python", opts.python_exe, "python interpreter (default /usr/bin/python3)");
   cmd->add_option("--json", opts.json_path, "also write results as JSON to this file");
