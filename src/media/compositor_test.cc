@@ -1,0 +1,179 @@
+// Compositor with real frames, a real ResultStore and a recording encoder input.
+#include "media/compositor.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/frame_pool.h"
+#include "media/frame_timeline.h"
+#include "media/overlay.h"
+#include "testing/watchdog.h"
+
+namespace orion::media {
+namespace {
+
+class RecordingEncoder final : public EncoderInput {
+ public:
+  struct Picture {
+    std::vector<uint8_t> bgr;
+    int width = 0, height = 0;
+    Duration pts;
+  };
+  Result<Timestamp> submit(const BgrImage& img, Duration pts, Duration) override {
+    Picture p;
+    p.width = img.width;
+    p.height = img.height;
+    p.pts = pts;
+    p.bgr.resize(static_cast<size_t>(img.width * 3 * img.height));
+    for (int y = 0; y < img.height; ++y) {
+      std::memcpy(&p.bgr[static_cast<size_t>(y * img.width * 3)], img.data + y * img.stride, static_cast<size_t>(img.width * 3));
+    }
+    std::lock_guard lock(mu);
+    pictures.push_back(std::move(p));
+    return SteadyClock::instance().now();
+  }
+  size_t count() {
+    std::lock_guard lock(mu);
+    return pictures.size();
+  }
+  std::mutex mu;
+  std::vector<Picture> pictures;
+};
+
+constexpr int kW = 320, kH = 240;
+
+FramePtr grey_frame(FramePool& pool, uint64_t seq, uint8_t value) {
+  auto f = pool.acquire(FrameLayout::packed(PixelFormat::kBGR24, kW, kH));
+  EXPECT_TRUE(f.ok());
+  std::memset((*f)->mutable_data(), value, (*f)->size());
+  FrameIdentity id;
+  id.stream = 4;
+  id.sequence = seq;
+  id.pts = Duration::millis(100) * static_cast<int64_t>(seq);
+  id.capture_time = SteadyClock::instance().now();
+  (*f)->set_identity(id);
+  return freeze(std::move(*f));
+}
+
+template <class Pred>
+bool wait_until(Pred p, Duration limit) {
+  const auto end = std::chrono::steady_clock::now() + limit.to_chrono();
+  while (std::chrono::steady_clock::now() < end) {
+    if (p()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return p();
+}
+
+const uint8_t* px(const RecordingEncoder::Picture& p, int x, int y) { return &p.bgr[static_cast<size_t>((y * p.width + x) * 3)]; }
+
+TEST(Compositor, DrawsNewestResultsOnACopyOnePicturePerFrame) {
+  testing::Watchdog dog(Duration::seconds(20), "compositor draw");
+  HeapFramePool pool;
+  FrameSupplier supplier;
+  ResultStore store;
+  RecordingEncoder enc;
+  FrameTimeline timeline;
+  CompositorOptions o;
+  o.stream_name = "cam";
+  o.stream_id = 4;
+  o.stamp_sequence = true;
+  o.latency_capacity = 16;
+  Compositor comp(supplier, store, enc, &timeline, o);
+  comp.start();
+
+  DetectionResult r;
+  r.pipeline = "people";
+  r.frame.stream = 4;
+  r.frame.sequence = 1;
+  r.detections.push_back(Detection{0, "person", 0.9f, Box{100, 100, 200, 200}});
+  store.put(r);
+
+  std::vector<FramePtr> published;
+  for (uint64_t seq = 1; seq <= 5; ++seq) {
+    published.push_back(grey_frame(pool, seq, 128));
+    timeline.record_published(seq, SteadyClock::instance().now());
+    supplier.publish(published.back());
+    ASSERT_TRUE(wait_until([&] { return enc.count() == seq; }, Duration::seconds(5)));
+  }
+  comp.stop();
+
+  ASSERT_EQ(enc.pictures.size(), 5u);
+  for (size_t i = 0; i < enc.pictures.size(); ++i) {
+    const auto& p = enc.pictures[i];
+    EXPECT_EQ(p.width, kW);
+    // The box's left edge is drawn in the pipeline's colour (not the grey of the frame).
+    const uint8_t* edge = px(p, 100, 150);
+    EXPECT_FALSE(edge[0] == 128 && edge[1] == 128 && edge[2] == 128);
+    // The inside of the box is untouched.
+    EXPECT_EQ(px(p, 150, 150)[1], 128);
+    // The sequence stamp reads back.
+    std::vector<uint8_t> luma(static_cast<size_t>(kW * kH));
+    for (int k = 0; k < kW * kH; ++k) luma[static_cast<size_t>(k)] = p.bgr[static_cast<size_t>(k * 3 + 1)];
+    EXPECT_EQ(read_sequence(luma.data(), kW, kH, kW), std::optional<uint64_t>(i + 1));
+    if (i > 0) {
+      EXPECT_GT(p.pts, enc.pictures[i - 1].pts);
+    }
+  }
+  // The published frames were never written: still uniformly grey.
+  for (const auto& f : published) {
+    for (size_t k = 0; k < f->size(); k += 997) ASSERT_EQ(f->data()[k], 128);
+  }
+  auto st = comp.stats();
+  EXPECT_EQ(st.frames, 5u);
+  EXPECT_EQ(st.repeated, 0u);
+  EXPECT_EQ(st.last_sequence, 5u);
+  auto lat = comp.latencies();
+  ASSERT_EQ(lat.size(), 5u);
+  for (const auto& l : lat) {
+    EXPECT_TRUE(l.published.is_set());
+    EXPECT_LE(l.decoded, l.published);
+    EXPECT_LE(l.published, l.taken);
+    EXPECT_LE(l.taken, l.composited);
+    EXPECT_LE(l.composited, l.handed);
+  }
+}
+
+TEST(Compositor, SendsSignalLostPicturesWhenFramesStopAndResumesAfter) {
+  testing::Watchdog dog(Duration::seconds(20), "compositor signal lost");
+  HeapFramePool pool;
+  FrameSupplier supplier;
+  ResultStore store;
+  RecordingEncoder enc;
+  CompositorOptions o;
+  o.stream_name = "cam";
+  o.stream_id = 4;
+  o.signal_lost_after = Duration::millis(300);
+  o.status_text = [] { return std::string("retrying: media.connection: camera gone"); };
+  Compositor comp(supplier, store, enc, nullptr, o);
+  comp.start();
+  // Nothing before the first frame: there is no picture size yet.
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  EXPECT_EQ(enc.count(), 0u);
+  for (uint64_t seq = 1; seq <= 3; ++seq) {
+    supplier.publish(grey_frame(pool, seq, 200));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(wait_until([&] { return comp.stats().signal_lost_frames >= 3; }, Duration::seconds(5)));
+  EXPECT_TRUE(comp.stats().signal_lost);
+  supplier.publish(grey_frame(pool, 4, 200));
+  ASSERT_TRUE(wait_until([&] { return comp.stats().frames == 4; }, Duration::seconds(5)));
+  EXPECT_FALSE(comp.stats().signal_lost);
+  comp.stop();
+  // Signal-lost pictures are dimmed copies (grey 200 → about 60), each with a later pts.
+  size_t dimmed = 0;
+  for (size_t i = 0; i < enc.pictures.size(); ++i) {
+    if (px(enc.pictures[i], kW - 2, kH - 2)[0] < 100) ++dimmed;
+    if (i > 0) {
+      EXPECT_GT(enc.pictures[i].pts, enc.pictures[i - 1].pts);
+    }
+  }
+  EXPECT_GE(dimmed, 3u);
+}
+
+}  // namespace
+}  // namespace orion::media
