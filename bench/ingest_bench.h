@@ -12,7 +12,7 @@ struct IngestBenchOptions {
   std::string file;            // "" = ../shared/assets/vtest_480x360.mp4 (asset lookup)
   double warmup_s = 3;         // per trial, after every stream is live
   double duration_s = 8;       // measured window per trial
-  int max_streams = 64;
+  int max_streams = 256;
   double tolerance = 0.05;     // every output within 5% of the input fps
   std::string json_path;       // also write the results here
 };
