@@ -109,6 +109,17 @@ TEST(BadModel, DynamicallyQuantizedInt8Model) {
                                      "e.g. yolov8n.onnx");
 }
 
+TEST(BadModel, ModelOfTheOtherFamily) {
+  // yolox_nano's [1, 3549, 85] also reads as a yolov8 [1, N, 4 + 81]: the values tell.
+  ORION_REQUIRE_ASSET(yolox, "yolox_nano.onnx");
+  auto d = load("yolov8", yolox);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.error().code, "model.wrong_kind");
+  EXPECT_CONTAINS(d.error().message, "does not look like a yolov8 model: its box centres do not "
+                                     "spread over the 416-pixel-wide input");
+  EXPECT_CONTAINS(d.error().message, "is it a yolox model? (try yolox:" + yolox + ")");
+}
+
 TEST(BadModel, OperatorOpenCvDoesNotKnow) {
   TempDir dir;
   std::string model = reshape_model(32, 32, {1, 6, 512});

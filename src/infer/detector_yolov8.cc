@@ -28,6 +28,19 @@ Result<OutputLayout> yolov8_layout(const std::vector<int>& dims, int input_w, in
   return l;
 }
 
+// Decoded YOLOv8 boxes are anchored to grid points spread over the input, so on any input the
+// median box centre is near the middle; undecoded offsets (YOLOX) are near 0.
+std::string yolov8_check_values(const float* data, const OutputLayout& l, int input_w,
+                                int /*input_h*/) {
+  const float cx = l.transposed ? strided_median(data, l.anchors, l.attrs, 0)
+                                : strided_median(data, l.anchors, 1, 0);
+  if (cx < 0.25f * static_cast<float>(input_w) || cx > 0.75f * static_cast<float>(input_w)) {
+    return "its box centres do not spread over the " + std::to_string(input_w) +
+           "-pixel-wide input (median x centre " + std::to_string(cx) + ")";
+  }
+  return "";
+}
+
 void yolov8_decode(const float* data, const OutputLayout& l, int /*input_w*/, int /*input_h*/,
                    float score_threshold, std::span<const uint8_t> mask,
                    std::vector<Candidate>& out) {
@@ -42,6 +55,8 @@ const YoloFamily kYolov8{
     .align = LetterboxAlign::kCenter,
     .expected_output = "[1, 4+C, N] or [1, N, 4+C], N = anchors of the input size",
     .layout = &yolov8_layout,
+    .check_values = &yolov8_check_values,
+    .other_kind = "yolox",
     .decode = &yolov8_decode,
 };
 

@@ -24,6 +24,19 @@ Result<OutputLayout> yolox_layout(const std::vector<int>& dims, int input_w, int
   return l;
 }
 
+// Undecoded YOLOX outputs hold grid-cell offsets (about 0..1) in the first two values and
+// probabilities in the fifth; decoded boxes (YOLOv8 [1,N,4+C]) hold pixels there.
+std::string yolox_check_values(const float* data, const OutputLayout& l, int /*input_w*/,
+                               int /*input_h*/) {
+  const float ox = strided_median(data, l.anchors, l.attrs, 0);
+  const float obj = strided_median(data, l.anchors, l.attrs, 4);
+  if (ox < -2.0f || ox > 3.0f || obj < 0.0f || obj > 1.0f) {
+    return "its values are not undecoded grid offsets and objectness (median x offset " +
+           std::to_string(ox) + ", median objectness " + std::to_string(obj) + ")";
+  }
+  return "";
+}
+
 void yolox_decode(const float* data, const OutputLayout& l, int input_w, int input_h,
                   float score_threshold, std::span<const uint8_t> mask,
                   std::vector<Candidate>& out) {
@@ -38,6 +51,8 @@ const YoloFamily kYolox{
     .align = LetterboxAlign::kTopLeft,
     .expected_output = "[1, N, 5+C], N = anchors of the input size",
     .layout = &yolox_layout,
+    .check_values = &yolox_check_values,
+    .other_kind = "yolov8",
     .decode = &yolox_decode,
 };
 

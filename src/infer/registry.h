@@ -44,7 +44,8 @@ const DetectorKindInfo* find_detector_kind(std::string_view kind);
 // Error codes: "detector.unknown_kind" (the message lists the registered kinds), plus each
 // backend's load errors: "model.not_found", "model.unreadable", "model.not_onnx",
 // "model.truncated", "model.unsupported_quantization", "model.import_failed",
-// "model.bad_output_shape", "model.input_size_mismatch", "model.class_count_mismatch",
+// "model.bad_output_shape", "model.wrong_kind" (the output's values belong to the other
+// family), "model.bad_input_shape", "model.input_size_mismatch", "model.class_count_mismatch",
 // "detector.bad_config", "detector.unknown_class", "detector.class_names" (class-names file).
 Result<DetectorPtr> create_detector(const DetectorConfig& config);
 

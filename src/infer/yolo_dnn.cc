@@ -19,6 +19,16 @@ std::string dims_to_string(const std::vector<int>& dims) {
   return s + "]";
 }
 
+float strided_median(const float* values, int64_t count, int64_t stride, int64_t offset) {
+  std::vector<float> v;
+  v.reserve(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) v.push_back(values[i * stride + offset]);
+  if (v.empty()) return 0;
+  auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
+  std::nth_element(v.begin(), mid, v.end());
+  return *mid;
+}
+
 namespace {
 
 constexpr size_t kMaxDetections = 300;
@@ -118,6 +128,13 @@ class YoloDnnDetector final : public Detector {
                             "): " + layout.error().message);
     }
     layout_ = *layout;
+    if (std::string why = family_.check_values(out.ptr<float>(), layout_, in_w_, in_h_);
+        !why.empty()) {
+      return make_error("model.wrong_kind",
+                        "model file '" + config_.model_path + "' does not look like a " +
+                            family_.kind + " model: " + why + "; is it a " + family_.other_kind +
+                            " model? (try " + family_.other_kind + ":" + config_.model_path + ")");
+    }
 
     auto names = resolve_class_names(config_.class_names_path, onnx->metadata,
                                      layout_.num_classes, config_.model_path);

@@ -8,6 +8,7 @@
 // output shape against the family (and warms the network up).
 #pragma once
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,12 @@ struct YoloFamily {
   // Decides the layout from the output dims (batch first) and the input size; an Error with
   // code "model.bad_output_shape" when they fit no layout of the family.
   Result<OutputLayout> (*layout)(const std::vector<int>& dims, int input_w, int input_h);
+  // Looks at the values of the validation inference (blank input) and returns "" when they
+  // look like this family's output, else why not: a model of the other family can have an
+  // output shape that fits (yolox_nano [1,3549,85] reads as a yolov8 [1,N,4+81]).
+  std::string (*check_values)(const float* data, const OutputLayout& layout, int input_w,
+                              int input_h);
+  const char* other_kind;  // suggested in the error when check_values fails
   // Decodes the output into candidates in network-input pixels.
   void (*decode)(const float* data, const OutputLayout& layout, int input_w, int input_h,
                  float score_threshold, std::span<const uint8_t> class_mask,
@@ -42,6 +49,9 @@ struct YoloFamily {
 };
 
 Result<DetectorPtr> make_yolo_detector(const DetectorConfig& config, const YoloFamily& family);
+
+// Median of values[i * stride + offset] for i in [0, count) (for check_values).
+float strided_median(const float* values, int64_t count, int64_t stride, int64_t offset);
 
 // "[1, 84, 8400]" for error messages.
 std::string dims_to_string(const std::vector<int>& dims);
