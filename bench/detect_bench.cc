@@ -261,9 +261,9 @@ Status measure(const infer::ModelSpec& spec, const Frame& frame, int threads,
   PythonBaseline py;
   bool use_python = false;
   if (o.python && (spec.kind == "yolov8" || spec.kind == "yolox")) {
-    use_python = py.start({python, "-c", kPythonScript, spec.kind, spec.path, image,
-                           std::to_string(threads), std::to_string(o.runs),
-                           std::to_string(o.warmup)});
+    use_python =
+        py.start({python, "-c", kPythonScript, spec.kind, spec.path, image, std::to_string(threads),
+                  std::to_string(o.runs), std::to_string(o.warmup)});
     if (!use_python) {
       row.python_note = "python baseline skipped (" + python + ": " + py.error() + ")";
     }
@@ -336,10 +336,10 @@ void write_json(const std::string& path, const std::vector<Row>& rows, const Det
         << ", \"paired_ratio\": " << st(r.pair_ratio)
         << ", \"inner_overhead\": " << st(r.inner_overhead);
     if (r.have_python) {
-      out << ", \"python_forward\": " << st(r.py_forward) << ", \"python_detect\": "
-          << st(r.py_detect) << ", \"forward_over_python_forward_p50\": "
-          << r.forward.p50 / r.py_forward.p50 << ", \"detect_over_python_detect_p50\": "
-          << r.detect.p50 / r.py_detect.p50;
+      out << ", \"python_forward\": " << st(r.py_forward)
+          << ", \"python_detect\": " << st(r.py_detect)
+          << ", \"forward_over_python_forward_p50\": " << r.forward.p50 / r.py_forward.p50
+          << ", \"detect_over_python_detect_p50\": " << r.detect.p50 / r.py_detect.p50;
     }
     out << "}";
   }
@@ -376,10 +376,11 @@ int run_detect_bench(const DetectBenchOptions& opts) {
   }
   const std::string python = o.python_exe.empty() ? default_python() : o.python_exe;
   const std::string load_before = loadavg();
-  std::printf("orion bench detect: image %s (%dx%d), %d timed runs after %d warm-up, %ld CPUs, "
-              "load average %s\n",
-              o.image.c_str(), (*frame)->width(), (*frame)->height(), o.runs, o.warmup,
-              sysconf(_SC_NPROCESSORS_ONLN), load_before.c_str());
+  std::printf(
+      "orion bench detect: image %s (%dx%d), %d timed runs after %d warm-up, %ld CPUs, "
+      "load average %s\n",
+      o.image.c_str(), (*frame)->width(), (*frame)->height(), o.runs, o.warmup,
+      sysconf(_SC_NPROCESSORS_ONLN), load_before.c_str());
   std::printf(
       "  forward = Detector::forward_only(): setInput + net.forward on the prepared blob\n"
       "  detect  = Detector::detect() end to end (pre = letterbox + blob, post = decode + NMS)\n"
@@ -400,8 +401,8 @@ int run_detect_bench(const DetectBenchOptions& opts) {
     for (int threads : o.threads) {
       Row row;
       row.kind = spec->kind;
-      row.model = spec->path.empty() ? spec->kind
-                                     : std::filesystem::path(spec->path).filename().string();
+      row.model =
+          spec->path.empty() ? spec->kind : std::filesystem::path(spec->path).filename().string();
       row.threads = threads;
       if (auto st = measure(*spec, **frame, threads, o, python, o.image, row); !st) {
         std::fprintf(stderr, "bench detect: %s, %d threads: %s\n", text.c_str(), threads,
@@ -410,18 +411,20 @@ int run_detect_bench(const DetectBenchOptions& opts) {
         continue;
       }
       const double ratio = row.pair_ratio.p50;
-      std::printf("%-7s %-16s %d thr  forward p50 %7.2f p99 %7.2f | detect p50 %7.2f p99 %7.2f "
-                  "(pre %.2f post %.2f) | ratio %.3f inner %.3f %s | %zu dets\n",
-                  row.kind.c_str(), row.model.c_str(), threads, row.forward.p50, row.forward.p99,
-                  row.detect.p50, row.detect.p99, row.pre.p50, row.post.p50, ratio,
-                  1.0 + row.inner_overhead.p50,
-                  ratio <= 1.05 ? "(goal <= 1.05 met)" : "(goal <= 1.05 MISSED)", row.detections);
+      std::printf(
+          "%-7s %-16s %d thr  forward p50 %7.2f p99 %7.2f | detect p50 %7.2f p99 %7.2f "
+          "(pre %.2f post %.2f) | ratio %.3f inner %.3f %s | %zu dets\n",
+          row.kind.c_str(), row.model.c_str(), threads, row.forward.p50, row.forward.p99,
+          row.detect.p50, row.detect.p99, row.pre.p50, row.post.p50, ratio,
+          1.0 + row.inner_overhead.p50,
+          ratio <= 1.05 ? "(goal <= 1.05 met)" : "(goal <= 1.05 MISSED)", row.detections);
       if (row.have_python) {
-        std::printf("%-7s %-16s python forward p50 %7.2f p99 %7.2f | detect p50 %7.2f p99 %7.2f "
-                    "| ours/python p50: forward %.3f, detect %.3f | %zu dets\n",
-                    "", "", row.py_forward.p50, row.py_forward.p99, row.py_detect.p50,
-                    row.py_detect.p99, row.forward.p50 / row.py_forward.p50,
-                    row.detect.p50 / row.py_detect.p50, row.py_detections);
+        std::printf(
+            "%-7s %-16s python forward p50 %7.2f p99 %7.2f | detect p50 %7.2f p99 %7.2f "
+            "| ours/python p50: forward %.3f, detect %.3f | %zu dets\n",
+            "", "", row.py_forward.p50, row.py_forward.p99, row.py_detect.p50, row.py_detect.p99,
+            row.forward.p50 / row.py_forward.p50, row.detect.p50 / row.py_detect.p50,
+            row.py_detections);
       } else if (!row.python_note.empty()) {
         std::printf("%-7s %-16s %s\n", "", "", row.python_note.c_str());
       }

@@ -29,9 +29,9 @@ struct DetectBenchOptions {
   std::vector<std::string> models;  // KIND:PATH specs; empty = the shared assets' two models
   std::string image;                // empty = <assets>/bus.jpg
   std::vector<int> threads = {1, 2};
-  int runs = 30;    // timed forward/detect pairs per (model, threads)
-  int warmup = 3;   // untimed detect() calls before them
-  int block = 5;    // ours and python alternate in blocks of this many runs
+  int runs = 30;   // timed forward/detect pairs per (model, threads)
+  int warmup = 3;  // untimed detect() calls before them
+  int block = 5;   // ours and python alternate in blocks of this many runs
   bool python = true;
   std::string python_exe;  // empty = /usr/bin/python3 when present (Debian's), else python3
   std::string json_path;   // also write the results as JSON here

@@ -6,14 +6,16 @@ namespace {
 void add_bench_detect(CLI::App& /*app*/, CLI::App& bench) {
   static orion::bench::DetectBenchOptions opts;
   auto* cmd = bench.add_subcommand(
-      "detect", "Detectors: forward() alone vs the whole detect(), 1 and 2 threads, beside "
-                "Debian python3-opencv doing the same");
+      "detect",
+      "Detectors: forward() alone vs the whole detect(), 1 and 2 threads, beside "
+      "Debian python3-opencv doing the same");
   cmd->add_option("--model,-m", opts.models,
                   "model specs KIND:PATH (default: yolov8n.onnx and yolox_nano.onnx from the "
                   "shared assets)");
   cmd->add_option("--image", opts.image, "image (default: bus.jpg from the shared assets)");
   cmd->add_option("--threads", opts.threads, "thread counts to measure")->capture_default_str();
-  cmd->add_option("--runs", opts.runs, "timed forward/detect pairs per case")->capture_default_str();
+  cmd->add_option("--runs", opts.runs, "timed forward/detect pairs per case")
+      ->capture_default_str();
   cmd->add_option("--warmup", opts.warmup, "untimed detect() calls first")->capture_default_str();
   cmd->add_option("--block", opts.block, "ours and python alternate in blocks of this many runs")
       ->capture_default_str();

@@ -89,8 +89,9 @@ void add_detect(CLI::App& app, CLI::App& /*bench*/) {
   cmd->add_option("--score", o.score, "score threshold")->capture_default_str();
   cmd->add_option("--iou", o.iou, "NMS IoU threshold")->capture_default_str();
   cmd->add_option("--size", o.size, "network input size (default: from the model)");
-  cmd->add_option("--names", o.names, "class names file, one per line (default: model metadata "
-                                      "or COCO)");
+  cmd->add_option("--names", o.names,
+                  "class names file, one per line (default: model metadata "
+                  "or COCO)");
   cmd->add_option("--classes", o.classes, "keep only these classes (names or ids)");
   cmd->add_option("--threads", o.threads, "inference threads (default: OpenCV's)");
   cmd->callback([] { orion::cli::exit_code = run_detect(o); });

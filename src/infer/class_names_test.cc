@@ -81,7 +81,8 @@ TEST(ClassNames, FilterNamingNoClassIsAnError) {
     auto m = class_mask({bad}, coco_class_names());
     ASSERT_FALSE(m.ok()) << bad;
     EXPECT_EQ(m.error().code, "detector.unknown_class");
-    EXPECT_NE(m.error().message.find(std::string("'") + bad + "' names no class"), std::string::npos);
+    EXPECT_NE(m.error().message.find(std::string("'") + bad + "' names no class"),
+              std::string::npos);
   }
 }
 

@@ -66,13 +66,16 @@ std::string match_reference(const std::vector<Detection>& dets, const std::vecto
   for (const auto& r : refs) want.insert(r.cls);
   if (got != want) return "class sets differ";
   if (dets.size() != refs.size()) {
-    return std::to_string(dets.size()) + " detections, reference has " + std::to_string(refs.size());
+    return std::to_string(dets.size()) + " detections, reference has " +
+           std::to_string(refs.size());
   }
   std::vector<bool> used(dets.size(), false);
   // Rows with boxes first, so that a box-less row cannot take a detection a box row needs.
   std::vector<const Ref*> order;
-  for (const auto& r : refs) if (r.box) order.push_back(&r);
-  for (const auto& r : refs) if (!r.box) order.push_back(&r);
+  for (const auto& r : refs)
+    if (r.box) order.push_back(&r);
+  for (const auto& r : refs)
+    if (!r.box) order.push_back(&r);
   for (const Ref* r : order) {
     int best = -1;
     float best_iou = -1;
@@ -136,9 +139,13 @@ class ModelTest : public ::testing::Test {
 };
 
 TEST_F(ModelTest, Yolov8BusMatchesTheReference) { check("yolov8", "yolov8n.onnx", "bus.jpg"); }
-TEST_F(ModelTest, Yolov8ZidaneMatchesTheReference) { check("yolov8", "yolov8n.onnx", "zidane.jpg"); }
+TEST_F(ModelTest, Yolov8ZidaneMatchesTheReference) {
+  check("yolov8", "yolov8n.onnx", "zidane.jpg");
+}
 TEST_F(ModelTest, YoloxBusMatchesTheReference) { check("yolox", "yolox_nano.onnx", "bus.jpg"); }
-TEST_F(ModelTest, YoloxZidaneMatchesTheReference) { check("yolox", "yolox_nano.onnx", "zidane.jpg"); }
+TEST_F(ModelTest, YoloxZidaneMatchesTheReference) {
+  check("yolox", "yolox_nano.onnx", "zidane.jpg");
+}
 
 TEST_F(ModelTest, InfoComesFromTheModel) {
   ORION_REQUIRE_ASSET(v8, "yolov8n.onnx");
@@ -169,9 +176,17 @@ FramePtr make_frame(const cv::Mat& bgr, PixelFormat format, int row_align) {
   };
   cv::Mat tmp;
   switch (format) {
-    case PixelFormat::kBGR24: copy_plane(0, bgr); break;
-    case PixelFormat::kRGB24: cv::cvtColor(bgr, tmp, cv::COLOR_BGR2RGB); copy_plane(0, tmp); break;
-    case PixelFormat::kGray8: cv::cvtColor(bgr, tmp, cv::COLOR_BGR2GRAY); copy_plane(0, tmp); break;
+    case PixelFormat::kBGR24:
+      copy_plane(0, bgr);
+      break;
+    case PixelFormat::kRGB24:
+      cv::cvtColor(bgr, tmp, cv::COLOR_BGR2RGB);
+      copy_plane(0, tmp);
+      break;
+    case PixelFormat::kGray8:
+      cv::cvtColor(bgr, tmp, cv::COLOR_BGR2GRAY);
+      copy_plane(0, tmp);
+      break;
     case PixelFormat::kI420:
     case PixelFormat::kNV12: {
       cv::cvtColor(bgr, tmp, cv::COLOR_BGR2YUV_I420);
@@ -188,7 +203,8 @@ FramePtr make_frame(const cv::Mat& bgr, PixelFormat format, int row_align) {
       }
       break;
     }
-    case PixelFormat::kUnknown: break;
+    case PixelFormat::kUnknown:
+      break;
   }
   return freeze(std::move(*f));
 }
@@ -203,10 +219,13 @@ TEST_F(ModelTest, EveryAcceptedFrameFormatGivesTheSameDetections) {
   ASSERT_TRUE(base.ok());
   std::erase_if(*base, [](const Detection& x) { return x.score < 0.35f; });
   ASSERT_EQ(base->size(), 4u);
-  struct Case { PixelFormat f; int align; };
-  for (Case c : {Case{PixelFormat::kBGR24, 64}, Case{PixelFormat::kRGB24, 1},
-                 Case{PixelFormat::kI420, 1}, Case{PixelFormat::kI420, 64},
-                 Case{PixelFormat::kNV12, 32}}) {
+  struct Case {
+    PixelFormat f;
+    int align;
+  };
+  for (Case c :
+       {Case{PixelFormat::kBGR24, 64}, Case{PixelFormat::kRGB24, 1}, Case{PixelFormat::kI420, 1},
+        Case{PixelFormat::kI420, 64}, Case{PixelFormat::kNV12, 32}}) {
     auto got = d->detect(*make_frame(bgr, c.f, c.align));
     ASSERT_TRUE(got.ok()) << got.error().to_string();
     // YUV 4:2:0 loses chroma detail: same objects, boxes within IoU 0.9, scores within 0.05

@@ -35,9 +35,9 @@ TEST(BadModel, MissingFile) {
 
 TEST(BadModel, FileThatIsNotOnnx) {
   TempDir dir;
-  for (const std::string& bytes : {std::string("name: not a model\n"),
-                                   std::string("\xff\xd8\xff\xe0\x00\x10JFIF\x00", 11),
-                                   std::string()}) {
+  for (const std::string& bytes :
+       {std::string("name: not a model\n"), std::string("\xff\xd8\xff\xe0\x00\x10JFIF\x00", 11),
+        std::string()}) {
     const auto path = dir.write("model.onnx", bytes);
     auto d = load("yolov8", path);
     ASSERT_FALSE(d.ok());
@@ -75,8 +75,9 @@ TEST(BadModel, OutputShapeThatFitsNeitherFamily) {
   auto v8 = load("yolov8", path);
   ASSERT_FALSE(v8.ok());
   EXPECT_EQ(v8.error().code, "model.bad_output_shape");
-  EXPECT_CONTAINS(v8.error().message, "has output 'output' of shape [1, 6, 512], which does not "
-                                      "fit a yolov8 model with input 32x32");
+  EXPECT_CONTAINS(v8.error().message,
+                  "has output 'output' of shape [1, 6, 512], which does not "
+                  "fit a yolov8 model with input 32x32");
   EXPECT_CONTAINS(v8.error().message, "[1, 4+C, N] or [1, N, 4+C]");
 
   auto yx = load("yolox", path);
@@ -103,10 +104,10 @@ TEST(BadModel, DynamicallyQuantizedInt8Model) {
   EXPECT_EQ(d.error().code, "model.unsupported_quantization");
   EXPECT_CONTAINS(d.error().message, "is a dynamically quantized int8 model");
   EXPECT_CONTAINS(d.error().message, "DynamicQuantizeLinear");
+  EXPECT_CONTAINS(d.error().message, "OpenCV 4.6 cannot import dynamically quantized int8 models");
   EXPECT_CONTAINS(d.error().message,
-                  "OpenCV 4.6 cannot import dynamically quantized int8 models");
-  EXPECT_CONTAINS(d.error().message, "use the fp32 (float32) export of the same model instead, "
-                                     "e.g. yolov8n.onnx");
+                  "use the fp32 (float32) export of the same model instead, "
+                  "e.g. yolov8n.onnx");
 }
 
 TEST(BadModel, ModelOfTheOtherFamily) {
@@ -115,8 +116,9 @@ TEST(BadModel, ModelOfTheOtherFamily) {
   auto d = load("yolov8", yolox);
   ASSERT_FALSE(d.ok());
   EXPECT_EQ(d.error().code, "model.wrong_kind");
-  EXPECT_CONTAINS(d.error().message, "does not look like a yolov8 model: its box centres do not "
-                                     "spread over the 416-pixel-wide input");
+  EXPECT_CONTAINS(d.error().message,
+                  "does not look like a yolov8 model: its box centres do not "
+                  "spread over the 416-pixel-wide input");
   EXPECT_CONTAINS(d.error().message, "is it a yolox model? (try yolox:" + yolox + ")");
 }
 

@@ -81,7 +81,8 @@ class HogDetector final : public Detector {
         bgr->copyTo(input_);
       }
     } catch (const cv::Exception& e) {
-      return make_error("detector.inference_failed", std::string("preprocessing failed: ") + e.what());
+      return make_error("detector.inference_failed",
+                        std::string("preprocessing failed: ") + e.what());
     }
     const Timestamp t1 = clock.now();
     std::vector<cv::Rect> found;
@@ -114,7 +115,8 @@ class HogDetector final : public Detector {
   DetectorTimings last_timings() const override { return timings_; }
 
   Status forward_only() override {
-    if (input_.empty()) return make_error("detector.no_input", "forward_only() before any detect()");
+    if (input_.empty())
+      return make_error("detector.no_input", "forward_only() before any detect()");
     std::vector<cv::Rect> found;
     std::vector<double> weights;
     return run(input_, found, weights);
@@ -128,7 +130,8 @@ class HogDetector final : public Detector {
     try {
       hog_.detectMultiScale(img, found, weights, 0.0, cv::Size(8, 8), cv::Size(16, 16), 1.05, 2.0);
     } catch (const cv::Exception& e) {
-      return make_error("detector.inference_failed", std::string("HOG detection failed: ") + e.what());
+      return make_error("detector.inference_failed",
+                        std::string("HOG detection failed: ") + e.what());
     }
     return {};
   }

@@ -24,8 +24,8 @@ Result<FramePtr> load_image(const std::string& path) {
     return make_error("image.unreadable", "cannot decode image '" + path + "': " + e.what());
   }
   if (img.empty()) {
-    return make_error("image.unreadable", "cannot decode image '" + path +
-                                              "' (not an image format OpenCV reads)");
+    return make_error("image.unreadable",
+                      "cannot decode image '" + path + "' (not an image format OpenCV reads)");
   }
   HeapFramePool pool;
   auto frame = pool.acquire(FrameLayout::packed(PixelFormat::kBGR24, img.cols, img.rows));
@@ -42,13 +42,11 @@ namespace {
 
 cv::Scalar colour_of(int class_id) {
   // A fixed, well-spread palette (BGR), so a class keeps its colour across frames.
-  static const cv::Scalar palette[] = {{56, 56, 255},  {151, 157, 255}, {31, 112, 255},
-                                       {29, 178, 255}, {49, 210, 207},  {10, 249, 72},
-                                       {23, 204, 146}, {134, 219, 61},  {211, 188, 0},
-                                       {209, 85, 0},   {255, 194, 0},   {147, 69, 52},
-                                       {255, 115, 100}, {236, 24, 0},   {255, 56, 132},
-                                       {133, 0, 82},   {255, 56, 203},  {200, 149, 255},
-                                       {199, 55, 255}, {255, 255, 255}};
+  static const cv::Scalar palette[] = {
+      {56, 56, 255}, {151, 157, 255}, {31, 112, 255},  {29, 178, 255}, {49, 210, 207},
+      {10, 249, 72}, {23, 204, 146},  {134, 219, 61},  {211, 188, 0},  {209, 85, 0},
+      {255, 194, 0}, {147, 69, 52},   {255, 115, 100}, {236, 24, 0},   {255, 56, 132},
+      {133, 0, 82},  {255, 56, 203},  {200, 149, 255}, {199, 55, 255}, {255, 255, 255}};
   const size_t n = sizeof(palette) / sizeof(palette[0]);
   return palette[static_cast<size_t>(class_id < 0 ? 0 : class_id) % n];
 }
@@ -62,7 +60,8 @@ Status write_annotated_image(const std::string& path, const Frame& frame,
     auto bgr = frame_to_bgr(frame, scratch, "image.unsupported_frame");
     if (!bgr) return bgr.error();
     out = bgr->clone();
-    const int thick = std::max(2, static_cast<int>(std::lround(std::max(out.cols, out.rows) / 400.0)));
+    const int thick =
+        std::max(2, static_cast<int>(std::lround(std::max(out.cols, out.rows) / 400.0)));
     const double font = std::max(0.5, thick / 3.0);
     for (const Detection& d : detections) {
       const cv::Scalar c = colour_of(d.class_id);
@@ -72,10 +71,11 @@ Status write_annotated_image(const std::string& path, const Frame& frame,
       char label[96];
       std::snprintf(label, sizeof label, "%s %.2f", d.class_name.c_str(), d.score);
       int base = 0;
-      const cv::Size ts = cv::getTextSize(label, cv::FONT_HERSHEY_SIMPLEX, font, thick / 2 + 1, &base);
+      const cv::Size ts =
+          cv::getTextSize(label, cv::FONT_HERSHEY_SIMPLEX, font, thick / 2 + 1, &base);
       const int top = p1.y - ts.height - base >= 0 ? p1.y - ts.height - base : p1.y;
-      cv::rectangle(out, cv::Point(p1.x, top), cv::Point(p1.x + ts.width, top + ts.height + base), c,
-                    cv::FILLED);
+      cv::rectangle(out, cv::Point(p1.x, top), cv::Point(p1.x + ts.width, top + ts.height + base),
+                    c, cv::FILLED);
       cv::putText(out, label, cv::Point(p1.x, top + ts.height), cv::FONT_HERSHEY_SIMPLEX, font,
                   cv::Scalar(255, 255, 255), thick / 2 + 1, cv::LINE_AA);
     }
@@ -95,11 +95,21 @@ std::string json_string(const std::string& s) {
   for (char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
     switch (ch) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];

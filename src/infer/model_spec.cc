@@ -47,14 +47,13 @@ Result<ModelSpec> parse_model_spec(std::string_view spec) {
                                                      ")");
   }
   if (info->needs_model_file && out.path.empty()) {
-    return make_error("model_spec.missing_path",
-                      "model spec '" + text + "': kind '" + out.kind +
-                          "' needs a model file: write " + out.kind + ":PATH");
+    return make_error("model_spec.missing_path", "model spec '" + text + "': kind '" + out.kind +
+                                                     "' needs a model file: write " + out.kind +
+                                                     ":PATH");
   }
   if (!info->needs_model_file && !out.path.empty()) {
-    return make_error("model_spec.unexpected_path", "model spec '" + text + "': kind '" +
-                                                        out.kind + "' takes no model file: write " +
-                                                        out.kind);
+    return make_error("model_spec.unexpected_path", "model spec '" + text + "': kind '" + out.kind +
+                                                        "' takes no model file: write " + out.kind);
   }
   return out;
 }

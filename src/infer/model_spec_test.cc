@@ -18,11 +18,15 @@ Result<DetectorPtr> make_nothing(const DetectorConfig& config) {
 }  // namespace
 }  // namespace orion::infer
 
-ORION_REGISTER_DETECTOR(testfile, {.kind = "testfile", .description = "test kind with a file",
-                                   .needs_model_file = true},
+ORION_REGISTER_DETECTOR(testfile,
+                        {.kind = "testfile",
+                         .description = "test kind with a file",
+                         .needs_model_file = true},
                         &orion::infer::make_nothing);
-ORION_REGISTER_DETECTOR(testnofile, {.kind = "testnofile", .description = "test kind, no file",
-                                     .needs_model_file = false},
+ORION_REGISTER_DETECTOR(testnofile,
+                        {.kind = "testnofile",
+                         .description = "test kind, no file",
+                         .needs_model_file = false},
                         &orion::infer::make_nothing);
 
 namespace orion::infer {

@@ -58,14 +58,15 @@ Result<MotionDecision> MotionGate::update(const Frame& frame) {
     // A 3×3 opening drops isolated noise pixels (sensor noise, compression artefacts).
     cv::morphologyEx(s.mask, s.mask, cv::MORPH_OPEN,
                      cv::getStructuringElement(cv::MORPH_RECT, cv::Size(3, 3)));
-    d.motion_fraction = static_cast<double>(cv::countNonZero(s.mask)) /
-                        static_cast<double>(s.mask.total());
+    d.motion_fraction =
+        static_cast<double>(cv::countNonZero(s.mask)) / static_cast<double>(s.mask.total());
     const bool moving = d.motion_fraction >= s.config.min_motion_fraction;
     const bool refresh =
         s.config.max_skipped_in_row > 0 && s.skipped_in_row >= s.config.max_skipped_in_row;
     d.run_inference = first || moving || refresh;
   } catch (const cv::Exception& e) {
-    return make_error("motion_gate.failed", std::string("background subtraction failed: ") + e.what());
+    return make_error("motion_gate.failed",
+                      std::string("background subtraction failed: ") + e.what());
   }
   ++s.stats.frames;
   if (d.run_inference) {

@@ -24,13 +24,13 @@ namespace orion::infer {
 
 // Per-pipeline settings (the pipeline config carries one of these).
 struct MotionGateConfig {
-  bool enabled = false;        // disabled: every frame passes, nothing is computed
-  int analysis_width = 320;    // the frame is scaled down to this width (keeping aspect) first
+  bool enabled = false;      // disabled: every frame passes, nothing is computed
+  int analysis_width = 320;  // the frame is scaled down to this width (keeping aspect) first
   double min_motion_fraction = 0.002;  // pass when at least this fraction of pixels moved
-  int history = 200;           // MOG2 history (frames)
-  double var_threshold = 16;   // MOG2 varThreshold
-  double learning_rate = -1;   // MOG2 learning rate; -1 = automatic from history
-  int max_skipped_in_row = 50; // after this many skips in a row, pass one frame anyway (0 = never)
+  int history = 200;                   // MOG2 history (frames)
+  double var_threshold = 16;           // MOG2 varThreshold
+  double learning_rate = -1;           // MOG2 learning rate; -1 = automatic from history
+  int max_skipped_in_row = 50;  // after this many skips in a row, pass one frame anyway (0 = never)
 };
 
 struct MotionGateStats {

@@ -64,11 +64,17 @@ class Reader {
 
   bool skip(uint32_t wt) {
     switch (wt) {
-      case kVarint: return varint().has_value();
-      case kFixed64: return advance(8);
-      case kFixed32: return advance(4);
-      case kLen: return sub().has_value();
-      default: fail(Fault::kMalformed, 0); return false;
+      case kVarint:
+        return varint().has_value();
+      case kFixed64:
+        return advance(8);
+      case kFixed32:
+        return advance(4);
+      case kLen:
+        return sub().has_value();
+      default:
+        fail(Fault::kMalformed, 0);
+        return false;
     }
   }
 
@@ -243,7 +249,8 @@ Error fault_error(const Reader& r, const std::string& what, size_t size) {
                           std::to_string(r.fault_need()) + " (copy the file again)");
   }
   return make_error("model.not_onnx",
-                    "model file '" + what + "' is not a valid ONNX model (malformed protobuf at byte " +
+                    "model file '" + what +
+                        "' is not a valid ONNX model (malformed protobuf at byte " +
                         std::to_string(r.offset()) + ")");
 }
 
@@ -253,11 +260,12 @@ Result<OnnxInfo> scan_onnx(std::string_view bytes, const std::string& what) {
   // Every ONNX writer serialises ModelProto fields in order, so a model starts with ir_version
   // (field 1, varint: tag byte 0x08).
   if (bytes.empty() || static_cast<uint8_t>(bytes[0]) != 0x08) {
-    return make_error("model.not_onnx",
-                      "model file '" + what + "' is not an ONNX model (" +
-                          (bytes.empty() ? std::string("the file is empty")
-                                         : std::string("it does not start with an ONNX ModelProto header")) +
-                          ")");
+    return make_error(
+        "model.not_onnx",
+        "model file '" + what + "' is not an ONNX model (" +
+            (bytes.empty() ? std::string("the file is empty")
+                           : std::string("it does not start with an ONNX ModelProto header")) +
+            ")");
   }
   OnnxInfo info;
   Reader r(bytes, 0);

@@ -27,15 +27,15 @@ namespace orion::infer {
 
 struct OnnxTensorInfo {
   std::string name;
-  int32_t elem_type = 0;         // onnx TensorProto.DataType (1 = float)
-  std::vector<int64_t> dims;     // -1 where the dimension is symbolic or unknown
+  int32_t elem_type = 0;      // onnx TensorProto.DataType (1 = float)
+  std::vector<int64_t> dims;  // -1 where the dimension is symbolic or unknown
 };
 
 struct OnnxInfo {
   int64_t ir_version = 0;
   int64_t opset = 0;  // version of the default ("" / "ai.onnx") domain
   std::string producer;
-  std::vector<OnnxTensorInfo> inputs;   // graph inputs that are not initializers
+  std::vector<OnnxTensorInfo> inputs;  // graph inputs that are not initializers
   std::vector<OnnxTensorInfo> outputs;
   std::set<std::string> op_types;
   std::map<std::string, std::string> metadata;

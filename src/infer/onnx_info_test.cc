@@ -38,7 +38,7 @@ TEST(OnnxInfo, EmptyFileIsNotOnnx) {
 
 TEST(OnnxInfo, TextAndJpegAreNotOnnx) {
   for (const std::string& bytes : {std::string("hello, I am a text file\n"),
-                                  std::string("\xff\xd8\xff\xe0\x00\x10JFIF", 10)}) {
+                                   std::string("\xff\xd8\xff\xe0\x00\x10JFIF", 10)}) {
     auto info = scan_onnx(bytes, "x.onnx");
     ASSERT_FALSE(info.ok());
     EXPECT_EQ(info.error().code, "model.not_onnx");
@@ -61,8 +61,8 @@ TEST(OnnxInfo, EveryTruncationIsReportedAsTruncated) {
   for (size_t cut = 2; cut < bytes.size(); ++cut) {
     auto info = scan_onnx(bytes.substr(0, cut), "cut.onnx");
     ASSERT_FALSE(info.ok()) << "cut at " << cut;
-    EXPECT_EQ(info.error().code, "model.truncated") << "cut at " << cut << ": "
-                                                    << info.error().message;
+    EXPECT_EQ(info.error().code, "model.truncated")
+        << "cut at " << cut << ": " << info.error().message;
   }
 }
 

@@ -50,7 +50,8 @@ int64_t grid_anchor_count(int input_w, int input_h) {
 namespace {
 
 bool keep_class(std::span<const uint8_t> mask, int64_t c) {
-  return mask.empty() || (c < static_cast<int64_t>(mask.size()) && mask[static_cast<size_t>(c)] != 0);
+  return mask.empty() ||
+         (c < static_cast<int64_t>(mask.size()) && mask[static_cast<size_t>(c)] != 0);
 }
 
 Box from_center(float cx, float cy, float w, float h) {
@@ -76,8 +77,8 @@ void decode_yolov8(const float* data, int64_t anchors, int64_t attrs, bool trans
         }
       }
       if (best >= 0 && best_score >= score_threshold) {
-        out.push_back({static_cast<int>(best), best_score,
-                       from_center(row[0], row[1], row[2], row[3])});
+        out.push_back(
+            {static_cast<int>(best), best_score, from_center(row[0], row[1], row[2], row[3])});
       }
     }
     return;
@@ -99,9 +100,9 @@ void decode_yolov8(const float* data, int64_t anchors, int64_t attrs, bool trans
   for (int64_t a = 0; a < anchors; ++a) {
     const auto i = static_cast<size_t>(a);
     if (best_class[i] < 0 || best_score[i] < score_threshold) continue;
-    out.push_back({best_class[i], best_score[i],
-                   from_center(data[a], data[anchors + a], data[2 * anchors + a],
-                               data[3 * anchors + a])});
+    out.push_back(
+        {best_class[i], best_score[i],
+         from_center(data[a], data[anchors + a], data[2 * anchors + a], data[3 * anchors + a])});
   }
 }
 

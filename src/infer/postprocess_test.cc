@@ -77,7 +77,8 @@ struct V8Tensor {
   void set(int a, float cx, float cy, float w, float h, std::vector<float> cls) {
     const float v[4] = {cx, cy, w, h};
     for (int i = 0; i < 4; ++i) rows[static_cast<size_t>(i * kAnchors + a)] = v[i];
-    for (int c = 0; c < 3; ++c) rows[static_cast<size_t>((4 + c) * kAnchors + a)] = cls[static_cast<size_t>(c)];
+    for (int c = 0; c < 3; ++c)
+      rows[static_cast<size_t>((4 + c) * kAnchors + a)] = cls[static_cast<size_t>(c)];
   }
   std::vector<float> transposed() const {  // [anchor][attr]
     std::vector<float> t(rows.size());
@@ -145,13 +146,13 @@ TEST(DecodeYolox, GridOffsetStrideAndExpSizesGiveTheKnownBox) {
   a[1] = 0.25f;
   a[2] = std::log(2.0f);
   a[3] = 0.0f;
-  a[4] = 0.8f;                   // objectness
-  a[5 + 2] = 0.5f;               // class 2
+  a[4] = 0.8f;      // objectness
+  a[5 + 2] = 0.5f;  // class 2
   a[5 + 0] = 0.3f;
   // Stride-32 grid, gx = 1, gy = 1: anchor 64 + 16 + 3 = 83; objectness high, classes low.
   float* b = &t[83 * kAttrs];
   b[4] = 0.9f;
-  b[5] = 0.2f;                   // score 0.18 < 0.25
+  b[5] = 0.2f;  // score 0.18 < 0.25
   std::vector<Candidate> out;
   decode_yolox(t.data(), kAnchors, kAttrs, 64, 64, 0.25f, {}, out);
   ASSERT_EQ(out.size(), 1u);
@@ -208,9 +209,9 @@ TEST(Nms, SuppressedBoxesDoNotSuppressOthers) {
 }
 
 TEST(Nms, EqualScoresAreOrderedByClassThenInputOrder) {
-  auto kept = nms_per_class({cand(3, 0.5f, {0, 0, 1, 1}), cand(1, 0.5f, {5, 5, 6, 6}),
-                             cand(1, 0.5f, {9, 9, 10, 10})},
-                            0.45f);
+  auto kept = nms_per_class(
+      {cand(3, 0.5f, {0, 0, 1, 1}), cand(1, 0.5f, {5, 5, 6, 6}), cand(1, 0.5f, {9, 9, 10, 10})},
+      0.45f);
   ASSERT_EQ(kept.size(), 3u);
   EXPECT_EQ(kept[0].class_id, 1);
   EXPECT_EQ(kept[0].box.x1, 5);

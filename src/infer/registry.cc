@@ -69,8 +69,8 @@ Result<DetectorPtr> create_detector(const DetectorConfig& config) {
                       "input_width, input_height and threads must not be negative");
   }
   if (it->second.info.needs_model_file && config.model_path.empty()) {
-    return make_error("detector.bad_config",
-                      "detector kind '" + config.kind + "' needs a model file (model_path is empty)");
+    return make_error("detector.bad_config", "detector kind '" + config.kind +
+                                                 "' needs a model file (model_path is empty)");
   }
   return it->second.factory(config);
 }

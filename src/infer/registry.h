@@ -53,9 +53,8 @@ Result<DetectorPtr> create_detector(const DetectorConfig& config);
 
 // Registers a detector kind from its backend file. `id` is the kind as a C identifier; the
 // linker keeps the file because CMake passes --undefined=orion_detector_registered_<id>.
-#define ORION_REGISTER_DETECTOR(id, ...)                                    \
-  extern "C" {                                                              \
-  extern const bool orion_detector_registered_##id;                         \
-  const bool orion_detector_registered_##id =                               \
-      ::orion::infer::register_detector_kind(__VA_ARGS__);                  \
+#define ORION_REGISTER_DETECTOR(id, ...)                                                           \
+  extern "C" {                                                                                     \
+  extern const bool orion_detector_registered_##id;                                                \
+  const bool orion_detector_registered_##id = ::orion::infer::register_detector_kind(__VA_ARGS__); \
   }

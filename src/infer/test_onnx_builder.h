@@ -48,16 +48,22 @@ inline Proto value_info(const std::string& name, const std::vector<int64_t>& dim
 
 // A model "images" [1,3,h,w] -> Reshape(to `out_dims`) -> "output". The product of out_dims
 // must be 3·h·w. `metadata` pairs go to metadata_props.
-inline std::string reshape_model(int w, int h, const std::vector<int64_t>& out_dims,
-                                 const std::vector<std::pair<std::string, std::string>>& metadata = {}) {
+inline std::string reshape_model(
+    int w, int h, const std::vector<int64_t>& out_dims,
+    const std::vector<std::pair<std::string, std::string>>& metadata = {}) {
   std::string raw;
   for (int64_t d : out_dims) {
-    for (int i = 0; i < 8; ++i) raw += static_cast<char>((static_cast<uint64_t>(d) >> (8 * i)) & 0xff);
+    for (int i = 0; i < 8; ++i)
+      raw += static_cast<char>((static_cast<uint64_t>(d) >> (8 * i)) & 0xff);
   }
   Proto shape_init;
   shape_init.varint(1, out_dims.size()).varint(2, 7).bytes(8, "shape").bytes(9, raw);  // INT64
   Proto node;
-  node.bytes(1, "images").bytes(1, "shape").bytes(2, "output").bytes(3, "reshape").bytes(4, "Reshape");
+  node.bytes(1, "images")
+      .bytes(1, "shape")
+      .bytes(2, "output")
+      .bytes(3, "reshape")
+      .bytes(4, "Reshape");
   Proto graph;
   graph.message(1, node)
       .bytes(2, "orion_test")

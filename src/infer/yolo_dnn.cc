@@ -61,7 +61,8 @@ Error quantized_model_error(const std::string& path, const OnnxInfo& info) {
                     "model file '" + path + "' is a dynamically quantized int8 model (it uses " +
                         ops +
                         "): OpenCV 4.6 cannot import dynamically quantized int8 models (they are "
-                        "for ONNX Runtime); " + hint);
+                        "for ONNX Runtime); " +
+                        hint);
 }
 
 bool is_dynamic_int8(const OnnxInfo& info) {
@@ -93,8 +94,8 @@ class YoloDnnDetector final : public Detector {
                                                    config_.model_path + "': " + cv_message(e));
     }
     if (net_.empty()) {
-      return make_error("model.import_failed",
-                        "OpenCV 4.6 imported no network from model file '" + config_.model_path + "'");
+      return make_error("model.import_failed", "OpenCV 4.6 imported no network from model file '" +
+                                                   config_.model_path + "'");
     }
     net_.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
     net_.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
@@ -115,8 +116,8 @@ class YoloDnnDetector final : public Detector {
     }
     std::vector<int> dims(out.size.p, out.size.p + out.dims);
     if (out.type() != CV_32F) {
-      return make_error("model.bad_output_shape", "model file '" + config_.model_path +
-                                                      "' has a non-float32 output");
+      return make_error("model.bad_output_shape",
+                        "model file '" + config_.model_path + "' has a non-float32 output");
     }
     auto layout = family_.layout(dims, in_w_, in_h_);
     if (!layout) {
@@ -136,8 +137,8 @@ class YoloDnnDetector final : public Detector {
                             " model? (try " + family_.other_kind + ":" + config_.model_path + ")");
     }
 
-    auto names = resolve_class_names(config_.class_names_path, onnx->metadata,
-                                     layout_.num_classes, config_.model_path);
+    auto names = resolve_class_names(config_.class_names_path, onnx->metadata, layout_.num_classes,
+                                     config_.model_path);
     if (!names) return names.error();
     auto mask = class_mask(config_.classes, names->names);
     if (!mask) return mask.error();
@@ -213,10 +214,10 @@ class YoloDnnDetector final : public Detector {
     const auto& dims = onnx.inputs.front().dims;
     if (dims.size() != 4 || (dims[1] != 3 && dims[1] != -1)) {
       std::vector<int> d(dims.begin(), dims.end());
-      return make_error("model.bad_input_shape",
-                        "model file '" + config_.model_path + "' has input '" +
-                            onnx.inputs.front().name + "' of shape " + dims_to_string(d) +
-                            "; a " + family_.kind + " model takes [1, 3, H, W]");
+      return make_error("model.bad_input_shape", "model file '" + config_.model_path +
+                                                     "' has input '" + onnx.inputs.front().name +
+                                                     "' of shape " + dims_to_string(d) + "; a " +
+                                                     family_.kind + " model takes [1, 3, H, W]");
     }
     const int model_h = static_cast<int>(dims[2]), model_w = static_cast<int>(dims[3]);
     in_w_ = config_.input_width > 0 ? config_.input_width
@@ -297,11 +298,11 @@ class YoloDnnDetector final : public Detector {
   std::vector<uint8_t> mask_;
 
   // Per-call buffers, kept to avoid allocations.
-  cv::Mat scratch_;   // converted frame (non-BGR inputs)
-  cv::Mat canvas_;    // letterboxed BGR image, in_h_ × in_w_
+  cv::Mat scratch_;  // converted frame (non-BGR inputs)
+  cv::Mat canvas_;   // letterboxed BGR image, in_h_ × in_w_
   cv::Rect canvas_roi_;
-  cv::Mat blob_;      // [1, 3, in_h_, in_w_] float
-  cv::Mat out_;       // network output
+  cv::Mat blob_;  // [1, 3, in_h_, in_w_] float
+  cv::Mat out_;   // network output
   bool has_input_ = false;
   DetectorTimings timings_;
 };

@@ -21,7 +21,7 @@ namespace orion::infer {
 // How the output tensor is laid out, decided once at load.
 struct OutputLayout {
   int64_t anchors = 0;
-  int64_t attrs = 0;       // values per anchor (4 + C for yolov8, 5 + C for yolox)
+  int64_t attrs = 0;  // values per anchor (4 + C for yolov8, 5 + C for yolox)
   int num_classes = 0;
   bool transposed = false;  // yolov8 only: [1, N, 4 + C] instead of [1, 4 + C, N]
 };
@@ -29,10 +29,10 @@ struct OutputLayout {
 struct YoloFamily {
   const char* kind;
   int default_input = 640;
-  bool swap_rb = false;          // true: network wants RGB
-  float scale = 1.0f;            // pixel value multiplier (1/255 or 1)
+  bool swap_rb = false;  // true: network wants RGB
+  float scale = 1.0f;    // pixel value multiplier (1/255 or 1)
   LetterboxAlign align = LetterboxAlign::kCenter;
-  const char* expected_output;   // for error messages, e.g. "[1, 4+C, N] or [1, N, 4+C]"
+  const char* expected_output;  // for error messages, e.g. "[1, 4+C, N] or [1, N, 4+C]"
   // Decides the layout from the output dims (batch first) and the input size; an Error with
   // code "model.bad_output_shape" when they fit no layout of the family.
   Result<OutputLayout> (*layout)(const std::vector<int>& dims, int input_w, int input_h);
