@@ -59,6 +59,8 @@ int run_up(const UpOptions& o) {
       std::printf("  %-16s output %s\n", r.capture.name.c_str(), r.output_url.c_str());
     }
   }
+  for (const auto& p : (*engine)->pipelines())
+    std::printf("  pipeline %-16s on %s, worker %s\n", p.name.c_str(), p.stream.c_str(), p.state.c_str());
   std::printf("orion up: running; Ctrl-C to stop\n");
   std::fflush(stdout);
 
@@ -80,7 +82,23 @@ int run_up(const UpOptions& o) {
                                                                          : (" " + r.capture.last_error).c_str());
       }
     }
+    for (const auto& p : (*engine)->pipelines()) {
+      const std::string key = "pipeline " + p.name;
+      if (shown[key] != p.state) {
+        shown[key] = p.state;
+        std::printf("  pipeline %-16s %s (pid %d)%s\n", p.name.c_str(), p.state.c_str(), p.pid,
+                    p.last_error.empty() ? "" : (": " + p.last_error).c_str());
+      }
+    }
     if (elapsed % 30 == 0) {
+      for (const auto& p : (*engine)->pipelines()) {
+        std::printf("  pipeline %-16s %s, %llu offered, %llu taken, %llu dropped, %llu results, %llu restarts, "
+                    "last result %.0f ms ago\n",
+                    p.name.c_str(), p.state.c_str(), static_cast<unsigned long long>(p.offered),
+                    static_cast<unsigned long long>(p.taken), static_cast<unsigned long long>(p.dropped),
+                    static_cast<unsigned long long>(p.results), static_cast<unsigned long long>(p.restarts),
+                    p.last_result_age == orion::Duration::max() ? -1.0 : p.last_result_age.as_millis());
+      }
       for (const auto& r : (*engine)->report()) {
         std::printf("  %-16s %s, %llu frames in, %llu out, %.1f fps, %llu client media\n", r.capture.name.c_str(),
                     std::string(orion::media::to_string(r.capture.state)).c_str(),

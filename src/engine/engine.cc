@@ -2,7 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
+#include <map>
+
 #include "core/frame_pool.h"
+#include "engine/ipc_bridge.h"
+#include "infer/registry.h"
 #include "media/frame_timeline.h"
 
 namespace orion::engine {
@@ -13,6 +18,8 @@ struct Stream {
   StreamConfig config;
   StreamId id = 0;
   HeapFramePool pool;
+  std::shared_ptr<ipc::ShmFramePool> shm;  // instead of `pool` when the stream has pipelines
+  std::unique_ptr<IpcBridge> bridge;       // supplier → shm mailboxes of the workers
   std::unique_ptr<FrameSupplier> supplier;
   media::FrameTimeline timeline;
   std::unique_ptr<media::Capture> capture;     // null when the url was refused
@@ -29,6 +36,8 @@ struct Engine::Impl {
   ResultStore results;
   std::unique_ptr<media::RtspServer> server;
   std::vector<std::unique_ptr<Stream>> streams;  // fixed after create()
+  std::vector<std::pair<PipelineSpec, Stream*>> pipelines;  // fixed after create()
+  std::unique_ptr<Supervisor> supervisor;                   // null when there are no pipelines
   bool started = false;
   bool stopped = false;
 
@@ -55,6 +64,40 @@ Engine::~Engine() { stop(); }
 Result<std::unique_ptr<Engine>> Engine::create(Config config, EngineOptions options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
+  // Pipelines: check each model kind against the detector registry now, so a typo is an error
+  // at start-up; a model *file* that is bad is found by its worker and retried at run time.
+  std::map<std::string, PipelineSpec> specs;
+  for (const auto& pc : config.pipelines) {
+    if (!pc.enabled) continue;
+    const ModelConfig* mc = nullptr;
+    for (const auto& m : config.models)
+      if (m.name == pc.model) mc = &m;
+    if (mc == nullptr) return make_error("engine.bad_pipeline", "pipeline '" + pc.name + "': no model '" + pc.model + "'");
+    if (mc->kind != "fake") {
+      const infer::DetectorKindInfo* kind = infer::find_detector_kind(mc->kind);
+      if (kind == nullptr) {
+        std::string kinds;
+        for (const auto& k : infer::detector_kinds()) kinds += (kinds.empty() ? "" : ", ") + k.kind;
+        return make_error("engine.bad_pipeline", "model '" + mc->name + "': unknown kind '" + mc->kind +
+                                                     "' (known: " + kinds + ")");
+      }
+      if (kind->needs_model_file && mc->path.empty())
+        return make_error("engine.bad_pipeline", "model '" + mc->name + "': kind '" + mc->kind + "' needs a path");
+    }
+    PipelineSpec spec;
+    spec.name = pc.name;
+    spec.stream = pc.stream;
+    spec.sla = pc.sla == "critical" ? SlaClass::kCritical : SlaClass::kBestEffort;
+    spec.model.kind = mc->kind;
+    spec.model.path = mc->path;
+    spec.model.input_width = mc->input_width;
+    spec.model.input_height = mc->input_height;
+    spec.model.class_names_path = mc->class_names;
+    spec.model.threads = mc->threads;
+    spec.model.classes = pc.classes;
+    spec.min_score = pc.min_score;
+    specs.emplace(pc.name, std::move(spec));
+  }
   StreamId next_id = 1;
   for (const auto& sc : config.streams) {
     if (!sc.enabled) continue;
@@ -64,9 +107,22 @@ Result<std::unique_ptr<Engine>> Engine::create(Config config, EngineOptions opti
     FrameSupplierOptions so;
     so.name = "sup-" + sc.name;
     s->supplier = std::make_unique<FrameSupplier>(so);
+    uint32_t workers = 0;
+    for (const auto& [name, spec] : specs) workers += spec.stream == sc.name ? 1 : 0;
+    if (workers > 0) {
+      ipc::ShmFramePoolOptions po;
+      po.stream_id = s->id;
+      po.stream_name = sc.name;
+      po.slot_count = 8 + 2 * workers;  // engine: capture, inbox, latest, compositor...; 2 per worker
+      po.slot_capacity = options.max_frame_bytes;
+      auto pool = ipc::ShmFramePool::create(po);
+      if (!pool) return pool.error();
+      s->shm = std::move(pool.value());
+    }
     media::CaptureOptions co = options.capture;
     co.loop = sc.loop;
-    auto cap = media::Capture::create(sc.name, s->id, sc.url, co, s->pool, *s->supplier, &s->timeline);
+    FramePool& frames = s->shm ? static_cast<FramePool&>(*s->shm) : static_cast<FramePool&>(s->pool);
+    auto cap = media::Capture::create(sc.name, s->id, sc.url, co, frames, *s->supplier, &s->timeline);
     if (cap) {
       s->capture = std::move(cap.value());
     } else {
@@ -75,6 +131,10 @@ Result<std::unique_ptr<Engine>> Engine::create(Config config, EngineOptions opti
       s->failed.last_error = cap.error().to_string();
     }
     impl->streams.push_back(std::move(s));
+  }
+  for (auto& [name, spec] : specs) {
+    for (auto& st : impl->streams)
+      if (st->config.name == spec.stream) impl->pipelines.emplace_back(spec, st.get());
   }
   if (impl->streams.empty()) {
     return make_error("engine.no_streams", (config.source.empty() ? std::string("config") : config.source) +
@@ -115,7 +175,25 @@ Status Engine::start() {
     };
     s->compositor = std::make_unique<media::Compositor>(*s->supplier, m.results, *s->output, &s->timeline, co);
     s->compositor->start();
+    if (s->shm) {
+      s->bridge = std::make_unique<IpcBridge>(s->config.name, *s->supplier, s->shm);
+      s->bridge->start();
+    }
     s->capture->start();
+  }
+  if (!m.pipelines.empty()) {
+    SupervisorOptions so = m.options.supervisor;
+    so.worker_executable = m.options.worker_executable;
+    if (so.worker_executable.empty()) {
+      std::error_code ec;
+      so.worker_executable = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+    }
+    m.supervisor = std::make_unique<Supervisor>(so, m.results);
+    if (auto st = m.supervisor->start(); !st) return st.error();
+    for (auto& [spec, stream] : m.pipelines) {
+      if (!stream->capture) continue;  // its stream was refused: nothing to read
+      if (auto st = m.supervisor->add_pipeline(spec, stream->shm); !st) return st.error();
+    }
   }
   m.started = true;
   return {};
@@ -125,12 +203,14 @@ void Engine::stop() {
   Impl& m = *impl_;
   if (m.stopped) return;
   m.stopped = true;
+  if (m.supervisor) m.supervisor->stop();  // workers: stop message, grace, SIGKILL, reaped
   for (auto& s : m.streams) {
     if (s->capture) s->capture->stop();
   }
   for (auto& s : m.streams) {
     if (s->compositor) s->compositor->stop();
     s->supplier->stop();
+    if (s->bridge) s->bridge->stop();
   }
   if (m.server) m.server->stop();
 }
@@ -159,6 +239,10 @@ FrameSupplier* Engine::supplier(const std::string& stream) {
 }
 
 ResultStore& Engine::results() { return impl_->results; }
+
+std::vector<PipelineStats> Engine::pipelines() const {
+  return impl_->supervisor ? impl_->supervisor->stats() : std::vector<PipelineStats>{};
+}
 
 int Engine::rtsp_port() const { return impl_->server ? impl_->server->port() : 0; }
 

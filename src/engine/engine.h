@@ -5,7 +5,9 @@
 //
 // A stream whose url is invalid is kept in state "failed" with its error; every other stream
 // and the output run on. Streams that fail at run time are retried by their Capture.
-// Later (issue 6) workers subscribe to supplier(name) and put results into results().
+// Pipelines (issue 6): a stream with pipelines captures into a shared-memory ShmFramePool
+// instead of the heap; an IpcBridge offers its frames to one `orion worker` process per
+// pipeline, run by the Supervisor, whose results go into results() for the compositor.
 //
 // Lifecycle: create() (validates, builds nothing that runs) → start() (binds the RTSP port,
 // starts every stream) → stop() (idempotent; also the destructor): compositors, captures,
@@ -22,6 +24,7 @@
 #include "core/result.h"
 #include "core/result_store.h"
 #include "engine/config.h"
+#include "engine/supervisor.h"
 #include "media/capture.h"
 #include "media/compositor.h"
 #include "media/rtsp_server.h"
@@ -40,6 +43,12 @@ struct EngineOptions {
   bool stamp_sequence = false;        // draw the sequence stamp into the output (tests, bench)
   bool draw_overlay = true;
   size_t latency_capacity = 0;        // per-frame latency records kept per stream
+  // Workers: the `orion` binary to run as `orion worker` ("" = this executable), the largest
+  // frame a stream with pipelines may carry (its shared-memory slots are this big; memory is
+  // only committed for slots in use), and the supervisor's timings.
+  std::string worker_executable;
+  size_t max_frame_bytes = size_t{3840} * 2160 * 3;
+  SupervisorOptions supervisor;
 };
 
 struct StreamReport {
@@ -51,7 +60,8 @@ struct StreamReport {
 
 class Engine {
  public:
-  // Errors: "engine.no_streams" (nothing enabled to run).
+  // Errors: "engine.no_streams" (nothing enabled to run), "engine.bad_pipeline" (a model kind
+  // that is not registered, or a missing model path), "ipc.shm_create".
   static Result<std::unique_ptr<Engine>> create(Config config, EngineOptions options);
   ~Engine();
   Engine(const Engine&) = delete;
@@ -66,6 +76,8 @@ class Engine {
   std::vector<media::FrameLatency> latencies(const std::string& stream) const;
   FrameSupplier* supplier(const std::string& stream);
   ResultStore& results();
+  // Per pipeline: worker state, restarts and reasons, offered/taken/dropped, result age.
+  std::vector<PipelineStats> pipelines() const;
   int rtsp_port() const;
 
   struct Impl;

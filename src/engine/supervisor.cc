@@ -44,6 +44,7 @@ struct Instance {
   int64_t spawned_ns = 0, last_reply_ns = 0, last_heartbeat_ns = 0, kill_at_ns = 0;
   uint64_t heartbeat_seq = 0;
   int64_t busy_ms = -1;
+  bool hello = false;  // the process said something: from then on heartbeats must be answered
   bool ready = false, produced = false, fatal_reported = false, killed = false;
   std::string kill_reason;  // set when the supervisor ends the process: "hung", "stopping", ...
   std::string fatal_error;
@@ -312,6 +313,7 @@ void on_stdout(Supervisor::Pipeline& p, Instance& i, const Ctx&) {
     auto m = worker::decode_control(line);
     if (!m.ok()) continue;  // not ours to crash on; the heartbeat decides health
     i.last_reply_ns = mono_ns();  // any message shows the process runs
+    i.hello = true;
     if (m->type == "ready") {
       i.ready = true;
       p.state = "running";
@@ -475,7 +477,9 @@ void Supervisor::run() {
             (void)write_line(i.stdin_fd.get(), worker::encode_heartbeat(++i.heartbeat_seq));
             i.last_heartbeat_ns = now;
           }
-          if (now - i.last_reply_ns > options_.heartbeat_timeout.count_nanos()) {
+          // Before its first message the process is still starting (exec, dynamic linking):
+          // that is bounded by startup_timeout, not by the heartbeat window.
+          if (i.hello && now - i.last_reply_ns > options_.heartbeat_timeout.count_nanos()) {
             kill_instance(i, "hung");
           } else if (!i.ready && now - i.spawned_ns > options_.startup_timeout.count_nanos()) {
             kill_instance(i, "startup_timeout");

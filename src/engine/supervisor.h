@@ -13,8 +13,9 @@
 // The worker sets PR_SET_PDEATHSIG(SIGKILL), so it dies with the supervisor thread that spawned
 // it; stop() also stops and reaps every worker. Exits are observed through pidfds.
 //
-// Health: a heartbeat every heartbeat_interval; no reply for heartbeat_timeout (SIGSTOP, dead
-// lock), no "ready" within startup_timeout, or one detect() running longer than detect_timeout
+// Health: a heartbeat every heartbeat_interval; no reply for heartbeat_timeout once the worker
+// has spoken (SIGSTOP, dead lock), no "ready" within startup_timeout of the spawn (exec, model
+// load), or one detect() running longer than detect_timeout
 // → the worker is hung: SIGKILL, reaped, restarted. Restart delay: backoff_initial after an
 // instance that produced at least one result; otherwise doubling per consecutive failure up to
 // backoff_max (a bad model file retries at 0.1, 0.2, 0.4 ... s, capped). Reasons counted:

@@ -102,6 +102,7 @@ SupervisorOptions fast_options() {
   o.backoff_initial = Duration::millis(100);
   o.backoff_max = Duration::millis(800);
   o.stop_grace = Duration::seconds(1);
+  o.startup_timeout = Duration::seconds(20);
   return o;
 }
 

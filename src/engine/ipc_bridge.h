@@ -1,0 +1,47 @@
+// IpcBridge: hands a stream's frames to its worker processes. It is one in-engine subscriber
+// ("ipc") of the stream's FrameSupplier; each frame it takes is published into the stream's
+// ShmFramePool, which offers it to every worker mailbox. When capture writes into that same
+// pool (the engine's setup) this copies nothing: the frame already lives in a slot.
+//
+// Why a subscriber and not a hook in the supplier: publish() into the pool never blocks, but it
+// does a futex wake per sleeping worker; keeping that off the supplier's distribution thread
+// keeps the in-engine subscribers (compositor) independent of the number of workers.
+//
+// Lifecycle: start() → stop() (idempotent; also the destructor); the thread ("ipc-<stream>")
+// also ends when the supplier stops. Thread-safety: start/stop from the owner thread;
+// frames_published() from any thread.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "core/frame_supplier.h"
+#include "ipc/shm_frame_pool.h"
+
+namespace orion::engine {
+
+class IpcBridge {
+ public:
+  IpcBridge(std::string stream, FrameSupplier& supplier, std::shared_ptr<ipc::ShmFramePool> pool);
+  ~IpcBridge();
+  IpcBridge(const IpcBridge&) = delete;
+  IpcBridge& operator=(const IpcBridge&) = delete;
+
+  void start();
+  void stop();
+  uint64_t frames_published() const { return published_.load(); }
+  uint64_t publish_errors() const { return errors_.load(); }
+
+ private:
+  void run();
+
+  std::string stream_;
+  std::shared_ptr<ipc::ShmFramePool> pool_;
+  std::unique_ptr<Subscription> sub_;
+  std::thread thread_;
+  std::atomic<uint64_t> published_{0}, errors_{0};
+};
+
+}  // namespace orion::engine
