@@ -240,7 +240,10 @@ Status spawn(Supervisor::Pipeline& p, const SupervisorOptions& o) {
   posix_spawnattr_setsigdefault(&attr, &defaults);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   std::string parent = std::to_string(::getpid());
-  std::vector<std::string> args = {o.worker_executable, "worker", "--parent-pid", parent};
+  std::vector<std::string> args = {o.worker_executable};
+  args.insert(args.end(), o.worker_args.begin(), o.worker_args.end());
+  args.push_back("--parent-pid");
+  args.push_back(parent);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -8,7 +8,7 @@
 //          ──► stdin:  configure, heartbeat, stop
 //          ◄── results socket (SOCK_SEQPACKET): one JSON result per datagram → ResultStore
 //
-// Processes: posix_spawn (no shell) of `<worker_executable> worker --parent-pid <engine pid>`,
+// Processes: posix_spawn (no shell) of `<worker_executable> <worker_args> --parent-pid <pid>`,
 // with fd 3 = pool (read-only), 4 = mailbox, 5 = results socket, every other descriptor closed.
 // The worker sets PR_SET_PDEATHSIG(SIGKILL), so it dies with the supervisor thread that spawned
 // it; stop() also stops and reaps every worker. Exits are observed through pidfds.
@@ -64,6 +64,9 @@ struct PipelineSpec {
 
 struct SupervisorOptions {
   std::string worker_executable;  // the `orion` binary (required)
+  // Arguments before "--parent-pid PID". Another worker implementation (any language, see
+  // docs/design/worker_protocol.md) is run as e.g. {"/usr/bin/python3", {"worker.py"}}.
+  std::vector<std::string> worker_args = {"worker"};
   Duration heartbeat_interval = Duration::millis(250);
   Duration heartbeat_timeout = Duration::millis(1500);
   Duration startup_timeout = Duration::seconds(60);
