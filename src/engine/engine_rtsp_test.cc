@@ -214,6 +214,34 @@ TEST(EngineRtsp, SourceKilledFor5sReconnectsWhileTheOtherStreamKeepsItsRate) {
   e.stop();
 }
 
+TEST(EngineRtsp, StalledSourceIsDetectedShownAsSignalLostAndRecovers) {
+  Watchdog dog(Duration::seconds(60), "stall");
+  auto src = RtspSourceFixture::serve_pattern(320, 240, 10);
+  ASSERT_TRUE(src.ok());
+  Config cfg;
+  cfg.streams.push_back({"cam", (*src)->url(), false, true});
+  auto engine = Engine::create(cfg, test_options());  // stall_timeout 2 s, signal lost after 1 s
+  ASSERT_TRUE(engine.ok());
+  Engine& e = **engine;
+  ASSERT_TRUE(e.start().ok());
+  ASSERT_TRUE(wait_until([&] { return e.report("cam")->compositor.frames > 5; }, Duration::seconds(15)));
+  const uint64_t seq_before = e.report("cam")->capture.last_sequence;
+  (*src)->set_frozen(true);  // connection stays open, no more packets
+  ASSERT_TRUE(wait_until([&] { return e.report("cam")->compositor.signal_lost; }, Duration::seconds(5)));
+  ASSERT_TRUE(wait_until([&] {
+    return e.report("cam")->capture.last_error.find("media.stalled") != std::string::npos;
+  }, Duration::seconds(10))) << e.report("cam")->capture.last_error;
+  EXPECT_NE(e.report("cam")->capture.last_error.find("stream 'cam'"), std::string::npos);
+  (*src)->set_frozen(false);
+  ASSERT_TRUE(wait_until([&] {
+    auto r = *e.report("cam");
+    return r.capture.state == StreamState::kLive && !r.compositor.signal_lost && r.capture.last_sequence > seq_before + 5;
+  }, Duration::seconds(20))) << e.report("cam")->capture.last_error;
+  EXPECT_GT(e.report("cam")->compositor.signal_lost_frames, 0u);
+  EXPECT_EQ(e.report("cam")->compositor.repeated, 0u);
+  e.stop();
+}
+
 TEST(EngineRtsp, BadUrlNonVideoFileAndUnreachableHostFailClearlyWhileAGoodStreamRuns) {
   Watchdog dog(Duration::seconds(60), "bad inputs");
   const auto text = std::filesystem::temp_directory_path() / ("orion_engine_test_" + std::to_string(::getpid()) + ".mp4");

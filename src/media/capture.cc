@@ -213,6 +213,7 @@ struct Capture::Impl {
   AttemptResult run_attempt();
   void handle_sample(GstSample* sample, bool& delivered);
   void run();
+  void run_loop();
 };
 
 Result<std::unique_ptr<Attempt>> Capture::Impl::build() {
@@ -309,7 +310,9 @@ void Capture::Impl::handle_sample(GstSample* sample, bool& delivered) {
   GstCaps* caps = gst_sample_get_caps(sample);
   GstVideoInfo info;
   if (buf == nullptr || caps == nullptr || !gst_video_info_from_caps(&info, caps)) return;
-  const int w = GST_VIDEO_INFO_WIDTH(&info), h = GST_VIDEO_INFO_HEIGHT(&info);
+  // OpenCV's YUV conversions need even sizes; an odd last row/column is cropped.
+  const int w = GST_VIDEO_INFO_WIDTH(&info) & ~1, h = GST_VIDEO_INFO_HEIGHT(&info) & ~1;
+  if (w <= 0 || h <= 0) return;
   auto frame = pool.acquire(FrameLayout::packed(PixelFormat::kBGR24, w, h));
   if (!frame) {
     update([](StreamStatus& s) { ++s.dropped; });
@@ -318,6 +321,7 @@ void Capture::Impl::handle_sample(GstSample* sample, bool& delivered) {
   GstVideoFrame vf;
   if (!gst_video_frame_map(&vf, &info, buf, GST_MAP_READ)) return;
   Frame& f = **frame;
+  try {
   cv::Mat dst(h, w, CV_8UC3, f.mutable_data(), static_cast<size_t>(f.stride()));
   auto* y = static_cast<uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&vf, 0));
   const int ys = GST_VIDEO_FRAME_PLANE_STRIDE(&vf, 0);
@@ -348,6 +352,12 @@ void Capture::Impl::handle_sample(GstSample* sample, bool& delivered) {
       }
       cv::cvtColor(cv::Mat(h * 3 / 2, w, CV_8UC1, scratch.data()), dst, cv::COLOR_YUV2BGR_I420);
     }
+  }
+  } catch (const cv::Exception& e) {  // a third-party call: never let it end the thread
+    gst_video_frame_unmap(&vf);
+    update([](StreamStatus& st) { ++st.dropped; });
+    spdlog::error("stream '{}': colour conversion failed: {}", name, e.what());
+    return;
   }
   gst_video_frame_unmap(&vf);
 
@@ -504,6 +514,18 @@ Capture::Impl::AttemptResult Capture::Impl::run_attempt() {
 
 void Capture::Impl::run() {
   set_thread_name("cap-" + name);
+  try {
+    run_loop();
+  } catch (const std::exception& e) {  // thread entry point: report, never terminate
+    spdlog::error("stream '{}': capture thread failed: {}", name, e.what());
+    update([&](StreamStatus& s) {
+      s.state = StreamState::kFailed;
+      s.last_error = "media.internal: stream '" + name + "': " + e.what();
+    });
+  }
+}
+
+void Capture::Impl::run_loop() {
   Duration backoff = opt.backoff_initial;
   while (!stopping.load()) {
     update([](StreamStatus& s) {

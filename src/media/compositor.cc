@@ -124,13 +124,18 @@ struct Compositor::Impl {
       const Duration wait = std::min(interval, Duration::millis(100));
       auto f = sub->next_frame(wait);
       const Timestamp now = clock.now();
-      if (f) {
-        last_frame_time = now;
-        compose(*f, now);
-        continue;
+      try {  // OpenCV drawing is a third-party call: a failure costs one picture, not the thread
+        if (f) {
+          last_frame_time = now;
+          compose(*f, now);
+          continue;
+        }
+        if (f.error().code == "closed") break;
+        if (last_frame_time.is_set() && now - last_frame_time > options.signal_lost_after) signal_lost(now);
+      } catch (const std::exception& e) {
+        std::lock_guard lock(mu);
+        if (stats.errors++ == 0) spdlog::error("output '{}': compositing failed: {}", options.stream_name, e.what());
       }
-      if (f.error().code == "closed") break;
-      if (last_frame_time.is_set() && now - last_frame_time > options.signal_lost_after) signal_lost(now);
     }
   }
 };

@@ -278,9 +278,15 @@ Result<Timestamp> StreamOutput::submit(const BgrImage& image, Duration pts, Dura
     gst_buffer_unref(buf);
     return make_error("output.encoder", "output '" + m.name + "': cannot map an encoder buffer");
   }
-  cv::Mat src(image.height, image.width, CV_8UC3, const_cast<uint8_t*>(image.data), static_cast<size_t>(image.stride));
-  cv::Mat dst(image.height * 3 / 2, image.width, CV_8UC1, map.data);
-  cv::cvtColor(src, dst, cv::COLOR_BGR2YUV_I420);
+  try {
+    cv::Mat src(image.height, image.width, CV_8UC3, const_cast<uint8_t*>(image.data), static_cast<size_t>(image.stride));
+    cv::Mat dst(image.height * 3 / 2, image.width, CV_8UC1, map.data);
+    cv::cvtColor(src, dst, cv::COLOR_BGR2YUV_I420);
+  } catch (const cv::Exception& e) {
+    gst_buffer_unmap(buf, &map);
+    gst_buffer_unref(buf);
+    return make_error("output.encoder", "output '" + m.name + "': colour conversion failed: " + e.what());
+  }
   gst_buffer_unmap(buf, &map);
   GST_BUFFER_PTS(buf) = GST_BUFFER_DTS(buf) = static_cast<GstClockTime>(std::max<int64_t>(0, pts.count_nanos()));
   GST_BUFFER_DURATION(buf) = to_gst(duration);

@@ -18,10 +18,30 @@ namespace orion::media::testing {
 
 namespace {
 GstRTSPFilterResult close_client(GstRTSPServer*, GstRTSPClient*, gpointer) { return GST_RTSP_FILTER_REMOVE; }
+
+using FrozenFlag = std::shared_ptr<std::atomic<bool>>;
+
+GstPadProbeReturn drop_when_frozen(GstPad*, GstPadProbeInfo*, gpointer user) {
+  return (*static_cast<FrozenFlag*>(user))->load() ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+}
+
+void delete_flag(gpointer p) { delete static_cast<FrozenFlag*>(p); }
+void delete_flag_closure(gpointer p, GClosure*) { delete_flag(p); }
+
+void on_media_configure(GstRTSPMediaFactory*, GstRTSPMedia* media, gpointer user) {
+  GstPtr<GstElement> bin = GstPtr<GstElement>::adopt(gst_rtsp_media_get_element(media));
+  GstPtr<GstElement> pay = GstPtr<GstElement>::adopt(gst_bin_get_by_name(GST_BIN(bin.get()), "pay0"));
+  if (!pay) return;
+  GstPad* pad = gst_element_get_static_pad(pay.get(), "src");
+  gst_pad_add_probe(pad, static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST), drop_when_frozen, new FrozenFlag(*static_cast<FrozenFlag*>(user)),
+                    delete_flag);
+  gst_object_unref(pad);
+}
 }  // namespace
 
 struct RtspSourceFixture::Impl {
   std::string launch;
+  FrozenFlag frozen = std::make_shared<std::atomic<bool>>(false);
   int port = 0;
   GstPtr<GstRTSPServer> server;
   GMainContext* ctx = nullptr;
@@ -37,6 +57,8 @@ struct RtspSourceFixture::Impl {
     GstRTSPMediaFactory* factory = gst_rtsp_media_factory_new();
     gst_rtsp_media_factory_set_launch(factory, launch.c_str());
     gst_rtsp_media_factory_set_shared(factory, FALSE);
+    g_signal_connect_data(factory, "media-configure", G_CALLBACK(on_media_configure), new FrozenFlag(frozen),
+                          delete_flag_closure, static_cast<GConnectFlags>(0));
     gst_rtsp_mount_points_add_factory(mounts.get(), "/src", factory);
     ctx = g_main_context_new();
     source_id = gst_rtsp_server_attach(server.get(), ctx);
@@ -97,6 +119,7 @@ Result<std::unique_ptr<RtspSourceFixture>> RtspSourceFixture::serve_pattern(int 
 std::string RtspSourceFixture::url() const { return "rtsp://127.0.0.1:" + std::to_string(impl_->port) + "/src"; }
 int RtspSourceFixture::port() const { return impl_->port; }
 void RtspSourceFixture::stop() { impl_->stop(); }
+void RtspSourceFixture::set_frozen(bool frozen) { impl_->frozen->store(frozen); }
 Status RtspSourceFixture::restart() {
   impl_->stop();
   return impl_->serve(impl_->port);

@@ -3,7 +3,8 @@
 // RtspSourceFixture: an RTSP "camera" served by gst-rtsp-server — an asset video file (its
 //   H.264 track payloaded as is, played in real time; audio not served) or a live test pattern
 //   encoded with x264. stop() really closes the port and every client; restart() serves again
-//   on the same port (the reconnect test kills the source for 5 s this way).
+//   on the same port (the reconnect test kills the source for 5 s this way); set_frozen()
+//   keeps the sessions open but stops the packets (a stalled camera).
 // RtspTestClient: an in-process GStreamer client (rtspsrc → decodebin → GRAY8 appsink) that
 //   records every decoded picture: arrival time, pts, size and the sequence stamp read back
 //   (media/overlay.h), so a test can prove frame count, fps, resolution and no repeats.
@@ -35,6 +36,8 @@ class RtspSourceFixture {
 
   std::string url() const;  // rtsp://127.0.0.1:PORT/src
   int port() const;
+  // Frozen: the server keeps every connection open but sends no more video (a stalled camera).
+  void set_frozen(bool frozen);
   void stop();        // close every client and the listening socket
   Status restart();   // listen again on the same port
 
