@@ -16,14 +16,22 @@ build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
 # The main job: `orion up` on the demo video (looped) when ../shared/assets has it, on a test
-# pattern otherwise. Writes $(BUILD)/demo.yaml and prints the output URL; Ctrl-C stops it.
+# pattern otherwise, with a person-detection pipeline in a worker process: YOLOX when the model
+# is there, HOG otherwise. Writes $(BUILD)/demo.yaml and prints the output URL; Ctrl-C stops it.
 DEMO_VIDEO ?= ../shared/assets/vtest_480x360.mp4
+DEMO_MODEL ?= ../shared/assets/yolox_nano.onnx
 demo: build
 	@if [ -f "$(DEMO_VIDEO)" ]; then \
 	  printf 'streams:\n  - {name: demo, url: "%s", loop: true}\n' "$$(realpath $(DEMO_VIDEO))" > $(BUILD)/demo.yaml; \
 	else \
 	  echo "demo: $(DEMO_VIDEO) not found, using a test pattern"; \
 	  printf 'streams:\n  - {name: demo, url: "test://ball?width=640&height=360&fps=10"}\n' > $(BUILD)/demo.yaml; \
+	fi
+	@if [ -f "$(DEMO_MODEL)" ]; then \
+	  printf 'models:\n  - {name: yolox, kind: yolox, path: "%s"}\npipelines:\n  - {name: people, stream: demo, model: yolox, sla: critical, min_score: 0.3}\n' "$$(realpath $(DEMO_MODEL))" >> $(BUILD)/demo.yaml; \
+	else \
+	  echo "demo: $(DEMO_MODEL) not found, detecting people with HOG"; \
+	  printf 'models:\n  - {name: hog, kind: hog}\npipelines:\n  - {name: people, stream: demo, model: hog, sla: critical}\n' >> $(BUILD)/demo.yaml; \
 	fi
 	./$(BUILD)/orion up --config $(BUILD)/demo.yaml
 
