@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -61,18 +62,21 @@ Board* make_board(size_t entries, size_t& bytes) {
   return new (p) Board{};
 }
 
+// Waits by sleeping, never spinning: on a 2-core machine a spinning publisher would take a CPU
+// away from the very workers being measured.
 bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds limit) {
   const auto end = std::chrono::steady_clock::now() + limit;
   while (!cond()) {
     if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
   return true;
 }
 
-void pace(int interval_us) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(interval_us);
-  std::this_thread::sleep_until(until);
+// Sleeps until `interval_us` after `t0_ns` (the publish time of the frame).
+void pace(int64_t t0_ns, int interval_us) {
+  const int64_t left = t0_ns + int64_t{interval_us} * 1000 - now_ns();
+  if (left > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(left));
 }
 
 struct CaseResult {
@@ -106,6 +110,7 @@ bool run_shm(const IpcBenchOptions& o, int n, CaseResult& out) {
     const int mfd = ::dup(port->fd());
     const pid_t pid = ::fork();
     if (pid == 0) {
+      if (o.worker_nice != 0) (void)::setpriority(PRIO_PROCESS, 0, o.worker_nice);
       auto rd = ipc::FrameReader::open(std::move(pool_fd).value(), ipc::UniqueFd(mfd));
       if (!rd.ok()) ::_exit(2);
       board->ready.fetch_add(1);
@@ -150,9 +155,9 @@ bool run_shm(const IpcBenchOptions& o, int n, CaseResult& out) {
       ok = false;
       break;
     }
+    pace(t0, o.interval_us);  // first the frame interval, asleep; then make sure all took it
     ok = wait_until([&] { return board->received.load() >= seq * static_cast<uint64_t>(n); },
                     std::chrono::seconds(10));
-    pace(o.interval_us);
   }
   for (auto& p : ports) p->close();
   for (pid_t pid : pids) ::waitpid(pid, nullptr, 0);
@@ -220,6 +225,7 @@ bool run_pipe(const IpcBenchOptions& o, int n, CaseResult& out) {
     (void)::fcntl(fds[1], F_SETPIPE_SZ, 1 << 20);  // the largest an unprivileged user may ask
     const pid_t pid = ::fork();
     if (pid == 0) {
+      if (o.worker_nice != 0) (void)::setpriority(PRIO_PROCESS, 0, o.worker_nice);
       ::close(fds[1]);
       for (int x : wfds) ::close(x);
       std::vector<uint8_t> buf(frame_bytes);
@@ -255,9 +261,9 @@ bool run_pipe(const IpcBenchOptions& o, int n, CaseResult& out) {
            write_all(fd, frame.data(), frame_bytes);
     }
     write_cost.push_back(now_ns() - t0);
+    pace(t0, o.interval_us);
     ok = ok && wait_until([&] { return board->received.load() >= seq * static_cast<uint64_t>(n); },
                           std::chrono::seconds(20));
-    pace(o.interval_us);
   }
   for (int fd : wfds) ::close(fd);
   for (pid_t pid : pids) ::waitpid(pid, nullptr, 0);
@@ -282,8 +288,8 @@ int run_ipc_bench(const IpcBenchOptions& o) {
     return 2;
   }
   std::printf("orion bench ipc: %d frames of %dx%d BGR (%zu bytes) per case, one every >= %d us, "
-              "forked worker processes on one stream\n",
-              o.frames, o.width, o.height, static_cast<size_t>(o.width) * o.height * 3, o.interval_us);
+              "forked worker processes on one stream (worker nice %d)\n",
+              o.frames, o.width, o.height, static_cast<size_t>(o.width) * o.height * 3, o.interval_us, o.worker_nice);
   std::printf("designs: shm  = ShmFramePool::publish -> mailbox token + futex wake -> worker leases the slot\n"
               "         pipe = baseline: frame bytes written into one pipe per worker (seeds' stdout design)\n");
   std::vector<CaseResult> results;

@@ -4,11 +4,13 @@
 // per frame and per worker, the time from just before the engine hands the frame over to the
 // moment the worker process runs again with the whole frame readable:
 //   shm   - Orion: ShmFramePool::publish() offers a slot token to each worker's mailbox and
-//           wakes it through a futex; the worker leases the slot and reads it in place.
+//           wakes the sleeping workers through the pool's futex word (one system call); the
+//           worker leases the slot and reads it in place.
 //   pipe  - baseline (the seeds' stdout design): the engine writes the frame's bytes into a
 //           pipe per worker; the worker is woken by read() and reads the whole frame.
-// Frames are 1280×720 BGR, paced (default every 2 ms, after every worker took the previous
-// one) so every measurement is a wake from sleep. Reports p50/p99/max, the ratio pipe/shm and
+// Frames are 1280×720 BGR, paced (default one every 2 ms; the next only once every worker took
+// the previous one; the publisher sleeps meanwhile, it never spins) so every measurement is a
+// wake from sleep. Reports p50/p99/max, the ratio pipe/shm and
 // the bytes copied per frame per worker in each design (counted, not assumed).
 #pragma once
 
@@ -23,6 +25,7 @@ struct IpcBenchOptions {
   int width = 1280;
   int height = 720;
   int interval_us = 2000;
+  int worker_nice = 0;  // nice value the worker processes give themselves (both designs)
   std::string json_path;
 };
 

@@ -73,8 +73,9 @@ ABI = 1
 POOL_FMT = "<8sIIIIQQQQQQII64s"   # PoolHeader up to stream_name
 SLOT_FMT = "<8sIIQIBBBBQqqii3iI3QQQQ"  # SlotHeader, 128 bytes
 assert struct.calcsize(SLOT_FMT) == 128
+P_WAKE = 144  # PoolHeader.wake_word: the futex readers sleep on
 # MailboxBlock offsets
-M_FUTEX, M_FLAGS, M_OFFER, M_WAITING, M_PID, M_LEASE, M_TAKEN, M_LASTSEQ, M_PROGRESS = (
+M_NOTIFY, M_FLAGS, M_OFFER, M_WAITING, M_PID, M_LEASE, M_TAKEN, M_LASTSEQ, M_PROGRESS = (
     64, 68, 72, 128, 132, 136, 144, 152, 160)
 FORMATS = {1: ("BGR24", 3), 2: ("RGB24", 3), 3: ("GRAY8", 1)}  # packed formats handled here
 
@@ -102,6 +103,10 @@ class Pool:
             raise BadMemory("ipc.bad_header", "pool header sizes / slot_count")
         if seg > size or self.payload + self.slot_count * self.stride > seg or self.stride < self.capacity:
             raise BadMemory("ipc.truncated", "pool geometry beyond the mapping")
+        # Address of the read-only mapping (ctypes.from_buffer needs a writable buffer; numpy
+        # does not), for atomic loads of wake_word and FUTEX_WAIT on it.
+        self._bytes = np.frombuffer(self.map, dtype=np.uint8)
+        self.wake_addr = self._bytes.ctypes.data + P_WAKE
 
     def frame(self, slot, generation):
         """Validated (identity, numpy view) of a slot, or BadMemory."""
@@ -129,6 +134,7 @@ class Pool:
 
 class Mailbox:
     def __init__(self, fd, pool):
+        self.wake_addr = pool.wake_addr
         self.map = mmap.mmap(fd, 4096, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
         self._anchor = ctypes.c_char.from_buffer(self.map)
         self.base = ctypes.addressof(self._anchor)
@@ -152,7 +158,7 @@ class Mailbox:
                 fetch_add64(b + M_TAKEN, 1)
                 return t
             store32(b + M_WAITING, 1)
-            seen = load32(b + M_FUTEX)
+            seen = load32(self.wake_addr)
             if load64(b + M_OFFER):
                 store32(b + M_WAITING, 0)
                 continue
@@ -163,7 +169,7 @@ class Mailbox:
             if left <= 0:
                 store32(b + M_WAITING, 0)
                 return None
-            futex_wait(b + M_FUTEX, seen, min(left, 0.1))
+            futex_wait(self.wake_addr, seen, min(left, 0.1))
             store32(b + M_WAITING, 0)
 
     def release(self):

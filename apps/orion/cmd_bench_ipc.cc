@@ -12,6 +12,7 @@ void add_bench_ipc(CLI::App& /*app*/, CLI::App& bench) {
   cmd->add_option("--width", opts.width, "frame width")->capture_default_str();
   cmd->add_option("--height", opts.height, "frame height")->capture_default_str();
   cmd->add_option("--interval-us", opts.interval_us, "pause between frames")->capture_default_str();
+  cmd->add_option("--worker-nice", opts.worker_nice, "nice value of the worker processes")->capture_default_str();
   cmd->add_option("--json", opts.json_path, "also write results as JSON to this file");
   cmd->callback([] { orion::cli::exit_code = orion::bench::run_ipc_bench(opts); });
 }

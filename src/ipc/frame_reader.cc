@@ -20,6 +20,7 @@ struct FrameReader::State {
   SharedMemory mailbox;  // read-write
   PoolGeometry geo;
   MailboxBlock* block = nullptr;
+  std::atomic<uint32_t>* wake_word = nullptr;  // PoolHeader::wake_word in the read-only mapping
   std::atomic<bool> frame_alive{false};
   std::atomic<uint64_t> taken{0}, invalid{0}, last_sequence{0};
 };
@@ -37,6 +38,8 @@ Result<std::unique_ptr<FrameReader>> FrameReader::open(UniqueFd pool_fd, UniqueF
   s->geo = std::move(geo).value();
   s->mailbox = std::move(mb).value();
   s->block = reinterpret_cast<MailboxBlock*>(s->mailbox.data());
+  // Only ever loaded (atomically) and waited on: the mapping is read-only.
+  s->wake_word = reinterpret_cast<std::atomic<uint32_t>*>(s->pool.data() + offsetof(PoolHeader, wake_word));
   s->block->worker_pid.store(static_cast<uint32_t>(::getpid()), std::memory_order_relaxed);
   s->last_sequence = s->block->last_sequence.load(std::memory_order_relaxed);
   return std::unique_ptr<FrameReader>(new FrameReader(std::move(s)));
@@ -56,6 +59,7 @@ void FrameReader::mark_progress(Timestamp now) {
 
 Result<FramePtr> FrameReader::next_frame(Duration timeout) {
   State& s = *state_;
+  auto wake_ref = [&s]() -> std::atomic<uint32_t>& { return *s.wake_word; };
   MailboxBlock& b = *s.block;
   if (s.frame_alive.load(std::memory_order_acquire))
     return make_error("ipc.lease_held", "the previous frame is still alive; destroy it before taking the next");
@@ -100,10 +104,10 @@ Result<FramePtr> FrameReader::next_frame(Duration timeout) {
       f->set_identity(view->identity);
       return freeze(std::move(f));
     }
-    // Nothing offered: sleep on the futex word. `waiting` is set before the last check, so an
-    // engine that offers after the check sees it and wakes us (or the word has moved on).
+    // Nothing offered: sleep on the pool's wake word. `waiting` is set before the last check,
+    // so an engine that offers after the check sees it and wakes us (or the word has moved on).
     b.waiting.store(1, std::memory_order_seq_cst);
-    const uint32_t seen = b.futex_word.load(std::memory_order_seq_cst);
+    const uint32_t seen = wake_ref().load(std::memory_order_seq_cst);
     if (b.offer.load(std::memory_order_seq_cst) != kNoToken) {
       b.waiting.store(0, std::memory_order_relaxed);
       continue;
@@ -121,7 +125,7 @@ Result<FramePtr> FrameReader::next_frame(Duration timeout) {
       }
       left = Duration::from(deadline - now);
     }
-    futex_wait(&b.futex_word, seen, left);
+    futex_wait(s.wake_word, seen, left);
     b.waiting.store(0, std::memory_order_relaxed);
   }
 }

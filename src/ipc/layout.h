@@ -63,7 +63,10 @@ struct PoolHeader {
   uint32_t stream_id;          // 72
   uint32_t creator_pid;        // 76  the engine process
   char stream_name[64];        // 80  NUL-terminated UTF-8
-  uint8_t reserved[112];       // 144 zero
+  uint32_t wake_word;          // 144 the futex every reader of this pool sleeps on: +1 after
+                               //     every publish and every close (atomic; the one field that
+                               //     changes after creation)
+  uint8_t reserved[108];       // 148 zero
 };  // 256 bytes
 
 // One slot's header, at slot_table_offset + i * slot_header_size. Written by the engine only
@@ -92,8 +95,9 @@ struct SlotHeader {
 };  // 128 bytes
 
 // A mailbox: one (worker, stream) pair. Single slot, overwrite, newest only.
-//   engine: offer = exchange(offer, token) (a non-zero old value is a drop), offered++,
-//           futex_word++, and futex_wake(futex_word) when `waiting` is 1.
+//   engine: offer = exchange(offer, token) (a non-zero old value is a drop), offered++; once
+//           every mailbox of the pool holds the frame: PoolHeader::wake_word++, and one
+//           futex_wake(wake_word, all) when any mailbox's `waiting` is 1.
 //   worker: t = offer; lease = t; compare_exchange(offer, t → 0): on success it holds t until
 //           it stores lease = 0 (or the next take replaces it).
 // Written fields are grouped per writer on separate cache lines.
@@ -107,7 +111,7 @@ struct MailboxBlock {
   uint64_t pool_id;      // 24  == PoolHeader::pool_id
   char name[32];         // 32  subscriber name, NUL-terminated
   // Engine side (worker only CASes `offer` to 0 and reads the rest).
-  std::atomic<uint32_t> futex_word;  // 64  +1 at every offer and at close
+  std::atomic<uint32_t> notify_seq;  // 64  +1 at every offer and at close (informational)
   std::atomic<uint32_t> flags;       // 68  bit 0: closed (no more frames)
   std::atomic<uint64_t> offer;       // 72  token of the pending frame, 0 = none
   std::atomic<uint64_t> offered;     // 80  frames offered (engine)
@@ -157,6 +161,7 @@ static_assert(offsetof(PoolHeader, segment_size) == 56);
 static_assert(offsetof(PoolHeader, pool_id) == 64);
 static_assert(offsetof(PoolHeader, stream_id) == 72);
 static_assert(offsetof(PoolHeader, stream_name) == 80);
+static_assert(offsetof(PoolHeader, wake_word) == 144 && offsetof(PoolHeader, wake_word) % 4 == 0);
 
 static_assert(sizeof(SlotHeader) == 128);
 static_assert(offsetof(SlotHeader, generation) == 16);
@@ -172,7 +177,7 @@ static_assert(offsetof(SlotHeader, payload_size) == 112);
 
 static_assert(sizeof(MailboxBlock) == 256);
 static_assert(offsetof(MailboxBlock, name) == 32);
-static_assert(offsetof(MailboxBlock, futex_word) == 64);
+static_assert(offsetof(MailboxBlock, notify_seq) == 64);
 static_assert(offsetof(MailboxBlock, flags) == 68);
 static_assert(offsetof(MailboxBlock, offer) == 72);
 static_assert(offsetof(MailboxBlock, offered) == 80);

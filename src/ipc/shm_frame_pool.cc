@@ -39,24 +39,29 @@ struct MailboxPort::Impl {
   uint32_t slot_count = 0;
 
   // Offers one token; returns true when the reader sleeps (or is about to) and must be woken.
-  // Called under the pool's publish_mu only.
-  bool offer(uint64_t token) {
-    if (block->flags.load(std::memory_order_acquire) & kMailboxClosed) return false;
+  // Called under the pool's publish_mu only; the caller bumps the pool's wake word after
+  // offering to every mailbox, then reads `waiting` (see ShmFramePool::publish).
+  void offer(uint64_t token) {
+    if (block->flags.load(std::memory_order_acquire) & kMailboxClosed) return;
     const uint64_t old = block->offer.exchange(token, std::memory_order_seq_cst);
     if (old != kNoToken) block->dropped.fetch_add(1, std::memory_order_relaxed);
     block->offered.fetch_add(1, std::memory_order_relaxed);
-    block->futex_word.fetch_add(1, std::memory_order_seq_cst);
-    return block->waiting.load(std::memory_order_seq_cst) != 0;
+    block->notify_seq.fetch_add(1, std::memory_order_relaxed);
   }
-  void wake() { futex_wake(&block->futex_word, 1); }
+  bool waiting() const { return block->waiting.load(std::memory_order_seq_cst) != 0; }
 
-  // Called under publish_mu only (offers and close never interleave).
-  void close_locked() {
+  // Called under publish_mu only (offers and close never interleave). Wakes every reader of
+  // the pool through its wake word; the others find nothing new and sleep again.
+  // `wake_word`: the pool's PoolHeader::wake_word, or nullptr when the pool is gone.
+  void close_locked(uint32_t* wake_word) {
     if (block->flags.fetch_or(kMailboxClosed, std::memory_order_seq_cst) & kMailboxClosed) return;
     const uint64_t old = block->offer.exchange(kNoToken, std::memory_order_seq_cst);
     if (old != kNoToken) block->dropped.fetch_add(1, std::memory_order_relaxed);
-    block->futex_word.fetch_add(1, std::memory_order_seq_cst);
-    futex_wake(&block->futex_word, 1 << 30);
+    block->notify_seq.fetch_add(1, std::memory_order_relaxed);
+    if (wake_word != nullptr) {
+      std::atomic_ref<uint32_t>(*wake_word).fetch_add(1, std::memory_order_seq_cst);
+      futex_wake(reinterpret_cast<std::atomic<uint32_t>*>(wake_word), 1 << 30);
+    }
   }
 
   MailboxStats stats_locked() const {
@@ -95,6 +100,7 @@ struct ShmFramePool::State {
   ShmPoolStats stats;
   std::vector<uint8_t> busy_scratch;  // guarded by mu
 
+  PoolHeader* header() { return reinterpret_cast<PoolHeader*>(shm.data()); }
   SlotHeader* slot(uint32_t i) { return reinterpret_cast<SlotHeader*>(shm.data() + geo.slot_header_offset(i)); }
   uint8_t* payload(uint32_t i) { return shm.data() + geo.slot_payload_offset(i); }
 
@@ -140,9 +146,9 @@ MailboxStats MailboxPort::stats() const {
 void MailboxPort::close() {
   if (auto pool = impl_->pool.lock()) {
     std::lock_guard lock(pool->publish_mu);
-    impl_->close_locked();
+    impl_->close_locked(&pool->header()->wake_word);
   } else {
-    impl_->close_locked();
+    impl_->close_locked(nullptr);  // the pool closed every mailbox (and woke its readers) when it went
   }
 }
 
@@ -205,7 +211,7 @@ ShmFramePool::~ShmFramePool() {
     std::lock_guard l2(s.mu);
     ports = s.ports;
   }
-  for (const auto& p : *ports) p->close_locked();
+  for (const auto& p : *ports) p->close_locked(&s.header()->wake_word);
 }
 
 const PoolGeometry& ShmFramePool::geometry() const { return state_->geo; }
@@ -332,22 +338,15 @@ Status ShmFramePool::publish(const FramePtr& frame) {
   h->capture_time_ns = id.capture_time.nanos();
   h->stream_id = s.geo.stream_id;
   // The offers (seq_cst) publish the header and pixel writes above to the readers.
-  // Phase 1 writes every mailbox (a few atomics each); phase 2 wakes the sleeping readers (a
-  // system call each), so no reader waits for another reader's wake-up to get its offer.
+  // Phase 1 writes every mailbox (a few atomics each). Phase 2 bumps the pool's wake word and,
+  // if any reader sleeps (or is about to), wakes them all with one system call: waking is the
+  // expensive part (a cross-CPU wake-up each), and one futex call lets the kernel batch them.
   const uint64_t token = make_token(index, generation);
-  const size_t n = ports->size();
-  uint64_t small[64];
-  std::vector<uint64_t> large;
-  uint64_t* to_wake = small;
-  if (n > 64 * 64) {
-    large.resize((n + 63) / 64);
-    to_wake = large.data();
-  }
-  std::memset(to_wake, 0, ((n + 63) / 64) * sizeof(uint64_t));
-  for (size_t i = 0; i < n; ++i)
-    if ((*ports)[i]->offer(token)) to_wake[i / 64] |= uint64_t{1} << (i % 64);
-  for (size_t i = 0; i < n; ++i)
-    if (to_wake[i / 64] & (uint64_t{1} << (i % 64))) (*ports)[i]->wake();
+  for (const auto& port : *ports) port->offer(token);
+  std::atomic_ref<uint32_t>(s.header()->wake_word).fetch_add(1, std::memory_order_seq_cst);
+  bool any_waiting = false;
+  for (const auto& port : *ports) any_waiting = any_waiting || port->waiting();
+  if (any_waiting) futex_wake(reinterpret_cast<std::atomic<uint32_t>*>(&s.header()->wake_word), 1 << 30);
   return {};  // `local` (holding the slot in the engine) is released after every offer is in
 }
 
@@ -386,7 +385,7 @@ void ShmFramePool::detach_and_reclaim(const std::shared_ptr<MailboxPort>& port) 
   std::lock_guard plock(s.publish_mu);
   MailboxPort::Impl& m = *port->impl_;
   const bool had_offer = m.block->offer.load(std::memory_order_seq_cst) != kNoToken;
-  m.close_locked();
+  m.close_locked(&s.header()->wake_word);
   std::lock_guard lock(s.mu);
   auto next = std::make_shared<std::vector<std::shared_ptr<MailboxPort::Impl>>>();
   for (const auto& p : *s.ports)

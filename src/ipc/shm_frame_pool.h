@@ -4,7 +4,8 @@
 //
 //   capture ──acquire()──► slot (pixels written once, straight into shared memory)
 //           ──publish(frame)──► identity into the slot header, token offered to every mailbox
-//                               (single slot, overwrite, newest only; futex wake if blocked)
+//                               (single slot, overwrite, newest only), then one futex wake
+//                               on the pool's wake word for the sleeping workers
 //   worker  ──FrameReader::next_frame()──► leases the slot, reads it in place, releases it
 //
 // Slot ownership. A slot is free when (a) no Frame of it is alive in the engine, (b) no mailbox
@@ -22,8 +23,8 @@
 //
 // Thread-safety: every member is thread-safe. publish() calls are serialised by publish_mu;
 // slot bookkeeping and the mailbox list are guarded by mu. Lock order: publish_mu → mu.
-// publish() never blocks on a worker: it is O(mailboxes) atomic operations plus one futex wake
-// per mailbox whose worker sleeps.
+// publish() never blocks on a worker: it is O(mailboxes) atomic operations plus, when any
+// worker sleeps, one FUTEX_WAKE on the pool's wake word for all of them (ADR 0031).
 #pragma once
 
 #include <cstddef>

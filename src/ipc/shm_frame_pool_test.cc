@@ -6,11 +6,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <thread>
 
 #include "core/frame_pool.h"
 #include "ipc/frame_reader.h"
+#include "ipc/futex.h"
 #include "testing/frames.h"
 #include "testing/watchdog.h"
 
@@ -152,6 +154,23 @@ TEST_F(ShmFramePoolTest, AFrameFromAnotherPoolIsCopiedAndCounted) {
   EXPECT_TRUE(all_bytes(**f, 9));
   EXPECT_EQ(pool->shm_stats().bytes_copied, size_t{kW} * kH * 3);
   EXPECT_EQ(pool->shm_stats().published_by_copy, 1u);
+}
+
+// Readers sleep on PoolHeader::wake_word through a read-only mapping: the kernel must accept
+// FUTEX_WAIT there (it only reads the word), or every idle reader would spin.
+TEST_F(ShmFramePoolTest, AReaderCanSleepOnTheReadOnlyPoolWakeWord) {
+  auto pool = make_pool();
+  auto fd = pool->reader_fd();
+  ASSERT_TRUE(fd.ok());
+  const size_t size = pool->geometry().segment_size;
+  void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd->get(), 0);
+  ASSERT_NE(p, MAP_FAILED);
+  auto* word = reinterpret_cast<std::atomic<uint32_t>*>(static_cast<uint8_t*>(p) + offsetof(PoolHeader, wake_word));
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(futex_wait(word, word->load(), Duration::millis(30)), WaitResult::kTimeout);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(25));
+  EXPECT_EQ(futex_wait(word, word->load() + 1, Duration::millis(30)), WaitResult::kValueChanged);
+  ::munmap(p, size);
 }
 
 TEST_F(ShmFramePoolTest, NextFrameTimesOutWhenNothingIsOffered) {
