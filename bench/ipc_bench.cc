@@ -19,6 +19,7 @@
 
 #include "core/clock.h"
 #include "ipc/frame_reader.h"
+#include "ipc/futex.h"
 #include "ipc/shm_frame_pool.h"
 
 namespace orion::bench {
@@ -81,7 +82,7 @@ void pace(int64_t t0_ns, int interval_us) {
 
 struct CaseResult {
   int workers = 0;
-  Summary shm, pipe, shm_publish, pipe_write;
+  Summary shm, pipe, floor, shm_publish, pipe_write;
   double shm_bytes_per_frame_worker = 0, pipe_bytes_per_frame_worker = 0;
   uint64_t shm_received = 0, pipe_received = 0, errors = 0;
 };
@@ -280,6 +281,64 @@ bool run_pipe(const IpcBenchOptions& o, int n, CaseResult& out) {
   return ok;
 }
 
+// ---- Floor: what waking N sleeping processes costs on this machine, with no frame at all ------
+// Each process sleeps on one shared futex word; the publisher stores the time, bumps the word
+// and wakes them all with one FUTEX_WAKE. Nothing else: the scheduler's share of the figures.
+struct FloorBoard {
+  std::atomic<uint32_t> word;
+  std::atomic<int64_t> sent_ns;
+  std::atomic<int> ready;
+  std::atomic<uint64_t> received;
+  std::atomic<uint32_t> stop;
+  int64_t latency[1];
+};
+
+bool run_floor(const IpcBenchOptions& o, int n, CaseResult& out) {
+  const size_t frames = static_cast<size_t>(o.frames);
+  const size_t bytes = sizeof(FloorBoard) + frames * static_cast<size_t>(n) * sizeof(int64_t);
+  void* mem = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return false;
+  auto* b = new (mem) FloorBoard{};
+  std::vector<pid_t> pids;
+  for (int w = 0; w < n; ++w) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      if (o.worker_nice != 0) (void)::setpriority(PRIO_PROCESS, 0, o.worker_nice);
+      uint32_t seen = b->word.load();
+      b->ready.fetch_add(1);
+      for (size_t i = 0;;) {
+        ipc::futex_wait(&b->word, seen, Duration::millis(100));
+        const uint32_t now_word = b->word.load();
+        if (b->stop.load()) ::_exit(0);
+        if (now_word == seen) continue;  // timeout or spurious
+        const int64_t woke = now_ns();
+        seen = now_word;
+        if (i < frames) b->latency[static_cast<size_t>(w) * frames + i] = woke - b->sent_ns.load();
+        ++i;
+        b->received.fetch_add(1);
+      }
+    }
+    pids.push_back(pid);
+  }
+  bool ok = wait_until([&] { return b->ready.load() == n; }, std::chrono::seconds(10));
+  for (size_t i = 0; ok && i < frames; ++i) {
+    const int64_t t0 = now_ns();
+    b->sent_ns.store(t0);
+    b->word.fetch_add(1);
+    ipc::futex_wake(&b->word, 1 << 30);
+    pace(t0, o.interval_us);
+    ok = wait_until([&] { return b->received.load() >= (i + 1) * static_cast<uint64_t>(n); }, std::chrono::seconds(10));
+  }
+  b->stop.store(1);
+  b->word.fetch_add(1);
+  ipc::futex_wake(&b->word, 1 << 30);
+  for (pid_t pid : pids) ::waitpid(pid, nullptr, 0);
+  std::vector<int64_t> lat(b->latency, b->latency + frames * static_cast<size_t>(n));
+  out.floor = summarize(lat);
+  ::munmap(mem, bytes);
+  return ok;
+}
+
 }  // namespace
 
 int run_ipc_bench(const IpcBenchOptions& o) {
@@ -299,7 +358,8 @@ int run_ipc_bench(const IpcBenchOptions& o) {
     r.workers = n;
     const bool a = run_shm(o, n, r);
     const bool b = run_pipe(o, n, r);
-    if (!a || !b) {
+    const bool c = run_floor(o, n, r);
+    if (!a || !b || !c) {
       std::fprintf(stderr, "bench ipc: case %d workers failed (shm %s, pipe %s)\n", n, a ? "ok" : "failed",
                    b ? "ok" : "failed");
       return 1;
@@ -317,6 +377,10 @@ int run_ipc_bench(const IpcBenchOptions& o) {
                 r.shm_bytes_per_frame_worker, r.pipe_bytes_per_frame_worker);
   }
   std::printf("(pipe/shm columns: ratio at p50 and at p99; above 1 means shm is faster)\n");
+  std::printf("\nfloor: one FUTEX_WAKE of N sleeping processes, no frame (the scheduler alone), microseconds\n");
+  for (const auto& r : results)
+    std::printf("%7d workers: floor p50 %7.1f / p99 %7.1f   shm/floor p50 %.2fx\n", r.workers, r.floor.p50, r.floor.p99,
+                r.shm.p50 / std::max(r.floor.p50, 1e-3));
   std::printf("\nengine-side cost of handing one frame to every worker, microseconds p50 / p99\n");
   for (const auto& r : results)
     std::printf("%7d workers: shm publish %7.1f / %7.1f   pipe writes %9.1f / %9.1f\n", r.workers, r.shm_publish.p50,
@@ -341,7 +405,8 @@ int run_ipc_bench(const IpcBenchOptions& o) {
          << ",\"p99_us\":" << r.shm.p99 << ",\"max_us\":" << r.shm.max
          << ",\"bytes_copied_per_frame_worker\":" << r.shm_bytes_per_frame_worker << "},\"pipe\":{\"p50_us\":"
          << r.pipe.p50 << ",\"p99_us\":" << r.pipe.p99 << ",\"max_us\":" << r.pipe.max
-         << ",\"bytes_copied_per_frame_worker\":" << r.pipe_bytes_per_frame_worker << "}}";
+         << ",\"bytes_copied_per_frame_worker\":" << r.pipe_bytes_per_frame_worker << "},\"floor\":{\"p50_us\":"
+         << r.floor.p50 << ",\"p99_us\":" << r.floor.p99 << "}}";
     }
     js << "]}\n";
   }

@@ -8,6 +8,8 @@
 //           worker leases the slot and reads it in place.
 //   pipe  - baseline (the seeds' stdout design): the engine writes the frame's bytes into a
 //           pipe per worker; the worker is woken by read() and reads the whole frame.
+//   floor - no frame at all: one FUTEX_WAKE of N processes sleeping on one word; what the
+//           machine's scheduler costs alone, to read the other figures against.
 // Frames are 1280×720 BGR, paced (default one every 2 ms; the next only once every worker took
 // the previous one; the publisher sleeps meanwhile, it never spins) so every measurement is a
 // wake from sleep. Reports p50/p99/max, the ratio pipe/shm and
