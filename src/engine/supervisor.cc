@@ -45,6 +45,7 @@ struct Instance {
   uint64_t heartbeat_seq = 0;
   int64_t busy_ms = -1;
   bool hello = false;  // the process said something: from then on heartbeats must be answered
+  bool out_eof = false, results_eof = false;  // the worker closed that channel: stop polling it
   bool ready = false, produced = false, fatal_reported = false, killed = false;
   std::string kill_reason;  // set when the supervisor ends the process: "hung", "stopping", ...
   std::string fatal_error;
@@ -306,6 +307,7 @@ void on_stdout(Supervisor::Pipeline& p, Instance& i, const Ctx&) {
   char buf[8192];
   for (;;) {
     const ssize_t k = ::read(i.stdout_fd.get(), buf, sizeof buf);
+    if (k == 0) i.out_eof = true;  // a silent worker then fails its heartbeats
     if (k <= 0) break;
     i.out_buf.append(buf, static_cast<size_t>(k));
   }
@@ -339,7 +341,10 @@ void on_results(Supervisor::Pipeline& p, Instance& i, const Ctx& ctx) {
   for (;;) {
     const ssize_t k = ::recv(i.results_fd.get(), buf.data(), buf.size(), MSG_DONTWAIT | MSG_TRUNC);
     if (k < 0) break;
-    if (k == 0) break;
+    if (k == 0) {  // SOCK_SEQPACKET: the worker closed its end
+      i.results_eof = true;
+      break;
+    }
     if (static_cast<size_t>(k) > buf.size()) {
       ++p.bad_results;
       continue;
@@ -441,10 +446,14 @@ void Supervisor::run() {
       for (auto& [name, p] : pipelines_) {
         if (!p->inst) continue;
         Instance& i = *p->inst;
-        fds.push_back({i.stdout_fd.get(), POLLIN, 0});
-        tags.push_back({p.get(), kOut});
-        fds.push_back({i.results_fd.get(), POLLIN, 0});
-        tags.push_back({p.get(), kRes});
+        if (!i.out_eof) {
+          fds.push_back({i.stdout_fd.get(), POLLIN, 0});
+          tags.push_back({p.get(), kOut});
+        }
+        if (!i.results_eof) {
+          fds.push_back({i.results_fd.get(), POLLIN, 0});
+          tags.push_back({p.get(), kRes});
+        }
         if (i.pidfd) {
           fds.push_back({i.pidfd.get(), POLLIN, 0});
           tags.push_back({p.get(), kPid});

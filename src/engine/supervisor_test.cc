@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -315,6 +316,30 @@ TEST(SupervisorTest, APythonWorkerWrittenFromTheProtocolDocumentWorks) {
   EXPECT_TRUE(saw_box);
   sup.stop();
   EXPECT_EQ(sup.stats("py")->state, "stopped");
+}
+
+// A worker that says hello, then closes its output and never answers again: no busy loop on the
+// closed pipe, and it is replaced as hung.
+TEST(SupervisorTest, AWorkerThatClosesItsOutputIsReplacedAsHungWithoutSpinning) {
+  orion::testing::Watchdog dog(Duration::seconds(60), "closed stdout");
+  Stream s;
+  ResultStore store;
+  SupervisorOptions o = fast_options();
+  o.worker_executable = "/bin/sh";
+  o.worker_args = {"-c", "echo '{\"type\":\"hello\"}'; exec 1>&- 5>&-; exec sleep 30"};
+  Supervisor sup(o, store);
+  ASSERT_TRUE(sup.start().ok());
+  ASSERT_TRUE(sup.add_pipeline(fake_pipeline("mute", 0), s.pool).ok());
+  rusage before{}, after{};
+  ::getrusage(RUSAGE_SELF, &before);
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(eventually([&] { return sup.stats("mute")->restart_reasons.count("hung") > 0; }, 5s));
+  ::getrusage(RUSAGE_SELF, &after);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
+  const double cpu = secs(after.ru_utime) - secs(before.ru_utime) + secs(after.ru_stime) - secs(before.ru_stime);
+  EXPECT_LT(cpu, 0.5 * wall) << "the supervisor spun on a closed pipe";
+  sup.stop();
 }
 
 TEST(SupervisorTest, NoWorkerOutlivesItsEngine) {
