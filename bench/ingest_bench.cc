@@ -200,17 +200,23 @@ int run_ingest_bench(const IngestBenchOptions& o) {
   std::printf("orion bench ingest: %s, output on (H.264 + RTSP server), %ld CPUs, load average at start %.2f\n",
               file.c_str(), sysconf(_SC_NPROCESSORS_ONLN), load0);
 
-  // Baseline, same run: the raw decoder limit (best of 2).
-  auto d1 = media::measure_decode_rate(file);
-  if (!d1) {
-    std::fprintf(stderr, "bench ingest: %s\n", d1.error().message.c_str());
-    return 1;
+  // Baseline, same run: the raw decoder limit. A pass over the file is short (well under a
+  // second), so take the best of 7 passes: other processes on the machine only ever slow it.
+  std::vector<media::DecodeRate> passes;
+  for (int i = 0; i < 7; ++i) {
+    auto d = media::measure_decode_rate(file);
+    if (!d) {
+      std::fprintf(stderr, "bench ingest: %s\n", d.error().message.c_str());
+      return 1;
+    }
+    passes.push_back(*d);
   }
-  auto d2 = media::measure_decode_rate(file);
-  const media::DecodeRate dec = (d2 && d2->fps > d1->fps) ? *d2 : *d1;
+  std::sort(passes.begin(), passes.end(), [](const auto& a, const auto& b) { return a.fps < b.fps; });
+  const media::DecodeRate dec = passes.back();
   std::printf("baseline: raw decoder limit, filesrc ! decodebin ! fakesink sync=false (%s): %.1f fps "
-              "(%llu frames in %.2f s; best of 2)\n",
-              dec.decoder.c_str(), dec.fps, static_cast<unsigned long long>(dec.frames), dec.elapsed.as_seconds());
+              "(%llu frames in %.3f s; best of 7 passes, median %.1f fps)\n",
+              dec.decoder.c_str(), dec.fps, static_cast<unsigned long long>(dec.frames), dec.elapsed.as_seconds(),
+              passes[passes.size() / 2].fps);
 
   std::printf("out fps = access units out of the H.264 encoder per second, per stream\n");
   std::printf("trials (%.0f s warm-up + %.0f s measured each; pass = every output >= %.0f%% of input fps):\n",

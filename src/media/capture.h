@@ -11,9 +11,9 @@
 // and loops; pts = the buffer's running time, rebased so it keeps growing across attempts;
 // capture_time = SteadyClock (or the given clock) when the decoded frame left the appsink.
 //
-// Resilience: an attempt ends on a pipeline error, an end of stream (live sources, and files
-// without `loop`... which end as kEnded instead), no first frame within `connect_timeout`, or no
-// frame for `stall_timeout` while live. The next attempt comes after an exponential backoff
+// Resilience: an attempt ends on a pipeline error, an end of stream from a live source, no
+// first frame within `connect_timeout`, or no frame for `stall_timeout` while live. (A file
+// without `loop` that reaches its end is not restarted: state kEnded.) The next attempt comes after an exponential backoff
 // (initial, ×factor, capped at backoff_max), reset once an attempt delivered a frame. RTSP
 // attempts use TCP; an attempt that failed before any frame switches TCP ↔ UDP for the next.
 // status() is observable at any time; errors name the stream and the cause.
@@ -21,7 +21,10 @@
 // Lifecycle: create() (validates the url; no thread yet) → start() → stop() (idempotent;
 // joins the thread; also run by the destructor). Not restartable after stop().
 // Ownership: `pool`, `supplier` and `timeline` are borrowed and must outlive the Capture.
-// Thread-safety: start/stop from one owner thread; status() from any thread.
+// Thread-safety: start/stop from one owner thread; status() from any thread. Locks: the status
+// mutex (guards the StreamStatus) and the wait mutex (stop flag for the backoff wait) are
+// leaves, never held together; an attempt's own mutex guards what GStreamer's streaming
+// threads report (decoder name, pads linked).
 #pragma once
 
 #include <memory>

@@ -1,0 +1,102 @@
+// `orion up` as a real child process: loads a config (relative paths against its folder),
+// prints the output URLs, runs, and stops cleanly (exit 0) on SIGINT and on SIGTERM.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "testing/watchdog.h"
+
+#ifndef ORION_BINARY
+#error "ORION_BINARY must name the orion executable"
+#endif
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class OrionUp : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("orion_up_test_" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+    std::ofstream(dir_ / "orion.yaml") << "streams:\n"
+                                          "  - {name: pattern, url: \"test://ball?width=160&height=120&fps=10\"}\n"
+                                          "  - {name: missing, url: clips/missing.mp4, loop: true}\n"
+                                          "models: []\npipelines: []\n";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  pid_t spawn(const fs::path& out) {
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    const std::string config = (dir_ / "orion.yaml").string();
+    const char* argv[] = {ORION_BINARY, "up", "--config", config.c_str(), "--rtsp-port", "0", "--http-port", "0", nullptr};
+    pid_t pid = -1;
+    EXPECT_EQ(posix_spawn(&pid, ORION_BINARY, &fa, nullptr, const_cast<char* const*>(argv), environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    return pid;
+  }
+
+  void runs_then_stops_on(int sig) {
+    orion::testing::Watchdog dog(orion::Duration::seconds(60), "orion up child");
+    const fs::path out = dir_ / "out.txt";
+    const pid_t pid = spawn(out);
+    ASSERT_GT(pid, 0);
+    std::string text;
+    for (int i = 0; i < 300 && text.find("pattern          live") == std::string::npos; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      text = slurp(out);
+    }
+    EXPECT_NE(text.find("pattern          live"), std::string::npos) << text;
+    EXPECT_NE(text.find("output rtsp://127.0.0.1:"), std::string::npos) << text;
+    // The relative path was resolved against the config's folder, and the error names it.
+    for (int i = 0; i < 100 && text.find("media.not_found") == std::string::npos; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      text = slurp(out);
+    }
+    EXPECT_NE(text.find((dir_ / "clips/missing.mp4").string()), std::string::npos) << text;
+    ASSERT_EQ(::kill(pid, sig), 0);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    text = slurp(out);
+    ASSERT_TRUE(WIFEXITED(status)) << text;
+    EXPECT_EQ(WEXITSTATUS(status), 0) << text;
+    EXPECT_NE(text.find("stopped cleanly"), std::string::npos) << text;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(OrionUp, StopsCleanlyOnSigint) { runs_then_stops_on(SIGINT); }
+TEST_F(OrionUp, StopsCleanlyOnSigterm) { runs_then_stops_on(SIGTERM); }
+
+TEST_F(OrionUp, BadConfigIsRefusedNamingTheField) {
+  std::ofstream(dir_ / "orion.yaml") << "streams:\n  - {name: a, url: x, lop: true}\n";
+  const fs::path out = dir_ / "out.txt";
+  const pid_t pid = spawn(out);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2);
+  EXPECT_NE(slurp(out).find("streams[0].lop: unknown field"), std::string::npos) << slurp(out);
+}
+
+}  // namespace
