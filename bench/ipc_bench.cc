@@ -37,7 +37,9 @@ Summary summarize(std::vector<int64_t> v) {
   if (v.empty()) return s;
   std::sort(v.begin(), v.end());
   auto at = [&](double q) {
-    return static_cast<double>(v[std::min(static_cast<size_t>(q * static_cast<double>(v.size())), v.size() - 1)]) / 1e3;
+    return static_cast<double>(
+               v[std::min(static_cast<size_t>(q * static_cast<double>(v.size())), v.size() - 1)]) /
+           1e3;
   };
   s.p50 = at(0.5);
   s.p99 = at(0.99);
@@ -125,7 +127,9 @@ bool run_shm(const IpcBenchOptions& o, int n, CaseResult& out) {
         if (fr.data()[0] != static_cast<uint8_t>(fr.identity().sequence) ||
             fr.data()[fr.size() - 1] != static_cast<uint8_t>(fr.identity().sequence))
           board->errors.fetch_add(1);
-        if (i < frames) board->latency[static_cast<size_t>(w) * frames + i] = woke - fr.identity().capture_time.nanos();
+        if (i < frames)
+          board->latency[static_cast<size_t>(w) * frames + i] =
+              woke - fr.identity().capture_time.nanos();
         ++i;
         board->received.fetch_add(1);
       }
@@ -148,7 +152,8 @@ bool run_shm(const IpcBenchOptions& o, int n, CaseResult& out) {
     f->mutable_data()[0] = static_cast<uint8_t>(seq);  // the capture's single write (untimed)
     f->mutable_data()[f->size() - 1] = static_cast<uint8_t>(seq);
     const int64_t t0 = now_ns();
-    f->set_identity(FrameIdentity{1, seq, Duration::millis(static_cast<int64_t>(seq)), Timestamp::from_nanos(t0)});
+    f->set_identity(FrameIdentity{1, seq, Duration::millis(static_cast<int64_t>(seq)),
+                                  Timestamp::from_nanos(t0)});
     Status st = pool->publish(freeze(std::move(f)));
     publish_cost.push_back(now_ns() - t0);
     if (!st.ok()) {
@@ -165,7 +170,8 @@ bool run_shm(const IpcBenchOptions& o, int n, CaseResult& out) {
   std::vector<int64_t> lat;
   const uint64_t got = board->received.load();
   for (int w = 0; w < n; ++w)
-    for (size_t i = 0; i < frames; ++i) lat.push_back(board->latency[static_cast<size_t>(w) * frames + i]);
+    for (size_t i = 0; i < frames; ++i)
+      lat.push_back(board->latency[static_cast<size_t>(w) * frames + i]);
   out.shm = summarize(lat);
   out.shm_publish = summarize(publish_cost);
   const ipc::ShmPoolStats ps = pool->shm_stats();
@@ -173,7 +179,8 @@ bool run_shm(const IpcBenchOptions& o, int n, CaseResult& out) {
   // publish() copied (frames not from the pool) plus what workers copied (nothing: they read
   // the slot in place).
   out.shm_bytes_per_frame_worker =
-      static_cast<double>(ps.bytes_copied + board->bytes_copied.load()) / static_cast<double>(std::max<uint64_t>(1, got));
+      static_cast<double>(ps.bytes_copied + board->bytes_copied.load()) /
+      static_cast<double>(std::max<uint64_t>(1, got));
   out.shm_received = got;
   out.errors += board->errors.load();
   for (auto& p : ports) pool->detach_and_reclaim(p);
@@ -237,7 +244,8 @@ bool run_pipe(const IpcBenchOptions& o, int n, CaseResult& out) {
         if (!read_all(fds[0], reinterpret_cast<uint8_t*>(&h), sizeof h)) ::_exit(0);  // closed
         if (!read_all(fds[0], buf.data(), frame_bytes)) ::_exit(3);
         const int64_t woke = now_ns();  // holding the whole frame
-        if (buf[0] != static_cast<uint8_t>(h.sequence) || buf[frame_bytes - 1] != static_cast<uint8_t>(h.sequence))
+        if (buf[0] != static_cast<uint8_t>(h.sequence) ||
+            buf[frame_bytes - 1] != static_cast<uint8_t>(h.sequence))
           board->errors.fetch_add(1);
         if (i < frames) board->latency[static_cast<size_t>(w) * frames + i] = woke - h.sent_ns;
         ++i;
@@ -270,12 +278,13 @@ bool run_pipe(const IpcBenchOptions& o, int n, CaseResult& out) {
   for (pid_t pid : pids) ::waitpid(pid, nullptr, 0);
   std::vector<int64_t> lat;
   for (int w = 0; w < n; ++w)
-    for (size_t i = 0; i < frames; ++i) lat.push_back(board->latency[static_cast<size_t>(w) * frames + i]);
+    for (size_t i = 0; i < frames; ++i)
+      lat.push_back(board->latency[static_cast<size_t>(w) * frames + i]);
   out.pipe = summarize(lat);
   out.pipe_write = summarize(write_cost);
   out.pipe_received = board->received.load();
-  out.pipe_bytes_per_frame_worker =
-      static_cast<double>(board->bytes_copied.load()) / static_cast<double>(std::max<uint64_t>(1, out.pipe_received));
+  out.pipe_bytes_per_frame_worker = static_cast<double>(board->bytes_copied.load()) /
+                                    static_cast<double>(std::max<uint64_t>(1, out.pipe_received));
   out.errors += board->errors.load();
   ::munmap(board, board_bytes);
   return ok;
@@ -327,7 +336,8 @@ bool run_floor(const IpcBenchOptions& o, int n, CaseResult& out) {
     b->word.fetch_add(1);
     ipc::futex_wake(&b->word, 1 << 30);
     pace(t0, o.interval_us);
-    ok = wait_until([&] { return b->received.load() >= (i + 1) * static_cast<uint64_t>(n); }, std::chrono::seconds(10));
+    ok = wait_until([&] { return b->received.load() >= (i + 1) * static_cast<uint64_t>(n); },
+                    std::chrono::seconds(10));
   }
   b->stop.store(1);
   b->word.fetch_add(1);
@@ -346,11 +356,16 @@ int run_ipc_bench(const IpcBenchOptions& o) {
     std::fprintf(stderr, "bench ipc: frames, width and height must be positive\n");
     return 2;
   }
-  std::printf("orion bench ipc: %d frames of %dx%d BGR (%zu bytes) per case, one every >= %d us, "
-              "forked worker processes on one stream (worker nice %d)\n",
-              o.frames, o.width, o.height, static_cast<size_t>(o.width) * o.height * 3, o.interval_us, o.worker_nice);
-  std::printf("designs: shm  = ShmFramePool::publish -> mailbox token + futex wake -> worker leases the slot\n"
-              "         pipe = baseline: frame bytes written into one pipe per worker (seeds' stdout design)\n");
+  std::printf(
+      "orion bench ipc: %d frames of %dx%d BGR (%zu bytes) per case, one every >= %d us, "
+      "forked worker processes on one stream (worker nice %d)\n",
+      o.frames, o.width, o.height, static_cast<size_t>(o.width) * o.height * 3, o.interval_us,
+      o.worker_nice);
+  std::printf(
+      "designs: shm  = ShmFramePool::publish -> mailbox token + futex wake -> worker leases the "
+      "slot\n"
+      "         pipe = baseline: frame bytes written into one pipe per worker (seeds' stdout "
+      "design)\n");
   std::vector<CaseResult> results;
   for (int n : o.worker_counts) {
     if (n <= 0) continue;
@@ -360,53 +375,59 @@ int run_ipc_bench(const IpcBenchOptions& o) {
     const bool b = run_pipe(o, n, r);
     const bool c = run_floor(o, n, r);
     if (!a || !b || !c) {
-      std::fprintf(stderr, "bench ipc: case %d workers failed (shm %s, pipe %s)\n", n, a ? "ok" : "failed",
-                   b ? "ok" : "failed");
+      std::fprintf(stderr, "bench ipc: case %d workers failed (shm %s, pipe %s)\n", n,
+                   a ? "ok" : "failed", b ? "ok" : "failed");
       return 1;
     }
     results.push_back(r);
     std::fprintf(stderr, "  measured %d workers\n", n);
   }
   std::printf("\npublish -> worker woken holding the frame, microseconds (per frame and worker)\n");
-  std::printf("%7s | %28s | %28s | %11s | %23s\n", "workers", "shm p50 / p99 / max", "pipe p50 / p99 / max",
-              "pipe/shm p50", "bytes copied/frame/worker");
+  std::printf("%7s | %28s | %28s | %11s | %23s\n", "workers", "shm p50 / p99 / max",
+              "pipe p50 / p99 / max", "pipe/shm p50", "bytes copied/frame/worker");
   for (const auto& r : results) {
-    std::printf("%7d | %8.1f / %8.1f / %8.1f | %8.1f / %8.1f / %8.1f | %5.1fx %4.1fx | shm %6.0f  pipe %8.0f\n",
-                r.workers, r.shm.p50, r.shm.p99, r.shm.max, r.pipe.p50, r.pipe.p99, r.pipe.max,
-                r.pipe.p50 / std::max(r.shm.p50, 1e-3), r.pipe.p99 / std::max(r.shm.p99, 1e-3),
-                r.shm_bytes_per_frame_worker, r.pipe_bytes_per_frame_worker);
+    std::printf(
+        "%7d | %8.1f / %8.1f / %8.1f | %8.1f / %8.1f / %8.1f | %5.1fx %4.1fx | shm %6.0f  pipe "
+        "%8.0f\n",
+        r.workers, r.shm.p50, r.shm.p99, r.shm.max, r.pipe.p50, r.pipe.p99, r.pipe.max,
+        r.pipe.p50 / std::max(r.shm.p50, 1e-3), r.pipe.p99 / std::max(r.shm.p99, 1e-3),
+        r.shm_bytes_per_frame_worker, r.pipe_bytes_per_frame_worker);
   }
   std::printf("(pipe/shm columns: ratio at p50 and at p99; above 1 means shm is faster)\n");
-  std::printf("\nfloor: one FUTEX_WAKE of N sleeping processes, no frame (the scheduler alone), microseconds\n");
+  std::printf(
+      "\nfloor: one FUTEX_WAKE of N sleeping processes, no frame (the scheduler alone), "
+      "microseconds\n");
   for (const auto& r : results)
-    std::printf("%7d workers: floor p50 %7.1f / p99 %7.1f   shm/floor p50 %.2fx\n", r.workers, r.floor.p50, r.floor.p99,
-                r.shm.p50 / std::max(r.floor.p50, 1e-3));
+    std::printf("%7d workers: floor p50 %7.1f / p99 %7.1f   shm/floor p50 %.2fx\n", r.workers,
+                r.floor.p50, r.floor.p99, r.shm.p50 / std::max(r.floor.p50, 1e-3));
   std::printf("\nengine-side cost of handing one frame to every worker, microseconds p50 / p99\n");
   for (const auto& r : results)
-    std::printf("%7d workers: shm publish %7.1f / %7.1f   pipe writes %9.1f / %9.1f\n", r.workers, r.shm_publish.p50,
-                r.shm_publish.p99, r.pipe_write.p50, r.pipe_write.p99);
+    std::printf("%7d workers: shm publish %7.1f / %7.1f   pipe writes %9.1f / %9.1f\n", r.workers,
+                r.shm_publish.p50, r.shm_publish.p99, r.pipe_write.p50, r.pipe_write.p99);
   bool goals = true;
   std::printf("\nGoals (issue 6): shm p50 <= 20 us, p99 <= 200 us, 0 bytes copied\n");
   for (const auto& r : results) {
     const bool g = r.shm.p50 <= 20 && r.shm.p99 <= 200 && r.shm_bytes_per_frame_worker == 0;
     goals = goals && g;
-    std::printf("  %2d workers: p50 %.1f us, p99 %.1f us, %.0f bytes copied: %s\n", r.workers, r.shm.p50, r.shm.p99,
-                r.shm_bytes_per_frame_worker, g ? "met" : "NOT met");
+    std::printf("  %2d workers: p50 %.1f us, p99 %.1f us, %.0f bytes copied: %s\n", r.workers,
+                r.shm.p50, r.shm.p99, r.shm_bytes_per_frame_worker, g ? "met" : "NOT met");
   }
   uint64_t errors = 0;
   for (const auto& r : results) errors += r.errors;
   std::printf("pixel checks failed: %llu\n", static_cast<unsigned long long>(errors));
   if (!o.json_path.empty()) {
     std::ofstream js(o.json_path);
-    js << "{\"frames\":" << o.frames << ",\"width\":" << o.width << ",\"height\":" << o.height << ",\"cases\":[";
+    js << "{\"frames\":" << o.frames << ",\"width\":" << o.width << ",\"height\":" << o.height
+       << ",\"cases\":[";
     for (size_t i = 0; i < results.size(); ++i) {
       const auto& r = results[i];
       js << (i ? "," : "") << "{\"workers\":" << r.workers << ",\"shm\":{\"p50_us\":" << r.shm.p50
          << ",\"p99_us\":" << r.shm.p99 << ",\"max_us\":" << r.shm.max
-         << ",\"bytes_copied_per_frame_worker\":" << r.shm_bytes_per_frame_worker << "},\"pipe\":{\"p50_us\":"
-         << r.pipe.p50 << ",\"p99_us\":" << r.pipe.p99 << ",\"max_us\":" << r.pipe.max
-         << ",\"bytes_copied_per_frame_worker\":" << r.pipe_bytes_per_frame_worker << "},\"floor\":{\"p50_us\":"
-         << r.floor.p50 << ",\"p99_us\":" << r.floor.p99 << "}}";
+         << ",\"bytes_copied_per_frame_worker\":" << r.shm_bytes_per_frame_worker
+         << "},\"pipe\":{\"p50_us\":" << r.pipe.p50 << ",\"p99_us\":" << r.pipe.p99
+         << ",\"max_us\":" << r.pipe.max
+         << ",\"bytes_copied_per_frame_worker\":" << r.pipe_bytes_per_frame_worker
+         << "},\"floor\":{\"p50_us\":" << r.floor.p50 << ",\"p99_us\":" << r.floor.p99 << "}}";
     }
     js << "]}\n";
   }

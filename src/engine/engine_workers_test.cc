@@ -70,13 +70,16 @@ TEST(EngineWorkers, SeveralPipelinesOnSeveralStreamsEachWithItsOwnStatistics) {
   ASSERT_TRUE(engine.ok()) << engine.error().to_string();
   Engine& e = **engine;
   ASSERT_TRUE(e.start().ok());
-  ASSERT_TRUE(eventually([&] {
-    for (const char* n : {"a-critical", "a-best", "b-only"}) {
-      auto p = pipeline(e, n);
-      if (!p || p->state != "running" || p->results == 0) return false;
-    }
-    return true;
-  }, 30s)) << "pipelines did not all produce results";
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (const char* n : {"a-critical", "a-best", "b-only"}) {
+          auto p = pipeline(e, n);
+          if (!p || p->state != "running" || p->results == 0) return false;
+        }
+        return true;
+      },
+      30s))
+      << "pipelines did not all produce results";
   // Each stream's results, from each of its pipelines, carry that stream's identity.
   std::set<std::string> on_a;
   for (const auto& r : e.results().latest(1)) on_a.insert(r.pipeline);
@@ -91,10 +94,12 @@ TEST(EngineWorkers, SeveralPipelinesOnSeveralStreamsEachWithItsOwnStatistics) {
   const uint64_t frames_a = e.report("a")->compositor.frames;
   const auto t0 = std::chrono::steady_clock::now();
   ASSERT_EQ(::kill(victim.pid, SIGKILL), 0);
-  ASSERT_TRUE(eventually([&] {
-    auto p = pipeline(e, "a-critical");
-    return p->pid != victim.pid && p->state == "running" && p->results > victim.results;
-  }, 5s));
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto p = pipeline(e, "a-critical");
+        return p->pid != victim.pid && p->state == "running" && p->results > victim.results;
+      },
+      5s));
   std::this_thread::sleep_for(500ms);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const double fps_a = static_cast<double>(e.report("a")->compositor.frames - frames_a) / secs;
@@ -116,7 +121,8 @@ TEST(EngineWorkers, SeveralPipelinesOnSeveralStreamsEachWithItsOwnStatistics) {
   for (const auto& p : e.pipelines()) pids.push_back(p.pid);
   e.stop();
   for (const auto& p : e.pipelines()) EXPECT_EQ(p.state, "stopped");
-  for (pid_t pid : pids) EXPECT_NE(::kill(pid, 0), 0) << "worker " << pid << " survived engine stop";
+  for (pid_t pid : pids)
+    EXPECT_NE(::kill(pid, 0), 0) << "worker " << pid << " survived engine stop";
 }
 
 TEST(EngineWorkers, AYoloxWorkerFindsPeopleInTheDemoVideo) {
@@ -137,11 +143,14 @@ TEST(EngineWorkers, AYoloxWorkerFindsPeopleInTheDemoVideo) {
   ASSERT_TRUE(engine.ok()) << engine.error().to_string();
   ASSERT_TRUE((*engine)->start().ok());
   bool person = false;
-  ASSERT_TRUE(eventually([&] {
-    for (const auto& r : (*engine)->results().latest(1))
-      for (const auto& d : r.detections) person = person || d.class_name == "person";
-    return person;
-  }, 60s)) << pipeline(**engine, "people")->last_error;
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (const auto& r : (*engine)->results().latest(1))
+          for (const auto& d : r.detections) person = person || d.class_name == "person";
+        return person;
+      },
+      60s))
+      << pipeline(**engine, "people")->last_error;
   const PipelineStats p = *pipeline(**engine, "people");
   EXPECT_EQ(p.restarts, 0u);
   EXPECT_EQ(p.bad_results, 0u);
@@ -150,8 +159,10 @@ TEST(EngineWorkers, AYoloxWorkerFindsPeopleInTheDemoVideo) {
 
 TEST(EngineWorkers, AnUnknownModelKindIsRefusedAtCreate) {
   auto cfg = parse_config(
-      "streams: [{name: a, url: 'test://ball'}]\nmodels: [{name: m, kind: yolo9000, path: x.onnx}]\n"
-      "pipelines: [{name: p, stream: a, model: m}]\n", "", "t.yaml");
+      "streams: [{name: a, url: 'test://ball'}]\nmodels: [{name: m, kind: yolo9000, path: "
+      "x.onnx}]\n"
+      "pipelines: [{name: p, stream: a, model: m}]\n",
+      "", "t.yaml");
   ASSERT_TRUE(cfg.ok());
   auto engine = Engine::create(*cfg, options());
   ASSERT_FALSE(engine.ok());

@@ -4,8 +4,11 @@
 
 namespace orion::engine {
 
-IpcBridge::IpcBridge(std::string stream, FrameSupplier& supplier, std::shared_ptr<ipc::ShmFramePool> pool)
-    : stream_(std::move(stream)), pool_(std::move(pool)), sub_(supplier.subscribe("ipc", SlaClass::kCritical)) {}
+IpcBridge::IpcBridge(std::string stream, FrameSupplier& supplier,
+                     std::shared_ptr<ipc::ShmFramePool> pool)
+    : stream_(std::move(stream)),
+      pool_(std::move(pool)),
+      sub_(supplier.subscribe("ipc", SlaClass::kCritical)) {}
 
 IpcBridge::~IpcBridge() { stop(); }
 
@@ -25,8 +28,10 @@ void IpcBridge::run() {
   for (;;) {
     auto f = sub_->next_frame();
     if (!f.ok()) return;  // closed
-    if (pool_->publish(*f).ok()) published_.fetch_add(1);
-    else errors_.fetch_add(1);
+    if (pool_->publish(*f).ok())
+      published_.fetch_add(1);
+    else
+      errors_.fetch_add(1);
   }
 }
 

@@ -68,7 +68,8 @@ struct Supervisor::Pipeline {
 };
 
 Supervisor::Supervisor(SupervisorOptions options, ResultStore& results)
-    : options_(std::move(options)), clock_(options_.clock ? options_.clock : &SteadyClock::instance()),
+    : options_(std::move(options)),
+      clock_(options_.clock ? options_.clock : &SteadyClock::instance()),
       results_(results) {}
 
 Supervisor::~Supervisor() { stop(); }
@@ -77,8 +78,8 @@ Status Supervisor::start() {
   std::lock_guard lock(mu_);
   if (started_) return {};
   if (options_.worker_executable.empty() || ::access(options_.worker_executable.c_str(), X_OK) != 0)
-    return make_error("supervisor.bad_options",
-                      "worker executable '" + options_.worker_executable + "' is not an executable file");
+    return make_error("supervisor.bad_options", "worker executable '" + options_.worker_executable +
+                                                    "' is not an executable file");
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) return make_error("supervisor.io", "eventfd: " + errno_text());
   started_ = true;
@@ -93,7 +94,8 @@ static void wake(int fd) {
 
 Status Supervisor::add_pipeline(PipelineSpec spec, std::shared_ptr<ipc::ShmFramePool> pool) {
   if (spec.name.empty()) return make_error("supervisor.bad_pipeline", "pipeline name is empty");
-  if (!pool) return make_error("supervisor.bad_pipeline", "pipeline '" + spec.name + "' has no frame pool");
+  if (!pool)
+    return make_error("supervisor.bad_pipeline", "pipeline '" + spec.name + "' has no frame pool");
   {
     std::lock_guard lock(mu_);
     if (stopping_) return make_error("supervisor.stopped", "supervisor is stopping");
@@ -112,7 +114,8 @@ Status Supervisor::remove_pipeline(const std::string& name) {
   {
     std::lock_guard lock(mu_);
     auto it = pipelines_.find(name);
-    if (it == pipelines_.end()) return make_error("supervisor.unknown_pipeline", "no pipeline '" + name + "'");
+    if (it == pipelines_.end())
+      return make_error("supervisor.unknown_pipeline", "no pipeline '" + name + "'");
     it->second->removing = true;
   }
   wake(wake_fd_);
@@ -162,7 +165,8 @@ PipelineStats snapshot(const Supervisor::Pipeline& p, Timestamp now) {
   s.last_result_time = p.last_result_time;
   if (p.last_result_time.is_set()) s.last_result_age = now - p.last_result_time;
   s.leases_reclaimed = p.leases_reclaimed;
-  if (!p.inst && p.next_start_ns > 0) s.next_start_in = Duration::nanos(std::max<int64_t>(0, p.next_start_ns - mono_ns()));
+  if (!p.inst && p.next_start_ns > 0)
+    s.next_start_in = Duration::nanos(std::max<int64_t>(0, p.next_start_ns - mono_ns()));
   return s;
 }
 
@@ -211,14 +215,16 @@ Status spawn(Supervisor::Pipeline& p, const SupervisorOptions& o) {
   int in_pipe[2], out_pipe[2], sock[2];
   if (::pipe2(in_pipe, O_CLOEXEC) != 0) return make_error("supervisor.io", "pipe: " + errno_text());
   UniqueFd in_r(in_pipe[0]), in_w(in_pipe[1]);
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return make_error("supervisor.io", "pipe: " + errno_text());
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0)
+    return make_error("supervisor.io", "pipe: " + errno_text());
   UniqueFd out_r(out_pipe[0]), out_w(out_pipe[1]);
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) != 0)
     return make_error("supervisor.io", "socketpair: " + errno_text());
   UniqueFd sock_engine(sock[0]), sock_worker(sock[1]);
 
-  UniqueFd c_in = high_copy(in_r.get()), c_out = high_copy(out_w.get()), c_pool = high_copy(pool_fd->get()),
-           c_mbox = high_copy(inst->port->fd()), c_sock = high_copy(sock_worker.get());
+  UniqueFd c_in = high_copy(in_r.get()), c_out = high_copy(out_w.get()),
+           c_pool = high_copy(pool_fd->get()), c_mbox = high_copy(inst->port->fd()),
+           c_sock = high_copy(sock_worker.get());
   if (!c_in || !c_out || !c_pool || !c_mbox || !c_sock) {
     p.pool->detach_and_reclaim(inst->port);
     return make_error("supervisor.io", "fcntl(F_DUPFD_CLOEXEC): " + errno_text());
@@ -254,7 +260,8 @@ Status spawn(Supervisor::Pipeline& p, const SupervisorOptions& o) {
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {
     p.pool->detach_and_reclaim(inst->port);
-    return make_error("supervisor.spawn", "posix_spawn(" + o.worker_executable + "): " + std::strerror(rc));
+    return make_error("supervisor.spawn",
+                      "posix_spawn(" + o.worker_executable + "): " + std::strerror(rc));
   }
   inst->pid = pid;
   inst->pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
@@ -278,7 +285,8 @@ Status spawn(Supervisor::Pipeline& p, const SupervisorOptions& o) {
   c.mailbox_fd = 4;
   c.results_fd = 5;
   const std::string line = worker::encode_configure(c) + "\n";
-  if (::write(inst->stdin_fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+  if (::write(inst->stdin_fd.get(), line.data(), line.size()) !=
+      static_cast<ssize_t>(line.size())) {
     // The worker will see end of input and exit; its exit is handled like any other.
   }
   ++p.instances;
@@ -291,8 +299,10 @@ void kill_instance(Instance& i, const std::string& reason) {
   if (i.killed) return;
   i.killed = true;
   if (i.kill_reason.empty()) i.kill_reason = reason;
-  if (i.pidfd) (void)::syscall(SYS_pidfd_send_signal, i.pidfd.get(), SIGKILL, nullptr, 0);
-  else ::kill(i.pid, SIGKILL);
+  if (i.pidfd)
+    (void)::syscall(SYS_pidfd_send_signal, i.pidfd.get(), SIGKILL, nullptr, 0);
+  else
+    ::kill(i.pid, SIGKILL);
 }
 
 void retire(Instance& i, Duration grace) {
@@ -316,7 +326,7 @@ void on_stdout(Supervisor::Pipeline& p, Instance& i, const Ctx&) {
     const std::string line = i.out_buf.substr(0, nl);
     i.out_buf.erase(0, nl + 1);
     auto m = worker::decode_control(line);
-    if (!m.ok()) continue;  // not ours to crash on; the heartbeat decides health
+    if (!m.ok()) continue;        // not ours to crash on; the heartbeat decides health
     i.last_reply_ns = mono_ns();  // any message shows the process runs
     i.hello = true;
     if (m->type == "ready") {
@@ -377,14 +387,17 @@ bool try_reap(Supervisor::Pipeline& p, bool stopping, const Ctx& ctx) {
     reason = "crashed";
     detail = "lost track of the process: " + errno_text();
   } else if (WIFSIGNALED(status)) {
-    detail = "killed by signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
+    detail = "killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
+             strsignal(WTERMSIG(status)) + ")";
     reason = "crashed";
   } else {
     detail = "exit status " + std::to_string(WEXITSTATUS(status));
     reason = WEXITSTATUS(status) == 0 ? "exited" : "crashed";
   }
-  if (!i.kill_reason.empty()) reason = i.kill_reason;
-  else if (i.fatal_reported) reason = "failed";
+  if (!i.kill_reason.empty())
+    reason = i.kill_reason;
+  else if (i.fatal_reported)
+    reason = "failed";
   // The process is gone: take its mailbox and its leases back before anything else.
   if (i.port) {
     if (i.port->stats().lease_held) ++p.leases_reclaimed;
@@ -459,7 +472,8 @@ void Supervisor::run() {
           tags.push_back({p.get(), kPid});
         }
       }
-      timeout_ms = static_cast<int>(std::min<int64_t>(50, options_.heartbeat_interval.count_nanos() / 1'000'000));
+      timeout_ms = static_cast<int>(
+          std::min<int64_t>(50, options_.heartbeat_interval.count_nanos() / 1'000'000));
     }
     ::poll(fds.data(), fds.size(), std::max(1, timeout_ms));
 
@@ -472,8 +486,10 @@ void Supervisor::run() {
       if (fds[k].revents == 0) continue;
       Pipeline& p = *tags[k].p;
       if (!p.inst) continue;
-      if (tags[k].kind == kOut) on_stdout(p, *p.inst, ctx);
-      else if (tags[k].kind == kRes) on_results(p, *p.inst, ctx);
+      if (tags[k].kind == kOut)
+        on_stdout(p, *p.inst, ctx);
+      else if (tags[k].kind == kRes)
+        on_results(p, *p.inst, ctx);
     }
     const int64_t now = mono_ns();
     for (auto it = pipelines_.begin(); it != pipelines_.end();) {
@@ -495,7 +511,8 @@ void Supervisor::run() {
             kill_instance(i, "hung");
           } else if (!i.ready && now - i.spawned_ns > options_.startup_timeout.count_nanos()) {
             kill_instance(i, "startup_timeout");
-          } else if (i.busy_ms >= 0 && i.busy_ms * 1'000'000 > options_.detect_timeout.count_nanos()) {
+          } else if (i.busy_ms >= 0 &&
+                     i.busy_ms * 1'000'000 > options_.detect_timeout.count_nanos()) {
             kill_instance(i, "hung");
           }
         }
@@ -514,7 +531,8 @@ void Supervisor::run() {
           p.last_error = st.error().to_string();
           p.state = "failed";
           Duration delay = options_.backoff_initial;
-          for (int k = 0; k < p.consecutive_failures && delay < options_.backoff_max; ++k) delay = delay * 2;
+          for (int k = 0; k < p.consecutive_failures && delay < options_.backoff_max; ++k)
+            delay = delay * 2;
           ++p.consecutive_failures;
           p.next_start_ns = now + std::min(delay, options_.backoff_max).count_nanos();
         }

@@ -94,7 +94,7 @@ struct PipelineStats {
   Duration last_result_age = Duration::max();  // now - last_result_time
   uint64_t leases_reclaimed = 0;
   bool lease_held = false;  // the current worker holds a frame (is mid-frame) right now
-  Duration next_start_in;  // in "backoff"/"failed": time to the next attempt
+  Duration next_start_in;   // in "backoff"/"failed": time to the next attempt
 };
 
 class Supervisor {

@@ -73,7 +73,8 @@ class Stream {
       if (r.ok()) {
         MutableFramePtr f = std::move(r).value();
         std::memset(f->mutable_data(), static_cast<int>(seq & 0xFF), f->size());
-        f->set_identity(FrameIdentity{1, seq, Duration::millis(static_cast<int64_t>(seq) * 20), SteadyClock::instance().now()});
+        f->set_identity(FrameIdentity{1, seq, Duration::millis(static_cast<int64_t>(seq) * 20),
+                                      SteadyClock::instance().now()});
         FramePtr frozen = freeze(std::move(f));
         supplier->publish(frozen);
         if (!pool->publish(frozen).ok()) publish_failures.fetch_add(1);
@@ -143,7 +144,9 @@ TEST(SupervisorTest, AWorkerKilledMidFrame20TimesComesBackEachTimeAndNothingLeak
   ASSERT_TRUE(sup.start().ok());
   ASSERT_TRUE(sup.add_pipeline(fake_pipeline("victim", 60), s.pool).ok());
   ASSERT_TRUE(sup.add_pipeline(fake_pipeline("bystander", 5), s.pool).ok());
-  ASSERT_TRUE(eventually([&] { return sup.stats("victim")->results > 0 && sup.stats("bystander")->results > 0; }, 10s));
+  ASSERT_TRUE(eventually(
+      [&] { return sup.stats("victim")->results > 0 && sup.stats("bystander")->results > 0; },
+      10s));
 
   std::vector<pid_t> killed;
   uint64_t out_before = s.output_frames();
@@ -151,19 +154,29 @@ TEST(SupervisorTest, AWorkerKilledMidFrame20TimesComesBackEachTimeAndNothingLeak
   for (int round = 1; round <= 20; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     // Mid-frame: the victim holds a slot lease right now.
-    ASSERT_TRUE(eventually([&] { auto v = sup.stats("victim"); return v->state == "running" && v->lease_held; }, 5s));
+    ASSERT_TRUE(eventually(
+        [&] {
+          auto v = sup.stats("victim");
+          return v->state == "running" && v->lease_held;
+        },
+        5s));
     const PipelineStats before = *sup.stats("victim");
     const PipelineStats other_before = *sup.stats("bystander");
     ASSERT_EQ(::kill(before.pid, SIGKILL), 0);
     killed.push_back(before.pid);
     const auto t_kill = std::chrono::steady_clock::now();
     // Back: a new process running and producing results again, within 1 s.
-    ASSERT_TRUE(eventually([&] {
-      auto v = sup.stats("victim");
-      return v->pid != 0 && v->pid != before.pid && v->state == "running" && v->results > before.results;
-    }, 3s));
+    ASSERT_TRUE(eventually(
+        [&] {
+          auto v = sup.stats("victim");
+          return v->pid != 0 && v->pid != before.pid && v->state == "running" &&
+                 v->results > before.results;
+        },
+        3s));
     const auto back_after = std::chrono::steady_clock::now() - t_kill;
-    EXPECT_LT(back_after, 1s) << "took " << std::chrono::duration_cast<std::chrono::milliseconds>(back_after).count() << " ms";
+    EXPECT_LT(back_after, 1s)
+        << "took " << std::chrono::duration_cast<std::chrono::milliseconds>(back_after).count()
+        << " ms";
     const PipelineStats after = *sup.stats("victim");
     EXPECT_EQ(after.restarts, static_cast<uint64_t>(round));
     EXPECT_EQ(after.restart_reasons.at("crashed"), static_cast<uint64_t>(round));
@@ -180,7 +193,8 @@ TEST(SupervisorTest, AWorkerKilledMidFrame20TimesComesBackEachTimeAndNothingLeak
     EXPECT_EQ(ps.mailboxes, 2u);
     EXPECT_LE(ps.offered_or_leased, 4u);
   }
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   const double out_fps = static_cast<double>(s.output_frames() - out_before) / secs;
   EXPECT_GT(out_fps, 0.9 * 50) << "output fps dropped to " << out_fps;
   EXPECT_EQ(s.publish_failures.load(), 0u);  // capture never starved of slots
@@ -214,7 +228,12 @@ TEST(SupervisorTest, AStoppedWorkerIsDetectedAsHungAndReplaced) {
   const auto detected = std::chrono::steady_clock::now() - t0;
   // Within the heartbeat window: the timeout plus one heartbeat period and a poll tick.
   EXPECT_LT(detected, std::chrono::milliseconds(600 + 100 + 100 + 200));
-  ASSERT_TRUE(eventually([&] { auto v = sup.stats("p"); return v->state == "running" && v->pid != old; }, 3s));
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto v = sup.stats("p");
+        return v->state == "running" && v->pid != old;
+      },
+      3s));
   const PipelineStats replaced = *sup.stats("p");
   // SIGCONT to the old one: it is gone (killed and reaped), so nothing happens.
   EXPECT_TRUE(process_gone(old));
@@ -254,7 +273,8 @@ TEST(SupervisorTest, ABadModelFileFailsThePipelineWithItsReasonAndRetriesWithBac
   EXPECT_NE(b.last_error.find(path), std::string::npos) << b.last_error;  // names the file
   // Retried, with growing delays: 0.1, 0.2, 0.4, 0.8, 0.8 ... s.
   ASSERT_TRUE(eventually([&] { return sup.stats("bad")->restart_reasons["failed"] >= 4; }, 10s));
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_GT(elapsed, 0.1 + 0.2 + 0.4);  // backoff, not a tight loop
   b = *sup.stats("bad");
   EXPECT_EQ(b.state, "failed");
@@ -277,7 +297,8 @@ TEST(SupervisorTest, APythonWorkerWrittenFromTheProtocolDocumentWorks) {
   if (std::system("/usr/bin/python3 -c 'import numpy' 2>/dev/null") != 0)
     GTEST_SKIP() << "/usr/bin/python3 with numpy (python3-numpy) is not installed";
   const char* src = std::getenv("ORION_SOURCE_DIR");
-  const std::string script = std::string(src ? src : ORION_SOURCE_DIR_DEFAULT) + "/examples/python_worker.py";
+  const std::string script =
+      std::string(src ? src : ORION_SOURCE_DIR_DEFAULT) + "/examples/python_worker.py";
   Stream s;
   ResultStore store;
   SupervisorOptions o = fast_options();
@@ -291,7 +312,8 @@ TEST(SupervisorTest, APythonWorkerWrittenFromTheProtocolDocumentWorks) {
   p.stream = "cam";
   p.model.kind = "python";
   ASSERT_TRUE(sup.add_pipeline(p, s.pool).ok());
-  ASSERT_TRUE(eventually([&] { return sup.stats("py")->results >= 20; }, 20s)) << sup.stats("py")->last_error;
+  ASSERT_TRUE(eventually([&] { return sup.stats("py")->results >= 20; }, 20s))
+      << sup.stats("py")->last_error;
   const PipelineStats st = *sup.stats("py");
   EXPECT_EQ(st.state, "running");
   EXPECT_EQ(st.restarts, 0u);
@@ -336,8 +358,11 @@ TEST(SupervisorTest, AWorkerThatClosesItsOutputIsReplacedAsHungWithoutSpinning) 
   ASSERT_TRUE(eventually([&] { return sup.stats("mute")->restart_reasons.count("hung") > 0; }, 5s));
   ::getrusage(RUSAGE_SELF, &after);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
-  const double cpu = secs(after.ru_utime) - secs(before.ru_utime) + secs(after.ru_stime) - secs(before.ru_stime);
+  auto secs = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+  };
+  const double cpu =
+      secs(after.ru_utime) - secs(before.ru_utime) + secs(after.ru_stime) - secs(before.ru_stime);
   EXPECT_LT(cpu, 0.5 * wall) << "the supervisor spun on a closed pipe";
   sup.stop();
 }
@@ -360,7 +385,8 @@ TEST(SupervisorTest, NoWorkerOutlivesItsEngine) {
     if (!sup.start().ok()) ::_exit(2);
     (void)sup.add_pipeline(fake_pipeline("a", 5), pool);
     (void)sup.add_pipeline(fake_pipeline("b", 5), pool);
-    while (!(sup.stats("a")->state == "running" && sup.stats("b")->state == "running")) ::usleep(5000);
+    while (!(sup.stats("a")->state == "running" && sup.stats("b")->state == "running"))
+      ::usleep(5000);
     const pid_t w[2] = {sup.stats("a")->pid, sup.stats("b")->pid};
     (void)!::write(pids[1], w, sizeof w);
     for (;;) ::pause();

@@ -39,7 +39,8 @@ Result<std::unique_ptr<FrameReader>> FrameReader::open(UniqueFd pool_fd, UniqueF
   s->mailbox = std::move(mb).value();
   s->block = reinterpret_cast<MailboxBlock*>(s->mailbox.data());
   // Only ever loaded (atomically) and waited on: the mapping is read-only.
-  s->wake_word = reinterpret_cast<std::atomic<uint32_t>*>(s->pool.data() + offsetof(PoolHeader, wake_word));
+  s->wake_word =
+      reinterpret_cast<std::atomic<uint32_t>*>(s->pool.data() + offsetof(PoolHeader, wake_word));
   s->block->worker_pid.store(static_cast<uint32_t>(::getpid()), std::memory_order_relaxed);
   s->last_sequence = s->block->last_sequence.load(std::memory_order_relaxed);
   return std::unique_ptr<FrameReader>(new FrameReader(std::move(s)));
@@ -62,9 +63,11 @@ Result<FramePtr> FrameReader::next_frame(Duration timeout) {
   auto wake_ref = [&s]() -> std::atomic<uint32_t>& { return *s.wake_word; };
   MailboxBlock& b = *s.block;
   if (s.frame_alive.load(std::memory_order_acquire))
-    return make_error("ipc.lease_held", "the previous frame is still alive; destroy it before taking the next");
+    return make_error("ipc.lease_held",
+                      "the previous frame is still alive; destroy it before taking the next");
   const bool forever = timeout == Duration::max();
-  const auto deadline = std::chrono::steady_clock::now() + (forever ? std::chrono::nanoseconds(0) : timeout.to_chrono());
+  const auto deadline = std::chrono::steady_clock::now() +
+                        (forever ? std::chrono::nanoseconds(0) : timeout.to_chrono());
   for (;;) {
     const uint64_t t = b.offer.load(std::memory_order_seq_cst);
     if (t != kNoToken) {
@@ -74,7 +77,8 @@ Result<FramePtr> FrameReader::next_frame(Duration timeout) {
       uint64_t expected = t;
       if (!b.offer.compare_exchange_strong(expected, kNoToken, std::memory_order_seq_cst)) continue;
       b.taken.fetch_add(1, std::memory_order_relaxed);
-      auto view = read_slot_header(s.geo, s.pool.data(), s.pool.size(), token_slot(t), token_generation(t));
+      auto view =
+          read_slot_header(s.geo, s.pool.data(), s.pool.size(), token_slot(t), token_generation(t));
       if (!view.ok()) {
         b.lease.store(kNoToken, std::memory_order_seq_cst);
         s.invalid.fetch_add(1, std::memory_order_relaxed);
@@ -84,8 +88,9 @@ Result<FramePtr> FrameReader::next_frame(Duration timeout) {
       if (view->identity.sequence <= last) {
         b.lease.store(kNoToken, std::memory_order_seq_cst);
         s.invalid.fetch_add(1, std::memory_order_relaxed);
-        return make_error("ipc.not_newer", "offered frame " + std::to_string(view->identity.sequence) +
-                                               " is not newer than the last taken " + std::to_string(last));
+        return make_error("ipc.not_newer",
+                          "offered frame " + std::to_string(view->identity.sequence) +
+                              " is not newer than the last taken " + std::to_string(last));
       }
       s.last_sequence.store(view->identity.sequence, std::memory_order_relaxed);
       b.last_sequence.store(view->identity.sequence, std::memory_order_relaxed);
@@ -114,14 +119,17 @@ Result<FramePtr> FrameReader::next_frame(Duration timeout) {
     }
     if (b.flags.load(std::memory_order_seq_cst) & kMailboxClosed) {
       b.waiting.store(0, std::memory_order_relaxed);
-      return make_error("closed", "mailbox '" + std::string(b.name, strnlen(b.name, sizeof b.name)) + "' is closed");
+      return make_error(
+          "closed",
+          "mailbox '" + std::string(b.name, strnlen(b.name, sizeof b.name)) + "' is closed");
     }
     Duration left = Duration::max();
     if (!forever) {
       const auto now = std::chrono::steady_clock::now();
       if (now >= deadline) {
         b.waiting.store(0, std::memory_order_relaxed);
-        return make_error("timeout", "no new frame within " + std::to_string(timeout.as_millis()) + " ms");
+        return make_error("timeout",
+                          "no new frame within " + std::to_string(timeout.as_millis()) + " ms");
       }
       left = Duration::from(deadline - now);
     }

@@ -23,15 +23,18 @@ WaitResult futex_wait(std::atomic<uint32_t>* word, uint32_t expected, Duration t
                             nullptr, 0);
   if (rc == 0) return WaitResult::kWoken;
   switch (errno) {
-    case EAGAIN: return WaitResult::kValueChanged;
-    case ETIMEDOUT: return WaitResult::kTimeout;
-    default: return WaitResult::kInterrupted;  // EINTR
+    case EAGAIN:
+      return WaitResult::kValueChanged;
+    case ETIMEDOUT:
+      return WaitResult::kTimeout;
+    default:
+      return WaitResult::kInterrupted;  // EINTR
   }
 }
 
 int futex_wake(std::atomic<uint32_t>* word, int count) {
-  const long rc = ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE, count, nullptr,
-                            nullptr, 0);
+  const long rc = ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE, count,
+                            nullptr, nullptr, 0);
   return rc < 0 ? 0 : static_cast<int>(rc);
 }
 

@@ -12,7 +12,8 @@
 //
 // Two kinds of segment (memfd objects):
 //   pool segment, one per stream, written by the engine only, mapped read-only by workers:
-//     [PoolHeader @0][SlotHeader × slot_count @slot_table_offset][payload × slot_count @payload_offset]
+//     [PoolHeader @0][SlotHeader × slot_count @slot_table_offset][payload × slot_count
+//     @payload_offset]
 //   mailbox segment, one per (worker, stream), one page, mapped read-write by both:
 //     [MailboxBlock @0]
 //
@@ -67,7 +68,7 @@ struct PoolHeader {
                                //     every publish and every close (atomic; the one field that
                                //     changes after creation)
   uint8_t reserved[108];       // 148 zero
-};  // 256 bytes
+};                             // 256 bytes
 
 // One slot's header, at slot_table_offset + i * slot_header_size. Written by the engine only
 // while no mailbox offers and no worker leases the slot; constant while a token of it is out.
@@ -92,7 +93,7 @@ struct SlotHeader {
   uint64_t payload_offset;    // 104 offset of the payload in the segment
   uint64_t payload_size;      // 112 bytes of this frame (<= payload_capacity)
   uint64_t reserved2;         // 120
-};  // 128 bytes
+};                            // 128 bytes
 
 // A mailbox: one (worker, stream) pair. Single slot, overwrite, newest only.
 //   engine: offer = exchange(offer, token) (a non-zero old value is a drop), offered++; once
@@ -125,7 +126,7 @@ struct MailboxBlock {
   std::atomic<uint64_t> last_sequence;  // 152 sequence of the last frame taken
   std::atomic<int64_t> progress_ns;     // 160 CLOCK_MONOTONIC time of the worker loop's last step
   uint8_t pad_worker[88];               // 168
-};  // 256 bytes
+};                                      // 256 bytes
 
 inline constexpr uint32_t kMailboxClosed = 1u;
 
@@ -146,7 +147,8 @@ constexpr uint64_t token_generation(uint64_t token) { return token >> 16; }
 static_assert(std::is_standard_layout_v<PoolHeader> && std::is_trivially_copyable_v<PoolHeader>);
 static_assert(std::is_standard_layout_v<SlotHeader> && std::is_trivially_copyable_v<SlotHeader>);
 static_assert(std::is_standard_layout_v<MailboxBlock>);
-static_assert(std::atomic<uint32_t>::is_always_lock_free && std::atomic<uint64_t>::is_always_lock_free &&
+static_assert(std::atomic<uint32_t>::is_always_lock_free &&
+              std::atomic<uint64_t>::is_always_lock_free &&
               std::atomic<int64_t>::is_always_lock_free);
 static_assert(sizeof(std::atomic<uint64_t>) == 8 && alignof(std::atomic<uint64_t>) == 8);
 

@@ -32,7 +32,8 @@ struct ChildLog {
 };
 
 ChildLog* shared_log() {
-  void* p = ::mmap(nullptr, sizeof(ChildLog), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  void* p =
+      ::mmap(nullptr, sizeof(ChildLog), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   EXPECT_NE(p, MAP_FAILED);
   return new (p) ChildLog{};
 }
@@ -51,7 +52,8 @@ Status publish(ShmFramePool& pool, uint64_t seq) {
   if (!r.ok()) return r.error();
   MutableFramePtr f = std::move(r).value();
   std::memset(f->mutable_data(), static_cast<int>(seq % 251), f->size());
-  f->set_identity(FrameIdentity{1, seq, Duration::millis(static_cast<int64_t>(seq)), SteadyClock::instance().now()});
+  f->set_identity(FrameIdentity{1, seq, Duration::millis(static_cast<int64_t>(seq)),
+                                SteadyClock::instance().now()});
   return pool.publish(freeze(std::move(f)));
 }
 
@@ -120,7 +122,7 @@ TEST(MailboxProcessTest, NeverOlderNeverTwiceAndCountsConserveAcrossProcesses) {
     SCOPED_TRACE(s.name);
     EXPECT_EQ(log->errors.load(), 0u);  // pixels right, sequences strictly increasing
     EXPECT_EQ(s.offered, kFrames);
-    EXPECT_EQ(s.pending, 0u);           // closed: a pending frame became a drop
+    EXPECT_EQ(s.pending, 0u);  // closed: a pending frame became a drop
     EXPECT_EQ(s.offered, s.taken + s.dropped + s.pending);
     EXPECT_EQ(s.taken, log->count.load());
     EXPECT_EQ(s.worker_taken, log->count.load());

@@ -18,7 +18,9 @@ std::string errno_text() { return std::strerror(errno); }
 SharedMemory::~SharedMemory() { unmap(); }
 
 SharedMemory::SharedMemory(SharedMemory&& o) noexcept
-    : fd_(std::move(o.fd_)), data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+    : fd_(std::move(o.fd_)),
+      data_(std::exchange(o.data_, nullptr)),
+      size_(std::exchange(o.size_, 0)) {}
 
 SharedMemory& SharedMemory::operator=(SharedMemory&& o) noexcept {
   if (this != &o) {
@@ -44,8 +46,8 @@ Result<SharedMemory> SharedMemory::create(const std::string& name, size_t size) 
   // the access is (owner only) for anyone who looks at /proc/PID/fd.
   (void)::fchmod(fd.get(), 0600);
   if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0)
-    return make_error("ipc.shm_create", "ftruncate('" + name + "', " + std::to_string(size) +
-                                            "): " + errno_text());
+    return make_error("ipc.shm_create",
+                      "ftruncate('" + name + "', " + std::to_string(size) + "): " + errno_text());
   // The size is part of the layout every reader validates against: forbid changing it.
   (void)::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
   void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
@@ -59,7 +61,8 @@ Result<SharedMemory> SharedMemory::map(UniqueFd fd, Access access) {
   if (::fstat(fd.get(), &st) != 0)
     return make_error("ipc.shm_map", "fstat(fd " + std::to_string(fd.get()) + "): " + errno_text());
   if (st.st_size <= 0)
-    return make_error("ipc.shm_map", "shared memory behind fd " + std::to_string(fd.get()) + " is empty");
+    return make_error("ipc.shm_map",
+                      "shared memory behind fd " + std::to_string(fd.get()) + " is empty");
   const size_t size = static_cast<size_t>(st.st_size);
   const int prot = access == Access::kReadOnly ? PROT_READ : PROT_READ | PROT_WRITE;
   void* p = ::mmap(nullptr, size, prot, MAP_SHARED, fd.get(), 0);

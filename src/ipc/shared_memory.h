@@ -52,7 +52,8 @@ class SharedMemory {
   bool valid() const { return data_ != nullptr; }
 
  private:
-  SharedMemory(UniqueFd fd, uint8_t* data, size_t size) : fd_(std::move(fd)), data_(data), size_(size) {}
+  SharedMemory(UniqueFd fd, uint8_t* data, size_t size)
+      : fd_(std::move(fd)), data_(data), size_(size) {}
   void unmap();
 
   UniqueFd fd_;

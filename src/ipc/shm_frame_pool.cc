@@ -89,9 +89,9 @@ struct ShmFramePool::State {
   SharedMemory shm;
   PoolGeometry geo;
 
-  std::mutex publish_mu;  // serialises publish(), close and detach of mailboxes
-  mutable std::mutex mu;  // guards everything below
-  std::vector<uint8_t> engine_held;  // 1 while a Frame of the slot is alive in the engine
+  std::mutex publish_mu;                  // serialises publish(), close and detach of mailboxes
+  mutable std::mutex mu;                  // guards everything below
+  std::vector<uint8_t> engine_held;       // 1 while a Frame of the slot is alive in the engine
   std::vector<uint8_t> identity_written;  // 1 once publish() wrote the identity of this write
   std::shared_ptr<const std::vector<std::shared_ptr<MailboxPort::Impl>>> ports =
       std::make_shared<std::vector<std::shared_ptr<MailboxPort::Impl>>>();
@@ -101,7 +101,9 @@ struct ShmFramePool::State {
   std::vector<uint8_t> busy_scratch;  // guarded by mu
 
   PoolHeader* header() { return reinterpret_cast<PoolHeader*>(shm.data()); }
-  SlotHeader* slot(uint32_t i) { return reinterpret_cast<SlotHeader*>(shm.data() + geo.slot_header_offset(i)); }
+  SlotHeader* slot(uint32_t i) {
+    return reinterpret_cast<SlotHeader*>(shm.data() + geo.slot_header_offset(i));
+  }
   uint8_t* payload(uint32_t i) { return shm.data() + geo.slot_payload_offset(i); }
 
   // Marks the slots that a mailbox offers or a reader leases. Caller holds mu.
@@ -122,8 +124,10 @@ struct ShmFramePool::State {
     s.slots = geo.slot_count;
     s.engine_held = s.offered_or_leased = s.in_use = 0;
     for (uint32_t i = 0; i < geo.slot_count; ++i) {
-      if (engine_held[i]) ++s.engine_held;
-      else if (busy_scratch[i]) ++s.offered_or_leased;
+      if (engine_held[i])
+        ++s.engine_held;
+      else if (busy_scratch[i])
+        ++s.offered_or_leased;
     }
     s.in_use = s.engine_held + s.offered_or_leased;
     s.mailboxes = static_cast<uint32_t>(ports->size());
@@ -148,20 +152,22 @@ void MailboxPort::close() {
     std::lock_guard lock(pool->publish_mu);
     impl_->close_locked(&pool->header()->wake_word);
   } else {
-    impl_->close_locked(nullptr);  // the pool closed every mailbox (and woke its readers) when it went
+    impl_->close_locked(
+        nullptr);  // the pool closed every mailbox (and woke its readers) when it went
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 Result<std::shared_ptr<ShmFramePool>> ShmFramePool::create(ShmFramePoolOptions options) {
   if (options.slot_count == 0 || options.slot_count > kMaxSlots)
-    return make_error("pool.bad_options", "slot_count " + std::to_string(options.slot_count) + " not in 1.." +
-                                              std::to_string(kMaxSlots));
+    return make_error("pool.bad_options", "slot_count " + std::to_string(options.slot_count) +
+                                              " not in 1.." + std::to_string(kMaxSlots));
   if (options.slot_capacity == 0 || options.slot_capacity > kMaxPayloadBytes)
     return make_error("pool.bad_options", "slot_capacity " + std::to_string(options.slot_capacity) +
                                               " bytes is not in 1..4 GiB");
   const uint64_t table = align_up(sizeof(PoolHeader), 64);
-  const uint64_t payload_offset = align_up(table + uint64_t{options.slot_count} * sizeof(SlotHeader), kPageSize);
+  const uint64_t payload_offset =
+      align_up(table + uint64_t{options.slot_count} * sizeof(SlotHeader), kPageSize);
   const uint64_t stride = align_up(options.slot_capacity, kPageSize);
   const uint64_t size = payload_offset + stride * options.slot_count;
   auto shm = SharedMemory::create("orion-pool-" + options.stream_name, size);
@@ -223,8 +229,10 @@ Result<MutableFramePtr> ShmFramePool::acquire(const FrameLayout& layout) {
   State& s = *state_;
   if (!layout.valid()) return make_error("pool.bad_layout", "frame layout has no pixels");
   if (layout.size > s.geo.payload_capacity)
-    return make_error("pool.bad_layout", "frame of " + std::to_string(layout.size) + " bytes exceeds the slot "
-                                             "capacity of " + std::to_string(s.geo.payload_capacity) +
+    return make_error("pool.bad_layout", "frame of " + std::to_string(layout.size) +
+                                             " bytes exceeds the slot "
+                                             "capacity of " +
+                                             std::to_string(s.geo.payload_capacity) +
                                              " bytes of pool '" + s.options.stream_name + "'");
   uint32_t index = 0;
   uint64_t generation = 0;
@@ -240,8 +248,9 @@ Result<MutableFramePtr> ShmFramePool::acquire(const FrameLayout& layout) {
     }
     if (index == s.geo.slot_count) {
       ++s.stats.exhausted;
-      return make_error("pool.exhausted", "all " + std::to_string(s.geo.slot_count) + " slots of pool '" +
-                                              s.options.stream_name + "' are held, offered or leased");
+      return make_error("pool.exhausted", "all " + std::to_string(s.geo.slot_count) +
+                                              " slots of pool '" + s.options.stream_name +
+                                              "' are held, offered or leased");
     }
     s.engine_held[index] = 1;
     s.identity_written[index] = 0;
@@ -287,7 +296,8 @@ Status ShmFramePool::publish(const FramePtr& frame) {
     std::lock_guard lock(s.mu);
     if (id.sequence <= s.last_sequence) {
       ++s.stats.rejected_stale;
-      return make_error("ipc.not_newer", "frame " + std::to_string(id.sequence) + " is not newer than " +
+      return make_error("ipc.not_newer", "frame " + std::to_string(id.sequence) +
+                                             " is not newer than " +
                                              std::to_string(s.last_sequence));
     }
   }
@@ -324,7 +334,8 @@ Status ShmFramePool::publish(const FramePtr& frame) {
     if (s.identity_written[index]) {
       // This write of the slot was published before (under another sequence): its header is
       // out there and must not change. A frame is published once.
-      return make_error("ipc.republished", "frame already published in slot " + std::to_string(index));
+      return make_error("ipc.republished",
+                        "frame already published in slot " + std::to_string(index));
     }
     s.identity_written[index] = 1;
     s.last_sequence = id.sequence;
@@ -346,7 +357,8 @@ Status ShmFramePool::publish(const FramePtr& frame) {
   std::atomic_ref<uint32_t>(s.header()->wake_word).fetch_add(1, std::memory_order_seq_cst);
   bool any_waiting = false;
   for (const auto& port : *ports) any_waiting = any_waiting || port->waiting();
-  if (any_waiting) futex_wake(reinterpret_cast<std::atomic<uint32_t>*>(&s.header()->wake_word), 1 << 30);
+  if (any_waiting)
+    futex_wake(reinterpret_cast<std::atomic<uint32_t>*>(&s.header()->wake_word), 1 << 30);
   return {};  // `local` (holding the slot in the engine) is released after every offer is in
 }
 

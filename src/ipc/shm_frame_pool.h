@@ -59,16 +59,16 @@ struct MailboxStats {
   uint64_t dropped = 0;  // offers replaced (or closed) before the worker took them
   uint64_t pending = 0;  // 1 when an offer waits
   bool closed = false;
-  bool lease_held = false;        // the worker holds a slot right now
-  uint64_t worker_taken = 0;      // what the worker wrote (informational)
-  uint64_t last_sequence = 0;     // sequence of the last frame the worker took
-  Timestamp worker_progress;      // the worker loop's last progress mark (unset if never)
+  bool lease_held = false;     // the worker holds a slot right now
+  uint64_t worker_taken = 0;   // what the worker wrote (informational)
+  uint64_t last_sequence = 0;  // sequence of the last frame the worker took
+  Timestamp worker_progress;   // the worker loop's last progress mark (unset if never)
 };
 
 struct ShmPoolStats {
   uint32_t slots = 0;
-  uint32_t in_use = 0;          // not free: held in the engine, offered or leased
-  uint32_t engine_held = 0;     // a Frame of the slot is alive in the engine
+  uint32_t in_use = 0;             // not free: held in the engine, offered or leased
+  uint32_t engine_held = 0;        // a Frame of the slot is alive in the engine
   uint32_t offered_or_leased = 0;  // held only through mailboxes (not in the engine)
   uint32_t mailboxes = 0;
   uint64_t acquired = 0;

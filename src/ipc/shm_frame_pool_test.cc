@@ -39,7 +39,8 @@ class ShmFramePoolTest : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << r.error().to_string();
     MutableFramePtr f = std::move(r).value();
     std::memset(f->mutable_data(), static_cast<int>(seq % 251), f->size());
-    f->set_identity(FrameIdentity{3, seq, Duration::millis(static_cast<int64_t>(seq)), Timestamp::from_nanos(100 + static_cast<int64_t>(seq))});
+    f->set_identity(FrameIdentity{3, seq, Duration::millis(static_cast<int64_t>(seq)),
+                                  Timestamp::from_nanos(100 + static_cast<int64_t>(seq))});
     return freeze(std::move(f));
   }
   static std::unique_ptr<FrameReader> reader(ShmFramePool& pool, MailboxPort& port) {
@@ -65,7 +66,8 @@ TEST_F(ShmFramePoolTest, ReaderSeesThePublishedPixelsAndIdentityWithoutACopy) {
   ASSERT_TRUE(pool->publish(frame(*pool, 1)).ok());
   auto got = rd->next_frame(Duration::seconds(5));
   ASSERT_TRUE(got.ok()) << got.error().to_string();
-  EXPECT_EQ((*got)->identity(), (FrameIdentity{3, 1, Duration::millis(1), Timestamp::from_nanos(101)}));
+  EXPECT_EQ((*got)->identity(),
+            (FrameIdentity{3, 1, Duration::millis(1), Timestamp::from_nanos(101)}));
   EXPECT_EQ((*got)->width(), kW);
   EXPECT_TRUE(all_bytes(**got, 1));
   EXPECT_EQ(pool->shm_stats().bytes_copied, 0u);
@@ -165,7 +167,8 @@ TEST_F(ShmFramePoolTest, AReaderCanSleepOnTheReadOnlyPoolWakeWord) {
   const size_t size = pool->geometry().segment_size;
   void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd->get(), 0);
   ASSERT_NE(p, MAP_FAILED);
-  auto* word = reinterpret_cast<std::atomic<uint32_t>*>(static_cast<uint8_t*>(p) + offsetof(PoolHeader, wake_word));
+  auto* word = reinterpret_cast<std::atomic<uint32_t>*>(static_cast<uint8_t*>(p) +
+                                                        offsetof(PoolHeader, wake_word));
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(futex_wait(word, word->load(), Duration::millis(30)), WaitResult::kTimeout);
   EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(25));

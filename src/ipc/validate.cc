@@ -32,10 +32,14 @@ int plane_count_of(PixelFormat format) {
   switch (format) {
     case PixelFormat::kBGR24:
     case PixelFormat::kRGB24:
-    case PixelFormat::kGray8: return 1;
-    case PixelFormat::kI420: return 3;
-    case PixelFormat::kNV12: return 2;
-    case PixelFormat::kUnknown: break;
+    case PixelFormat::kGray8:
+      return 1;
+    case PixelFormat::kI420:
+      return 3;
+    case PixelFormat::kNV12:
+      return 2;
+    case PixelFormat::kUnknown:
+      break;
   }
   return 0;
 }
@@ -44,11 +48,16 @@ int64_t min_row_bytes(PixelFormat format, int width, int plane) {
   const int64_t w = width, cw = (int64_t{width} + 1) / 2;
   switch (format) {
     case PixelFormat::kBGR24:
-    case PixelFormat::kRGB24: return plane == 0 ? w * 3 : 0;
-    case PixelFormat::kGray8: return plane == 0 ? w : 0;
-    case PixelFormat::kI420: return plane == 0 ? w : (plane <= 2 ? cw : 0);
-    case PixelFormat::kNV12: return plane == 0 ? w : (plane == 1 ? cw * 2 : 0);
-    case PixelFormat::kUnknown: break;
+    case PixelFormat::kRGB24:
+      return plane == 0 ? w * 3 : 0;
+    case PixelFormat::kGray8:
+      return plane == 0 ? w : 0;
+    case PixelFormat::kI420:
+      return plane == 0 ? w : (plane <= 2 ? cw : 0);
+    case PixelFormat::kNV12:
+      return plane == 0 ? w : (plane == 1 ? cw * 2 : 0);
+    case PixelFormat::kUnknown:
+      break;
   }
   return 0;
 }
@@ -61,45 +70,55 @@ int plane_rows(PixelFormat format, int height, int plane) {
 
 Result<PoolGeometry> validate_pool_header(const uint8_t* base, size_t mapped_size) {
   if (base == nullptr || mapped_size < sizeof(PoolHeader))
-    return bad("ipc.truncated", "pool segment of " + str(mapped_size) + " bytes is smaller than its " +
-                                    str(sizeof(PoolHeader)) + "-byte header");
+    return bad("ipc.truncated", "pool segment of " + str(mapped_size) +
+                                    " bytes is smaller than its " + str(sizeof(PoolHeader)) +
+                                    "-byte header");
   PoolHeader h;
   std::memcpy(&h, base, sizeof h);
   if (h.magic != kPoolMagic)
-    return bad("ipc.bad_magic", "pool header magic is " + hex(h.magic) + ", expected " + hex(kPoolMagic) +
+    return bad("ipc.bad_magic", "pool header magic is " + hex(h.magic) + ", expected " +
+                                    hex(kPoolMagic) +
                                     " (\"ORNPOOL1\"): not an Orion frame pool, or corrupt");
   if (!abi_compatible(h.abi_version))
-    return bad("ipc.abi_mismatch", "pool ABI version " + str(h.abi_version) + " is not supported by this "
-                                       "build (supports " + str(kAbiVersion) + ")");
+    return bad("ipc.abi_mismatch", "pool ABI version " + str(h.abi_version) +
+                                       " is not supported by this "
+                                       "build (supports " +
+                                       str(kAbiVersion) + ")");
   if (h.header_size != sizeof(PoolHeader))
-    return bad("ipc.bad_header", "pool header_size " + str(h.header_size) + " != " + str(sizeof(PoolHeader)));
+    return bad("ipc.bad_header",
+               "pool header_size " + str(h.header_size) + " != " + str(sizeof(PoolHeader)));
   if (h.slot_header_size != sizeof(SlotHeader))
-    return bad("ipc.bad_header", "pool slot_header_size " + str(h.slot_header_size) + " != " +
-                                     str(sizeof(SlotHeader)));
+    return bad("ipc.bad_header", "pool slot_header_size " + str(h.slot_header_size) +
+                                     " != " + str(sizeof(SlotHeader)));
   if (h.slot_count == 0 || h.slot_count > kMaxSlots)
-    return bad("ipc.bad_header", "pool slot_count " + str(h.slot_count) + " not in 1.." + str(kMaxSlots));
+    return bad("ipc.bad_header",
+               "pool slot_count " + str(h.slot_count) + " not in 1.." + str(kMaxSlots));
   if (h.segment_size > mapped_size)
     return bad("ipc.truncated", "pool segment_size " + str(h.segment_size) + " exceeds the " +
                                     str(mapped_size) + " bytes mapped");
   if (h.slot_table_offset < sizeof(PoolHeader) || h.slot_table_offset % 64 != 0 ||
       h.slot_table_offset > h.segment_size)
-    return bad("ipc.bad_header", "pool slot_table_offset " + str(h.slot_table_offset) + " is invalid");
+    return bad("ipc.bad_header",
+               "pool slot_table_offset " + str(h.slot_table_offset) + " is invalid");
   const uint64_t table_end = h.slot_table_offset + uint64_t{h.slot_count} * sizeof(SlotHeader);
-  if (h.payload_offset % kPageSize != 0 || h.payload_offset < table_end || h.payload_offset > h.segment_size)
+  if (h.payload_offset % kPageSize != 0 || h.payload_offset < table_end ||
+      h.payload_offset > h.segment_size)
     return bad("ipc.bad_header", "pool payload_offset " + str(h.payload_offset) +
-                                     " is not page-aligned after the slot table (ends at " + str(table_end) + ")");
+                                     " is not page-aligned after the slot table (ends at " +
+                                     str(table_end) + ")");
   if (h.payload_capacity == 0 || h.payload_capacity > kMaxPayloadBytes)
-    return bad("ipc.bad_header", "pool payload_capacity " + str(h.payload_capacity) + " not in 1.." +
-                                     str(kMaxPayloadBytes));
+    return bad("ipc.bad_header", "pool payload_capacity " + str(h.payload_capacity) +
+                                     " not in 1.." + str(kMaxPayloadBytes));
   if (h.payload_stride < h.payload_capacity || h.payload_stride % kPageSize != 0 ||
       h.payload_stride > kMaxPayloadBytes + kPageSize)
     return bad("ipc.bad_header", "pool payload_stride " + str(h.payload_stride) +
-                                     " is not a page multiple >= payload_capacity " + str(h.payload_capacity));
+                                     " is not a page multiple >= payload_capacity " +
+                                     str(h.payload_capacity));
   // slot_count <= 2^12 and stride <= 2^33: no overflow below.
   const uint64_t payload_end = h.payload_offset + uint64_t{h.slot_count} * h.payload_stride;
   if (payload_end > h.segment_size)
-    return bad("ipc.truncated", "pool payloads end at " + str(payload_end) + ", beyond segment_size " +
-                                    str(h.segment_size));
+    return bad("ipc.truncated", "pool payloads end at " + str(payload_end) +
+                                    ", beyond segment_size " + str(h.segment_size));
   PoolGeometry g;
   g.abi_version = h.abi_version;
   g.slot_count = h.slot_count;
@@ -120,34 +139,39 @@ Result<SlotView> validate_slot_header(const PoolGeometry& pool, const SlotHeader
   // Built only on the error path: the valid path allocates nothing.
   const auto where = [index] { return "slot " + str(index) + ": "; };
   if (index >= pool.slot_count)
-    return bad("ipc.bad_slot", where() + "index out of range (pool has " + str(pool.slot_count) + " slots)");
+    return bad("ipc.bad_slot",
+               where() + "index out of range (pool has " + str(pool.slot_count) + " slots)");
   if (h.magic != kSlotMagic)
-    return bad("ipc.bad_magic", where() + "magic is " + hex(h.magic) + ", expected " + hex(kSlotMagic) +
-                                    " (\"ORNSLOT1\")");
+    return bad("ipc.bad_magic", where() + "magic is " + hex(h.magic) + ", expected " +
+                                    hex(kSlotMagic) + " (\"ORNSLOT1\")");
   if (!abi_compatible(h.abi_version))
-    return bad("ipc.abi_mismatch", where() + "ABI version " + str(h.abi_version) + " is not supported (supports " +
-                                       str(kAbiVersion) + ")");
+    return bad("ipc.abi_mismatch", where() + "ABI version " + str(h.abi_version) +
+                                       " is not supported (supports " + str(kAbiVersion) + ")");
   if (h.slot_index != index)
     return bad("ipc.bad_slot", where() + "header says it is slot " + str(h.slot_index));
   if (expected_generation != 0 && h.generation != expected_generation)
-    return bad("ipc.stale_slot", where() + "holds generation " + str(h.generation) + ", the token names " +
-                                     str(expected_generation));
+    return bad("ipc.stale_slot", where() + "holds generation " + str(h.generation) +
+                                     ", the token names " + str(expected_generation));
   if (h.stream_id != pool.stream_id)
-    return bad("ipc.bad_slot", where() + "stream_id " + str(h.stream_id) + " != pool stream " + str(pool.stream_id));
-  if (!known_format(h.format)) return bad("ipc.bad_slot", where() + "unknown pixel format " + str(h.format));
+    return bad("ipc.bad_slot", where() + "stream_id " + str(h.stream_id) + " != pool stream " +
+                                   str(pool.stream_id));
+  if (!known_format(h.format))
+    return bad("ipc.bad_slot", where() + "unknown pixel format " + str(h.format));
   if (h.memory_kind != 0)
-    return bad("ipc.bad_slot", where() + "memory_kind " + str(h.memory_kind) + " is not host memory (0)");
+    return bad("ipc.bad_slot",
+               where() + "memory_kind " + str(h.memory_kind) + " is not host memory (0)");
   const auto format = static_cast<PixelFormat>(h.format);
   const int planes = plane_count_of(format);
   if (h.plane_count != planes)
-    return bad("ipc.bad_slot", where() + "plane_count " + str(h.plane_count) + " != " + str(planes) + " for " +
-                                   std::string(to_string(format)));
+    return bad("ipc.bad_slot", where() + "plane_count " + str(h.plane_count) +
+                                   " != " + str(planes) + " for " + std::string(to_string(format)));
   if (h.width <= 0 || h.width > kMaxDimension || h.height <= 0 || h.height > kMaxDimension)
-    return bad("ipc.bad_slot", where() + "size " + std::to_string(h.width) + "x" + std::to_string(h.height) +
-                                   " not in 1.." + std::to_string(kMaxDimension));
+    return bad("ipc.bad_slot", where() + "size " + std::to_string(h.width) + "x" +
+                                   std::to_string(h.height) + " not in 1.." +
+                                   std::to_string(kMaxDimension));
   if (h.payload_offset != pool.slot_payload_offset(index))
-    return bad("ipc.bad_slot", where() + "payload_offset " + str(h.payload_offset) + " != " +
-                                   str(pool.slot_payload_offset(index)));
+    return bad("ipc.bad_slot", where() + "payload_offset " + str(h.payload_offset) +
+                                   " != " + str(pool.slot_payload_offset(index)));
   if (h.payload_size == 0 || h.payload_size > pool.payload_capacity)
     return bad("ipc.bad_slot", where() + "payload_size " + str(h.payload_size) + " not in 1.." +
                                    str(pool.payload_capacity));
@@ -161,12 +185,15 @@ Result<SlotView> validate_slot_header(const PoolGeometry& pool, const SlotHeader
     const auto pi = static_cast<size_t>(p);
     const int64_t min_row = min_row_bytes(format, h.width, p);
     if (h.strides[pi] < min_row || h.strides[pi] > (1 << 20))
-      return bad("ipc.bad_slot", where() + "stride[" + std::to_string(p) + "] " + std::to_string(h.strides[pi]) +
-                                     " < row bytes " + std::to_string(min_row) + " (or absurd)");
-    const uint64_t bytes = static_cast<uint64_t>(h.strides[pi]) * static_cast<uint64_t>(plane_rows(format, h.height, p));
+      return bad("ipc.bad_slot", where() + "stride[" + std::to_string(p) + "] " +
+                                     std::to_string(h.strides[pi]) + " < row bytes " +
+                                     std::to_string(min_row) + " (or absurd)");
+    const uint64_t bytes = static_cast<uint64_t>(h.strides[pi]) *
+                           static_cast<uint64_t>(plane_rows(format, h.height, p));
     if (h.plane_offsets[pi] > h.payload_size || bytes > h.payload_size - h.plane_offsets[pi])
-      return bad("ipc.bad_slot", where() + "plane " + std::to_string(p) + " [" + str(h.plane_offsets[pi]) + ", +" +
-                                     str(bytes) + ") exceeds payload_size " + str(h.payload_size));
+      return bad("ipc.bad_slot", where() + "plane " + std::to_string(p) + " [" +
+                                     str(h.plane_offsets[pi]) + ", +" + str(bytes) +
+                                     ") exceeds payload_size " + str(h.payload_size));
     v.layout.strides[pi] = h.strides[pi];
     v.layout.offsets[pi] = h.plane_offsets[pi];
   }
@@ -184,12 +211,12 @@ Result<SlotView> validate_slot_header(const PoolGeometry& pool, const SlotHeader
 Result<SlotView> read_slot_header(const PoolGeometry& pool, const uint8_t* base, size_t mapped_size,
                                   uint32_t index, uint64_t expected_generation) {
   if (index >= pool.slot_count)
-    return bad("ipc.bad_slot", "slot " + str(index) + ": index out of range (pool has " + str(pool.slot_count) +
-                                   " slots)");
+    return bad("ipc.bad_slot", "slot " + str(index) + ": index out of range (pool has " +
+                                   str(pool.slot_count) + " slots)");
   const uint64_t off = pool.slot_header_offset(index);
   if (base == nullptr || off + sizeof(SlotHeader) > mapped_size)
-    return bad("ipc.truncated", "slot " + str(index) + ": header at " + str(off) + " lies beyond the " +
-                                    str(mapped_size) + " bytes mapped");
+    return bad("ipc.truncated", "slot " + str(index) + ": header at " + str(off) +
+                                    " lies beyond the " + str(mapped_size) + " bytes mapped");
   SlotHeader h;
   std::memcpy(&h, base + off, sizeof h);
   auto v = validate_slot_header(pool, h, index, expected_generation);
@@ -200,8 +227,9 @@ Result<SlotView> read_slot_header(const PoolGeometry& pool, const uint8_t* base,
 
 Status validate_mailbox_block(const uint8_t* base, size_t mapped_size, const PoolGeometry& pool) {
   if (base == nullptr || mapped_size < sizeof(MailboxBlock))
-    return bad("ipc.truncated", "mailbox segment of " + str(mapped_size) + " bytes is smaller than its " +
-                                    str(sizeof(MailboxBlock)) + "-byte block");
+    return bad("ipc.truncated", "mailbox segment of " + str(mapped_size) +
+                                    " bytes is smaller than its " + str(sizeof(MailboxBlock)) +
+                                    "-byte block");
   uint64_t magic;
   uint32_t abi, block_size, stream_id, slot_count;
   uint64_t pool_id;
@@ -212,15 +240,17 @@ Status validate_mailbox_block(const uint8_t* base, size_t mapped_size, const Poo
   std::memcpy(&slot_count, base + offsetof(MailboxBlock, slot_count), 4);
   std::memcpy(&pool_id, base + offsetof(MailboxBlock, pool_id), 8);
   if (magic != kMailboxMagic)
-    return bad("ipc.bad_magic", "mailbox magic is " + hex(magic) + ", expected " + hex(kMailboxMagic) +
-                                    " (\"ORNMBOX1\")");
+    return bad("ipc.bad_magic", "mailbox magic is " + hex(magic) + ", expected " +
+                                    hex(kMailboxMagic) + " (\"ORNMBOX1\")");
   if (!abi_compatible(abi))
-    return bad("ipc.abi_mismatch", "mailbox ABI version " + str(abi) + " is not supported (supports " +
-                                       str(kAbiVersion) + ")");
+    return bad("ipc.abi_mismatch", "mailbox ABI version " + str(abi) +
+                                       " is not supported (supports " + str(kAbiVersion) + ")");
   if (block_size != sizeof(MailboxBlock))
-    return bad("ipc.bad_header", "mailbox block_size " + str(block_size) + " != " + str(sizeof(MailboxBlock)));
+    return bad("ipc.bad_header",
+               "mailbox block_size " + str(block_size) + " != " + str(sizeof(MailboxBlock)));
   if (pool_id != pool.pool_id || stream_id != pool.stream_id || slot_count != pool.slot_count)
-    return bad("ipc.bad_header", "mailbox belongs to another pool (pool_id/stream/slot_count differ)");
+    return bad("ipc.bad_header",
+               "mailbox belongs to another pool (pool_id/stream/slot_count differ)");
   return {};
 }
 

@@ -37,8 +37,12 @@ struct PoolGeometry {
   uint32_t creator_pid = 0;
   std::string stream_name;
 
-  uint64_t slot_header_offset(uint32_t i) const { return slot_table_offset + uint64_t{i} * sizeof(SlotHeader); }
-  uint64_t slot_payload_offset(uint32_t i) const { return payload_offset + uint64_t{i} * payload_stride; }
+  uint64_t slot_header_offset(uint32_t i) const {
+    return slot_table_offset + uint64_t{i} * sizeof(SlotHeader);
+  }
+  uint64_t slot_payload_offset(uint32_t i) const {
+    return payload_offset + uint64_t{i} * payload_stride;
+  }
 };
 
 // Validated copy of a SlotHeader: the frame it describes.

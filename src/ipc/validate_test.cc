@@ -137,8 +137,8 @@ TEST_F(ValidateTest, SlotErrorsNameWhatIsWrong) {
   x = h;
   x.abi_version = 99;
   check(x, "ipc.abi_mismatch");
-  check(h, "ipc.bad_slot", 9);             // index beyond the pool
-  check(h, "ipc.bad_slot", 1);             // header says slot 0
+  check(h, "ipc.bad_slot", 9);  // index beyond the pool
+  check(h, "ipc.bad_slot", 1);  // header says slot 0
   check(h, "ipc.stale_slot", 0, h.generation + 1);
   x = h;
   x.payload_size = g.payload_capacity + 1;  // truncated slot: frame larger than the slot
@@ -184,8 +184,10 @@ TEST_F(ValidateTest, RandomHeadersNeverCrashAndAcceptedOnesStayInBounds) {
       const int n = 1 + static_cast<int>(rng() % 4);
       for (int k = 0; k < n; ++k) {
         const size_t at = rng() % span;
-        if (rng() % 2) bytes_[at] ^= static_cast<uint8_t>(1u << (rng() % 8));
-        else bytes_[at] = static_cast<uint8_t>(rng());
+        if (rng() % 2)
+          bytes_[at] ^= static_cast<uint8_t>(1u << (rng() % 8));
+        else
+          bytes_[at] = static_cast<uint8_t>(rng());
       }
     }
     const size_t mapped = (mode == 2) ? rng() % (bytes_.size() + 1) : bytes_.size();
@@ -204,8 +206,10 @@ TEST_F(ValidateTest, RandomHeadersNeverCrashAndAcceptedOnesStayInBounds) {
       ASSERT_LE(sv->payload_offset + sv->layout.size, mapped);
       for (int p = 0; p < sv->layout.plane_count; ++p) {
         const auto pi = static_cast<size_t>(p);
-        const uint64_t end = sv->layout.offsets[pi] + static_cast<uint64_t>(sv->layout.strides[pi]) *
-                                                           static_cast<uint64_t>(plane_rows(sv->layout.format, sv->layout.height, p));
+        const uint64_t end =
+            sv->layout.offsets[pi] +
+            static_cast<uint64_t>(sv->layout.strides[pi]) *
+                static_cast<uint64_t>(plane_rows(sv->layout.format, sv->layout.height, p));
         ASSERT_LE(end, sv->layout.size);
       }
       // Touch the accepted pixels: ASan flags any out-of-bounds acceptance.

@@ -20,7 +20,8 @@ class FakeDetector final : public infer::Detector {
   Result<std::vector<Detection>> detect(const Frame& frame) override {
     const Timestamp t0 = SteadyClock::instance().now();
     if (frame.size() == 0 || frame.memory_kind() != MemoryKind::kHost)
-      return make_error("detector.unsupported_frame", "fake detector needs a host frame with pixels");
+      return make_error("detector.unsupported_frame",
+                        "fake detector needs a host frame with pixels");
     volatile uint8_t touch = frame.data()[0];
     touch = static_cast<uint8_t>(touch + frame.data()[frame.size() - 1]);
     if (delay_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
@@ -34,7 +35,9 @@ class FakeDetector final : public infer::Detector {
     return std::vector<Detection>{d};
   }
   infer::DetectorTimings last_timings() const override { return timings_; }
-  Status forward_only() override { return make_error("detector.unsupported", "fake detector has no network"); }
+  Status forward_only() override {
+    return make_error("detector.unsupported", "fake detector has no network");
+  }
 
  private:
   int delay_ms_;
@@ -44,6 +47,8 @@ class FakeDetector final : public infer::Detector {
 
 }  // namespace
 
-infer::DetectorPtr make_fake_detector(int delay_ms) { return std::make_unique<FakeDetector>(delay_ms); }
+infer::DetectorPtr make_fake_detector(int delay_ms) {
+  return std::make_unique<FakeDetector>(delay_ms);
+}
 
 }  // namespace orion::worker

@@ -14,7 +14,9 @@ Error bad_result(const std::string& what) { return make_error("protocol.bad_resu
 
 Result<json> parse(std::string_view text) {
   json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return make_error("protocol.bad_json", "not valid JSON: '" + std::string(text.substr(0, 120)) + "'");
+  if (j.is_discarded())
+    return make_error("protocol.bad_json",
+                      "not valid JSON: '" + std::string(text.substr(0, 120)) + "'");
   if (!j.is_object()) return make_error("protocol.bad_json", "a message must be a JSON object");
   return j;
 }
@@ -44,10 +46,10 @@ std::string encode_configure(const WorkerConfig& c) {
             {"class_names_path", c.model.class_names_path},
             {"threads", c.model.threads},
             {"fake_delay_ms", c.model.fake_delay_ms}};
-  json j = {{"type", "configure"}, {"protocol", kProtocolVersion}, {"pipeline", c.pipeline},
-            {"stream", c.stream},  {"stream_id", c.stream_id},       {"sla", c.sla},
-            {"model", m},          {"min_score", c.min_score},       {"iou", c.iou},
-            {"pool_fd", c.pool_fd}, {"mailbox_fd", c.mailbox_fd},    {"results_fd", c.results_fd}};
+  json j = {{"type", "configure"},  {"protocol", kProtocolVersion}, {"pipeline", c.pipeline},
+            {"stream", c.stream},   {"stream_id", c.stream_id},     {"sla", c.sla},
+            {"model", m},           {"min_score", c.min_score},     {"iou", c.iou},
+            {"pool_fd", c.pool_fd}, {"mailbox_fd", c.mailbox_fd},   {"results_fd", c.results_fd}};
   return j.dump();
 }
 
@@ -72,14 +74,19 @@ Result<WorkerConfig> decode_configure(std::string_view line) {
   auto m = j->find("model");
   if (m == j->end() || !m->is_object()) return bad_msg("field 'model' (an object) is missing");
   if (!get(*m, "kind", c.model.kind, err) || !get(*m, "path", c.model.path, err) ||
-      !get(*m, "input_width", c.model.input_width, err) || !get(*m, "input_height", c.model.input_height, err) ||
-      !get(*m, "classes", c.model.classes, err) || !get(*m, "class_names_path", c.model.class_names_path, err) ||
-      !get(*m, "threads", c.model.threads, err) || !get(*m, "fake_delay_ms", c.model.fake_delay_ms, err))
+      !get(*m, "input_width", c.model.input_width, err) ||
+      !get(*m, "input_height", c.model.input_height, err) ||
+      !get(*m, "classes", c.model.classes, err) ||
+      !get(*m, "class_names_path", c.model.class_names_path, err) ||
+      !get(*m, "threads", c.model.threads, err) ||
+      !get(*m, "fake_delay_ms", c.model.fake_delay_ms, err))
     return bad_msg("model: " + err);
   if (c.pipeline.empty()) return bad_msg("field 'pipeline' is missing or empty");
   if (c.model.kind.empty()) return bad_msg("field 'model.kind' is missing or empty");
-  if (!(c.min_score >= 0 && c.min_score <= 1)) return bad_msg("field 'min_score' must be in [0, 1]");
-  if (c.pool_fd < 0 || c.mailbox_fd < 0 || c.results_fd < 0) return bad_msg("descriptor fields must be >= 0");
+  if (!(c.min_score >= 0 && c.min_score <= 1))
+    return bad_msg("field 'min_score' must be in [0, 1]");
+  if (c.pool_fd < 0 || c.mailbox_fd < 0 || c.results_fd < 0)
+    return bad_msg("descriptor fields must be >= 0");
   return c;
 }
 
@@ -89,16 +96,22 @@ Result<ControlMessage> decode_control(std::string_view line) {
   ControlMessage c;
   c.raw = std::string(line);
   std::string err;
-  if (!get(*j, "type", c.type, err) || !get(*j, "seq", c.seq, err) || !get(*j, "state", c.state, err) ||
-      !get(*j, "frames", c.frames, err) || !get(*j, "busy_ms", c.busy_ms, err) || !get(*j, "pid", c.pid, err) ||
-      !get(*j, "code", c.code, err) || !get(*j, "message", c.message, err) || !get(*j, "fatal", c.fatal, err))
+  if (!get(*j, "type", c.type, err) || !get(*j, "seq", c.seq, err) ||
+      !get(*j, "state", c.state, err) || !get(*j, "frames", c.frames, err) ||
+      !get(*j, "busy_ms", c.busy_ms, err) || !get(*j, "pid", c.pid, err) ||
+      !get(*j, "code", c.code, err) || !get(*j, "message", c.message, err) ||
+      !get(*j, "fatal", c.fatal, err))
     return bad_msg(err);
   if (c.type.empty()) return bad_msg("field 'type' is missing");
   return c;
 }
 
-std::string encode_heartbeat(uint64_t seq) { return json{{"type", "heartbeat"}, {"seq", seq}}.dump(); }
-std::string encode_simple(std::string_view type) { return json{{"type", std::string(type)}}.dump(); }
+std::string encode_heartbeat(uint64_t seq) {
+  return json{{"type", "heartbeat"}, {"seq", seq}}.dump();
+}
+std::string encode_simple(std::string_view type) {
+  return json{{"type", std::string(type)}}.dump();
+}
 
 std::string encode_result(const DetectionResult& r) {
   json dets = json::array();
@@ -129,8 +142,9 @@ Result<DetectionResult> decode_result(std::string_view datagram) {
   uint64_t sequence = 0;
   uint32_t stream = 0;
   int64_t pts = 0, capture = 0, done = 0, inference = 0;
-  if (!get(*j, "type", type, err) || !get(*j, "stream", stream, err) || !get(*j, "sequence", sequence, err) ||
-      !get(*j, "pts_ns", pts, err) || !get(*j, "capture_ns", capture, err) || !get(*j, "done_ns", done, err) ||
+  if (!get(*j, "type", type, err) || !get(*j, "stream", stream, err) ||
+      !get(*j, "sequence", sequence, err) || !get(*j, "pts_ns", pts, err) ||
+      !get(*j, "capture_ns", capture, err) || !get(*j, "done_ns", done, err) ||
       !get(*j, "inference_ns", inference, err))
     return bad_result(err);
   if (type != "result") return bad_result("expected type 'result', got '" + type + "'");
@@ -139,7 +153,8 @@ Result<DetectionResult> decode_result(std::string_view datagram) {
   r.done_time = Timestamp::from_nanos(done);
   r.inference_time = Duration::nanos(inference);
   auto dets = j->find("detections");
-  if (dets == j->end() || !dets->is_array()) return bad_result("field 'detections' (an array) is missing");
+  if (dets == j->end() || !dets->is_array())
+    return bad_result("field 'detections' (an array) is missing");
   if (dets->size() > kMaxDetectionsPerResult)
     return bad_result(std::to_string(dets->size()) + " detections exceed the limit of " +
                       std::to_string(kMaxDetectionsPerResult));

@@ -68,15 +68,15 @@ Result<WorkerConfig> decode_configure(std::string_view line);
 // A control message of either direction, decoded loosely: type plus the fields we use.
 struct ControlMessage {
   std::string type;
-  uint64_t seq = 0;        // heartbeat
-  std::string state;       // heartbeat reply
-  uint64_t frames = 0;     // heartbeat reply / state
-  int64_t busy_ms = -1;    // heartbeat reply: ms inside the current detect(), -1 idle
-  int64_t pid = 0;         // hello
-  std::string code;        // error
-  std::string message;     // error
-  bool fatal = false;      // error
-  std::string raw;         // the line itself (for logs)
+  uint64_t seq = 0;      // heartbeat
+  std::string state;     // heartbeat reply
+  uint64_t frames = 0;   // heartbeat reply / state
+  int64_t busy_ms = -1;  // heartbeat reply: ms inside the current detect(), -1 idle
+  int64_t pid = 0;       // hello
+  std::string code;      // error
+  std::string message;   // error
+  bool fatal = false;    // error
+  std::string raw;       // the line itself (for logs)
 };
 // Error codes: "protocol.bad_json", "protocol.bad_message".
 Result<ControlMessage> decode_control(std::string_view line);

@@ -27,14 +27,16 @@ TEST(WorkerProtocolTest, ConfigureRoundTrips) {
 }
 
 TEST(WorkerProtocolTest, ConfigureErrorsNameTheField) {
-  auto e = decode_configure(R"({"type":"configure","pipeline":"p","model":{"kind":"hog"},"min_score":"high"})");
+  auto e = decode_configure(
+      R"({"type":"configure","pipeline":"p","model":{"kind":"hog"},"min_score":"high"})");
   ASSERT_FALSE(e.ok());
   EXPECT_EQ(e.error().code, "protocol.bad_message");
   EXPECT_NE(e.error().message.find("min_score"), std::string::npos);
   e = decode_configure(R"({"type":"configure","pipeline":"p"})");
   ASSERT_FALSE(e.ok());
   EXPECT_NE(e.error().message.find("model"), std::string::npos);
-  e = decode_configure(R"({"type":"configure","protocol":2,"pipeline":"p","model":{"kind":"hog"}})");
+  e = decode_configure(
+      R"({"type":"configure","protocol":2,"pipeline":"p","model":{"kind":"hog"}})");
   ASSERT_FALSE(e.ok());
   EXPECT_NE(e.error().message.find("protocol version 2"), std::string::npos);
   e = decode_configure("{not json");
@@ -75,13 +77,15 @@ TEST(WorkerProtocolTest, MalformedResultsAreRefused) {
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.error().code, "protocol.bad_result") << bad;
   }
-  EXPECT_FALSE(decode_result(R"({"type":"result","stream":1,"detections":[]})").ok());  // no sequence
+  EXPECT_FALSE(
+      decode_result(R"({"type":"result","stream":1,"detections":[]})").ok());  // no sequence
   EXPECT_FALSE(decode_result("[1,2]").ok());
   EXPECT_FALSE(decode_result(std::string(kMaxResultBytes + 1, ' ')).ok());
 }
 
 TEST(WorkerProtocolTest, ControlMessagesDecode) {
-  auto m = decode_control(R"({"type":"heartbeat","seq":9,"state":"running","frames":5,"busy_ms":-1})");
+  auto m =
+      decode_control(R"({"type":"heartbeat","seq":9,"state":"running","frames":5,"busy_ms":-1})");
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(m->type, "heartbeat");
   EXPECT_EQ(m->seq, 9u);

@@ -48,7 +48,8 @@ class Emitter {
     }
   }
   void error(const Error& e, bool fatal) {
-    line(json{{"type", "error"}, {"code", e.code}, {"message", e.message}, {"fatal", fatal}}.dump());
+    line(
+        json{{"type", "error"}, {"code", e.code}, {"message", e.message}, {"fatal", fatal}}.dump());
   }
 
  private:
@@ -77,7 +78,9 @@ class Loop {
   Loop(WorkerConfig config, Emitter& out) : config_(std::move(config)), out_(out) {}
   ~Loop() { stop(); }
 
-  void start() { thread_ = std::thread([this] { run(); }); }
+  void start() {
+    thread_ = std::thread([this] { run(); });
+  }
   void stop() {
     stop_.store(true);
     if (thread_.joinable()) thread_.join();
@@ -85,9 +88,12 @@ class Loop {
 
   std::string state() const {
     switch (state_.load()) {
-      case 0: return "loading";
-      case 1: return "running";
-      default: return "closed";
+      case 0:
+        return "loading";
+      case 1:
+        return "running";
+      default:
+        return "closed";
     }
   }
   uint64_t frames() const { return frames_.load(); }
@@ -96,8 +102,12 @@ class Loop {
     return since == 0 ? -1 : (now_ns() - since) / 1'000'000;
   }
   json counters() const {
-    return {{"state", state()},         {"frames", frames_.load()},      {"errors", errors_.load()},
-            {"results_sent", sent_.load()}, {"results_dropped", unsent_.load()}, {"busy_ms", busy_ms()}};
+    return {{"state", state()},
+            {"frames", frames_.load()},
+            {"errors", errors_.load()},
+            {"results_sent", sent_.load()},
+            {"results_dropped", unsent_.load()},
+            {"busy_ms", busy_ms()}};
   }
 
  private:
@@ -118,19 +128,25 @@ class Loop {
   }
 
   void body() {
-    auto reader = ipc::FrameReader::open(ipc::UniqueFd(config_.pool_fd), ipc::UniqueFd(config_.mailbox_fd));
+    auto reader =
+        ipc::FrameReader::open(ipc::UniqueFd(config_.pool_fd), ipc::UniqueFd(config_.mailbox_fd));
     if (!reader.ok()) fatal(reader.error());
     if (reader.value()->pool().stream_id != config_.stream_id)
-      fatal(make_error("worker.bad_config", "pool is stream " + std::to_string(reader.value()->pool().stream_id) +
-                                                ", configure said " + std::to_string(config_.stream_id)));
+      fatal(make_error("worker.bad_config",
+                       "pool is stream " + std::to_string(reader.value()->pool().stream_id) +
+                           ", configure said " + std::to_string(config_.stream_id)));
     auto det = make_detector(config_);
     if (!det.ok()) fatal(det.error());
     infer::Detector& detector = **det;
     if (auto w = detector.warm_up(1); !w.ok()) fatal(w.error());
     const auto& info = detector.info();
     out_.line(json{{"type", "ready"},
-                   {"model", {{"kind", info.kind}, {"path", info.model_path}, {"input_width", info.input_width},
-                              {"input_height", info.input_height}, {"classes", info.class_names.size()}}}}
+                   {"model",
+                    {{"kind", info.kind},
+                     {"path", info.model_path},
+                     {"input_width", info.input_width},
+                     {"input_height", info.input_height},
+                     {"classes", info.class_names.size()}}}}
                   .dump());
     state_.store(1);
     ipc::FrameReader& rd = **reader;
@@ -211,10 +227,12 @@ class LineReader {
 
 int run(const WorkerProcessOptions& o) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (o.expected_parent != 0 && ::getppid() != o.expected_parent) return 1;  // the engine already died
+  if (o.expected_parent != 0 && ::getppid() != o.expected_parent)
+    return 1;  // the engine already died
   std::signal(SIGPIPE, SIG_IGN);
   Emitter out(o.out_fd);
-  out.line(json{{"type", "hello"}, {"pid", ::getpid()}, {"protocol", kProtocolVersion}, {"abi", 1}}.dump());
+  out.line(json{{"type", "hello"}, {"pid", ::getpid()}, {"protocol", kProtocolVersion}, {"abi", 1}}
+               .dump());
   LineReader in(o.in_fd);
   std::unique_ptr<Loop> loop;
   std::string line;
@@ -239,18 +257,23 @@ int run(const WorkerProcessOptions& o) {
       loop->start();
     } else if (msg->type == "heartbeat") {
       json r = {{"type", "heartbeat"}, {"seq", msg->seq}};
-      if (loop) r.update(loop->counters());
-      else r["state"] = "unconfigured";
+      if (loop)
+        r.update(loop->counters());
+      else
+        r["state"] = "unconfigured";
       out.line(r.dump());
     } else if (msg->type == "state") {
       json r = {{"type", "state"}};
-      if (loop) r.update(loop->counters());
-      else r["state"] = "unconfigured";
+      if (loop)
+        r.update(loop->counters());
+      else
+        r["state"] = "unconfigured";
       out.line(r.dump());
     } else if (msg->type == "stop") {
       break;
     } else {
-      out.error(make_error("protocol.unknown_type", "unknown message type '" + msg->type + "'"), false);
+      out.error(make_error("protocol.unknown_type", "unknown message type '" + msg->type + "'"),
+                false);
     }
   }
   if (loop) loop->stop();
