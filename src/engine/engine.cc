@@ -241,7 +241,20 @@ FrameSupplier* Engine::supplier(const std::string& stream) {
 ResultStore& Engine::results() { return impl_->results; }
 
 std::vector<PipelineStats> Engine::pipelines() const {
-  return impl_->supervisor ? impl_->supervisor->stats() : std::vector<PipelineStats>{};
+  std::vector<PipelineStats> out;
+  if (impl_->supervisor) out = impl_->supervisor->stats();
+  // A pipeline whose stream was refused has no worker: report it failed, with the reason.
+  for (const auto& [spec, stream] : impl_->pipelines) {
+    if (stream->capture) continue;
+    PipelineStats p;
+    p.name = spec.name;
+    p.stream = spec.stream;
+    p.sla = spec.sla;
+    p.state = "failed";
+    p.last_error = "stream '" + spec.stream + "' is not running: " + stream->failed.last_error;
+    out.push_back(std::move(p));
+  }
+  return out;
 }
 
 int Engine::rtsp_port() const { return impl_->server ? impl_->server->port() : 0; }

@@ -112,6 +112,8 @@ TEST(EngineWorkers, SeveralPipelinesOnSeveralStreamsEachWithItsOwnStatistics) {
   EXPECT_GT(pipeline(e, "b-only")->results, b.results);
   EXPECT_EQ(pipeline(e, "a-best")->restarts + pipeline(e, "b-only")->restarts, 0u);
   EXPECT_LT(pipeline(e, "b-only")->last_result_age, Duration::seconds(1));
+  EXPECT_GT(pipeline(e, "b-only")->last_result_latency, Duration::zero());
+  EXPECT_LT(pipeline(e, "b-only")->last_result_latency, Duration::seconds(1));
   // The in-engine "ipc" subscriber carries every frame to the workers' mailboxes.
   bool has_ipc = false;
   for (const auto& s : e.supplier("a")->stats().subscribers) has_ipc = has_ipc || s.name == "ipc";
@@ -154,6 +156,23 @@ TEST(EngineWorkers, AYoloxWorkerFindsPeopleInTheDemoVideo) {
   const PipelineStats p = *pipeline(**engine, "people");
   EXPECT_EQ(p.restarts, 0u);
   EXPECT_EQ(p.bad_results, 0u);
+  (*engine)->stop();
+}
+
+TEST(EngineWorkers, APipelineOnARefusedStreamIsReportedFailedWithTheReason) {
+  auto cfg = parse_config(
+      "streams: [{name: ok, url: 'test://ball?width=160&height=120&fps=10'}, {name: bad, url: 'ftp://x/y'}]\n"
+      "models: [{name: m, kind: fake}]\n"
+      "pipelines: [{name: on-ok, stream: ok, model: m}, {name: on-bad, stream: bad, model: m}]\n",
+      "", "t.yaml");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().to_string();
+  auto engine = Engine::create(*cfg, options());
+  ASSERT_TRUE(engine.ok()) << engine.error().to_string();
+  ASSERT_TRUE((*engine)->start().ok());
+  ASSERT_TRUE(eventually([&] { return pipeline(**engine, "on-ok")->results > 0; }, 20s));
+  const PipelineStats bad = *pipeline(**engine, "on-bad");
+  EXPECT_EQ(bad.state, "failed");
+  EXPECT_NE(bad.last_error.find("stream 'bad' is not running"), std::string::npos) << bad.last_error;
   (*engine)->stop();
 }
 

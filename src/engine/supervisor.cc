@@ -62,6 +62,7 @@ struct Supervisor::Pipeline {
   uint64_t acc_offered = 0, acc_taken = 0, acc_dropped = 0;
   uint64_t results = 0, bad_results = 0, leases_reclaimed = 0;
   Timestamp last_result_time;
+  Duration last_result_latency;
   int consecutive_failures = 0;
   int64_t next_start_ns = 0;  // 0: start now (when no instance)
   bool removing = false;
@@ -163,6 +164,7 @@ PipelineStats snapshot(const Supervisor::Pipeline& p, Timestamp now) {
   s.results = p.results;
   s.bad_results = p.bad_results;
   s.last_result_time = p.last_result_time;
+  s.last_result_latency = p.last_result_latency;
   if (p.last_result_time.is_set()) s.last_result_age = now - p.last_result_time;
   s.leases_reclaimed = p.leases_reclaimed;
   if (!p.inst && p.next_start_ns > 0)
@@ -366,6 +368,7 @@ void on_results(Supervisor::Pipeline& p, Instance& i, const Ctx& ctx) {
       continue;
     }
     r->pipeline = p.spec.name;  // the socket says whose result it is, not the payload
+    p.last_result_latency = r->done_time - r->frame.capture_time;
     ctx.results.put(std::move(r).value());
     ++p.results;
     p.last_result_time = ctx.clock.now();

@@ -92,6 +92,9 @@ struct PipelineStats {
   uint64_t bad_results = 0;  // datagrams refused by validation
   Timestamp last_result_time;
   Duration last_result_age = Duration::max();  // now - last_result_time
+  // Capture → result of the last result (done_time - frame capture_time): how old the
+  // annotations are when they reach the compositor.
+  Duration last_result_latency;
   uint64_t leases_reclaimed = 0;
   bool lease_held = false;  // the current worker holds a frame (is mid-frame) right now
   Duration next_start_in;   // in "backoff"/"failed": time to the next attempt
