@@ -161,7 +161,8 @@ TEST(EngineWorkers, AYoloxWorkerFindsPeopleInTheDemoVideo) {
 
 TEST(EngineWorkers, APipelineOnARefusedStreamIsReportedFailedWithTheReason) {
   auto cfg = parse_config(
-      "streams: [{name: ok, url: 'test://ball?width=160&height=120&fps=10'}, {name: bad, url: 'ftp://x/y'}]\n"
+      "streams: [{name: ok, url: 'test://ball?width=160&height=120&fps=10'}, {name: bad, url: "
+      "'ftp://x/y'}]\n"
       "models: [{name: m, kind: fake}]\n"
       "pipelines: [{name: on-ok, stream: ok, model: m}, {name: on-bad, stream: bad, model: m}]\n",
       "", "t.yaml");
@@ -172,7 +173,8 @@ TEST(EngineWorkers, APipelineOnARefusedStreamIsReportedFailedWithTheReason) {
   ASSERT_TRUE(eventually([&] { return pipeline(**engine, "on-ok")->results > 0; }, 20s));
   const PipelineStats bad = *pipeline(**engine, "on-bad");
   EXPECT_EQ(bad.state, "failed");
-  EXPECT_NE(bad.last_error.find("stream 'bad' is not running"), std::string::npos) << bad.last_error;
+  EXPECT_NE(bad.last_error.find("stream 'bad' is not running"), std::string::npos)
+      << bad.last_error;
   (*engine)->stop();
 }
 

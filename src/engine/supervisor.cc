@@ -106,8 +106,8 @@ Status Supervisor::add_pipeline(PipelineSpec spec, std::shared_ptr<ipc::ShmFrame
     p->spec = std::move(spec);
     p->pool = std::move(pool);
     pipelines_.emplace(p->spec.name, std::move(p));
+    wake(wake_fd_);  // under mu_: stop() cannot close the descriptor meanwhile
   }
-  wake(wake_fd_);
   return {};
 }
 
@@ -118,8 +118,8 @@ Status Supervisor::remove_pipeline(const std::string& name) {
     if (it == pipelines_.end())
       return make_error("supervisor.unknown_pipeline", "no pipeline '" + name + "'");
     it->second->removing = true;
+    wake(wake_fd_);
   }
-  wake(wake_fd_);
   return {};
 }
 
@@ -128,8 +128,8 @@ void Supervisor::stop() {
     std::lock_guard lock(mu_);
     if (!started_) return;
     stopping_ = true;
+    wake(wake_fd_);
   }
-  wake(wake_fd_);
   if (thread_.joinable()) thread_.join();
   std::lock_guard lock(mu_);
   if (wake_fd_ >= 0) ::close(wake_fd_);

@@ -367,6 +367,29 @@ TEST(SupervisorTest, AWorkerThatClosesItsOutputIsReplacedAsHungWithoutSpinning) 
   sup.stop();
 }
 
+TEST(SupervisorTest, ARemovedPipelineStopsItsWorkerAndGivesItsMailboxBack) {
+  orion::testing::Watchdog dog(Duration::seconds(60), "remove pipeline");
+  Stream s;
+  ResultStore store;
+  Supervisor sup(fast_options(), store);
+  ASSERT_TRUE(sup.start().ok());
+  ASSERT_TRUE(sup.add_pipeline(fake_pipeline("keep", 5), s.pool).ok());
+  ASSERT_TRUE(sup.add_pipeline(fake_pipeline("drop", 5), s.pool).ok());
+  EXPECT_EQ(sup.add_pipeline(fake_pipeline("drop", 5), s.pool).error().code,
+            "supervisor.duplicate");
+  ASSERT_TRUE(eventually(
+      [&] { return sup.stats("drop")->results > 0 && sup.stats("keep")->results > 0; }, 10s));
+  const pid_t pid = sup.stats("drop")->pid;
+  ASSERT_TRUE(sup.remove_pipeline("drop").ok());
+  ASSERT_TRUE(eventually([&] { return !sup.stats("drop").has_value(); }, 5s));
+  EXPECT_TRUE(process_gone(pid));
+  EXPECT_EQ(s.pool->shm_stats().mailboxes, 1u);
+  EXPECT_EQ(sup.remove_pipeline("drop").error().code, "supervisor.unknown_pipeline");
+  const uint64_t keep_results = sup.stats("keep")->results;
+  ASSERT_TRUE(eventually([&] { return sup.stats("keep")->results > keep_results; }, 5s));
+  EXPECT_EQ(sup.stats("keep")->restarts, 0u);
+}
+
 TEST(SupervisorTest, NoWorkerOutlivesItsEngine) {
   orion::testing::Watchdog dog(Duration::seconds(60), "pdeathsig");
   // Orphans are re-parented to this test process, so it can see (and reap) them.
