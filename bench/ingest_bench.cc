@@ -51,6 +51,7 @@ struct Trial {
   double min_capture_fps = 0;
   double cpu_percent = 0;     // this process's CPU over the window, % of one core
   double others_percent = 0;  // every other process's CPU over the window, % of one core
+  double cpu_ms_per_frame = 0;  // this process's CPU per frame out of the encoders
   bool pass = false;
   LatencySummary latency;
   std::string error;
@@ -134,6 +135,7 @@ Trial run_trial(const std::string& file, int n, const IngestBenchOptions& o) {
   t.min_out_fps = 1e9;
   t.min_capture_fps = 1e9;
   double sum = 0;
+  double frames_out = 0;
   std::vector<double> dp, pc, ch, tot;
   for (const auto& r : (*e)->report()) {
     const double out = static_cast<double>(r.output.encoded - start[r.capture.name].first) / secs;
@@ -142,6 +144,7 @@ Trial run_trial(const std::string& file, int n, const IngestBenchOptions& o) {
     t.min_capture_fps = std::min(t.min_capture_fps, cap);
     t.input_fps = std::max(t.input_fps, r.capture.nominal_fps);
     sum += out;
+    frames_out += out * secs;
     for (const auto& l : (*e)->latencies(r.capture.name)) {
       if (l.handed < w0 || l.handed > w1 || !l.published.is_set()) continue;
       dp.push_back((l.published - l.decoded).as_millis());
@@ -151,6 +154,7 @@ Trial run_trial(const std::string& file, int n, const IngestBenchOptions& o) {
     }
   }
   t.mean_out_fps = sum / n;
+  t.cpu_ms_per_frame = frames_out > 0 ? 1000.0 * (c1 - c0) / frames_out : 0;
   t.pass = t.input_fps > 0 && t.min_out_fps >= (1.0 - o.tolerance) * t.input_fps;
   t.latency = {percentiles(dp), percentiles(pc), percentiles(ch), percentiles(tot)};
   (*e)->stop();
@@ -203,8 +207,11 @@ int run_ingest_bench(const IngestBenchOptions& o) {
   // Baseline, same run: the raw decoder limit. A pass over the file is short (well under a
   // second), so take the best of 7 passes: other processes on the machine only ever slow it.
   std::vector<media::DecodeRate> passes;
+  std::vector<double> decode_cpu_ms;  // process CPU per decoded frame, per pass
   for (int i = 0; i < 7; ++i) {
+    const double cpu0 = cpu_seconds();
     auto d = media::measure_decode_rate(file);
+    if (d && d->frames > 0) decode_cpu_ms.push_back(1000.0 * (cpu_seconds() - cpu0) / static_cast<double>(d->frames));
     if (!d) {
       std::fprintf(stderr, "bench ingest: %s\n", d.error().message.c_str());
       return 1;
@@ -217,17 +224,21 @@ int run_ingest_bench(const IngestBenchOptions& o) {
               "(%llu frames in %.3f s; best of 7 passes, median %.1f fps)\n",
               dec.decoder.c_str(), dec.fps, static_cast<unsigned long long>(dec.frames), dec.elapsed.as_seconds(),
               passes[passes.size() / 2].fps);
+  std::sort(decode_cpu_ms.begin(), decode_cpu_ms.end());
+  const double dec_cpu = decode_cpu_ms.empty() ? 0 : decode_cpu_ms[decode_cpu_ms.size() / 2];
+  std::printf("baseline CPU cost: %.3f ms of CPU per decoded frame (median of the passes; little affected by "
+              "other processes)\n", dec_cpu);
 
   std::printf("out fps = access units out of the H.264 encoder per second, per stream\n");
   std::printf("trials (%.0f s warm-up + %.0f s measured each; pass = every output >= %.0f%% of input fps):\n",
               o.warmup_s, o.duration_s, 100 * (1 - o.tolerance));
-  std::printf("  %7s %9s %12s %13s %14s %10s %12s  %s\n", "streams", "input", "min out fps", "mean out fps",
-              "min capt fps", "cpu %core", "others %core", "result");
+  std::printf("  %7s %9s %12s %13s %14s %10s %12s %12s  %s\n", "streams", "input", "min out fps", "mean out fps",
+              "min capt fps", "cpu %core", "others %core", "cpu ms/frame", "result");
   std::vector<Trial> trials;
   auto trial = [&](int n) {
     Trial t = run_trial(file, n, o);
-    std::printf("  %7d %9.2f %12.2f %13.2f %14.2f %10.0f %12.0f  %s\n", n, t.input_fps, t.min_out_fps,
-                t.mean_out_fps, t.min_capture_fps, t.cpu_percent, t.others_percent, t.error.empty() ? (t.pass ? "pass" : "FAIL") : t.error.c_str());
+    std::printf("  %7d %9.2f %12.2f %13.2f %14.2f %10.0f %12.0f %12.3f  %s\n", n, t.input_fps, t.min_out_fps,
+                t.mean_out_fps, t.min_capture_fps, t.cpu_percent, t.others_percent, t.cpu_ms_per_frame, t.error.empty() ? (t.pass ? "pass" : "FAIL") : t.error.c_str());
     std::fflush(stdout);
     trials.push_back(t);
     return t.pass;
@@ -258,6 +269,11 @@ int run_ingest_bench(const IngestBenchOptions& o) {
   std::printf("result: max real-time streams N = %d (%.0f fps decoded, annotated and encoded) = %.3f x raw decoder "
               "limit (%.1f fps)\n",
               good, throughput, throughput / dec.fps, dec.fps);
+  if (best && best->cpu_ms_per_frame > 0) {
+    std::printf("CPU-normalized: the engine spends %.3f ms of CPU per frame at N = %d (decode, BGR, compose, encode, "
+                "serve) vs %.3f ms for the raw decoder: raw decode is %.3f of the engine's per-frame cost\n",
+                best->cpu_ms_per_frame, good, dec_cpu, dec_cpu / best->cpu_ms_per_frame);
+  }
   std::printf("engine-added latency per frame, exact from frame identity (frame interval %.0f ms):\n", 1000 / input_fps);
   if (one) print_latency("N = 1", one->latency);
   if (best && best != one) print_latency(("N = " + std::to_string(good)).c_str(), best->latency);
@@ -269,13 +285,13 @@ int run_ingest_bench(const IngestBenchOptions& o) {
     std::ofstream j(o.json_path);
     j << "{\"file\":\"" << file << "\",\"decoder_limit_fps\":" << dec.fps << ",\"decoder\":\"" << dec.decoder
       << "\",\"max_realtime_streams\":" << good << ",\"throughput_fps\":" << throughput
-      << ",\"ratio_to_decoder_limit\":" << throughput / dec.fps << ",\"load_start\":" << load0
+      << ",\"ratio_to_decoder_limit\":" << throughput / dec.fps << ",\"decoder_cpu_ms_per_frame\":" << dec_cpu << ",\"load_start\":" << load0
       << ",\"load_end\":" << load1 << ",\"trials\":[";
     for (size_t i = 0; i < trials.size(); ++i) {
       const auto& t = trials[i];
       j << (i ? "," : "") << "{\"streams\":" << t.streams << ",\"input_fps\":" << t.input_fps
         << ",\"min_out_fps\":" << t.min_out_fps << ",\"mean_out_fps\":" << t.mean_out_fps
-        << ",\"cpu_percent\":" << t.cpu_percent << ",\"others_cpu_percent\":" << t.others_percent << ",\"pass\":" << (t.pass ? "true" : "false")
+        << ",\"cpu_ms_per_frame\":" << t.cpu_ms_per_frame << ",\"cpu_percent\":" << t.cpu_percent << ",\"others_cpu_percent\":" << t.others_percent << ",\"pass\":" << (t.pass ? "true" : "false")
         << ",\"latency\":" << json_latency(t.latency) << "}";
     }
     j << "]}\n";
