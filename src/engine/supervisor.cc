@@ -331,7 +331,19 @@ void on_stdout(Supervisor::Pipeline& p, Instance& i, const Ctx&) {
     if (!m.ok()) continue;        // not ours to crash on; the heartbeat decides health
     i.last_reply_ns = mono_ns();  // any message shows the process runs
     i.hello = true;
-    if (m->type == "ready") {
+    if (m->type == "hello") {
+      const bool protocol_ok = m->protocol == 0 || m->protocol == worker::kProtocolVersion;
+      const bool abi_ok = m->abi == 0 || m->abi == static_cast<int>(ipc::kAbiVersion);
+      if (!protocol_ok || !abi_ok) {
+        i.fatal_reported = true;
+        i.fatal_error = "protocol.mismatch: worker speaks protocol " + std::to_string(m->protocol) +
+                        ", ABI " + std::to_string(m->abi) + "; this engine speaks protocol " +
+                        std::to_string(worker::kProtocolVersion) + ", ABI " +
+                        std::to_string(ipc::kAbiVersion);
+        p.last_error = i.fatal_error;
+        kill_instance(i, "failed");
+      }
+    } else if (m->type == "ready") {
       i.ready = true;
       p.state = "running";
     } else if (m->type == "heartbeat") {

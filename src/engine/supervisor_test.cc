@@ -390,6 +390,24 @@ TEST(SupervisorTest, ARemovedPipelineStopsItsWorkerAndGivesItsMailboxBack) {
   EXPECT_EQ(sup.stats("keep")->restarts, 0u);
 }
 
+TEST(SupervisorTest, AWorkerSpeakingAnotherProtocolVersionFailsThePipeline) {
+  orion::testing::Watchdog dog(Duration::seconds(60), "protocol mismatch");
+  Stream s;
+  ResultStore store;
+  SupervisorOptions o = fast_options();
+  o.worker_executable = "/bin/sh";
+  o.worker_args = {"-c", "echo '{\"type\":\"hello\",\"protocol\":99,\"abi\":1}'; exec sleep 30"};
+  Supervisor sup(o, store);
+  ASSERT_TRUE(sup.start().ok());
+  ASSERT_TRUE(sup.add_pipeline(fake_pipeline("old", 0), s.pool).ok());
+  ASSERT_TRUE(
+      eventually([&] { return sup.stats("old")->restart_reasons.count("failed") > 0; }, 5s));
+  const PipelineStats st = *sup.stats("old");
+  EXPECT_EQ(st.state, "failed");
+  EXPECT_NE(st.last_error.find("protocol.mismatch"), std::string::npos) << st.last_error;
+  sup.stop();
+}
+
 TEST(SupervisorTest, NoWorkerOutlivesItsEngine) {
   orion::testing::Watchdog dog(Duration::seconds(60), "pdeathsig");
   // Orphans are re-parented to this test process, so it can see (and reap) them.

@@ -99,6 +99,7 @@ Result<ControlMessage> decode_control(std::string_view line) {
   if (!get(*j, "type", c.type, err) || !get(*j, "seq", c.seq, err) ||
       !get(*j, "state", c.state, err) || !get(*j, "frames", c.frames, err) ||
       !get(*j, "busy_ms", c.busy_ms, err) || !get(*j, "pid", c.pid, err) ||
+      !get(*j, "protocol", c.protocol, err) || !get(*j, "abi", c.abi, err) ||
       !get(*j, "code", c.code, err) || !get(*j, "message", c.message, err) ||
       !get(*j, "fatal", c.fatal, err))
     return bad_msg(err);

@@ -73,6 +73,8 @@ struct ControlMessage {
   uint64_t frames = 0;   // heartbeat reply / state
   int64_t busy_ms = -1;  // heartbeat reply: ms inside the current detect(), -1 idle
   int64_t pid = 0;       // hello
+  int protocol = 0;      // hello: control protocol version (0 = not sent)
+  int abi = 0;           // hello: shared-memory ABI version (0 = not sent)
   std::string code;      // error
   std::string message;   // error
   bool fatal = false;    // error
