@@ -15,8 +15,12 @@
 // is rebuilt if the picture size changes) → stop() (idempotent; closes clients, joins).
 // Ownership: StreamOutput objects are shared with their producers; they stay usable (submit
 // fails harmlessly) after the server stops.
-// Thread-safety: RtspServer methods are thread-safe. Lock order: RtspServer::mu →
-// StreamOutput::mu.
+// Thread-safety: RtspServer methods are thread-safe; StreamOutput::submit() is for one
+// producer thread, stats() for any. Locks: RtspServer::mu guards the output map;
+// StreamOutput's mutex guards its encoder pipeline and is held while that pipeline is torn
+// down (joining its streaming thread); the fan-out mutex guards the list of client media and
+// is a leaf (taken by the encoder's streaming thread and the server's main loop, never while
+// taking another lock), so the teardown cannot deadlock with a delivery.
 #pragma once
 
 #include <cstdint>
