@@ -93,11 +93,12 @@ int run_up(const UpOptions& o) {
     if (elapsed % 30 == 0) {
       for (const auto& p : (*engine)->pipelines()) {
         std::printf("  pipeline %-16s %s, %llu offered, %llu taken, %llu dropped, %llu results, %llu restarts, "
-                    "last result %.0f ms ago\n",
+                    "last result %.0f ms ago, capture->result %.0f ms\n",
                     p.name.c_str(), p.state.c_str(), static_cast<unsigned long long>(p.offered),
                     static_cast<unsigned long long>(p.taken), static_cast<unsigned long long>(p.dropped),
                     static_cast<unsigned long long>(p.results), static_cast<unsigned long long>(p.restarts),
-                    p.last_result_age == orion::Duration::max() ? -1.0 : p.last_result_age.as_millis());
+                    p.last_result_age == orion::Duration::max() ? -1.0 : p.last_result_age.as_millis(),
+                    p.last_result_latency.as_millis());
       }
       for (const auto& r : (*engine)->report()) {
         std::printf("  %-16s %s, %llu frames in, %llu out, %.1f fps, %llu client media\n", r.capture.name.c_str(),
