@@ -199,9 +199,25 @@ struct Ctx {
   ResultStore& results;
 };
 
+// Writes to a worker's stdin pipe. The worker may have died: the write then fails with EPIPE
+// and raises SIGPIPE, which the supervisor thread keeps blocked (see run()); the pending signal
+// is consumed here so that nothing is left for the host process, whatever its SIGPIPE handling.
+bool write_fd(int fd, const char* data, size_t size) {
+  const ssize_t k = ::write(fd, data, size);
+  if (k < 0 && errno == EPIPE) {
+    sigset_t pipe_set;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    const timespec zero{0, 0};
+    while (sigtimedwait(&pipe_set, nullptr, &zero) == SIGPIPE) {
+    }
+  }
+  return k == static_cast<ssize_t>(size);
+}
+
 bool write_line(int fd, const std::string& s) {
   const std::string line = s + "\n";  // < PIPE_BUF: written whole or not at all
-  return ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  return write_fd(fd, line.data(), line.size());
 }
 
 Status spawn(Supervisor::Pipeline& p, const SupervisorOptions& o) {
@@ -286,11 +302,9 @@ Status spawn(Supervisor::Pipeline& p, const SupervisorOptions& o) {
   c.pool_fd = 3;
   c.mailbox_fd = 4;
   c.results_fd = 5;
+  // If this fails the worker sees end of input and exits; that exit is handled like any other.
   const std::string line = worker::encode_configure(c) + "\n";
-  if (::write(inst->stdin_fd.get(), line.data(), line.size()) !=
-      static_cast<ssize_t>(line.size())) {
-    // The worker will see end of input and exit; its exit is handled like any other.
-  }
+  (void)write_fd(inst->stdin_fd.get(), line.data(), line.size());
   ++p.instances;
   if (p.state != "failed") p.state = "starting";
   p.inst = std::move(inst);
@@ -455,6 +469,13 @@ bool try_reap(Supervisor::Pipeline& p, bool stopping, const Ctx& ctx) {
 
 void Supervisor::run() {
   pthread_setname_np(pthread_self(), "orion-supervise");
+  // Writing to the stdin of a worker that just died raises SIGPIPE on this thread: keep it
+  // blocked here (write_fd consumes it) so a host process that does not ignore SIGPIPE (a
+  // test binary, an embedding program) is not killed. Spawned workers get an empty mask.
+  sigset_t pipe_set;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, nullptr);
   const Ctx ctx{options_, *clock_, results_};
   enum Kind { kOut, kRes, kPid };
   struct Tag {

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -405,6 +406,23 @@ TEST(SupervisorTest, AWorkerSpeakingAnotherProtocolVersionFailsThePipeline) {
   const PipelineStats st = *sup.stats("old");
   EXPECT_EQ(st.state, "failed");
   EXPECT_NE(st.last_error.find("protocol.mismatch"), std::string::npos) << st.last_error;
+  sup.stop();
+}
+
+// Writing to the stdin of a worker that closed it raises SIGPIPE; this test binary does not
+// ignore SIGPIPE (orion's main does), so it dies here unless the supervisor contains it.
+TEST(SupervisorTest, AWorkerThatClosesItsInputDoesNotTakeTheHostProcessDown) {
+  orion::testing::Watchdog dog(Duration::seconds(60), "closed stdin");
+  ASSERT_EQ(std::signal(SIGPIPE, SIG_DFL), SIG_DFL);
+  Stream s;
+  ResultStore store;
+  SupervisorOptions o = fast_options();
+  o.worker_executable = "/bin/sh";
+  o.worker_args = {"-c", "exec 0<&-; echo '{\"type\":\"hello\"}'; exec sleep 30"};
+  Supervisor sup(o, store);
+  ASSERT_TRUE(sup.start().ok());
+  ASSERT_TRUE(sup.add_pipeline(fake_pipeline("deaf", 0), s.pool).ok());
+  ASSERT_TRUE(eventually([&] { return sup.stats("deaf")->restart_reasons.count("hung") > 0; }, 5s));
   sup.stop();
 }
 
