@@ -44,16 +44,16 @@ void draw_overlay(uint8_t* bgr, int width, int height, int stride, const Overlay
   const double scale = std::clamp(width / 1280.0, 0.35, 0.8);
   for (const auto& r : results) {
     const cv::Scalar c = colour_for(r.pipeline);
-    const int64_t age = static_cast<int64_t>(text.sequence) - static_cast<int64_t>(r.frame.sequence);
     for (const auto& d : r.detections) {
       const cv::Point p1(static_cast<int>(d.box.x1), static_cast<int>(d.box.y1));
       const cv::Point p2(static_cast<int>(d.box.x2), static_cast<int>(d.box.y2));
       cv::rectangle(img, p1, p2, c, 2);
+      // Class and score on the box; the box's colour is its pipeline's, named (with the
+      // result's age) in the legend under the header.
       char buf[160];
-      std::snprintf(buf, sizeof buf, "%s %.2f [%s%s]", d.class_name.empty() ? std::to_string(d.class_id).c_str()
-                                                                              : d.class_name.c_str(),
-                    static_cast<double>(d.score), r.pipeline.c_str(),
-                    age > 0 ? (" -" + std::to_string(age) + "f").c_str() : "");
+      std::snprintf(buf, sizeof buf, "%s %.2f", d.class_name.empty() ? std::to_string(d.class_id).c_str()
+                                                                     : d.class_name.c_str(),
+                    static_cast<double>(d.score));
       label(img, buf, cv::Point(p1.x, std::max(p1.y, 14)), scale, c);
     }
   }
@@ -67,7 +67,7 @@ void draw_overlay(uint8_t* bgr, int width, int height, int stride, const Overlay
     line += static_cast<int>(20 * scale / 0.5);
     char info[200];
     const int64_t age = static_cast<int64_t>(text.sequence) - static_cast<int64_t>(r.frame.sequence);
-    std::snprintf(info, sizeof info, "%s: %zu objects, frame #%llu (%lld frames ago), %.0f ms", r.pipeline.c_str(),
+    std::snprintf(info, sizeof info, "[%s] %zu objects on #%llu (%lld frame(s) old), %.0f ms", r.pipeline.c_str(),
                   r.detections.size(), static_cast<unsigned long long>(r.frame.sequence), static_cast<long long>(age),
                   r.inference_time.as_millis());
     label(img, info, cv::Point(4, line), scale, colour_for(r.pipeline));

@@ -23,7 +23,8 @@ struct OverlayText {
   uint64_t sequence = 0;       // the frame's sequence
 };
 
-// Draws boxes (class, score, pipeline, age in frames) and the header onto a BGR image.
+// Draws boxes (class and score, in the pipeline's colour), the header (stream, capture time,
+// fps, sequence) and a legend line per pipeline (name, objects, age in frames, inference time).
 void draw_overlay(uint8_t* bgr, int width, int height, int stride, const OverlayText& text,
                   const std::vector<DetectionResult>& results);
 
