@@ -255,6 +255,7 @@ class Worker:
             self.busy_since = t0
             dets = detect(img, min_score)
             t1 = time.monotonic_ns()
+            mbox.progress()  # before "not busy", so the engine never sees a stalled loop
             self.busy_since = 0
             del img
             mbox.release()  # done reading: the slot may be reused

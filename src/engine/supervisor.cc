@@ -44,6 +44,7 @@ struct Instance {
   int64_t spawned_ns = 0, last_reply_ns = 0, last_heartbeat_ns = 0, kill_at_ns = 0;
   uint64_t heartbeat_seq = 0;
   int64_t busy_ms = -1;
+  int64_t ready_ns = 0;
   bool hello = false;  // the process said something: from then on heartbeats must be answered
   bool out_eof = false, results_eof = false;  // the worker closed that channel: stop polling it
   bool ready = false, produced = false, fatal_reported = false, killed = false;
@@ -329,6 +330,18 @@ void retire(Instance& i, Duration grace) {
   i.kill_at_ns = mono_ns() + grace.count_nanos();
 }
 
+// The frame loop marks progress in the mailbox at least every 100 ms while it waits, and before
+// each inference. A worker that answers heartbeats (its control thread runs) and says it is not
+// inside an inference, yet has not marked progress for longer than the heartbeat window, has a
+// stuck frame loop: hung as well. The "not busy" reply must be newer than the last progress,
+// so a long inference that began after the last reply is never mistaken for a stall.
+bool loop_stalled(const Instance& i, int64_t now, const SupervisorOptions& o) {
+  if (!i.ready || i.busy_ms >= 0 || !i.port) return false;
+  const int64_t progress = std::max(i.ready_ns, i.port->stats().worker_progress.nanos());
+  const int64_t window = (o.heartbeat_timeout + o.heartbeat_interval * 2).count_nanos();
+  return now - progress > window && i.last_reply_ns > progress + o.heartbeat_interval.count_nanos();
+}
+
 void on_stdout(Supervisor::Pipeline& p, Instance& i, const Ctx&) {
   char buf[8192];
   for (;;) {
@@ -359,6 +372,7 @@ void on_stdout(Supervisor::Pipeline& p, Instance& i, const Ctx&) {
       }
     } else if (m->type == "ready") {
       i.ready = true;
+      i.ready_ns = mono_ns();
       p.state = "running";
     } else if (m->type == "heartbeat") {
       i.busy_ms = m->busy_ms;
@@ -549,6 +563,8 @@ void Supervisor::run() {
             kill_instance(i, "startup_timeout");
           } else if (i.busy_ms >= 0 &&
                      i.busy_ms * 1'000'000 > options_.detect_timeout.count_nanos()) {
+            kill_instance(i, "hung");
+          } else if (loop_stalled(i, now, options_)) {
             kill_instance(i, "hung");
           }
         }

@@ -15,7 +15,8 @@
 //
 // Health: a heartbeat every heartbeat_interval; no reply for heartbeat_timeout once the worker
 // has spoken (SIGSTOP, dead lock), no "ready" within startup_timeout of the spawn (exec, model
-// load), or one detect() running longer than detect_timeout
+// load), a frame loop that stopped marking progress in its mailbox while its heartbeats say it
+// is not inside an inference, or one detect() running longer than detect_timeout
 // → the worker is hung: SIGKILL, reaped, restarted. Restart delay: backoff_initial after an
 // instance that produced at least one result; otherwise doubling per consecutive failure up to
 // backoff_max (a bad model file retries at 0.1, 0.2, 0.4 ... s, capped). Reasons counted:

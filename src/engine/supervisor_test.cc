@@ -426,6 +426,47 @@ TEST(SupervisorTest, AWorkerThatClosesItsInputDoesNotTakeTheHostProcessDown) {
   sup.stop();
 }
 
+// A worker whose control thread answers heartbeats ("not busy") but whose frame loop never
+// moves (here: it never touches its mailbox at all) is hung too.
+TEST(SupervisorTest, AWorkerWhoseFrameLoopIsStuckIsReplacedAsHung) {
+  orion::testing::Watchdog dog(Duration::seconds(60), "stuck loop");
+  if (::access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "/usr/bin/python3 is needed";
+  Stream s;
+  ResultStore store;
+  SupervisorOptions o = fast_options();
+  o.worker_executable = "/usr/bin/python3";
+  o.worker_args = {"-c",
+                   "import json, sys\n"
+                   "print(json.dumps({'type': 'hello', 'protocol': 1, 'abi': 1}), flush=True)\n"
+                   "for line in sys.stdin:\n"
+                   "    m = json.loads(line)\n"
+                   "    if m['type'] == 'configure':\n"
+                   "        print(json.dumps({'type': 'ready', 'model': {}}), flush=True)\n"
+                   "    elif m['type'] == 'heartbeat':\n"
+                   "        print(json.dumps({'type': 'heartbeat', 'seq': m['seq'], 'busy_ms': "
+                   "-1}), flush=True)\n"};
+  Supervisor sup(o, store);
+  ASSERT_TRUE(sup.start().ok());
+  ASSERT_TRUE(sup.add_pipeline(fake_pipeline("stuck", 0), s.pool).ok());
+  ASSERT_TRUE(eventually([&] { return sup.stats("stuck")->state == "running"; }, 10s));
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(
+      eventually([&] { return sup.stats("stuck")->restart_reasons.count("hung") > 0; }, 10s));
+  // Window: heartbeat_timeout (600 ms) + 2 heartbeat intervals (200 ms), plus polling slack.
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2500ms);
+  // A real worker with a slow model is not a stall: 300 ms per frame, well past the window's
+  // heartbeat interval, never replaced.
+  sup.stop();
+  Supervisor real(fast_options(), store);
+  ASSERT_TRUE(real.start().ok());
+  ASSERT_TRUE(real.add_pipeline(fake_pipeline("slow", 300), s.pool).ok());
+  ASSERT_TRUE(eventually([&] { return real.stats("slow")->results >= 8; }, 15s))
+      << real.stats("slow")->state << " results " << real.stats("slow")->results << " restarts "
+      << real.stats("slow")->restarts << " " << real.stats("slow")->last_error;
+  EXPECT_EQ(real.stats("slow")->restarts, 0u);
+  real.stop();
+}
+
 TEST(SupervisorTest, NoWorkerOutlivesItsEngine) {
   orion::testing::Watchdog dog(Duration::seconds(60), "pdeathsig");
   // Orphans are re-parented to this test process, so it can see (and reap) them.

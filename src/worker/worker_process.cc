@@ -168,6 +168,7 @@ class Loop {
       busy_since_.store(t0);
       auto dets = detector.detect(**f);
       const int64_t t1 = now_ns();
+      rd.mark_progress(Timestamp::from_nanos(t1));  // before "not busy": see loop_stalled()
       busy_since_.store(0);
       f = make_error("released", "");  // ends the lease before the result goes out
       frames_.fetch_add(1);
