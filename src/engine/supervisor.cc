@@ -264,7 +264,12 @@ Status spawn(Supervisor::Pipeline& p, const SupervisorOptions& o) {
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD}) sigaddset(&defaults, sig);
   posix_spawnattr_setsigmask(&attr, &empty);
   posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  // Its own process group: a Ctrl-C at the terminal reaches the engine only, which then stops
+  // its workers in order; they never die "crashed" in the middle of a clean shutdown. They die
+  // with the engine anyway (PR_SET_PDEATHSIG).
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
   std::string parent = std::to_string(::getpid());
   std::vector<std::string> args = {o.worker_executable};
   args.insert(args.end(), o.worker_args.begin(), o.worker_args.end());

@@ -9,7 +9,8 @@
 //          ◄── results socket (SOCK_SEQPACKET): one JSON result per datagram → ResultStore
 //
 // Processes: posix_spawn (no shell) of `<worker_executable> <worker_args> --parent-pid <pid>`,
-// with fd 3 = pool (read-only), 4 = mailbox, 5 = results socket, every other descriptor closed.
+// with fd 3 = pool (read-only), 4 = mailbox, 5 = results socket, every other descriptor closed,
+// in a process group of its own (terminal signals reach the engine, which stops its workers).
 // The worker sets PR_SET_PDEATHSIG(SIGKILL), so it dies with the supervisor thread that spawned
 // it; stop() also stops and reaps every worker. Exits are observed through pidfds.
 //

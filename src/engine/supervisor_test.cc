@@ -223,6 +223,9 @@ TEST(SupervisorTest, AStoppedWorkerIsDetectedAsHungAndReplaced) {
   ASSERT_TRUE(sup.add_pipeline(fake_pipeline("p", 5), s.pool).ok());
   ASSERT_TRUE(eventually([&] { return sup.stats("p")->results > 0; }, 10s));
   const pid_t old = sup.stats("p")->pid;
+  // In its own process group: a terminal's Ctrl-C (SIGINT to our group) does not reach it.
+  EXPECT_EQ(::getpgid(old), old);
+  EXPECT_NE(::getpgid(old), ::getpgrp());
   ASSERT_EQ(::kill(old, SIGSTOP), 0);
   const auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(eventually([&] { return sup.stats("p")->restart_reasons.count("hung") == 1; }, 5s));
