@@ -48,7 +48,8 @@ inline constexpr uint64_t kMaxPayloadBytes = uint64_t{1} << 32;  // 4 GiB per fr
 inline constexpr size_t kPageSize = 4096;
 inline constexpr size_t kMailboxSegmentSize = kPageSize;
 
-// Pool segment header, at offset 0. Written once by the engine at creation, then constant.
+// Pool segment header, at offset 0. Written once by the engine at creation, then constant,
+// except `wake_word` (an atomic counter readers sleep on; never part of validation).
 struct PoolHeader {
   uint64_t magic;              // 0   kPoolMagic
   uint32_t abi_version;        // 8   kAbiVersion
