@@ -1,6 +1,7 @@
 #include "core/frame_supplier.h"
 
 #include <pthread.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
@@ -25,6 +26,14 @@ namespace {
 void name_this_thread(const std::string& name) {
   std::string n = name.substr(0, 15);
   pthread_setname_np(pthread_self(), n.c_str());
+}
+
+// SCHED_BATCH: same share of CPU as SCHED_OTHER, but a woken batch thread never preempts the
+// running thread (ADR 0006). Best effort: a failure leaves the default policy.
+void use_batch_scheduling() {
+  sched_param sp{};
+  sp.sched_priority = 0;
+  pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
 }
 }  // namespace
 
@@ -114,8 +123,9 @@ struct Notifier {
   bool stop = false;                            // guarded by mu
   std::jthread thread;
 
-  void run(const std::string& thread_name) {
+  void run(const std::string& thread_name, bool batch) {
     name_this_thread(thread_name);
+    if (batch) use_batch_scheduling();
     std::vector<uint32_t> mine;
     std::shared_ptr<const MailboxList> snap;
     for (;;) {
@@ -176,6 +186,7 @@ struct FrameSupplier::Core {
 
   void distribute_loop() {
     name_this_thread(options.name + "-dist");
+    if (options.batch_scheduling) use_batch_scheduling();
     for (;;) {
       FramePtr frame;
       {
@@ -246,7 +257,7 @@ struct FrameSupplier::Core {
       auto n = std::make_unique<Notifier>();
       Notifier* raw = n.get();
       std::string tname = options.name + "-n" + std::to_string(i);
-      n->thread = std::jthread([raw, tname] { raw->run(tname); });
+      n->thread = std::jthread([raw, tname, batch = options.batch_scheduling] { raw->run(tname, batch); });
       notifiers.push_back(std::move(n));
     }
     staging.resize(notifiers.size());

@@ -72,6 +72,9 @@ struct FrameSupplierOptions {
   size_t notifier_threads = 2;            // fixed pool used above the threshold, started the
                                           // first time it is needed
   const Clock* clock = nullptr;           // nullptr: SteadyClock::instance()
+  // Run the distribution and notifier threads under SCHED_BATCH, so that waking them never
+  // preempts the producer inside publish() (ADR 0006). Off: they use the caller's policy.
+  bool batch_scheduling = true;
   // Called on the distribution thread once every mailbox holds `frame` (before any wake), with
   // the time the thread took the frame from the inbox and the time the last mailbox was written.
   // For instrumentation; must be cheap and must not call back into the supplier.

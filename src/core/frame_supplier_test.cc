@@ -5,7 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <sched.h>
+
 #include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "core/frame_pool.h"
@@ -272,6 +277,44 @@ TEST_F(FrameSupplierTest, NotifierThreadsStartOnlyWhenMoreThanTheThresholdMustBe
   auto sub = s.subscribe("w");
   publish_and_take(s, *sub, 1);
   EXPECT_EQ(s.stats().notifier_threads, 0u);
+}
+
+// Scheduling policy of this process's thread named `comm`, from /proc; -1 when not found.
+int policy_of_thread(const std::string& comm) {
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream c(e.path() / "comm");
+    std::string name;
+    std::getline(c, name);
+    if (name != comm) continue;
+    std::ifstream st(e.path() / "stat");
+    std::string all((std::istreambuf_iterator<char>(st)), std::istreambuf_iterator<char>());
+    // Field 41 (policy) counted after the ")" that closes the command name.
+    std::istringstream rest(all.substr(all.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i <= 41 && rest >> field; ++i) {
+    }
+    return std::stoi(field);
+  }
+  return -1;
+}
+
+TEST_F(FrameSupplierTest, DistributionThreadRunsUnderBatchSchedulingByDefault) {
+  FrameSupplierOptions o = options();
+  o.name = "schedtest";
+  FrameSupplier s(o);
+  auto sub = s.subscribe("w");
+  publish_and_take(s, *sub, 1);  // the thread has set its policy before distributing
+  EXPECT_EQ(policy_of_thread("schedtest-dist"), SCHED_BATCH);
+}
+
+TEST_F(FrameSupplierTest, BatchSchedulingCanBeTurnedOff) {
+  FrameSupplierOptions o = options();
+  o.name = "schedoff";
+  o.batch_scheduling = false;
+  FrameSupplier s(o);
+  auto sub = s.subscribe("w");
+  publish_and_take(s, *sub, 1);
+  EXPECT_EQ(policy_of_thread("schedoff-dist"), SCHED_OTHER);
 }
 
 TEST_F(FrameSupplierTest, SupplierStatsCountDistributions) {
