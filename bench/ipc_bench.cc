@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/percentiles.h"
 #include "core/clock.h"
 #include "ipc/frame_reader.h"
 #include "ipc/futex.h"
@@ -26,27 +27,6 @@ namespace orion::bench {
 namespace {
 
 int64_t now_ns() { return SteadyClock::instance().now().nanos(); }
-
-struct Summary {
-  double p50 = 0, p99 = 0, max = 0;
-  size_t n = 0;
-};
-
-Summary summarize(std::vector<int64_t> v) {
-  Summary s;
-  if (v.empty()) return s;
-  std::sort(v.begin(), v.end());
-  auto at = [&](double q) {
-    return static_cast<double>(
-               v[std::min(static_cast<size_t>(q * static_cast<double>(v.size())), v.size() - 1)]) /
-           1e3;
-  };
-  s.p50 = at(0.5);
-  s.p99 = at(0.99);
-  s.max = static_cast<double>(v.back()) / 1e3;
-  s.n = v.size();
-  return s;
-}
 
 // Shared with the forked workers (MAP_SHARED | MAP_ANONYMOUS). Worker w writes
 // latency[w * frames + i] for the i-th frame it got, and counts.

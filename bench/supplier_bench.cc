@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/percentiles.h"
 #include "core/clock.h"
 #include "core/frame_pool.h"
 #include "core/frame_supplier.h"
@@ -43,26 +44,6 @@ int64_t thread_cpu_overhead() {
   }
   std::nth_element(v.begin(), v.begin() + 500, v.end());
   return v[500];
-}
-
-struct Summary {
-  double p50 = 0, p99 = 0, max = 0;
-  size_t n = 0;
-};
-
-Summary summarize(std::vector<int64_t> v) {
-  Summary s;
-  if (v.empty()) return s;
-  std::sort(v.begin(), v.end());
-  auto at = [&](double q) {
-    size_t i = static_cast<size_t>(q * static_cast<double>(v.size()));
-    return static_cast<double>(v[std::min(i, v.size() - 1)]) / 1e3;
-  };
-  s.p50 = at(0.50);
-  s.p99 = at(0.99);
-  s.max = static_cast<double>(v.back()) / 1e3;
-  s.n = v.size();
-  return s;
 }
 
 // What every design under test offers the harness.

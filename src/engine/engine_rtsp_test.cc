@@ -11,6 +11,7 @@
 
 #include "engine/engine.h"
 #include "media/testing/rtsp_fixtures.h"
+#include "testing/wait.h"
 #include "testing/assets.h"
 #include "testing/watchdog.h"
 
@@ -22,15 +23,7 @@ using media::testing::RtspSourceFixture;
 using media::testing::RtspTestClient;
 using orion::testing::Watchdog;
 
-template <class Pred>
-bool wait_until(Pred p, Duration limit) {
-  const auto end = std::chrono::steady_clock::now() + limit.to_chrono();
-  while (std::chrono::steady_clock::now() < end) {
-    if (p()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return p();
-}
+using orion::testing::wait_until;
 
 struct ProbeFrame {
   double pts = -1;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "media/frame_timeline.h"
+#include "testing/wait.h"
 #include "testing/assets.h"
 #include "testing/watchdog.h"
 
@@ -56,15 +57,7 @@ class Collector {
   std::thread thread_;
 };
 
-template <class Pred>
-bool wait_until(Pred p, Duration limit) {
-  const auto end = std::chrono::steady_clock::now() + limit.to_chrono();
-  while (std::chrono::steady_clock::now() < end) {
-    if (p()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return p();
-}
+using orion::testing::wait_until;
 
 std::string temp_path(const std::string& name) {
   return (std::filesystem::temp_directory_path() /

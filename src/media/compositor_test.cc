@@ -11,6 +11,7 @@
 #include "core/frame_pool.h"
 #include "media/frame_timeline.h"
 #include "media/overlay.h"
+#include "testing/wait.h"
 #include "testing/watchdog.h"
 
 namespace orion::media {
@@ -59,15 +60,7 @@ FramePtr grey_frame(FramePool& pool, uint64_t seq, uint8_t value) {
   return freeze(std::move(*f));
 }
 
-template <class Pred>
-bool wait_until(Pred p, Duration limit) {
-  const auto end = std::chrono::steady_clock::now() + limit.to_chrono();
-  while (std::chrono::steady_clock::now() < end) {
-    if (p()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return p();
-}
+using orion::testing::wait_until;
 
 const uint8_t* px(const RecordingEncoder::Picture& p, int x, int y) { return &p.bgr[static_cast<size_t>((y * p.width + x) * 3)]; }
 
