@@ -53,6 +53,10 @@ function(orion_test name)
                        ENVIRONMENT "ORION_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
   if("unit" IN_LIST ARG_LABELS)
     set_property(GLOBAL APPEND PROPERTY ORION_UNIT_TESTS ${name})
+  else()
+    # Integration and system tests measure frame rates and restart times on real processes:
+    # they run one at a time so that two of them never compete for a 2-core CI machine.
+    set_tests_properties(${name} PROPERTIES RUN_SERIAL TRUE)
   endif()
 endfunction()
 
