@@ -1,5 +1,6 @@
 #include "media/capture.h"
 
+#include <gio/gio.h>
 #include <gst/app/gstappsink.h>
 #include <gst/video/video.h>
 #include <spdlog/spdlog.h>
@@ -63,7 +64,40 @@ struct Attempt {
   std::string decoder;        // guarded by mu
   bool video_linked = false;  // guarded by mu
   bool no_video = false;      // guarded by mu: decodebin exposed every pad, none was video
+  bool tls_accept_any = false;  // rtsps with tls_verify off; set before the pipeline starts
+  unsigned tls_rejected = 0;    // guarded by mu: GTlsCertificateFlags of a refused certificate
 };
+
+// rtspsrc "accept-certificate": emitted on the connection's thread only when GIO's validation
+// of the camera's certificate failed (`errors` says why). Accepts it when the stream does not
+// verify; otherwise records why it was refused, for the attempt's error message.
+gboolean on_accept_certificate(GstElement*, GTlsConnection*, GTlsCertificate*, GTlsCertificateFlags errors,
+                               gpointer user) {
+  auto* a = static_cast<Attempt*>(user);
+  if (a->tls_accept_any) return TRUE;
+  std::lock_guard lock(a->mu);
+  a->tls_rejected = static_cast<unsigned>(errors) != 0 ? static_cast<unsigned>(errors)
+                                                       : static_cast<unsigned>(G_TLS_CERTIFICATE_GENERIC_ERROR);
+  return FALSE;
+}
+
+// Why GIO refused a certificate, in words ("; "-separated).
+std::string describe_tls_errors(unsigned flags) {
+  std::string out;
+  auto add = [&](unsigned bit, const char* text) {
+    if ((flags & bit) == 0) return;
+    if (!out.empty()) out += "; ";
+    out += text;
+  };
+  add(G_TLS_CERTIFICATE_UNKNOWN_CA, "it is self-signed or signed by an authority this machine does not trust");
+  add(G_TLS_CERTIFICATE_BAD_IDENTITY, "it does not name the host of the url");
+  add(G_TLS_CERTIFICATE_NOT_ACTIVATED, "it is not valid yet (check the clocks)");
+  add(G_TLS_CERTIFICATE_EXPIRED, "it has expired");
+  add(G_TLS_CERTIFICATE_REVOKED, "it has been revoked");
+  add(G_TLS_CERTIFICATE_INSECURE, "it uses an insecure algorithm");
+  add(G_TLS_CERTIFICATE_GENERIC_ERROR, "it could not be validated");
+  return out.empty() ? "it could not be validated" : out;
+}
 
 GstElement* add_fakesink(GstElement* pipeline) {
   GstElement* sink = gst_element_factory_make("fakesink", nullptr);
@@ -210,6 +244,7 @@ struct Capture::Impl {
   }
 
   Result<std::unique_ptr<Attempt>> build();
+  Error attempt_error(Attempt& a, GstMessage* m);
   AttemptResult run_attempt();
   void handle_sample(GstSample* sample, bool& delivered);
   void run();
@@ -294,7 +329,17 @@ Result<std::unique_ptr<Attempt>> Capture::Impl::build() {
                    static_cast<guint>(opt.rtsp_latency.count_nanos() / 1'000'000), "drop-on-latency",
                    TRUE, "tcp-timeout", static_cast<guint64>(opt.connect_timeout.count_nanos() / 1000),
                    nullptr);
-      gst_util_set_object_arg(G_OBJECT(*src), "protocols", use_udp ? "udp" : "tcp");
+      // rtsps: TCP only, so the media stays in the TLS connection (never plain UDP).
+      gst_util_set_object_arg(G_OBJECT(*src), "protocols", use_udp && !spec.tls ? "udp" : "tcp");
+      if (spec.tls) {
+        a->tls_accept_any = !opt.tls_verify;
+        if (!opt.tls_verify) {
+          g_object_set(*src, "tls-validation-flags", static_cast<GTlsCertificateFlags>(0), nullptr);
+        }
+        // Flags 0 alone is enough with GLib 2.74 (measured), but GLib deprecates ignoring
+        // validation through flags: the accept-certificate handler accepts as well.
+        g_signal_connect(*src, "accept-certificate", G_CALLBACK(on_accept_certificate), a.get());
+      }
       gst_bin_add(bin, *src);
       if (auto s = add_decodebin(); !s) return s.error();
       g_signal_connect(*src, "pad-added", G_CALLBACK(on_rtspsrc_pad), a.get());
@@ -405,6 +450,26 @@ void Capture::Impl::handle_sample(GstSample* sample, bool& delivered) {
   if (first) spdlog::info("stream '{}': live ({}x{} @ {:.2f} fps)", name, w, h, fps);
 }
 
+// The error of a failed attempt: a refused TLS certificate says so (rtspsrc's own text is only
+// "Could not open resource for reading and writing"); anything else is classified from the
+// message (`m` may be null).
+Error Capture::Impl::attempt_error(Attempt& a, GstMessage* m) {
+  unsigned rejected = 0;
+  {
+    std::lock_guard lock(a.mu);
+    rejected = a.tls_rejected;
+  }
+  if (rejected != 0) {
+    return make_error("media.tls_untrusted",
+                      "stream '" + name + "': the TLS certificate of '" + spec.location + "' was not trusted: " +
+                          describe_tls_errors(rejected) +
+                          ". If this camera uses a self-signed certificate, accept it with `tls_verify: false` on "
+                          "the stream (still encrypted, but the camera's identity is not checked)");
+  }
+  if (m != nullptr) return error_from_message(name, m, spec.location);
+  return make_error("media.pipeline", "stream '" + name + "': cannot start pipeline for '" + spec.location + "'");
+}
+
 Capture::Impl::AttemptResult Capture::Impl::run_attempt() {
   AttemptResult r;
   auto built = build();
@@ -415,7 +480,7 @@ Capture::Impl::AttemptResult Capture::Impl::run_attempt() {
   }
   std::unique_ptr<Attempt> a = std::move(built.value());
   update([&](StreamStatus& s) {
-    s.transport = spec.kind == SourceKind::kRtsp ? (use_udp ? "udp" : "tcp") : "";
+    s.transport = spec.kind != SourceKind::kRtsp ? "" : spec.tls ? "tcp+tls" : use_udp ? "udp" : "tcp";
   });
   GstPtr<GstBus> bus = GstPtr<GstBus>::adopt(gst_element_get_bus(a->pipeline.get()));
   auto* appsink = GST_APP_SINK(a->appsink.get());
@@ -431,9 +496,7 @@ Capture::Impl::AttemptResult Capture::Impl::run_attempt() {
   if (gst_element_set_state(a->pipeline.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     // The error message (if any) says why; otherwise a generic one.
     GstMessage* m = gst_bus_pop_filtered(bus.get(), GST_MESSAGE_ERROR);
-    finish(Outcome::kFailed, m ? error_from_message(name, m, spec.location)
-                               : make_error("media.pipeline", "stream '" + name + "': cannot start pipeline for '" +
-                                                                  spec.location + "'"));
+    finish(Outcome::kFailed, attempt_error(*a, m));
     if (m) gst_message_unref(m);
     gst_element_set_state(a->pipeline.get(), GST_STATE_NULL);
     return r;
@@ -445,7 +508,7 @@ Capture::Impl::AttemptResult Capture::Impl::run_attempt() {
                bus.get(), static_cast<GstMessageType>(GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_WARNING))) {
       GstMiniPtr<GstMessage> msg = GstMiniPtr<GstMessage>::adopt(m);
       if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ERROR) {
-        finish(Outcome::kFailed, error_from_message(name, m, spec.location));
+        finish(Outcome::kFailed, attempt_error(*a, m));
         done = true;
       } else if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS) {
         if (spec.kind == SourceKind::kFile && opt.loop) {
@@ -545,7 +608,7 @@ void Capture::Impl::run_loop() {
     }
     if (r.delivered) {
       backoff = opt.backoff_initial;
-    } else if (spec.kind == SourceKind::kRtsp) {
+    } else if (spec.kind == SourceKind::kRtsp && !spec.tls) {
       use_udp = !use_udp;  // TCP first; an attempt that got nothing tries the other transport
     }
     spdlog::warn("{} (code {}); retrying in {:.1f} s", r.error.message, r.error.code, backoff.as_seconds());

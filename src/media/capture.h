@@ -16,6 +16,10 @@
 // without `loop` that reaches its end is not restarted: state kEnded.) The next attempt comes after an exponential backoff
 // (initial, ×factor, capped at backoff_max), reset once an attempt delivered a frame. RTSP
 // attempts use TCP; an attempt that failed before any frame switches TCP ↔ UDP for the next.
+// rtsps:// (RTSP over TLS) always uses TCP: the media stays inside the TLS connection. The
+// camera's certificate is validated against the system's trusted authorities unless
+// `tls_verify` is false; an untrusted certificate fails the attempt with "media.tls_untrusted"
+// (message: the stream, why the certificate was not trusted, and how to accept it).
 // status() is observable at any time; errors name the stream and the cause.
 //
 // Lifecycle: create() (validates the url; no thread yet) → start() → stop() (idempotent;
@@ -50,12 +54,16 @@ struct CaptureOptions {
   Duration backoff_max = Duration::seconds(10);
   double backoff_factor = 2.0;
   Duration rtsp_latency = Duration::millis(100);      // rtspsrc jitterbuffer latency
+  // rtsps: validate the camera's TLS certificate (trusted authority, host name, dates). false
+  // accepts any certificate (self-signed cameras): still encrypted, identity not checked.
+  bool tls_verify = true;
   const Clock* clock = nullptr;                       // nullptr: SteadyClock::instance()
 };
 
 class Capture {
  public:
-  // Errors: "media.bad_url" (the url cannot be parsed; message names the stream).
+  // Errors: "media.bad_url" (the url cannot be parsed; message names the stream). Attempt
+  // errors (status().last_error): see "Resilience" above and docs/design/media.md.
   static Result<std::unique_ptr<Capture>> create(std::string stream_name, StreamId stream_id,
                                                  std::string url, CaptureOptions options,
                                                  FramePool& pool, FrameSupplier& supplier,

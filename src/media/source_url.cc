@@ -100,6 +100,7 @@ Result<SourceSpec> parse_source_url(std::string_view url) {
     SourceSpec s;
     s.kind = SourceKind::kRtsp;
     s.location = std::string(url);
+    s.tls = scheme == "rtsps";
     return s;
   }
   if (scheme == "file") {

@@ -10,7 +10,13 @@ TEST(SourceUrl, RtspAndRtspsAreKeptWhole) {
   ASSERT_TRUE(s.ok()) << s.error().to_string();
   EXPECT_EQ(s->kind, SourceKind::kRtsp);
   EXPECT_EQ(s->location, "rtsp://10.0.0.5:554/cam1?x=1");
-  EXPECT_EQ(parse_source_url("rtsps://cam/a")->kind, SourceKind::kRtsp);
+  EXPECT_FALSE(s->tls);
+  auto t = parse_source_url("rtsps://cam/a");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->kind, SourceKind::kRtsp);
+  EXPECT_EQ(t->location, "rtsps://cam/a");
+  EXPECT_TRUE(t->tls);
+  EXPECT_FALSE(parse_source_url("rtspt://cam/a")->tls);
 }
 
 TEST(SourceUrl, PlainPathAndFileUriAreFiles) {

@@ -35,7 +35,7 @@ struct StreamStatus {
   int height = 0;
   double nominal_fps = 0;      // from the source caps (0 when unknown)
   std::string decoder;         // decoder element of the current/last attempt
-  std::string transport;       // kRtsp: "tcp" or "udp" of the current attempt
+  std::string transport;       // kRtsp: "tcp" or "udp" of the current attempt; rtsps: "tcp+tls"
   uint64_t dropped = 0;        // decoded frames not published (frame pool exhausted)
 };
 

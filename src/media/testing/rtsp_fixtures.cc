@@ -4,9 +4,19 @@
 #include <gst/rtsp-server/rtsp-server.h>
 #include <gst/video/video.h>
 
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
+#include <sstream>
 #include <thread>
+#include <vector>
 
 #include "core/clock.h"
 #include "media/capture.h"
@@ -39,8 +49,51 @@ void on_media_configure(GstRTSPMediaFactory*, GstRTSPMedia* media, gpointer user
 }
 }  // namespace
 
+Result<std::unique_ptr<SelfSignedCertificate>> SelfSignedCertificate::generate() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "orion-tls-XXXXXX").string();
+  if (::mkdtemp(tmpl.data()) == nullptr) return make_error("testing.tls", "cannot create a temporary folder");
+  const std::string dir = tmpl;
+  TlsServerFiles files{dir + "/cert.pem", dir + "/key.pem"};
+  const std::string log = dir + "/openssl.log";
+  // EC P-256: generated in milliseconds; valid from now for 2 days; never written elsewhere.
+  std::vector<std::string> args = {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                                   "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+                                   "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                                   "-keyout", files.key, "-out", files.certificate};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  pid_t pid = 0;
+  const int rc = posix_spawnp(&pid, "openssl", &fa, nullptr, argv.data(), ::environ);
+  posix_spawn_file_actions_destroy(&fa);
+  int status = 0;
+  if (rc == 0) ::waitpid(pid, &status, 0);
+  if (rc != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || !std::filesystem::exists(files.key)) {
+    std::stringstream out;
+    out << std::ifstream(log).rdbuf();
+    std::filesystem::remove_all(dir);
+    return make_error("testing.tls", rc != 0 ? "cannot run 'openssl' (scripts/install-deps.sh installs it)"
+                                             : "openssl failed to make a self-signed certificate: " + out.str());
+  }
+  return std::unique_ptr<SelfSignedCertificate>(new SelfSignedCertificate(dir, std::move(files)));
+}
+
+SelfSignedCertificate::SelfSignedCertificate(std::string dir, TlsServerFiles files)
+    : dir_(std::move(dir)), files_(std::move(files)) {}
+
+SelfSignedCertificate::~SelfSignedCertificate() {
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
 struct RtspSourceFixture::Impl {
   std::string launch;
+  std::optional<TlsServerFiles> tls;
   FrozenFlag frozen = std::make_shared<std::atomic<bool>>(false);
   int port = 0;
   GstPtr<GstRTSPServer> server;
@@ -48,6 +101,32 @@ struct RtspSourceFixture::Impl {
   GMainLoop* loop = nullptr;
   guint source_id = 0;
   std::thread thread;
+
+  // TLS: the server presents the certificate; anyone may play (default token, role allowed
+  // on the factory) and the media goes interleaved in the TLS connection only.
+  Status setup_tls(GstRTSPMediaFactory* factory) {
+    GError* err = nullptr;
+    GTlsCertificate* cert =
+        g_tls_certificate_new_from_files(tls->certificate.c_str(), tls->key.c_str(), &err);
+    if (cert == nullptr) {
+      std::string why = err ? err->message : "unknown error";
+      if (err) g_error_free(err);
+      return make_error("rtsp.tls", "source fixture cannot load certificate '" + tls->certificate + "': " + why);
+    }
+    GstRTSPAuth* auth = gst_rtsp_auth_new();
+    gst_rtsp_auth_set_tls_certificate(auth, cert);
+    g_object_unref(cert);
+    GstRTSPToken* token =
+        gst_rtsp_token_new(GST_RTSP_TOKEN_MEDIA_FACTORY_ROLE, G_TYPE_STRING, "anonymous", nullptr);
+    gst_rtsp_auth_set_default_token(auth, token);
+    gst_rtsp_token_unref(token);
+    gst_rtsp_media_factory_add_role(factory, "anonymous", GST_RTSP_PERM_MEDIA_FACTORY_ACCESS, G_TYPE_BOOLEAN,
+                                    TRUE, GST_RTSP_PERM_MEDIA_FACTORY_CONSTRUCT, G_TYPE_BOOLEAN, TRUE, nullptr);
+    gst_rtsp_media_factory_set_protocols(factory, GST_RTSP_LOWER_TRANS_TCP);
+    gst_rtsp_server_set_auth(server.get(), auth);
+    g_object_unref(auth);
+    return {};
+  }
 
   Status serve(int want_port) {
     server = GstPtr<GstRTSPServer>::adopt(gst_rtsp_server_new());
@@ -59,6 +138,13 @@ struct RtspSourceFixture::Impl {
     gst_rtsp_media_factory_set_shared(factory, FALSE);
     g_signal_connect_data(factory, "media-configure", G_CALLBACK(on_media_configure), new FrozenFlag(frozen),
                           delete_flag_closure, static_cast<GConnectFlags>(0));
+    if (tls) {
+      if (auto st = setup_tls(factory); !st) {
+        g_object_unref(factory);
+        server.reset();
+        return st.error();
+      }
+    }
     gst_rtsp_mount_points_add_factory(mounts.get(), "/src", factory);
     ctx = g_main_context_new();
     source_id = gst_rtsp_server_attach(server.get(), ctx);
@@ -96,18 +182,22 @@ struct RtspSourceFixture::Impl {
 RtspSourceFixture::RtspSourceFixture(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 RtspSourceFixture::~RtspSourceFixture() { stop(); }
 
-Result<std::unique_ptr<RtspSourceFixture>> RtspSourceFixture::serve_file(const std::string& path, int port) {
+Result<std::unique_ptr<RtspSourceFixture>> RtspSourceFixture::serve_file(const std::string& path, int port,
+                                                                          std::optional<TlsServerFiles> tls) {
   ensure_gstreamer();
   auto impl = std::make_unique<Impl>();
+  impl->tls = std::move(tls);
   impl->launch = "( filesrc location=\"" + path +
                  "\" ! qtdemux name=d d.video_0 ! queue ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 )";
   if (auto s = impl->serve(port); !s) return s.error();
   return std::unique_ptr<RtspSourceFixture>(new RtspSourceFixture(std::move(impl)));
 }
 
-Result<std::unique_ptr<RtspSourceFixture>> RtspSourceFixture::serve_pattern(int width, int height, int fps, int port) {
+Result<std::unique_ptr<RtspSourceFixture>> RtspSourceFixture::serve_pattern(int width, int height, int fps, int port,
+                                                                             std::optional<TlsServerFiles> tls) {
   ensure_gstreamer();
   auto impl = std::make_unique<Impl>();
+  impl->tls = std::move(tls);
   impl->launch = "( videotestsrc is-live=true pattern=ball ! video/x-raw,width=" + std::to_string(width) +
                  ",height=" + std::to_string(height) + ",framerate=" + std::to_string(fps) +
                  "/1 ! x264enc tune=zerolatency speed-preset=ultrafast threads=1 key-int-max=" + std::to_string(fps) +
@@ -116,7 +206,9 @@ Result<std::unique_ptr<RtspSourceFixture>> RtspSourceFixture::serve_pattern(int 
   return std::unique_ptr<RtspSourceFixture>(new RtspSourceFixture(std::move(impl)));
 }
 
-std::string RtspSourceFixture::url() const { return "rtsp://127.0.0.1:" + std::to_string(impl_->port) + "/src"; }
+std::string RtspSourceFixture::url() const {
+  return std::string(impl_->tls ? "rtsps" : "rtsp") + "://127.0.0.1:" + std::to_string(impl_->port) + "/src";
+}
 int RtspSourceFixture::port() const { return impl_->port; }
 void RtspSourceFixture::stop() { impl_->stop(); }
 void RtspSourceFixture::set_frozen(bool frozen) { impl_->frozen->store(frozen); }

@@ -4,7 +4,12 @@
 //   H.264 track payloaded as is, played in real time; audio not served) or a live test pattern
 //   encoded with x264. stop() really closes the port and every client; restart() serves again
 //   on the same port (the reconnect test kills the source for 5 s this way); set_frozen()
-//   keeps the sessions open but stops the packets (a stalled camera).
+//   keeps the sessions open but stops the packets (a stalled camera). Given a certificate
+//   (TlsServerFiles), it serves RTSP over TLS instead: url() is rtsps://, every RTSP request
+//   and the interleaved RTP/RTCP go through the TLS connection (TCP only; no plain UDP).
+// SelfSignedCertificate: a throwaway self-signed certificate and private key (PEM files, made
+//   by the `openssl` command in a fresh temporary folder, removed by the destructor) for the
+//   TLS fixture; nothing is ever written into the repository.
 // RtspTestClient: an in-process GStreamer client (rtspsrc → decodebin → GRAY8 appsink) that
 //   records every decoded picture: arrival time, pts, size and the sequence stamp read back
 //   (media/overlay.h), so a test can prove frame count, fps, resolution and no repeats.
@@ -25,16 +30,43 @@
 
 namespace orion::media::testing {
 
+// A server certificate and its private key, PEM files.
+struct TlsServerFiles {
+  std::string certificate;
+  std::string key;
+};
+
+class SelfSignedCertificate {
+ public:
+  // Subject CN and subjectAltName IP 127.0.0.1 (so a client that trusted it would find the
+  // host right: an untrusted issuer is the only fault). Errors: "testing.tls" (no openssl,
+  // or it failed: message has its output).
+  static Result<std::unique_ptr<SelfSignedCertificate>> generate();
+  ~SelfSignedCertificate();  // removes the files and their folder
+  SelfSignedCertificate(const SelfSignedCertificate&) = delete;
+  SelfSignedCertificate& operator=(const SelfSignedCertificate&) = delete;
+
+  const TlsServerFiles& files() const { return files_; }
+
+ private:
+  SelfSignedCertificate(std::string dir, TlsServerFiles files);
+  std::string dir_;
+  TlsServerFiles files_;
+};
+
 class RtspSourceFixture {
  public:
-  // `port` 0 picks a free port. Errors: "rtsp.bind".
-  static Result<std::unique_ptr<RtspSourceFixture>> serve_file(const std::string& path, int port = 0);
-  static Result<std::unique_ptr<RtspSourceFixture>> serve_pattern(int width, int height, int fps, int port = 0);
+  // `port` 0 picks a free port; `tls` serves rtsps:// with that certificate. Errors:
+  // "rtsp.bind", "rtsp.tls" (the certificate or key cannot be loaded).
+  static Result<std::unique_ptr<RtspSourceFixture>> serve_file(const std::string& path, int port = 0,
+                                                               std::optional<TlsServerFiles> tls = std::nullopt);
+  static Result<std::unique_ptr<RtspSourceFixture>> serve_pattern(int width, int height, int fps, int port = 0,
+                                                                  std::optional<TlsServerFiles> tls = std::nullopt);
   ~RtspSourceFixture();
   RtspSourceFixture(const RtspSourceFixture&) = delete;
   RtspSourceFixture& operator=(const RtspSourceFixture&) = delete;
 
-  std::string url() const;  // rtsp://127.0.0.1:PORT/src
+  std::string url() const;  // rtsp://127.0.0.1:PORT/src (rtsps:// when serving TLS)
   int port() const;
   // Frozen: the server keeps every connection open but sends no more video (a stalled camera).
   void set_frozen(bool frozen);
