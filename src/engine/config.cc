@@ -15,7 +15,7 @@ namespace orion::engine {
 namespace {
 
 constexpr std::array<const char*, 3> kTopLevelKeys = {"streams", "models", "pipelines"};
-constexpr std::array<const char*, 4> kStreamKeys = {"name", "url", "loop", "enabled"};
+constexpr std::array<const char*, 5> kStreamKeys = {"name", "url", "loop", "enabled", "tls_verify"};
 constexpr std::array<const char*, 7> kModelKeys = {"name", "kind", "path", "input_width", "input_height",
                                                    "class_names", "threads"};
 constexpr std::array<const char*, 7> kPipelineKeys = {"name", "stream", "model", "sla", "min_score", "classes",
@@ -98,6 +98,11 @@ Result<std::vector<StreamConfig>> parse_streams(const YAML::Node& node, const st
       auto b = read_bool(s["enabled"], source, where + ".enabled");
       if (!b) return b.error();
       sc.enabled = *b;
+    }
+    if (s["tls_verify"]) {
+      auto b = read_bool(s["tls_verify"], source, where + ".tls_verify");
+      if (!b) return b.error();
+      sc.tls_verify = *b;
     }
     out.push_back(std::move(sc));
   }

@@ -10,7 +10,9 @@
 //
 // Streams: `name` (required; letters, digits, '-', '_', '.'; unique; it is the RTSP output
 // path), `url` (required; rtsp://, rtsps://, file://, v4l2://, test:// or a path), `loop`
-// (bool, files only, default false), `enabled` (bool, default true). A relative path is
+// (bool, files only, default false), `enabled` (bool, default true), `tls_verify` (bool,
+// rtsps:// only, default true: the camera's certificate must be trusted; false accepts a
+// self-signed one, still encrypted but unauthenticated). A relative path is
 // resolved against the config file's own folder. Unknown keys are errors (a typo must not be
 // silently ignored); errors name the file, the field and what was wrong.
 //
@@ -39,6 +41,7 @@ struct StreamConfig {
   std::string url;  // relative paths already resolved against the config file's folder
   bool loop = false;
   bool enabled = true;
+  bool tls_verify = true;  // rtsps: validate the camera's certificate (media::CaptureOptions)
 };
 
 struct ModelConfig {

@@ -65,6 +65,17 @@ TEST(Config, ErrorsNameTheFileAndTheField) {
   EXPECT_NE(syntax.error().message.find("line"), std::string::npos);
 }
 
+TEST(Config, TlsVerifyDefaultsToTrueAndCanBeTurnedOff) {
+  auto c = parse_config("streams:\n  - {name: a, url: \"rtsps://cam/a\", tls_verify: false}\n"
+                        "  - {name: b, url: \"rtsps://cam/b\"}\n",
+                        "/x", "orion.yaml");
+  ASSERT_TRUE(c.ok()) << c.error().to_string();
+  EXPECT_EQ(c->streams[0].url, "rtsps://cam/a");
+  EXPECT_FALSE(c->streams[0].tls_verify);
+  EXPECT_TRUE(c->streams[1].tls_verify);
+  expect_error("streams:\n  - {name: a, url: x, tls_verify: maybe}\n", "streams[0].tls_verify: must be true or false");
+}
+
 TEST(Config, ModelsAndPipelinesParseWithResolvedPaths) {
   auto c = parse_config(
       "streams:\n  - {name: lobby, url: v.mp4}\n"
