@@ -18,8 +18,10 @@ constexpr std::array<const char*, 3> kTopLevelKeys = {"streams", "models", "pipe
 constexpr std::array<const char*, 5> kStreamKeys = {"name", "url", "loop", "enabled", "tls_verify"};
 constexpr std::array<const char*, 7> kModelKeys = {"name", "kind", "path", "input_width", "input_height",
                                                    "class_names", "threads"};
-constexpr std::array<const char*, 7> kPipelineKeys = {"name", "stream", "model", "sla", "min_score", "classes",
-                                                      "enabled"};
+constexpr std::array<const char*, 8> kPipelineKeys = {"name",    "stream",  "model",      "sla", "min_score",
+                                                      "classes", "enabled", "motion_gate"};
+constexpr std::array<const char*, 5> kMotionGateKeys = {"enabled", "min_motion", "analysis_width", "history",
+                                                        "max_skipped_in_row"};
 
 Error invalid(const std::string& source, const std::string& field, const std::string& why) {
   return make_error("config.invalid", source + ": " + field + ": " + why);
@@ -170,6 +172,50 @@ Result<std::vector<ModelConfig>> parse_models(const YAML::Node& node, const std:
   return out;
 }
 
+// `motion_gate: true|false` or `motion_gate: {enabled, min_motion, analysis_width, history,
+// max_skipped_in_row}`; `where` is the pipeline's field path ("pipelines[0]").
+Result<infer::MotionGateConfig> parse_motion_gate(const YAML::Node& n, const std::string& source,
+                                                  const std::string& where) {
+  const std::string field = where + ".motion_gate";
+  infer::MotionGateConfig g;
+  if (n.IsScalar()) {
+    auto b = read_bool(n, source, field);
+    if (!b) return b.error();
+    g.enabled = *b;
+    return g;
+  }
+  if (!n.IsMap()) {
+    return invalid(source, field,
+                   "must be true, false or a map with " + joined(kMotionGateKeys));
+  }
+  if (auto st = check_keys(n, kMotionGateKeys, source, field); !st) return st.error();
+  g.enabled = true;  // giving the map turns the gate on unless it says otherwise
+  if (n["enabled"]) {
+    auto b = read_bool(n["enabled"], source, field + ".enabled");
+    if (!b) return b.error();
+    g.enabled = *b;
+  }
+  if (n["min_motion"]) {
+    double v = 0;
+    try {
+      v = n["min_motion"].as<double>();
+    } catch (const YAML::Exception&) {
+      return invalid(source, field + ".min_motion",
+                     "must be a number (fraction of pixels, 0..1; got '" + n["min_motion"].Scalar() + "')");
+    }
+    if (!(v >= 0 && v <= 1)) return invalid(source, field + ".min_motion", "must be in [0, 1] (a fraction of pixels)");
+    g.min_motion_fraction = v;
+  }
+  for (auto [key, dst, lo] : {std::tuple{"analysis_width", &g.analysis_width, 1}, std::tuple{"history", &g.history, 1},
+                              std::tuple{"max_skipped_in_row", &g.max_skipped_in_row, 0}}) {
+    if (!n[key]) continue;
+    auto v = read_int(n[key], source, field + "." + key, lo, 1'000'000);
+    if (!v) return v.error();
+    *dst = *v;
+  }
+  return g;
+}
+
 Result<std::vector<PipelineConfig>> parse_pipelines(const YAML::Node& node, const std::vector<StreamConfig>& streams,
                                                     const std::vector<ModelConfig>& models, const std::string& source) {
   std::vector<PipelineConfig> out;
@@ -223,6 +269,11 @@ Result<std::vector<PipelineConfig>> parse_pipelines(const YAML::Node& node, cons
       auto b = read_bool(p["enabled"], source, where + ".enabled");
       if (!b) return b.error();
       pc.enabled = *b;
+    }
+    if (p["motion_gate"]) {
+      auto g = parse_motion_gate(p["motion_gate"], source, where);
+      if (!g) return g.error();
+      pc.motion_gate = *g;
     }
     out.push_back(std::move(pc));
   }

@@ -7,6 +7,11 @@
 //     - {name: yolox, kind: yolox, path: "../shared/assets/yolox_nano.onnx"}
 //   pipelines:
 //     - {name: people, stream: lobby, model: yolox, sla: critical, min_score: 0.3}
+//     - {name: door, stream: cam1, model: yolox, motion_gate: true}
+//     - name: yard
+//       stream: cam1
+//       model: yolox
+//       motion_gate: {min_motion: 0.01, max_skipped_in_row: 100}
 //
 // Streams: `name` (required; letters, digits, '-', '_', '.'; unique; it is the RTSP output
 // path), `url` (required; rtsp://, rtsps://, file://, v4l2://, test:// or a path), `loop`
@@ -23,7 +28,12 @@
 // Pipelines (one worker process each): `name` (required, unique), `stream` and `model`
 // (required, must name a stream / model above), `sla` (critical | best_effort, default
 // best_effort), `min_score` (0..1, default 0.25), `classes` (list of class names or ids to
-// keep; default all), `enabled` (default true).
+// keep; default all), `enabled` (default true), `motion_gate` (run the detector only on frames
+// with motion, see infer/motion_gate.h; default off). `motion_gate` is either a bool or a map
+// with optional keys `enabled` (bool, default true when the map is given), `min_motion`
+// (fraction of pixels that must move, 0..1, default 0.002), `analysis_width` (int > 0, default
+// 320), `history` (background model frames, int > 0, default 200), `max_skipped_in_row`
+// (int >= 0, default 50: after that many skips one frame is detected anyway; 0 = never).
 //
 // To extend: add a struct and a member to Config, a parse function in config.cc, and its
 // key to kTopLevelKeys. Thread-safety: value types and pure functions.
@@ -33,6 +43,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "infer/motion_gate.h"
 
 namespace orion::engine {
 
@@ -62,6 +73,7 @@ struct PipelineConfig {
   float min_score = 0.25f;
   std::vector<std::string> classes;
   bool enabled = true;
+  infer::MotionGateConfig motion_gate;  // enabled = false unless the config turns it on
 };
 
 struct Config {

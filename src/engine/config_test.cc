@@ -107,6 +107,57 @@ TEST(Config, PipelineErrorsNameTheField) {
   expect_error("models:\n  - {name: m, kind: hog, input_width: -3}\n", "models[0].input_width");
 }
 
+TEST(Config, MotionGateIsOffByDefaultAndTurnedOnByABoolOrAMap) {
+  const std::string base = "streams:\n  - {name: a, url: x}\nmodels:\n  - {name: m, kind: hog}\npipelines:\n";
+  auto c = parse_config(base +
+                            "  - {name: plain, stream: a, model: m}\n"
+                            "  - {name: on, stream: a, model: m, motion_gate: true}\n"
+                            "  - {name: off, stream: a, model: m, motion_gate: false}\n"
+                            "  - name: tuned\n    stream: a\n    model: m\n"
+                            "    motion_gate: {min_motion: 0.01, analysis_width: 160, history: 50, max_skipped_in_row: 0}\n"
+                            "  - {name: mapped-off, stream: a, model: m, motion_gate: {enabled: false, min_motion: 0.5}}\n"
+                            "  - {name: empty-map, stream: a, model: m, motion_gate: {}}\n",
+                        "/x", "orion.yaml");
+  ASSERT_TRUE(c.ok()) << c.error().to_string();
+  ASSERT_EQ(c->pipelines.size(), 6u);
+  const infer::MotionGateConfig defaults;
+  EXPECT_FALSE(c->pipelines[0].motion_gate.enabled);
+  EXPECT_TRUE(c->pipelines[1].motion_gate.enabled);
+  EXPECT_DOUBLE_EQ(c->pipelines[1].motion_gate.min_motion_fraction, defaults.min_motion_fraction);
+  EXPECT_EQ(c->pipelines[1].motion_gate.analysis_width, defaults.analysis_width);
+  EXPECT_EQ(c->pipelines[1].motion_gate.max_skipped_in_row, defaults.max_skipped_in_row);
+  EXPECT_FALSE(c->pipelines[2].motion_gate.enabled);
+  const infer::MotionGateConfig& t = c->pipelines[3].motion_gate;
+  EXPECT_TRUE(t.enabled);  // a map turns the gate on
+  EXPECT_DOUBLE_EQ(t.min_motion_fraction, 0.01);
+  EXPECT_EQ(t.analysis_width, 160);
+  EXPECT_EQ(t.history, 50);
+  EXPECT_EQ(t.max_skipped_in_row, 0);
+  EXPECT_DOUBLE_EQ(t.var_threshold, defaults.var_threshold);  // not settable from YAML
+  EXPECT_FALSE(c->pipelines[4].motion_gate.enabled);
+  EXPECT_DOUBLE_EQ(c->pipelines[4].motion_gate.min_motion_fraction, 0.5);
+  EXPECT_TRUE(c->pipelines[5].motion_gate.enabled);
+  EXPECT_EQ(c->pipelines[5].motion_gate.history, defaults.history);
+}
+
+TEST(Config, MotionGateErrorsNameTheField) {
+  const std::string base =
+      "streams:\n  - {name: a, url: x}\nmodels:\n  - {name: m, kind: hog}\npipelines:\n  - {name: p, stream: a, "
+      "model: m, motion_gate: ";
+  expect_error(base + "sometimes}\n", "pipelines[0].motion_gate: must be true or false");
+  expect_error(base + "[1, 2]}\n", "pipelines[0].motion_gate: must be true, false or a map");
+  expect_error(base + "{enabled: perhaps}}\n", "pipelines[0].motion_gate.enabled: must be true or false");
+  expect_error(base + "{min_motion: 1.5}}\n", "pipelines[0].motion_gate.min_motion: must be in [0, 1]");
+  expect_error(base + "{min_motion: -0.1}}\n", "pipelines[0].motion_gate.min_motion: must be in [0, 1]");
+  expect_error(base + "{min_motion: lots}}\n", "pipelines[0].motion_gate.min_motion: must be a number");
+  expect_error(base + "{analysis_width: 0}}\n", "pipelines[0].motion_gate.analysis_width: must be in 1..");
+  expect_error(base + "{analysis_width: wide}}\n", "pipelines[0].motion_gate.analysis_width: must be an integer");
+  expect_error(base + "{history: -5}}\n", "pipelines[0].motion_gate.history: must be in 1..");
+  expect_error(base + "{history: 2.5}}\n", "pipelines[0].motion_gate.history: must be an integer");
+  expect_error(base + "{max_skipped_in_row: -1}}\n", "pipelines[0].motion_gate.max_skipped_in_row: must be in 0..");
+  expect_error(base + "{min_moton: 0.1}}\n", "pipelines[0].motion_gate.min_moton: unknown field (expected enabled, min_motion");
+}
+
 TEST(Config, EmptyFileHasNoStreams) {
   auto c = parse_config("", "/x");
   ASSERT_TRUE(c.ok());
