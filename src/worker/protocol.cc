@@ -50,6 +50,16 @@ std::string encode_configure(const WorkerConfig& c) {
             {"stream", c.stream},   {"stream_id", c.stream_id},     {"sla", c.sla},
             {"model", m},           {"min_score", c.min_score},     {"iou", c.iou},
             {"pool_fd", c.pool_fd}, {"mailbox_fd", c.mailbox_fd},   {"results_fd", c.results_fd}};
+  if (c.motion_gate.enabled) {
+    const infer::MotionGateConfig& g = c.motion_gate;
+    j["motion_gate"] = {{"enabled", true},
+                        {"analysis_width", g.analysis_width},
+                        {"min_motion_fraction", g.min_motion_fraction},
+                        {"history", g.history},
+                        {"var_threshold", g.var_threshold},
+                        {"learning_rate", g.learning_rate},
+                        {"max_skipped_in_row", g.max_skipped_in_row}};
+  }
   return j.dump();
 }
 
@@ -81,6 +91,27 @@ Result<WorkerConfig> decode_configure(std::string_view line) {
       !get(*m, "threads", c.model.threads, err) ||
       !get(*m, "fake_delay_ms", c.model.fake_delay_ms, err))
     return bad_msg("model: " + err);
+  if (auto g = j->find("motion_gate"); g != j->end() && !g->is_null()) {
+    if (!g->is_object()) return bad_msg("field 'motion_gate' must be an object");
+    infer::MotionGateConfig& mg = c.motion_gate;
+    mg.enabled = true;  // the object's presence turns the gate on unless it says otherwise
+    if (!get(*g, "enabled", mg.enabled, err) ||
+        !get(*g, "analysis_width", mg.analysis_width, err) ||
+        !get(*g, "min_motion_fraction", mg.min_motion_fraction, err) ||
+        !get(*g, "history", mg.history, err) || !get(*g, "var_threshold", mg.var_threshold, err) ||
+        !get(*g, "learning_rate", mg.learning_rate, err) ||
+        !get(*g, "max_skipped_in_row", mg.max_skipped_in_row, err))
+      return bad_msg("motion_gate: " + err);
+    if (mg.analysis_width <= 0) return bad_msg("field 'motion_gate.analysis_width' must be > 0");
+    if (!(mg.min_motion_fraction >= 0 && mg.min_motion_fraction <= 1))
+      return bad_msg("field 'motion_gate.min_motion_fraction' must be in [0, 1]");
+    if (mg.history <= 0) return bad_msg("field 'motion_gate.history' must be > 0");
+    if (!(mg.var_threshold > 0)) return bad_msg("field 'motion_gate.var_threshold' must be > 0");
+    if (!(mg.learning_rate == -1 || (mg.learning_rate >= 0 && mg.learning_rate <= 1)))
+      return bad_msg("field 'motion_gate.learning_rate' must be -1 (automatic) or in [0, 1]");
+    if (mg.max_skipped_in_row < 0)
+      return bad_msg("field 'motion_gate.max_skipped_in_row' must be >= 0");
+  }
   if (c.pipeline.empty()) return bad_msg("field 'pipeline' is missing or empty");
   if (c.model.kind.empty()) return bad_msg("field 'model.kind' is missing or empty");
   if (!(c.min_score >= 0 && c.min_score <= 1))
@@ -101,7 +132,9 @@ Result<ControlMessage> decode_control(std::string_view line) {
       !get(*j, "busy_ms", c.busy_ms, err) || !get(*j, "pid", c.pid, err) ||
       !get(*j, "protocol", c.protocol, err) || !get(*j, "abi", c.abi, err) ||
       !get(*j, "code", c.code, err) || !get(*j, "message", c.message, err) ||
-      !get(*j, "fatal", c.fatal, err))
+      !get(*j, "fatal", c.fatal, err) || !get(*j, "motion_frames", c.motion_frames, err) ||
+      !get(*j, "motion_passed", c.motion_passed, err) ||
+      !get(*j, "motion_skipped", c.motion_skipped, err))
     return bad_msg(err);
   if (c.type.empty()) return bad_msg("field 'type' is missing");
   return c;

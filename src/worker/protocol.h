@@ -2,17 +2,18 @@
 // JSON encoding. docs/design/worker_protocol.md is the reference for other languages.
 //
 //   engine → worker, stdin, one JSON object per line:
-//     {"type":"configure", ...WorkerConfig...}   once, first
+//     {"type":"configure", ...WorkerConfig...}   once, first; "motion_gate":{...} only when on
 //     {"type":"heartbeat","seq":N}              periodically; must be answered
 //     {"type":"state"}                          asks for a "state" reply
 //     {"type":"stop"}                           finish the current frame, exit 0
 //   worker → engine, stdout, one JSON object per line:
 //     {"type":"hello","pid":P,"protocol":1,"abi":1}
 //     {"type":"ready","model":{...}}            detector loaded, frames will be read
-//     {"type":"heartbeat","seq":N,"state":S,"frames":F,"busy_ms":B}
-//     {"type":"state",...}                      counters
+//     {"type":"heartbeat","seq":N,"state":S,"frames":F,"busy_ms":B,
+//      "motion_frames":M,"motion_passed":P,"motion_skipped":K}
+//     {"type":"state",...}                      counters, as in heartbeat
 //     {"type":"error","code":C,"message":M,"fatal":true|false}
-//     {"type":"stopped"}
+//     {"type":"stopped",...}                    counters, as in heartbeat (final values)
 //   worker → engine, results socket (SOCK_SEQPACKET, one JSON object per datagram):
 //     {"type":"result","sequence":..,"stream":..,"pts_ns":..,"capture_ns":..,"done_ns":..,
 //      "inference_ns":..,"detections":[{"class_id":..,"class":"..","score":..,"box":[x1,y1,x2,y2]}]}
@@ -29,6 +30,7 @@
 
 #include "core/detection.h"
 #include "core/result.h"
+#include "infer/motion_gate.h"
 
 namespace orion::worker {
 
@@ -56,6 +58,12 @@ struct WorkerConfig {
   ModelConfig model;
   float min_score = 0.25f;
   float iou = 0.45f;
+  // Run the detector only on frames with motion. Sent as "motion_gate":{"enabled",
+  // "analysis_width","min_motion_fraction","history","var_threshold","learning_rate",
+  // "max_skipped_in_row"} when enabled; an absent object means disabled, so older engines and
+  // workers that ignore it stay compatible. In the object, "enabled" defaults to true and every
+  // other field to MotionGateConfig's default.
+  infer::MotionGateConfig motion_gate;
   int pool_fd = 3;     // read-only descriptor of the stream's pool segment
   int mailbox_fd = 4;  // read-write descriptor of this worker's mailbox segment
   int results_fd = 5;  // SOCK_SEQPACKET socket for results
@@ -79,6 +87,9 @@ struct ControlMessage {
   std::string message;   // error
   bool fatal = false;    // error
   std::string raw;       // the line itself (for logs)
+  // heartbeat reply / state / stopped: the worker's motion gate (infer::MotionGateStats); 0 when
+  // the worker has no gate or does not report one.
+  uint64_t motion_frames = 0, motion_passed = 0, motion_skipped = 0;
 };
 // Error codes: "protocol.bad_json", "protocol.bad_message".
 Result<ControlMessage> decode_control(std::string_view line);

@@ -44,6 +44,53 @@ TEST(WorkerProtocolTest, ConfigureErrorsNameTheField) {
   EXPECT_EQ(e.error().code, "protocol.bad_json");
 }
 
+TEST(WorkerProtocolTest, MotionGateIsSentOnlyWhenOnAndRoundTrips) {
+  WorkerConfig c;
+  c.pipeline = "door";
+  c.model.kind = "fake";
+  const std::string off = encode_configure(c);
+  EXPECT_EQ(off.find("motion_gate"), std::string::npos) << off;  // absent = disabled
+  auto d = decode_configure(off);
+  ASSERT_TRUE(d.ok()) << d.error().to_string();
+  EXPECT_FALSE(d->motion_gate.enabled);
+
+  c.motion_gate.enabled = true;
+  c.motion_gate.min_motion_fraction = 0.01;
+  c.motion_gate.analysis_width = 160;
+  c.motion_gate.history = 30;
+  c.motion_gate.max_skipped_in_row = 7;
+  d = decode_configure(encode_configure(c));
+  ASSERT_TRUE(d.ok()) << d.error().to_string();
+  EXPECT_TRUE(d->motion_gate.enabled);
+  EXPECT_DOUBLE_EQ(d->motion_gate.min_motion_fraction, 0.01);
+  EXPECT_EQ(d->motion_gate.analysis_width, 160);
+  EXPECT_EQ(d->motion_gate.history, 30);
+  EXPECT_EQ(d->motion_gate.max_skipped_in_row, 7);
+  EXPECT_DOUBLE_EQ(d->motion_gate.var_threshold, c.motion_gate.var_threshold);
+  EXPECT_DOUBLE_EQ(d->motion_gate.learning_rate, c.motion_gate.learning_rate);
+
+  // An empty object turns the gate on with the defaults; {"enabled":false} keeps it off.
+  const std::string head = R"({"type":"configure","pipeline":"p","model":{"kind":"fake"},)";
+  d = decode_configure(head + R"("motion_gate":{}})");
+  ASSERT_TRUE(d.ok()) << d.error().to_string();
+  EXPECT_TRUE(d->motion_gate.enabled);
+  EXPECT_EQ(d->motion_gate.max_skipped_in_row, infer::MotionGateConfig{}.max_skipped_in_row);
+  d = decode_configure(head + R"("motion_gate":{"enabled":false}})");
+  ASSERT_TRUE(d.ok()) << d.error().to_string();
+  EXPECT_FALSE(d->motion_gate.enabled);
+
+  for (const char* bad :
+       {R"("motion_gate":true)", R"("motion_gate":{"history":0})",
+        R"("motion_gate":{"analysis_width":-1})", R"("motion_gate":{"min_motion_fraction":2})",
+        R"("motion_gate":{"max_skipped_in_row":-3})", R"("motion_gate":{"var_threshold":0})",
+        R"("motion_gate":{"learning_rate":5})", R"("motion_gate":{"enabled":"yes"})"}) {
+    auto e = decode_configure(head + bad + "}");
+    ASSERT_FALSE(e.ok()) << bad;
+    EXPECT_EQ(e.error().code, "protocol.bad_message") << bad;
+    EXPECT_NE(e.error().message.find("motion_gate"), std::string::npos) << e.error().message;
+  }
+}
+
 TEST(WorkerProtocolTest, ResultRoundTripsWithFrameIdentity) {
   DetectionResult r;
   r.frame = FrameIdentity{2, 77, Duration::millis(2541), Timestamp::from_nanos(123456789)};
@@ -90,6 +137,14 @@ TEST(WorkerProtocolTest, ControlMessagesDecode) {
   EXPECT_EQ(m->type, "heartbeat");
   EXPECT_EQ(m->seq, 9u);
   EXPECT_EQ(m->frames, 5u);
+  EXPECT_EQ(m->motion_skipped, 0u);  // a worker without a gate (or an older one) sends none
+  m = decode_control(
+      R"({"type":"heartbeat","seq":1,"motion_frames":10,"motion_passed":3,"motion_skipped":7})");
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->motion_frames, 10u);
+  EXPECT_EQ(m->motion_passed, 3u);
+  EXPECT_EQ(m->motion_skipped, 7u);
+  EXPECT_FALSE(decode_control(R"({"type":"state","motion_skipped":"many"})").ok());
   auto e = decode_control(R"({"type":"error","code":"model.not_onnx","message":"x","fatal":true})");
   ASSERT_TRUE(e.ok());
   EXPECT_TRUE(e->fatal);

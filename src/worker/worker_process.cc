@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "infer/motion_gate.h"
 #include "infer/registry.h"
 #include "ipc/frame_reader.h"
 #include "worker/fake_detector.h"
@@ -97,17 +98,25 @@ class Loop {
     }
   }
   uint64_t frames() const { return frames_.load(); }
+  infer::MotionGateStats motion_stats() const {
+    std::lock_guard lock(motion_mu_);
+    return motion_;
+  }
   int64_t busy_ms() const {
     const int64_t since = busy_since_.load();
     return since == 0 ? -1 : (now_ns() - since) / 1'000'000;
   }
   json counters() const {
+    const infer::MotionGateStats m = motion_stats();
     return {{"state", state()},
             {"frames", frames_.load()},
             {"errors", errors_.load()},
             {"results_sent", sent_.load()},
             {"results_dropped", unsent_.load()},
-            {"busy_ms", busy_ms()}};
+            {"busy_ms", busy_ms()},
+            {"motion_frames", m.frames},
+            {"motion_passed", m.passed},
+            {"motion_skipped", m.skipped}};
   }
 
  private:
@@ -139,6 +148,7 @@ class Loop {
     if (!det.ok()) fatal(det.error());
     infer::Detector& detector = **det;
     if (auto w = detector.warm_up(1); !w.ok()) fatal(w.error());
+    infer::MotionGate gate(config_.motion_gate);  // disabled: passes everything, computes nothing
     const auto& info = detector.info();
     out_.line(json{{"type", "ready"},
                    {"model",
@@ -160,6 +170,23 @@ class Loop {
         errors_.fetch_add(1);
         if (reported++ < 10) out_.error(f.error(), false);
         continue;
+      }
+      if (gate.config().enabled) {
+        // A static scene needs no new result: the compositor keeps drawing the last one. A gate
+        // that fails on this frame lets it through (the detector then says what is wrong).
+        auto decision = gate.update(**f);
+        if (decision.ok()) {
+          std::lock_guard lock(motion_mu_);
+          motion_ = gate.stats();
+        } else {
+          errors_.fetch_add(1);
+          if (reported++ < 10) out_.error(decision.error(), false);
+        }
+        if (decision.ok() && !decision->run_inference) {
+          f = make_error("released", "");  // ends the lease
+          rd.mark_progress(SteadyClock::instance().now());
+          continue;
+        }
       }
       DetectionResult r;
       r.pipeline = config_.pipeline;
@@ -197,6 +224,8 @@ class Loop {
   std::atomic<bool> stop_{false};
   std::atomic<int> state_{0};
   std::atomic<uint64_t> frames_{0}, errors_{0}, sent_{0}, unsent_{0};
+  mutable std::mutex motion_mu_;
+  infer::MotionGateStats motion_;  // guarded by motion_mu_: a copy of the gate's, consistent
   std::atomic<int64_t> busy_since_{0};
 };
 
@@ -277,8 +306,12 @@ int run(const WorkerProcessOptions& o) {
                 false);
     }
   }
-  if (loop) loop->stop();
-  out.line(encode_simple("stopped"));
+  json stopped = {{"type", "stopped"}};
+  if (loop) {
+    loop->stop();
+    stopped.update(loop->counters());  // final counts, after the last frame
+  }
+  out.line(stopped.dump());
   return 0;
 }
 

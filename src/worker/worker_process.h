@@ -5,7 +5,10 @@
 //                answers on stdout; answers heartbeats even while the detector is busy, so a
 //                hung *process* (SIGSTOP, deadlock of everything) is what stops them;
 //   loop thread ("worker-loop"): opens the stream's pool read-only and its mailbox, loads the
-//                detector, then: newest frame → detect → release the slot → result datagram.
+//                detector, then: newest frame → motion gate (when configured; a frame without
+//                motion is released and skipped: no detect(), no result) → detect → release
+//                the slot → result datagram. Heartbeat, state and stopped lines carry the
+//                gate's counters (motion_frames, motion_passed, motion_skipped).
 //
 // Fatal errors (bad model file, bad descriptors, invalid shared memory at open) are reported as
 // {"type":"error","fatal":true,...} and the process exits with status 3; the supervisor decides
