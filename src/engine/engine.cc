@@ -96,6 +96,7 @@ Result<std::unique_ptr<Engine>> Engine::create(Config config, EngineOptions opti
     spec.model.threads = mc->threads;
     spec.model.classes = pc.classes;
     spec.min_score = pc.min_score;
+    spec.motion_gate = pc.motion_gate;
     specs.emplace(pc.name, std::move(spec));
   }
   StreamId next_id = 1;
@@ -251,6 +252,7 @@ std::vector<PipelineStats> Engine::pipelines() const {
     p.stream = spec.stream;
     p.sla = spec.sla;
     p.state = "failed";
+    p.motion_gate = spec.motion_gate.enabled;
     p.last_error = "stream '" + spec.stream + "' is not running: " + stream->failed.last_error;
     out.push_back(std::move(p));
   }

@@ -76,7 +76,8 @@ class Engine {
   std::vector<media::FrameLatency> latencies(const std::string& stream) const;
   FrameSupplier* supplier(const std::string& stream);
   ResultStore& results();
-  // Per pipeline: worker state, restarts and reasons, offered/taken/dropped, result age.
+  // Per pipeline: worker state, restarts and reasons, offered/taken/dropped, result age, and the
+  // motion gate's frames/passed/skipped (pipeline key `motion_gate`).
   std::vector<PipelineStats> pipelines() const;
   int rtsp_port() const;
 

@@ -50,6 +50,7 @@ struct Instance {
   bool ready = false, produced = false, fatal_reported = false, killed = false;
   std::string kill_reason;  // set when the supervisor ends the process: "hung", "stopping", ...
   std::string fatal_error;
+  uint64_t motion_frames = 0, motion_passed = 0, motion_skipped = 0;  // as last reported
 };
 
 struct Supervisor::Pipeline {
@@ -62,6 +63,7 @@ struct Supervisor::Pipeline {
   std::string last_error;
   uint64_t acc_offered = 0, acc_taken = 0, acc_dropped = 0;
   uint64_t results = 0, bad_results = 0, leases_reclaimed = 0;
+  uint64_t acc_motion_frames = 0, acc_motion_passed = 0, acc_motion_skipped = 0;  // dead instances
   Timestamp last_result_time;
   Duration last_result_latency;
   int consecutive_failures = 0;
@@ -168,6 +170,15 @@ PipelineStats snapshot(const Supervisor::Pipeline& p, Timestamp now) {
   s.last_result_latency = p.last_result_latency;
   if (p.last_result_time.is_set()) s.last_result_age = now - p.last_result_time;
   s.leases_reclaimed = p.leases_reclaimed;
+  s.motion_gate = p.spec.motion_gate.enabled;
+  s.motion_frames = p.acc_motion_frames;
+  s.motion_passed = p.acc_motion_passed;
+  s.motion_skipped = p.acc_motion_skipped;
+  if (p.inst) {
+    s.motion_frames += p.inst->motion_frames;
+    s.motion_passed += p.inst->motion_passed;
+    s.motion_skipped += p.inst->motion_skipped;
+  }
   if (!p.inst && p.next_start_ns > 0)
     s.next_start_in = Duration::nanos(std::max<int64_t>(0, p.next_start_ns - mono_ns()));
   return s;
@@ -305,6 +316,7 @@ Status spawn(Supervisor::Pipeline& p, const SupervisorOptions& o) {
   c.model = p.spec.model;
   c.min_score = p.spec.min_score;
   c.iou = p.spec.iou;
+  c.motion_gate = p.spec.motion_gate;
   c.pool_fd = 3;
   c.mailbox_fd = 4;
   c.results_fd = 5;
@@ -381,6 +393,13 @@ void on_stdout(Supervisor::Pipeline& p, Instance& i, const Ctx&) {
       p.state = "running";
     } else if (m->type == "heartbeat") {
       i.busy_ms = m->busy_ms;
+    }
+    if (m->type == "heartbeat" || m->type == "state" || m->type == "stopped") {
+      // Counters only grow within one process; a reply without them (a worker that has no
+      // gate, or a "stopped" line from a worker that sends no counters) leaves them as they are.
+      i.motion_frames = std::max(i.motion_frames, m->motion_frames);
+      i.motion_passed = std::max(i.motion_passed, m->motion_passed);
+      i.motion_skipped = std::max(i.motion_skipped, m->motion_skipped);
     } else if (m->type == "error") {
       const std::string e = m->code + ": " + m->message;
       if (m->fatal) {
@@ -455,6 +474,9 @@ bool try_reap(Supervisor::Pipeline& p, bool stopping, const Ctx& ctx) {
     p.acc_taken += m.taken;
     p.acc_dropped += m.dropped + m.pending;
   }
+  p.acc_motion_frames += i.motion_frames;
+  p.acc_motion_passed += i.motion_passed;
+  p.acc_motion_skipped += i.motion_skipped;
   const bool produced = i.produced;
   const std::string fatal = i.fatal_error;
   p.inst.reset();

@@ -29,7 +29,10 @@
 //
 // Statistics per pipeline (for the control plane): offered, taken, dropped, pending (summed
 // over the pipeline's worker instances, exact), restarts and reasons, last error, results,
-// last result age, leases reclaimed.
+// last result age, leases reclaimed, and the motion gate's frames/passed/skipped (reported by
+// the worker in its heartbeat, state and stopped lines; summed over instances, so up to one
+// heartbeat interval behind, and the counts of an instance killed between two heartbeats lose
+// what it did since its last one).
 //
 // Lifecycle: construct → start() (spawns the supervisor thread "orion-supervise") →
 // add_pipeline()/remove_pipeline() any time → stop() (idempotent; also the destructor).
@@ -50,6 +53,7 @@
 #include "core/result.h"
 #include "core/result_store.h"
 #include "core/time.h"
+#include "infer/motion_gate.h"
 #include "ipc/shm_frame_pool.h"
 #include "worker/protocol.h"
 
@@ -62,6 +66,7 @@ struct PipelineSpec {
   worker::ModelConfig model;
   float min_score = 0.25f;
   float iou = 0.45f;
+  infer::MotionGateConfig motion_gate;  // sent in the worker's configure message
 };
 
 struct SupervisorOptions {
@@ -100,6 +105,11 @@ struct PipelineStats {
   uint64_t leases_reclaimed = 0;
   bool lease_held = false;  // the current worker holds a frame (is mid-frame) right now
   Duration next_start_in;   // in "backoff"/"failed": time to the next attempt
+  // Motion gate (PipelineSpec::motion_gate): frames it looked at, frames it let through to the
+  // detector and frames it skipped for lack of motion (no detect(), no new result). All 0 when
+  // the gate is off. motion_frames == motion_passed + motion_skipped.
+  bool motion_gate = false;
+  uint64_t motion_frames = 0, motion_passed = 0, motion_skipped = 0;
 };
 
 class Supervisor {
