@@ -122,6 +122,7 @@ Result<std::unique_ptr<Engine>> Engine::create(Config config, EngineOptions opti
     }
     media::CaptureOptions co = options.capture;
     co.loop = sc.loop;
+    co.tls_verify = sc.tls_verify;
     FramePool& frames = s->shm ? static_cast<FramePool&>(*s->shm) : static_cast<FramePool&>(s->pool);
     auto cap = media::Capture::create(sc.name, s->id, sc.url, co, frames, *s->supplier, &s->timeline);
     if (cap) {

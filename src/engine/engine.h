@@ -37,7 +37,7 @@ struct EngineOptions {
   std::string rtsp_address = "0.0.0.0";
   std::string public_host = "127.0.0.1";  // host written into the printed output URLs
   int http_port = 8080;               // accepted now; the HTTP server comes with the API issue
-  media::CaptureOptions capture;      // per-stream `loop` comes from the config
+  media::CaptureOptions capture;      // per-stream `loop` and `tls_verify` come from the config
   media::OutputOptions output;
   Duration signal_lost_after = Duration::seconds(1);
   bool stamp_sequence = false;        // draw the sequence stamp into the output (tests, bench)

@@ -275,5 +275,33 @@ TEST(EngineRtsp, BadUrlNonVideoFileAndUnreachableHostFailClearlyWhileAGoodStream
   std::filesystem::remove(text);
 }
 
+// tls_verify travels from the YAML config through the engine to the capture: the same
+// self-signed rtsps:// camera is ingested by the stream that accepts it and refused, with the
+// clear error, by the one that verifies.
+TEST(EngineRtsp, TlsVerifyFromTheConfigDecidesWhetherASelfSignedCameraIsAccepted) {
+  Watchdog dog(Duration::seconds(60), "engine rtsps");
+  auto cert = media::testing::SelfSignedCertificate::generate();
+  ASSERT_TRUE(cert.ok()) << cert.error().to_string();
+  auto src = RtspSourceFixture::serve_pattern(320, 240, 10, 0, (*cert)->files());
+  ASSERT_TRUE(src.ok()) << src.error().to_string();
+  const std::string yaml = "streams:\n"
+                           "  - {name: lax, url: \"" + (*src)->url() + "\", tls_verify: false}\n"
+                           "  - {name: strict, url: \"" + (*src)->url() + "\"}\n";
+  auto cfg = parse_config(yaml, ".");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().to_string();
+  auto engine = Engine::create(*cfg, test_options());
+  ASSERT_TRUE(engine.ok()) << engine.error().to_string();
+  Engine& e = **engine;
+  ASSERT_TRUE(e.start().ok());
+  ASSERT_TRUE(wait_until([&] { return e.report("lax")->compositor.frames > 10; }, Duration::seconds(20)))
+      << e.report("lax")->capture.last_error;
+  ASSERT_TRUE(wait_until([&] {
+    return e.report("strict")->capture.last_error.find("media.tls_untrusted") != std::string::npos;
+  }, Duration::seconds(20))) << e.report("strict")->capture.last_error;
+  EXPECT_NE(e.report("strict")->capture.last_error.find("tls_verify: false"), std::string::npos);
+  EXPECT_EQ(e.report("strict")->capture.frames, 0u);
+  e.stop();
+}
+
 }  // namespace
 }  // namespace orion::engine
