@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "engine/engine.h"
+#include "engine/worker_test_support.h"
 #include "testing/watchdog.h"
 
 #ifndef ORION_BINARY
@@ -24,30 +25,12 @@ namespace {
 
 using namespace std::chrono_literals;
 
-bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds limit) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return cond();
-}
+using testing::eventually;
 
-EngineOptions options() {
-  EngineOptions o;
-  o.rtsp_port = 0;
-  o.rtsp_address = "127.0.0.1";
-  o.worker_executable = ORION_BINARY;
-  o.max_frame_bytes = size_t{320} * 240 * 3;
-  o.supervisor.heartbeat_interval = Duration::millis(100);
-  o.supervisor.heartbeat_timeout = Duration::seconds(1);
-  o.supervisor.backoff_initial = Duration::millis(100);
-  return o;
-}
+EngineOptions options() { return testing::worker_engine_options(ORION_BINARY, size_t{320} * 240 * 3); }
 
 PipelineStats pipeline(const Engine& e, const std::string& name) {
-  for (const auto& p : e.pipelines())
-    if (p.name == name) return p;
+  if (auto p = testing::find_pipeline(e, name)) return *p;
   ADD_FAILURE() << "no pipeline " << name;
   return {};
 }
