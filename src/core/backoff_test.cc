@@ -1,0 +1,57 @@
+#include "core/backoff.h"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+
+#include "core/thread.h"
+
+namespace orion {
+namespace {
+
+TEST(Backoff, DoublesFromInitialUpToMax) {
+  Backoff b({Duration::millis(100), Duration::millis(500), 2.0});
+  EXPECT_EQ(b.next(), Duration::millis(100));
+  EXPECT_EQ(b.next(), Duration::millis(200));
+  EXPECT_EQ(b.next(), Duration::millis(400));
+  EXPECT_EQ(b.next(), Duration::millis(500));
+  EXPECT_EQ(b.next(), Duration::millis(500));
+}
+
+TEST(Backoff, ResetStartsAgainAtInitial) {
+  Backoff b({Duration::millis(100), Duration::seconds(10), 2.0});
+  b.next();
+  b.next();
+  EXPECT_EQ(b.peek(), Duration::millis(400));
+  b.reset();
+  EXPECT_EQ(b.failures(), 0);
+  EXPECT_EQ(b.next(), Duration::millis(100));
+}
+
+TEST(Backoff, NeverOverflowsAfterManyFailures) {
+  Backoff b({Duration::seconds(1), Duration::seconds(30), 3.0});
+  Duration d;
+  for (int k = 0; k < 100000; ++k) d = b.next();
+  EXPECT_EQ(d, Duration::seconds(30));
+  EXPECT_GE(b.failures(), 1);
+  EXPECT_LT(b.failures(), 100);  // stops counting once capped
+}
+
+TEST(Backoff, BadPolicyIsMadeSane) {
+  Backoff b({Duration::millis(-5), Duration::millis(-10), 0.5});
+  EXPECT_EQ(b.next(), Duration::zero());
+  Backoff c({Duration::millis(50), Duration::millis(10), 2.0});  // max below initial
+  EXPECT_EQ(c.next(), Duration::millis(50));
+  EXPECT_EQ(c.next(), Duration::millis(50));
+}
+
+TEST(RunGuarded, ReturnsFalseInsteadOfTerminatingOnAnException) {
+  EXPECT_FALSE(run_guarded("t-throw", [] { throw std::runtime_error("boom"); }));
+  EXPECT_FALSE(run_guarded("t-throw-int", [] { throw 7; }));
+  bool ran = false;
+  EXPECT_TRUE(run_guarded("t-ok", [&] { ran = true; }));
+  EXPECT_TRUE(ran);
+}
+
+}  // namespace
+}  // namespace orion
