@@ -273,7 +273,9 @@ class Worker:
 
     def run(self, parent):
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        if parent and os.getppid() != parent:
+        # In a PID namespace of its own the parent is outside it and getppid() reads 0: the
+        # engine's death then shows as the end of stdin.
+        if parent and os.getppid() not in (0, parent):
             return 1
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         self.emit({"type": "hello", "pid": os.getpid(), "protocol": 1, "abi": ABI})

@@ -257,8 +257,11 @@ class LineReader {
 
 int run(const WorkerProcessOptions& o) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (o.expected_parent != 0 && ::getppid() != o.expected_parent)
-    return 1;  // the engine already died
+  // The engine already died (before PDEATHSIG was armed). In a PID namespace of its own (the
+  // supervisor's default) the parent lives outside it and getppid() reads 0; the engine's death
+  // then shows as the end of stdin.
+  const pid_t parent = ::getppid();
+  if (o.expected_parent != 0 && parent != 0 && parent != o.expected_parent) return 1;
   std::signal(SIGPIPE, SIG_IGN);
   Emitter out(o.out_fd);
   out.line(json{{"type", "hello"}, {"pid", ::getpid()}, {"protocol", kProtocolVersion}, {"abi", 1}}
