@@ -60,8 +60,8 @@ int run_up(const UpOptions& o) {
     }
   }
   for (const auto& p : (*engine)->pipelines())
-    std::printf("  pipeline %-16s on %s, worker %s%s\n", p.name.c_str(), p.stream.c_str(), p.state.c_str(),
-                p.motion_gate ? ", motion gate on" : "");
+    std::printf("  pipeline %-16s on %s, worker %s%s\n", p.name.c_str(), p.stream.c_str(),
+                orion::engine::to_string(p.state), p.motion_gate ? ", motion gate on" : "");
   std::printf("orion up: running; Ctrl-C to stop\n");
   std::fflush(stdout);
 
@@ -85,9 +85,10 @@ int run_up(const UpOptions& o) {
     }
     for (const auto& p : (*engine)->pipelines()) {
       const std::string key = "pipeline " + p.name;
-      if (shown[key] != p.state) {
-        shown[key] = p.state;
-        std::printf("  pipeline %-16s %s (pid %d)%s\n", p.name.c_str(), p.state.c_str(), p.pid,
+      const std::string state = orion::engine::to_string(p.state);
+      if (shown[key] != state) {
+        shown[key] = state;
+        std::printf("  pipeline %-16s %s (pid %d)%s\n", p.name.c_str(), state.c_str(), p.pid,
                     p.last_error.empty() ? "" : (": " + p.last_error).c_str());
       }
     }
@@ -100,7 +101,7 @@ int run_up(const UpOptions& o) {
                         static_cast<unsigned long long>(p.motion_skipped));
         std::printf("  pipeline %-16s %s, %llu offered, %llu taken, %llu dropped, %llu results, %llu restarts, "
                     "last result %.0f ms ago, capture->result %.0f ms%s\n",
-                    p.name.c_str(), p.state.c_str(), static_cast<unsigned long long>(p.offered),
+                    p.name.c_str(), orion::engine::to_string(p.state), static_cast<unsigned long long>(p.offered),
                     static_cast<unsigned long long>(p.taken), static_cast<unsigned long long>(p.dropped),
                     static_cast<unsigned long long>(p.results), static_cast<unsigned long long>(p.restarts),
                     p.last_result_age == orion::Duration::max() ? -1.0 : p.last_result_age.as_millis(),

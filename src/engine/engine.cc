@@ -252,7 +252,7 @@ std::vector<PipelineStats> Engine::pipelines() const {
     p.name = spec.name;
     p.stream = spec.stream;
     p.sla = spec.sla;
-    p.state = "failed";
+    p.state = PipelineState::kFailed;
     p.motion_gate = spec.motion_gate.enabled;
     p.last_error = "stream '" + spec.stream + "' is not running: " + stream->failed.last_error;
     out.push_back(std::move(p));

@@ -56,7 +56,7 @@ TEST(EngineWorkers, SeveralPipelinesOnSeveralStreamsEachWithItsOwnStatistics) {
       [&] {
         for (const char* n : {"a-critical", "a-best", "b-only"}) {
           auto p = pipeline(e, n);
-          if (!p || p->state != "running" || p->results == 0) return false;
+          if (!p || p->state != PipelineState::kRunning || p->results == 0) return false;
         }
         return true;
       },
@@ -79,7 +79,7 @@ TEST(EngineWorkers, SeveralPipelinesOnSeveralStreamsEachWithItsOwnStatistics) {
   ASSERT_TRUE(eventually(
       [&] {
         auto p = pipeline(e, "a-critical");
-        return p->pid != victim.pid && p->state == "running" && p->results > victim.results;
+        return p->pid != victim.pid && p->state == PipelineState::kRunning && p->results > victim.results;
       },
       5s));
   std::this_thread::sleep_for(500ms);
@@ -104,7 +104,7 @@ TEST(EngineWorkers, SeveralPipelinesOnSeveralStreamsEachWithItsOwnStatistics) {
   std::vector<pid_t> pids;
   for (const auto& p : e.pipelines()) pids.push_back(p.pid);
   e.stop();
-  for (const auto& p : e.pipelines()) EXPECT_EQ(p.state, "stopped");
+  for (const auto& p : e.pipelines()) EXPECT_EQ(p.state, PipelineState::kStopped);
   for (pid_t pid : pids)
     EXPECT_NE(::kill(pid, 0), 0) << "worker " << pid << " survived engine stop";
 }
@@ -154,7 +154,7 @@ TEST(EngineWorkers, APipelineOnARefusedStreamIsReportedFailedWithTheReason) {
   ASSERT_TRUE((*engine)->start().ok());
   ASSERT_TRUE(eventually([&] { return pipeline(**engine, "on-ok")->results > 0; }, 20s));
   const PipelineStats bad = *pipeline(**engine, "on-bad");
-  EXPECT_EQ(bad.state, "failed");
+  EXPECT_EQ(bad.state, PipelineState::kFailed);
   EXPECT_NE(bad.last_error.find("stream 'bad' is not running"), std::string::npos)
       << bad.last_error;
   (*engine)->stop();

@@ -1,82 +1,131 @@
 #include "engine/supervisor.h"
 
-#include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <exception>
+#include <ostream>
 #include <utility>
 
-#include "ipc/unique_fd.h"
-
-extern char** environ;
+#include "core/backoff.h"
+#include "core/thread.h"
+#include "engine/child_process.h"
+#include "engine/worker_health.h"
 
 namespace orion::engine {
 
+const char* to_string(PipelineState s) {
+  switch (s) {
+    case PipelineState::kStarting: return "starting";
+    case PipelineState::kRunning: return "running";
+    case PipelineState::kBackoff: return "backoff";
+    case PipelineState::kFailed: return "failed";
+    case PipelineState::kStopped: return "stopped";
+  }
+  return "unknown";
+}
+
+std::ostream& operator<<(std::ostream& os, PipelineState s) { return os << to_string(s); }
+
 namespace {
 
-using ipc::UniqueFd;
+// Work one worker may cause per loop turn: a chatty worker waits for the next turn instead of
+// starving the others.
+constexpr size_t kStdoutBytesPerTurn = 64 * 1024;
+constexpr int kDatagramsPerTurn = 32;
 
-int64_t mono_ns() { return SteadyClock::instance().now().nanos(); }
+// A mailbox attached for one instance, given back (detached, its offer and lease reclaimed)
+// when this goes: on every path, including a spawn that failed half way.
+class MailboxAttachment {
+ public:
+  MailboxAttachment(std::shared_ptr<ipc::ShmFramePool> pool, std::shared_ptr<ipc::MailboxPort> port)
+      : pool_(std::move(pool)), port_(std::move(port)) {}
+  MailboxAttachment(MailboxAttachment&&) = default;
+  ~MailboxAttachment() { release(); }
+  // Precondition: the reader is dead or will not read again.
+  void release() {
+    if (port_ && pool_) pool_->detach_and_reclaim(port_);
+    pool_.reset();
+  }
+  ipc::MailboxPort& port() const { return *port_; }
 
-std::string errno_text() { return std::strerror(errno); }
-
-// A descriptor copy numbered >= 6, so that posix_spawn's dup2 onto 0..5 never clobbers a
-// source that happens to have a low number. Close-on-exec: the child keeps only the dup2 copy.
-UniqueFd high_copy(int fd) { return UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 6)); }
+ private:
+  std::shared_ptr<ipc::ShmFramePool> pool_;
+  std::shared_ptr<ipc::MailboxPort> port_;
+};
 
 }  // namespace
 
 struct Instance {
-  pid_t pid = 0;
-  UniqueFd pidfd, stdin_fd, stdout_fd, results_fd;
-  std::shared_ptr<ipc::MailboxPort> port;
-  std::string out_buf;
-  int64_t spawned_ns = 0, last_reply_ns = 0, last_heartbeat_ns = 0, kill_at_ns = 0;
+  Instance(MailboxAttachment m, ChildProcess p, ResultIntake::Context rc, uint64_t max_lines)
+      : mailbox(std::move(m)), proc(std::move(p)), control(max_lines), results(std::move(rc)) {}
+  MailboxAttachment mailbox;  // declared before proc: the process dies first, then the mailbox goes
+  ChildProcess proc;
+  LineFramer framer;
+  ControlIntake control;
+  ResultIntake results;
+  WorkerFacts facts;
+  Violations violations;
+  Timestamp spawned, last_heartbeat;
   uint64_t heartbeat_seq = 0;
-  int64_t busy_ms = -1;
-  int64_t ready_ns = 0;
-  bool hello = false;  // the process said something: from then on heartbeats must be answered
-  bool out_eof = false, results_eof = false;  // the worker closed that channel: stop polling it
-  bool ready = false, produced = false, fatal_reported = false, killed = false;
-  std::string kill_reason;  // set when the supervisor ends the process: "hung", "stopping", ...
-  std::string fatal_error;
-  uint64_t motion_frames = 0, motion_passed = 0, motion_skipped = 0;  // as last reported
+  uint64_t lease_token = 0;
+  Timestamp lease_since;
+  bool produced = false, stopping = false, killed = false;
+  Timestamp stop_requested;
+  HealthAssessment kill;  // why the supervisor ended it (kHealthy: it was not killed)
 };
 
 struct Supervisor::Pipeline {
   PipelineSpec spec;
   std::shared_ptr<ipc::ShmFramePool> pool;
   std::unique_ptr<Instance> inst;
-  std::string state = "starting";
-  uint64_t instances = 0, restarts = 0;
-  std::map<std::string, uint64_t> reasons;
-  std::string last_error;
-  uint64_t acc_offered = 0, acc_taken = 0, acc_dropped = 0;
-  uint64_t results = 0, bad_results = 0, leases_reclaimed = 0;
-  uint64_t acc_motion_frames = 0, acc_motion_passed = 0, acc_motion_skipped = 0;  // dead instances
-  Timestamp last_result_time;
-  Duration last_result_latency;
-  int consecutive_failures = 0;
-  int64_t next_start_ns = 0;  // 0: start now (when no instance)
+  PipelineState state = PipelineState::kStarting;
+  PipelineStats acc;  // counters of instances gone (and the lifetime ones)
+  Backoff backoff;
+  Timestamp next_start;  // unset: start now (when there is no instance)
   bool removing = false;
 };
+
+struct Supervisor::Command {
+  enum Kind { kAdd, kRemove } kind;
+  std::unique_ptr<Pipeline> pipeline;  // kAdd
+  std::string name;
+};
+
+namespace {
+
+void wake(int fd) {
+  const uint64_t one = 1;
+  if (fd >= 0) (void)!::write(fd, &one, sizeof one);
+}
+
+void add_counts(std::map<std::string, uint64_t>& to, const std::map<std::string, uint64_t>& from) {
+  for (const auto& [k, n] : from) to[k] += n;
+}
+
+HealthLimits limits_of(const SupervisorOptions& o) {
+  return {o.heartbeat_interval, o.heartbeat_timeout, o.startup_timeout, o.detect_timeout,
+          o.stop_grace, o.max_violations};
+}
+
+}  // namespace
 
 Supervisor::Supervisor(SupervisorOptions options, ResultStore& results)
     : options_(std::move(options)),
       clock_(options_.clock ? options_.clock : &SteadyClock::instance()),
       results_(results) {}
 
-Supervisor::~Supervisor() { stop(); }
+Supervisor::~Supervisor() {
+  stop();
+  const int fd = wake_fd_.exchange(-1);
+  if (fd >= 0) ::close(fd);
+}
 
 Status Supervisor::start() {
   std::lock_guard lock(mu_);
@@ -84,45 +133,49 @@ Status Supervisor::start() {
   if (options_.worker_executable.empty() || ::access(options_.worker_executable.c_str(), X_OK) != 0)
     return make_error("supervisor.bad_options", "worker executable '" + options_.worker_executable +
                                                     "' is not an executable file");
-  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (wake_fd_ < 0) return make_error("supervisor.io", "eventfd: " + errno_text());
+  if (wake_fd_.load() < 0) {
+    const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (fd < 0) return make_error("supervisor.io", std::string("eventfd: ") + std::strerror(errno));
+    wake_fd_.store(fd);
+  }
   started_ = true;
+  stopping_ = false;
   thread_ = std::thread([this] { run(); });
   return {};
-}
-
-static void wake(int fd) {
-  const uint64_t one = 1;
-  if (fd >= 0) (void)!::write(fd, &one, sizeof one);
 }
 
 Status Supervisor::add_pipeline(PipelineSpec spec, std::shared_ptr<ipc::ShmFramePool> pool) {
   if (spec.name.empty()) return make_error("supervisor.bad_pipeline", "pipeline name is empty");
   if (!pool)
     return make_error("supervisor.bad_pipeline", "pipeline '" + spec.name + "' has no frame pool");
+  auto p = std::make_unique<Pipeline>();
+  p->spec = std::move(spec);
+  p->pool = std::move(pool);
+  p->backoff = Backoff({options_.backoff_initial, options_.backoff_max, 2.0});
+  PipelineStats first;
+  first.name = p->spec.name;
+  first.stream = p->spec.stream;
+  first.sla = p->spec.sla;
+  first.motion_gate = p->spec.motion_gate.enabled;
+  std::lock_guard lock(mu_);
+  if (stopping_) return make_error("supervisor.stopped", "supervisor is stopping");
+  if (!names_.insert(first.name).second)
+    return make_error("supervisor.duplicate", "pipeline '" + first.name + "' already exists");
   {
-    std::lock_guard lock(mu_);
-    if (stopping_) return make_error("supervisor.stopped", "supervisor is stopping");
-    if (pipelines_.count(spec.name))
-      return make_error("supervisor.duplicate", "pipeline '" + spec.name + "' already exists");
-    auto p = std::make_unique<Pipeline>();
-    p->spec = std::move(spec);
-    p->pool = std::move(pool);
-    pipelines_.emplace(p->spec.name, std::move(p));
-    wake(wake_fd_);  // under mu_: stop() cannot close the descriptor meanwhile
+    std::lock_guard s(stats_mu_);
+    published_[first.name] = first;
   }
+  commands_.push_back(Command{Command::kAdd, std::move(p), first.name});
+  wake(wake_fd_.load());
   return {};
 }
 
 Status Supervisor::remove_pipeline(const std::string& name) {
-  {
-    std::lock_guard lock(mu_);
-    auto it = pipelines_.find(name);
-    if (it == pipelines_.end())
-      return make_error("supervisor.unknown_pipeline", "no pipeline '" + name + "'");
-    it->second->removing = true;
-    wake(wake_fd_);
-  }
+  std::lock_guard lock(mu_);
+  if (names_.erase(name) == 0)
+    return make_error("supervisor.unknown_pipeline", "no pipeline '" + name + "'");
+  commands_.push_back(Command{Command::kRemove, nullptr, name});
+  wake(wake_fd_.load());
   return {};
 }
 
@@ -131,182 +184,82 @@ void Supervisor::stop() {
     std::lock_guard lock(mu_);
     if (!started_) return;
     stopping_ = true;
-    wake(wake_fd_);
+    wake(wake_fd_.load());
   }
   if (thread_.joinable()) thread_.join();
   std::lock_guard lock(mu_);
-  if (wake_fd_ >= 0) ::close(wake_fd_);
-  wake_fd_ = -1;
   started_ = false;
 }
 
-namespace {
-
-PipelineStats snapshot(const Supervisor::Pipeline& p, Timestamp now) {
-  PipelineStats s;
-  s.name = p.spec.name;
-  s.stream = p.spec.stream;
-  s.sla = p.spec.sla;
-  s.state = p.state;
-  s.pid = p.inst ? p.inst->pid : 0;
-  s.instances = p.instances;
-  s.restarts = p.restarts;
-  s.restart_reasons = p.reasons;
-  s.last_error = p.last_error;
-  s.offered = p.acc_offered;
-  s.taken = p.acc_taken;
-  s.dropped = p.acc_dropped;
-  if (p.inst && p.inst->port) {
-    const ipc::MailboxStats m = p.inst->port->stats();
-    s.offered += m.offered;
-    s.taken += m.taken;
-    s.dropped += m.dropped;
-    s.pending = m.pending;
-    s.lease_held = m.lease_held;
-  }
-  s.results = p.results;
-  s.bad_results = p.bad_results;
-  s.last_result_time = p.last_result_time;
-  s.last_result_latency = p.last_result_latency;
-  if (p.last_result_time.is_set()) s.last_result_age = now - p.last_result_time;
-  s.leases_reclaimed = p.leases_reclaimed;
-  s.motion_gate = p.spec.motion_gate.enabled;
-  s.motion_frames = p.acc_motion_frames;
-  s.motion_passed = p.acc_motion_passed;
-  s.motion_skipped = p.acc_motion_skipped;
-  if (p.inst) {
-    s.motion_frames += p.inst->motion_frames;
-    s.motion_passed += p.inst->motion_passed;
-    s.motion_skipped += p.inst->motion_skipped;
-  }
-  if (!p.inst && p.next_start_ns > 0)
-    s.next_start_in = Duration::nanos(std::max<int64_t>(0, p.next_start_ns - mono_ns()));
-  return s;
-}
-
-}  // namespace
-
 std::vector<PipelineStats> Supervisor::stats() const {
-  std::lock_guard lock(mu_);
-  std::vector<PipelineStats> out;
   const Timestamp now = clock_->now();
-  for (const auto& [name, p] : pipelines_) out.push_back(snapshot(*p, now));
+  std::lock_guard lock(stats_mu_);
+  std::vector<PipelineStats> out;
+  for (const auto& [name, s] : published_) {
+    out.push_back(s);
+    if (s.last_result_time.is_set()) out.back().last_result_age = now - s.last_result_time;
+  }
   return out;
 }
 
 std::optional<PipelineStats> Supervisor::stats(const std::string& pipeline) const {
-  std::lock_guard lock(mu_);
-  auto it = pipelines_.find(pipeline);
-  if (it == pipelines_.end()) return std::nullopt;
-  return snapshot(*it->second, clock_->now());
+  const Timestamp now = clock_->now();
+  std::lock_guard lock(stats_mu_);
+  auto it = published_.find(pipeline);
+  if (it == published_.end()) return std::nullopt;
+  PipelineStats s = it->second;
+  if (s.last_result_time.is_set()) s.last_result_age = now - s.last_result_time;
+  return s;
 }
 
 // ---------------------------------------------------------------------------------------------
-// Everything below runs on the supervisor thread, with mu_ held except while in poll().
+// The loop thread. Everything below touches pipelines_ without a lock: only this thread does.
 namespace {
 
-struct Ctx {
+struct Loop {
   const SupervisorOptions& o;
   const Clock& clock;
   ResultStore& results;
+
+  Status spawn(Supervisor::Pipeline& p) const;
+  void read_stdout(Supervisor::Pipeline& p, Instance& i, size_t budget) const;
+  void read_results(Supervisor::Pipeline& p, Instance& i, int budget) const;
+  void check_health(Supervisor::Pipeline& p, Instance& i, Timestamp now) const;
+  // Returns true when the instance was reaped (p.inst is then empty).
+  bool try_reap(Supervisor::Pipeline& p, bool stopping) const;
+  void retire(Instance& i, Timestamp now) const;
 };
 
-// Writes to a worker's stdin pipe. The worker may have died: the write then fails with EPIPE
-// and raises SIGPIPE, which the supervisor thread keeps blocked (see run()); the pending signal
-// is consumed here so that nothing is left for the host process, whatever its SIGPIPE handling.
-bool write_fd(int fd, const char* data, size_t size) {
-  const ssize_t k = ::write(fd, data, size);
-  if (k < 0 && errno == EPIPE) {
-    sigset_t pipe_set;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    const timespec zero{0, 0};
-    while (sigtimedwait(&pipe_set, nullptr, &zero) == SIGPIPE) {
-    }
-  }
-  return k == static_cast<ssize_t>(size);
-}
-
-bool write_line(int fd, const std::string& s) {
-  const std::string line = s + "\n";  // < PIPE_BUF: written whole or not at all
-  return write_fd(fd, line.data(), line.size());
-}
-
-Status spawn(Supervisor::Pipeline& p, const SupervisorOptions& o) {
-  auto inst = std::make_unique<Instance>();
-  auto port = p.pool->attach(p.spec.name + "#" + std::to_string(p.instances + 1));
+Status Loop::spawn(Supervisor::Pipeline& p) const {
+  auto port = p.pool->attach(p.spec.name);
   if (!port.ok()) return port.error();
-  inst->port = *port;
+  MailboxAttachment mailbox(p.pool, *port);
   auto pool_fd = p.pool->reader_fd();
-  if (!pool_fd.ok()) {
-    p.pool->detach_and_reclaim(inst->port);
-    return pool_fd.error();
+  if (!pool_fd.ok()) return pool_fd.error();
+  SpawnSpec spec;
+  if (p.spec.worker_command.empty()) {
+    spec.argv = {o.worker_executable};
+    spec.argv.insert(spec.argv.end(), o.worker_args.begin(), o.worker_args.end());
+  } else {
+    spec.argv = p.spec.worker_command;
   }
-  int in_pipe[2], out_pipe[2], sock[2];
-  if (::pipe2(in_pipe, O_CLOEXEC) != 0) return make_error("supervisor.io", "pipe: " + errno_text());
-  UniqueFd in_r(in_pipe[0]), in_w(in_pipe[1]);
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0)
-    return make_error("supervisor.io", "pipe: " + errno_text());
-  UniqueFd out_r(out_pipe[0]), out_w(out_pipe[1]);
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) != 0)
-    return make_error("supervisor.io", "socketpair: " + errno_text());
-  UniqueFd sock_engine(sock[0]), sock_worker(sock[1]);
+  spec.argv.push_back("--parent-pid");
+  spec.argv.push_back(std::to_string(::getpid()));
+  spec.fds = {{pool_fd->get(), 3}, {(*port)->fd(), 4}};
+  spec.results_socket = 5;
+  spec.own_pid_namespace = o.own_pid_namespace;
+  auto child = ChildProcess::spawn(spec);
+  if (!child.ok()) return child.error();
 
-  UniqueFd c_in = high_copy(in_r.get()), c_out = high_copy(out_w.get()),
-           c_pool = high_copy(pool_fd->get()), c_mbox = high_copy(inst->port->fd()),
-           c_sock = high_copy(sock_worker.get());
-  if (!c_in || !c_out || !c_pool || !c_mbox || !c_sock) {
-    p.pool->detach_and_reclaim(inst->port);
-    return make_error("supervisor.io", "fcntl(F_DUPFD_CLOEXEC): " + errno_text());
-  }
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, c_in.get(), 0);
-  posix_spawn_file_actions_adddup2(&fa, c_out.get(), 1);
-  posix_spawn_file_actions_adddup2(&fa, c_pool.get(), 3);
-  posix_spawn_file_actions_adddup2(&fa, c_mbox.get(), 4);
-  posix_spawn_file_actions_adddup2(&fa, c_sock.get(), 5);
-  posix_spawn_file_actions_addclosefrom_np(&fa, 6);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t empty, defaults;
-  sigemptyset(&empty);
-  sigemptyset(&defaults);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD}) sigaddset(&defaults, sig);
-  posix_spawnattr_setsigmask(&attr, &empty);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  // Its own process group: a Ctrl-C at the terminal reaches the engine only, which then stops
-  // its workers in order; they never die "crashed" in the middle of a clean shutdown. They die
-  // with the engine anyway (PR_SET_PDEATHSIG).
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-  std::string parent = std::to_string(::getpid());
-  std::vector<std::string> args = {o.worker_executable};
-  args.insert(args.end(), o.worker_args.begin(), o.worker_args.end());
-  args.push_back("--parent-pid");
-  args.push_back(parent);
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  const int rc = ::posix_spawn(&pid, o.worker_executable.c_str(), &fa, &attr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
-    p.pool->detach_and_reclaim(inst->port);
-    return make_error("supervisor.spawn",
-                      "posix_spawn(" + o.worker_executable + "): " + std::strerror(rc));
-  }
-  inst->pid = pid;
-  inst->pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-  inst->stdin_fd = std::move(in_w);
-  inst->stdout_fd = std::move(out_r);
-  inst->results_fd = std::move(sock_engine);
-  (void)::fcntl(inst->stdin_fd.get(), F_SETFL, O_NONBLOCK);
-  (void)::fcntl(inst->stdout_fd.get(), F_SETFL, O_NONBLOCK);
-  (void)::fcntl(inst->results_fd.get(), F_SETFL, O_NONBLOCK);
-  inst->spawned_ns = inst->last_reply_ns = inst->last_heartbeat_ns = mono_ns();
+  ResultIntake::Context rc;
+  rc.stream_id = p.pool->stream_id();
+  rc.pipeline = p.spec.name;
+  rc.max_bytes = worker::kMaxResultBytes;
+  rc.max_detections = o.max_detections_per_result;
+  rc.offer_state = [port = *port](uint64_t) { return OfferState::kTaken; };
+  auto inst = std::make_unique<Instance>(std::move(mailbox), std::move(child).value(), std::move(rc),
+                                         o.max_control_lines_per_second);
+  inst->spawned = inst->last_heartbeat = clock.now();
 
   worker::WorkerConfig c;
   c.pipeline = p.spec.name;
@@ -320,312 +273,304 @@ Status spawn(Supervisor::Pipeline& p, const SupervisorOptions& o) {
   c.pool_fd = 3;
   c.mailbox_fd = 4;
   c.results_fd = 5;
-  // If this fails the worker sees end of input and exits; that exit is handled like any other.
-  const std::string line = worker::encode_configure(c) + "\n";
-  (void)write_fd(inst->stdin_fd.get(), line.data(), line.size());
-  ++p.instances;
-  if (p.state != "failed") p.state = "starting";
+  // If this fails the worker sees no configuration and fails its startup; handled like any exit.
+  (void)inst->proc.send_line(worker::encode_configure(c));
+  ++p.acc.instances;
+  if (p.state != PipelineState::kFailed) p.state = PipelineState::kStarting;
   p.inst = std::move(inst);
   return {};
 }
 
-void kill_instance(Instance& i, const std::string& reason) {
-  if (i.killed) return;
-  i.killed = true;
-  if (i.kill_reason.empty()) i.kill_reason = reason;
-  if (i.pidfd)
-    (void)::syscall(SYS_pidfd_send_signal, i.pidfd.get(), SIGKILL, nullptr, 0);
-  else
-    ::kill(i.pid, SIGKILL);
-}
-
-void retire(Instance& i, Duration grace) {
-  if (!i.kill_reason.empty()) return;
-  i.kill_reason = "stopping";
-  (void)write_line(i.stdin_fd.get(), worker::encode_simple("stop"));
-  if (i.port) i.port->close();
-  i.kill_at_ns = mono_ns() + grace.count_nanos();
-}
-
-// The frame loop marks progress in the mailbox at least every 100 ms while it waits, and before
-// each inference. A worker that answers heartbeats (its control thread runs) and says it is not
-// inside an inference, yet has not marked progress for longer than the heartbeat window, has a
-// stuck frame loop: hung as well. The "not busy" reply must be newer than the last progress,
-// so a long inference that began after the last reply is never mistaken for a stall.
-bool loop_stalled(const Instance& i, int64_t now, const SupervisorOptions& o) {
-  if (!i.ready || i.busy_ms >= 0 || !i.port) return false;
-  const int64_t progress = std::max(i.ready_ns, i.port->stats().worker_progress.nanos());
-  const int64_t window = (o.heartbeat_timeout + o.heartbeat_interval * 2).count_nanos();
-  return now - progress > window && i.last_reply_ns > progress + o.heartbeat_interval.count_nanos();
-}
-
-void on_stdout(Supervisor::Pipeline& p, Instance& i, const Ctx&) {
+void Loop::read_stdout(Supervisor::Pipeline& p, Instance& i, size_t budget) const {
   char buf[8192];
-  for (;;) {
-    const ssize_t k = ::read(i.stdout_fd.get(), buf, sizeof buf);
-    if (k == 0) i.out_eof = true;  // a silent worker then fails its heartbeats
+  std::vector<std::string> lines;
+  while (budget > 0 && i.proc.stdout_fd() >= 0) {
+    const ssize_t k = ::read(i.proc.stdout_fd(), buf, std::min(sizeof buf, budget));
+    if (k == 0) i.proc.close_stdout();  // a silent worker then fails its heartbeats
     if (k <= 0) break;
-    i.out_buf.append(buf, static_cast<size_t>(k));
+    budget -= static_cast<size_t>(k);
+    const uint64_t overlong = i.framer.feed(std::string_view(buf, static_cast<size_t>(k)), lines);
+    for (uint64_t n = 0; n < overlong; ++n)
+      i.violations.add("protocol.line_too_long", "a control line over " +
+                                                     std::to_string(kMaxControlLine) + " bytes");
   }
-  size_t nl;
-  while ((nl = i.out_buf.find('\n')) != std::string::npos) {
-    const std::string line = i.out_buf.substr(0, nl);
-    i.out_buf.erase(0, nl + 1);
-    auto m = worker::decode_control(line);
-    if (!m.ok()) continue;        // not ours to crash on; the heartbeat decides health
-    i.last_reply_ns = mono_ns();  // any message shows the process runs
-    i.hello = true;
-    if (m->type == "hello") {
-      const bool protocol_ok = m->protocol == 0 || m->protocol == worker::kProtocolVersion;
-      const bool abi_ok = m->abi == 0 || m->abi == static_cast<int>(ipc::kAbiVersion);
-      if (!protocol_ok || !abi_ok) {
-        i.fatal_reported = true;
-        i.fatal_error = "protocol.mismatch: worker speaks protocol " + std::to_string(m->protocol) +
-                        ", ABI " + std::to_string(m->abi) + "; this engine speaks protocol " +
-                        std::to_string(worker::kProtocolVersion) + ", ABI " +
-                        std::to_string(ipc::kAbiVersion);
-        p.last_error = i.fatal_error;
-        kill_instance(i, "failed");
-      }
-    } else if (m->type == "ready") {
-      i.ready = true;
-      i.ready_ns = mono_ns();
-      p.state = "running";
-    } else if (m->type == "heartbeat") {
-      i.busy_ms = m->busy_ms;
-    }
-    if (m->type == "heartbeat" || m->type == "state" || m->type == "stopped") {
-      // Counters only grow within one process; a reply without them (a worker that has no
-      // gate, or a "stopped" line from a worker that sends no counters) leaves them as they are.
-      i.motion_frames = std::max(i.motion_frames, m->motion_frames);
-      i.motion_passed = std::max(i.motion_passed, m->motion_passed);
-      i.motion_skipped = std::max(i.motion_skipped, m->motion_skipped);
-    } else if (m->type == "error") {
-      const std::string e = m->code + ": " + m->message;
-      if (m->fatal) {
-        i.fatal_reported = true;
-        i.fatal_error = e;
-      }
-      p.last_error = e;
-    }
-  }
-  if (i.out_buf.size() > (1u << 20)) i.out_buf.clear();  // a runaway line: drop it
+  const Timestamp now = clock.now();
+  for (const std::string& line : lines) i.control.on_line(line, now, i.facts, i.violations);
+  if (i.facts.ready && p.state != PipelineState::kFailed) p.state = PipelineState::kRunning;
 }
 
-void on_results(Supervisor::Pipeline& p, Instance& i, const Ctx& ctx) {
+void Loop::read_results(Supervisor::Pipeline& p, Instance& i, int budget) const {
   static thread_local std::vector<char> buf(worker::kMaxResultBytes + 1);
-  for (;;) {
-    const ssize_t k = ::recv(i.results_fd.get(), buf.data(), buf.size(), MSG_DONTWAIT | MSG_TRUNC);
+  for (; budget > 0 && i.proc.results_fd() >= 0; --budget) {
+    const ssize_t k = ::recv(i.proc.results_fd(), buf.data(), buf.size(), MSG_DONTWAIT | MSG_TRUNC);
     if (k < 0) break;
     if (k == 0) {  // SOCK_SEQPACKET: the worker closed its end
-      i.results_eof = true;
+      i.proc.close_results();
       break;
     }
-    if (static_cast<size_t>(k) > buf.size()) {
-      ++p.bad_results;
+    const size_t got = std::min(static_cast<size_t>(k), buf.size());
+    auto r = i.results.on_datagram(std::string_view(buf.data(), got), static_cast<size_t>(k),
+                                   FrameSize{}, i.violations);
+    if (!r) {
+      ++p.acc.bad_results;
       continue;
     }
-    auto r = worker::decode_result(std::string_view(buf.data(), static_cast<size_t>(k)));
-    if (!r.ok() || r->frame.stream != p.pool->stream_id()) {
-      ++p.bad_results;
-      if (!r.ok()) p.last_error = r.error().to_string();
-      continue;
-    }
-    r->pipeline = p.spec.name;  // the socket says whose result it is, not the payload
-    p.last_result_latency = r->done_time - r->frame.capture_time;
-    ctx.results.put(std::move(r).value());
-    ++p.results;
-    p.last_result_time = ctx.clock.now();
+    p.acc.last_result_latency = r->done_time - r->frame.capture_time;
+    results.put(std::move(*r));
+    ++p.acc.results;
+    p.acc.last_result_time = clock.now();
     i.produced = true;
   }
 }
 
-// Returns true when the instance was reaped.
-bool try_reap(Supervisor::Pipeline& p, bool stopping, const Ctx& ctx) {
+void Loop::retire(Instance& i, Timestamp now) const {
+  if (i.stopping) return;
+  i.stopping = true;
+  i.stop_requested = now;
+  (void)i.proc.send_line(worker::encode_simple("stop"));
+  i.mailbox.port().close();
+}
+
+void Loop::check_health(Supervisor::Pipeline& p, Instance& i, Timestamp now) const {
+  if (i.killed) return;
+  const ipc::MailboxStats m = i.mailbox.port().stats();
+  const uint64_t lease_token = m.lease_held ? m.last_sequence : 0;
+  if (lease_token != i.lease_token) {
+    i.lease_token = lease_token;
+    i.lease_since = now;
+  }
+  if (!i.stopping && now - i.last_heartbeat >= o.heartbeat_interval) {
+    (void)i.proc.send_line(worker::encode_heartbeat(++i.heartbeat_seq));
+    i.last_heartbeat = now;
+  }
+  HealthFacts f;
+  f.spawned = i.spawned;
+  f.spoke = i.facts.spoke;
+  f.last_reply = i.facts.last_reply;
+  f.ready = i.facts.ready;
+  f.ready_at = i.facts.ready_at;
+  f.busy = i.facts.busy;
+  f.progress = m.worker_progress;
+  f.lease_token = i.lease_token;
+  f.lease_since = i.lease_since;
+  f.violations = i.violations.counted;
+  f.flood = i.control.flood();
+  f.fatal = i.facts.fatal;
+  f.stopping = i.stopping;
+  f.stop_requested = i.stop_requested;
+  HealthAssessment a = assess(f, limits_of(o), now);
+  if (a.verdict == HealthVerdict::kHealthy) return;
+  i.kill = std::move(a);
+  i.killed = true;
+  if (Status st = i.proc.kill(); !st.ok()) p.acc.last_error = st.error().to_string();
+}
+
+bool Loop::try_reap(Supervisor::Pipeline& p, bool stopping) const {
   Instance& i = *p.inst;
-  int status = 0;
-  const pid_t r = ::waitpid(i.pid, &status, WNOHANG);
-  if (r == 0) return false;
-  // Drain what it said before dying (a fatal error line, last results).
-  on_stdout(p, i, ctx);
-  on_results(p, i, ctx);
-  std::string reason, detail;
-  if (r < 0) {
-    reason = "crashed";
-    detail = "lost track of the process: " + errno_text();
-  } else if (WIFSIGNALED(status)) {
-    detail = "killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
-             strsignal(WTERMSIG(status)) + ")";
-    reason = "crashed";
-  } else {
-    detail = "exit status " + std::to_string(WEXITSTATUS(status));
-    reason = WEXITSTATUS(status) == 0 ? "exited" : "crashed";
-  }
-  if (!i.kill_reason.empty())
-    reason = i.kill_reason;
-  else if (i.fatal_reported)
+  const std::optional<ExitStatus> exit = i.proc.try_reap();
+  if (!exit) return false;
+  // What it said before dying: a fatal error line, its last results.
+  read_stdout(p, i, size_t{1} << 20);
+  read_results(p, i, 1024);
+  std::string reason = exit->signaled || exit->code != 0 ? "crashed" : "exited";
+  std::string detail = exit->describe();
+  if (i.kill.verdict != HealthVerdict::kHealthy) {
+    reason = restart_reason(i.kill.verdict);
+    detail = i.kill.detail;
+  } else if (i.facts.fatal) {
     reason = "failed";
-  // The process is gone: take its mailbox and its leases back before anything else.
-  if (i.port) {
-    if (i.port->stats().lease_held) ++p.leases_reclaimed;
-    p.pool->detach_and_reclaim(i.port);
-    const ipc::MailboxStats m = i.port->stats();
-    p.acc_offered += m.offered;
-    p.acc_taken += m.taken;
-    p.acc_dropped += m.dropped + m.pending;
   }
-  p.acc_motion_frames += i.motion_frames;
-  p.acc_motion_passed += i.motion_passed;
-  p.acc_motion_skipped += i.motion_skipped;
+  // The process is gone: take its mailbox and its leases back before anything else.
+  const bool lease_held = i.mailbox.port().stats().lease_held;
+  i.mailbox.release();
+  const ipc::MailboxStats m = i.mailbox.port().stats();
+  if (lease_held) ++p.acc.leases_reclaimed;
+  p.acc.offered += m.offered;
+  p.acc.taken += m.taken;
+  p.acc.dropped += m.dropped + m.pending;
+  p.acc.worker_frames += i.facts.frames;
+  p.acc.motion_frames += i.facts.motion_frames;
+  p.acc.motion_passed += i.facts.motion_passed;
+  p.acc.motion_skipped += i.facts.motion_skipped;
+  add_counts(p.acc.violations, i.violations.counts);
   const bool produced = i.produced;
-  const std::string fatal = i.fatal_error;
+  const std::string fatal = i.facts.fatal_error;
+  const std::string violation = i.violations.last;
   p.inst.reset();
   if (reason == "stopping" || p.removing || stopping) {
-    p.state = "stopped";
-    p.next_start_ns = 0;
+    p.state = PipelineState::kStopped;
     return true;
   }
-  ++p.restarts;
-  ++p.reasons[reason];
+  ++p.acc.restarts;
+  ++p.acc.restart_reasons[reason];
   if (reason == "failed") {
-    p.last_error = fatal;
-    p.state = "failed";
+    p.acc.last_error = fatal;
+    p.state = PipelineState::kFailed;
   } else {
-    p.last_error = reason + ": " + detail;
-    p.state = "backoff";
+    p.acc.last_error = reason == "misbehaved" && !violation.empty() ? violation + " (" + detail + ")"
+                                                                     : reason + ": " + detail;
+    p.state = PipelineState::kBackoff;
   }
-  Duration delay = ctx.o.backoff_initial;
-  if (produced) {
-    p.consecutive_failures = 0;
-  } else {
-    for (int k = 0; k < p.consecutive_failures && delay < ctx.o.backoff_max; ++k) delay = delay * 2;
-    delay = std::min(delay, ctx.o.backoff_max);
-    ++p.consecutive_failures;
-  }
-  p.next_start_ns = mono_ns() + delay.count_nanos();
+  if (produced) p.backoff.reset();
+  p.next_start = clock.now() + p.backoff.next();
   return true;
+}
+
+PipelineStats snapshot(const Supervisor::Pipeline& p, Timestamp now) {
+  PipelineStats s = p.acc;
+  s.name = p.spec.name;
+  s.stream = p.spec.stream;
+  s.sla = p.spec.sla;
+  s.state = p.state;
+  s.motion_gate = p.spec.motion_gate.enabled;
+  s.pid = 0;
+  s.pending = 0;
+  if (const Instance* i = p.inst.get()) {
+    const ipc::MailboxStats m = i->mailbox.port().stats();
+    s.pid = i->proc.pid();
+    s.own_pid_namespace = i->proc.in_own_pid_namespace();
+    s.offered += m.offered;
+    s.taken += m.taken;
+    s.dropped += m.dropped;
+    s.pending = m.pending;
+    s.lease_held = m.lease_held;
+    s.worker_frames += i->facts.frames;
+    s.motion_frames += i->facts.motion_frames;
+    s.motion_passed += i->facts.motion_passed;
+    s.motion_skipped += i->facts.motion_skipped;
+    add_counts(s.violations, i->violations.counts);
+    if (!i->violations.last.empty()) s.last_error = i->violations.last;
+    if (!i->facts.last_error.empty()) s.last_error = i->facts.last_error;
+  } else if (p.next_start.is_set()) {
+    s.next_start_in = std::max(Duration::zero(), p.next_start - now);
+  }
+  return s;
 }
 
 }  // namespace
 
 void Supervisor::run() {
-  pthread_setname_np(pthread_self(), "orion-supervise");
+  set_current_thread_name("orion-supervise");
   // Writing to the stdin of a worker that just died raises SIGPIPE on this thread: keep it
-  // blocked here (write_fd consumes it) so a host process that does not ignore SIGPIPE (a
-  // test binary, an embedding program) is not killed. Spawned workers get an empty mask.
-  sigset_t pipe_set;
-  sigemptyset(&pipe_set);
-  sigaddset(&pipe_set, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe_set, nullptr);
-  const Ctx ctx{options_, *clock_, results_};
-  enum Kind { kOut, kRes, kPid };
-  struct Tag {
-    Pipeline* p;
-    Kind kind;
-  };
-  std::vector<pollfd> fds;
-  std::vector<Tag> tags;
+  // blocked here so a host process that does not ignore SIGPIPE is not killed by it.
+  block_sigpipe_on_this_thread();
   for (;;) {
-    fds.clear();
-    tags.clear();
-    fds.push_back({wake_fd_, POLLIN, 0});
-    tags.push_back({nullptr, kOut});
-    int timeout_ms = 50;
-    {
-      std::lock_guard lock(mu_);
-      for (auto& [name, p] : pipelines_) {
-        if (!p->inst) continue;
-        Instance& i = *p->inst;
-        if (!i.out_eof) {
-          fds.push_back({i.stdout_fd.get(), POLLIN, 0});
-          tags.push_back({p.get(), kOut});
-        }
-        if (!i.results_eof) {
-          fds.push_back({i.results_fd.get(), POLLIN, 0});
-          tags.push_back({p.get(), kRes});
-        }
-        if (i.pidfd) {
-          fds.push_back({i.pidfd.get(), POLLIN, 0});
-          tags.push_back({p.get(), kPid});
-        }
-      }
-      timeout_ms = static_cast<int>(
-          std::min<int64_t>(50, options_.heartbeat_interval.count_nanos() / 1'000'000));
+    try {
+      if (!turn()) break;
+    } catch (const std::exception& e) {
+      // A bug of ours must not end the engine: say it, and go on with the next turn.
+      std::fprintf(stderr, "orion: supervisor: turn failed: %s\n", e.what());
+    } catch (...) {
+      std::fprintf(stderr, "orion: supervisor: turn failed with a non-standard exception\n");
     }
-    ::poll(fds.data(), fds.size(), std::max(1, timeout_ms));
+  }
+  publish_stats();
+}
 
+bool Supervisor::turn() {
+  const Loop loop{options_, *clock_, results_};
+  {
     std::lock_guard lock(mu_);
-    if (fds[0].revents & POLLIN) {
-      uint64_t v;
-      (void)!::read(wake_fd_, &v, sizeof v);
-    }
-    for (size_t k = 1; k < fds.size(); ++k) {
-      if (fds[k].revents == 0) continue;
-      Pipeline& p = *tags[k].p;
-      if (!p.inst) continue;
-      if (tags[k].kind == kOut)
-        on_stdout(p, *p.inst, ctx);
-      else if (tags[k].kind == kRes)
-        on_results(p, *p.inst, ctx);
-    }
-    const int64_t now = mono_ns();
-    for (auto it = pipelines_.begin(); it != pipelines_.end();) {
-      Pipeline& p = *it->second;
-      if (p.inst) {
-        Instance& i = *p.inst;
-        if (try_reap(p, stopping_, ctx)) continue;  // re-examined on the next turn
-        if (stopping_ || p.removing) retire(i, options_.stop_grace);
-        if (i.kill_reason == "stopping") {
-          if (now >= i.kill_at_ns) kill_instance(i, "stopping");
-        } else if (!i.killed) {
-          if (now - i.last_heartbeat_ns >= options_.heartbeat_interval.count_nanos()) {
-            (void)write_line(i.stdin_fd.get(), worker::encode_heartbeat(++i.heartbeat_seq));
-            i.last_heartbeat_ns = now;
-          }
-          // Before its first message the process is still starting (exec, dynamic linking):
-          // that is bounded by startup_timeout, not by the heartbeat window.
-          if (i.hello && now - i.last_reply_ns > options_.heartbeat_timeout.count_nanos()) {
-            kill_instance(i, "hung");
-          } else if (!i.ready && now - i.spawned_ns > options_.startup_timeout.count_nanos()) {
-            kill_instance(i, "startup_timeout");
-          } else if (i.busy_ms >= 0 &&
-                     i.busy_ms * 1'000'000 > options_.detect_timeout.count_nanos()) {
-            kill_instance(i, "hung");
-          } else if (loop_stalled(i, now, options_)) {
-            kill_instance(i, "hung");
-          }
-        }
-        ++it;
-        continue;
+    loop_stopping_ = stopping_;
+    for (Command& c : commands_) {
+      if (c.kind == Command::kAdd) {
+        deferred_.push_back(std::move(c));
+      } else if (auto it = pipelines_.find(c.name); it != pipelines_.end()) {
+        it->second->removing = true;
+      } else {  // removed before it was ever started
+        std::erase_if(deferred_, [&](const Command& d) { return d.name == c.name; });
       }
-      if (p.removing) {
+    }
+    commands_.clear();
+  }
+  for (auto it = deferred_.begin(); it != deferred_.end();) {
+    if (pipelines_.count(it->name)) {
+      ++it;  // a removed namesake is still stopping
+      continue;
+    }
+    pipelines_.emplace(it->name, std::move(it->pipeline));
+    it = deferred_.erase(it);
+  }
+
+  enum Kind { kOut, kRes };
+  std::vector<pollfd> fds{{wake_fd_.load(), POLLIN, 0}};
+  std::vector<std::pair<Pipeline*, Kind>> tags{{nullptr, kOut}};
+  for (auto& [name, p] : pipelines_) {
+    if (!p->inst) continue;
+    if (p->inst->proc.stdout_fd() >= 0) {
+      fds.push_back({p->inst->proc.stdout_fd(), POLLIN, 0});
+      tags.push_back({p.get(), kOut});
+    }
+    if (p->inst->proc.results_fd() >= 0) {
+      fds.push_back({p->inst->proc.results_fd(), POLLIN, 0});
+      tags.push_back({p.get(), kRes});
+    }
+    fds.push_back({p->inst->proc.pidfd(), POLLIN, 0});
+    tags.push_back({p.get(), kOut});
+  }
+  const int timeout_ms = static_cast<int>(std::clamp<int64_t>(
+      options_.heartbeat_interval.count_nanos() / 1'000'000, 1, 50));
+  ::poll(fds.data(), fds.size(), timeout_ms);
+  if (fds[0].revents & POLLIN) {
+    uint64_t v;
+    (void)!::read(fds[0].fd, &v, sizeof v);
+  }
+  for (size_t k = 1; k < fds.size(); ++k) {
+    Pipeline& p = *tags[k].first;
+    if (fds[k].revents == 0 || !p.inst) continue;
+    if (tags[k].second == kOut)
+      loop.read_stdout(p, *p.inst, kStdoutBytesPerTurn);
+    else
+      loop.read_results(p, *p.inst, kDatagramsPerTurn);
+  }
+
+  const Timestamp now = clock_->now();
+  for (auto it = pipelines_.begin(); it != pipelines_.end();) {
+    Pipeline& p = *it->second;
+    try {
+      if (p.inst) {
+        if (!loop.try_reap(p, loop_stopping_)) {
+          if (loop_stopping_ || p.removing) loop.retire(*p.inst, now);
+          loop.check_health(p, *p.inst, now);
+        }
+      } else if (p.removing) {
+        std::lock_guard lock(stats_mu_);
+        published_.erase(p.spec.name);
         it = pipelines_.erase(it);
         continue;
-      }
-      if (!stopping_ && now >= p.next_start_ns) {
-        Status st = spawn(p, options_);
-        if (!st.ok()) {
-          ++p.restarts;
-          ++p.reasons["spawn_failed"];
-          p.last_error = st.error().to_string();
-          p.state = "failed";
-          Duration delay = options_.backoff_initial;
-          for (int k = 0; k < p.consecutive_failures && delay < options_.backoff_max; ++k)
-            delay = delay * 2;
-          ++p.consecutive_failures;
-          p.next_start_ns = now + std::min(delay, options_.backoff_max).count_nanos();
+      } else if (!loop_stopping_ && (!p.next_start.is_set() || now >= p.next_start)) {
+        if (Status st = loop.spawn(p); !st.ok()) {
+          ++p.acc.restarts;
+          ++p.acc.restart_reasons["spawn_failed"];
+          p.acc.last_error = st.error().to_string();
+          p.state = PipelineState::kFailed;
+          p.next_start = now + p.backoff.next();
         }
       }
-      ++it;
+    } catch (const std::exception& e) {
+      // Whatever went wrong stays with this pipeline: its worker is replaced.
+      p.acc.last_error = std::string("supervisor.internal: ") + e.what();
+      if (p.inst) (void)p.inst->proc.kill();
     }
-    if (stopping_) {
-      bool any = false;
-      for (auto& [name, p] : pipelines_) any = any || p->inst != nullptr;
-      if (!any) {
-        for (auto& [name, p] : pipelines_) p->state = "stopped";
-        return;
-      }
-    }
+    ++it;
+  }
+  publish_stats();
+  if (!loop_stopping_) return true;
+  for (auto& [name, p] : pipelines_)
+    if (p->inst) return true;
+  for (auto& [name, p] : pipelines_) p->state = PipelineState::kStopped;
+  return false;
+}
+
+void Supervisor::publish_stats() {
+  const Timestamp now = clock_->now();
+  std::vector<PipelineStats> snaps;
+  snaps.reserve(pipelines_.size());
+  for (const auto& [name, p] : pipelines_) snaps.push_back(snapshot(*p, now));
+  std::lock_guard lock(stats_mu_);
+  for (PipelineStats& s : snaps) {
+    const std::string name = s.name;
+    published_[name] = std::move(s);
   }
 }
 

@@ -1,49 +1,48 @@
-// Supervisor: runs one `orion worker` process per pipeline (model × stream), feeds it the
-// stream's frames through a shared-memory mailbox, collects its results into the ResultStore,
-// and keeps it alive: a worker that crashes, hangs or fails to load is replaced, with a capped
-// exponential backoff, without ever blocking capture, output or the other workers.
+// Supervisor: runs one worker process per pipeline (model × stream), feeds it the stream's
+// frames through a shared-memory mailbox, takes its results into the ResultStore, and keeps it
+// alive: a worker that crashes, hangs, fails to load or misbehaves is replaced, with a capped
+// exponential backoff (core/backoff.h), without ever blocking capture, output or other workers.
 //
-//   engine ── ShmFramePool (per stream) ── MailboxPort (per worker instance) ──► orion worker
+//   engine ── ShmFramePool (per stream) ── MailboxPort (per worker instance) ──► worker process
 //          ◄── stdout: JSON control lines (hello, ready, heartbeat, error, stopped)
 //          ──► stdin:  configure, heartbeat, stop
 //          ◄── results socket (SOCK_SEQPACKET): one JSON result per datagram → ResultStore
 //
-// Processes: posix_spawn (no shell) of `<worker_executable> <worker_args> --parent-pid <pid>`,
-// with fd 3 = pool (read-only), 4 = mailbox, 5 = results socket, every other descriptor closed,
-// in a process group of its own (terminal signals reach the engine, which stops its workers).
-// The worker sets PR_SET_PDEATHSIG(SIGKILL), so it dies with the supervisor thread that spawned
-// it; stop() also stops and reaps every worker. Exits are observed through pidfds.
+// The jobs live in one place each:
+//   child_process.h   the process: clone3 in a PID namespace of its own (children it leaves
+//                     behind die with it), descriptors 3 pool (read-only) / 4 mailbox / 5 results,
+//                     RAII kill and reap
+//   worker_intake.h   what the worker sends → facts or violations; results checked against what
+//                     was offered to that instance, boxes clamped, detections capped
+//   worker_health.h   the pure health policy: (now, facts) → healthy / hung / misbehaved / ...
+//   supervisor.cc     the thin loop that applies them (below)
 //
-// Health: a heartbeat every heartbeat_interval; no reply for heartbeat_timeout once the worker
-// has spoken (SIGSTOP, dead lock), no "ready" within startup_timeout of the spawn (exec, model
-// load), a frame loop that stopped marking progress in its mailbox while its heartbeats say it
-// is not inside an inference, or one detect() running longer than detect_timeout
-// → the worker is hung: SIGKILL, reaped, restarted. Restart delay: backoff_initial after an
-// instance that produced at least one result; otherwise doubling per consecutive failure up to
-// backoff_max (a bad model file retries at 0.1, 0.2, 0.4 ... s, capped). Reasons counted:
-// "crashed" (signal or non-zero exit), "hung", "startup_timeout", "failed" (the worker reported
-// a fatal error, e.g. a bad model file; the pipeline shows state "failed" and the reason),
-// "exited" (status 0 without being asked).
-// Leases: when a worker instance is reaped its mailbox is detached and its leases reclaimed
-// (ShmFramePool::detach_and_reclaim) before the next instance gets a fresh mailbox.
+// The engine trusts nothing a worker sends or writes (docs/adr/0036-worker-sandbox.md): every
+// message is bounded and validated and attributed to its pipeline (PipelineStats::violations);
+// the loop does bounded work per worker per turn, so a chatty worker cannot starve the others;
+// the counters reported here are the engine's own (MailboxPort keeps them privately).
 //
-// Statistics per pipeline (for the control plane): offered, taken, dropped, pending (summed
-// over the pipeline's worker instances, exact), restarts and reasons, last error, results,
-// last result age, leases reclaimed, and the motion gate's frames/passed/skipped (reported by
-// the worker in its heartbeat, state and stopped lines; summed over instances, so up to one
-// heartbeat interval behind, and the counts of an instance killed between two heartbeats lose
-// what it did since its last one).
+// Restart reasons counted: "crashed" (signal or non-zero exit), "exited" (status 0 unasked),
+// "hung", "startup_timeout", "misbehaved" (too many violations, or a flood), "failed" (a fatal
+// error it reported, e.g. a bad model file, or a protocol it does not share: state kFailed),
+// "spawn_failed".
 //
-// Lifecycle: construct → start() (spawns the supervisor thread "orion-supervise") →
-// add_pipeline()/remove_pipeline() any time → stop() (idempotent; also the destructor).
-// Thread-safety: every public member is thread-safe. `mu_` guards the pipeline table and the
-// command queue; the supervisor thread alone touches processes and descriptors.
+// Lifecycle: construct → start() (the thread "orion-supervise") → add_pipeline() /
+// remove_pipeline() any time → stop() (idempotent; also the destructor).
+// Thread-safety: every public member is thread-safe. Locks, in order: mu_ (commands, names,
+// lifecycle flags) → stats_mu_ (the published snapshot). Neither is held across a syscall or a
+// parse: the loop thread alone owns pipelines, processes and descriptors, and publishes a
+// snapshot of their statistics at the end of every turn. Across modules: supervisor → pool
+// (ShmFramePool's locks, taken inside attach/detach/stats) → result store.
 #pragma once
 
+#include <atomic>
+#include <iosfwd>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -54,6 +53,7 @@
 #include "core/result_store.h"
 #include "core/time.h"
 #include "infer/motion_gate.h"
+#include "engine/worker_intake.h"
 #include "ipc/shm_frame_pool.h"
 #include "worker/protocol.h"
 
@@ -67,6 +67,9 @@ struct PipelineSpec {
   float min_score = 0.25f;
   float iou = 0.45f;
   infer::MotionGateConfig motion_gate;  // sent in the worker's configure message
+  // The worker program for this pipeline: executable and arguments placed before
+  // "--parent-pid PID". Empty: SupervisorOptions::worker_executable and worker_args.
+  std::vector<std::string> worker_command;
 };
 
 struct SupervisorOptions {
@@ -81,14 +84,27 @@ struct SupervisorOptions {
   Duration backoff_initial = Duration::millis(100);
   Duration backoff_max = Duration::seconds(10);
   Duration stop_grace = Duration::seconds(2);
-  const Clock* clock = nullptr;  // ages in statistics; nullptr: SteadyClock
+  // Distrust: violations an instance may commit before it is replaced ("misbehaved"), control
+  // lines per second beyond which it is replaced at once, detections kept per result.
+  uint64_t max_violations = 50;
+  uint64_t max_control_lines_per_second = 500;
+  size_t max_detections_per_result = 100;
+  // Each worker the first process of a PID namespace of its own when the engine may create one.
+  bool own_pid_namespace = true;
+  // Every time the supervisor decides on (health, backoff, ages). Worker progress marks are
+  // CLOCK_MONOTONIC, so a clock other than SteadyClock is for statistics-only tests.
+  const Clock* clock = nullptr;  // nullptr: SteadyClock
 };
+
+enum class PipelineState { kStarting, kRunning, kBackoff, kFailed, kStopped };
+const char* to_string(PipelineState s);  // "starting", "running", "backoff", "failed", "stopped"
+std::ostream& operator<<(std::ostream& os, PipelineState s);
 
 struct PipelineStats {
   std::string name;
   std::string stream;
   SlaClass sla = SlaClass::kBestEffort;
-  std::string state;       // "starting", "running", "backoff", "failed", "stopped"
+  PipelineState state = PipelineState::kStarting;
   int pid = 0;             // current worker process, 0 when none
   uint64_t instances = 0;  // worker processes started so far
   uint64_t restarts = 0;
@@ -97,6 +113,9 @@ struct PipelineStats {
   uint64_t offered = 0, taken = 0, dropped = 0, pending = 0;
   uint64_t results = 0;
   uint64_t bad_results = 0;  // datagrams refused by validation
+  // What its workers did wrong, per code (worker_intake.h lists them), summed over instances.
+  std::map<std::string, uint64_t> violations;
+  uint64_t worker_frames = 0;  // the workers' own count of frames processed (their claim)
   Timestamp last_result_time;
   Duration last_result_age = Duration::max();  // now - last_result_time
   // Capture → result of the last result (done_time - frame capture_time): how old the
@@ -104,7 +123,8 @@ struct PipelineStats {
   Duration last_result_latency;
   uint64_t leases_reclaimed = 0;
   bool lease_held = false;  // the current worker holds a frame (is mid-frame) right now
-  Duration next_start_in;   // in "backoff"/"failed": time to the next attempt
+  Duration next_start_in;   // in kBackoff/kFailed: time to the next attempt
+  bool own_pid_namespace = false;  // the current worker runs in a PID namespace of its own
   // Motion gate (PipelineSpec::motion_gate): frames it looked at, frames it let through to the
   // detector and frames it skipped for lack of motion (no detect(), no new result). All 0 when
   // the gate is off. motion_frames == motion_passed + motion_skipped.
@@ -135,18 +155,30 @@ class Supervisor {
   struct Pipeline;
 
  private:
+  struct Command;
   void run();
-  void loop_once();
+  // One turn of the loop; returns false once stopping is complete.
+  bool turn();
+  void publish_stats();
 
   const SupervisorOptions options_;
   const Clock* const clock_;
   ResultStore& results_;
 
   mutable std::mutex mu_;
-  std::map<std::string, std::unique_ptr<Pipeline>> pipelines_;  // guarded by mu_
-  bool stopping_ = false;                                       // guarded by mu_
-  bool started_ = false;                                        // guarded by mu_
-  int wake_fd_ = -1;  // eventfd; written by any thread, read by the supervisor thread
+  std::vector<Command> commands_;  // guarded by mu_
+  std::set<std::string> names_;    // guarded by mu_: pipelines added and not removed
+  bool stopping_ = false;          // guarded by mu_
+  bool started_ = false;           // guarded by mu_
+  std::atomic<int> wake_fd_{-1};   // eventfd, written by any thread; closed by the destructor
+
+  mutable std::mutex stats_mu_;                      // after mu_
+  std::map<std::string, PipelineStats> published_;  // guarded by stats_mu_
+
+  // Loop thread only.
+  std::map<std::string, std::unique_ptr<Pipeline>> pipelines_;
+  std::vector<Command> deferred_;  // adds waiting for a removed namesake to finish stopping
+  bool loop_stopping_ = false;
   std::thread thread_;
 };
 

@@ -158,7 +158,7 @@ TEST(SupervisorTest, AWorkerKilledMidFrame20TimesComesBackEachTimeAndNothingLeak
     ASSERT_TRUE(eventually(
         [&] {
           auto v = sup.stats("victim");
-          return v->state == "running" && v->lease_held;
+          return v->state == PipelineState::kRunning && v->lease_held;
         },
         5s));
     const PipelineStats before = *sup.stats("victim");
@@ -170,7 +170,7 @@ TEST(SupervisorTest, AWorkerKilledMidFrame20TimesComesBackEachTimeAndNothingLeak
     ASSERT_TRUE(eventually(
         [&] {
           auto v = sup.stats("victim");
-          return v->pid != 0 && v->pid != before.pid && v->state == "running" &&
+          return v->pid != 0 && v->pid != before.pid && v->state == PipelineState::kRunning &&
                  v->results > before.results;
         },
         3s));
@@ -235,7 +235,7 @@ TEST(SupervisorTest, AStoppedWorkerIsDetectedAsHungAndReplaced) {
   ASSERT_TRUE(eventually(
       [&] {
         auto v = sup.stats("p");
-        return v->state == "running" && v->pid != old;
+        return v->state == PipelineState::kRunning && v->pid != old;
       },
       3s));
   const PipelineStats replaced = *sup.stats("p");
@@ -272,7 +272,7 @@ TEST(SupervisorTest, ABadModelFileFailsThePipelineWithItsReasonAndRetriesWithBac
   const auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(eventually([&] { return sup.stats("bad")->restart_reasons["failed"] >= 1; }, 10s));
   PipelineStats b = *sup.stats("bad");
-  EXPECT_EQ(b.state, "failed");
+  EXPECT_EQ(b.state, PipelineState::kFailed);
   EXPECT_NE(b.last_error.find("model."), std::string::npos) << b.last_error;
   EXPECT_NE(b.last_error.find(path), std::string::npos) << b.last_error;  // names the file
   // Retried, with growing delays: 0.1, 0.2, 0.4, 0.8, 0.8 ... s.
@@ -281,7 +281,7 @@ TEST(SupervisorTest, ABadModelFileFailsThePipelineWithItsReasonAndRetriesWithBac
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_GT(elapsed, 0.1 + 0.2 + 0.4);  // backoff, not a tight loop
   b = *sup.stats("bad");
-  EXPECT_EQ(b.state, "failed");
+  EXPECT_EQ(b.state, PipelineState::kFailed);
   EXPECT_EQ(b.results, 0u);
   // The stream and the other pipeline never noticed.
   const PipelineStats g = *sup.stats("good");
@@ -319,7 +319,7 @@ TEST(SupervisorTest, APythonWorkerWrittenFromTheProtocolDocumentWorks) {
   ASSERT_TRUE(eventually([&] { return sup.stats("py")->results >= 20; }, 20s))
       << sup.stats("py")->last_error;
   const PipelineStats st = *sup.stats("py");
-  EXPECT_EQ(st.state, "running");
+  EXPECT_EQ(st.state, PipelineState::kRunning);
   EXPECT_EQ(st.restarts, 0u);
   EXPECT_EQ(st.bad_results, 0u);
   EXPECT_EQ(st.offered, st.taken + st.dropped + st.pending);
@@ -341,7 +341,7 @@ TEST(SupervisorTest, APythonWorkerWrittenFromTheProtocolDocumentWorks) {
   }
   EXPECT_TRUE(saw_box);
   sup.stop();
-  EXPECT_EQ(sup.stats("py")->state, "stopped");
+  EXPECT_EQ(sup.stats("py")->state, PipelineState::kStopped);
 }
 
 // A worker that says hello, then closes its output and never answers again: no busy loop on the
@@ -352,7 +352,7 @@ TEST(SupervisorTest, AWorkerThatClosesItsOutputIsReplacedAsHungWithoutSpinning) 
   ResultStore store;
   SupervisorOptions o = fast_options();
   o.worker_executable = "/bin/sh";
-  o.worker_args = {"-c", "echo '{\"type\":\"hello\"}'; exec 1>&- 5>&-; exec sleep 30"};
+  o.worker_args = {"-c", "echo '{\"type\":\"hello\",\"protocol\":1,\"abi\":1}'; exec 1>&- 5>&-; exec sleep 30"};
   Supervisor sup(o, store);
   ASSERT_TRUE(sup.start().ok());
   ASSERT_TRUE(sup.add_pipeline(fake_pipeline("mute", 0), s.pool).ok());
@@ -407,8 +407,27 @@ TEST(SupervisorTest, AWorkerSpeakingAnotherProtocolVersionFailsThePipeline) {
   ASSERT_TRUE(
       eventually([&] { return sup.stats("old")->restart_reasons.count("failed") > 0; }, 5s));
   const PipelineStats st = *sup.stats("old");
-  EXPECT_EQ(st.state, "failed");
+  EXPECT_EQ(st.state, PipelineState::kFailed);
   EXPECT_NE(st.last_error.find("protocol.mismatch"), std::string::npos) << st.last_error;
+  sup.stop();
+}
+
+TEST(SupervisorTest, AWorkerWhoseHelloHasNoVersionFailsThePipeline) {
+  orion::testing::Watchdog dog(Duration::seconds(60), "missing version");
+  Stream s;
+  ResultStore store;
+  SupervisorOptions o = fast_options();
+  o.worker_executable = "/bin/sh";
+  o.worker_args = {"-c", "echo '{\"type\":\"hello\",\"pid\":1}'; exec sleep 30"};
+  Supervisor sup(o, store);
+  ASSERT_TRUE(sup.start().ok());
+  ASSERT_TRUE(sup.add_pipeline(fake_pipeline("unversioned", 0), s.pool).ok());
+  ASSERT_TRUE(eventually(
+      [&] { return sup.stats("unversioned")->restart_reasons.count("failed") > 0; }, 5s));
+  const PipelineStats st = *sup.stats("unversioned");
+  EXPECT_EQ(st.state, PipelineState::kFailed);
+  EXPECT_NE(st.last_error.find("protocol.missing_version"), std::string::npos) << st.last_error;
+  EXPECT_EQ(st.violations.at("protocol.missing_version"), 1u);
   sup.stop();
 }
 
@@ -421,7 +440,7 @@ TEST(SupervisorTest, AWorkerThatClosesItsInputDoesNotTakeTheHostProcessDown) {
   ResultStore store;
   SupervisorOptions o = fast_options();
   o.worker_executable = "/bin/sh";
-  o.worker_args = {"-c", "exec 0<&-; echo '{\"type\":\"hello\"}'; exec sleep 30"};
+  o.worker_args = {"-c", "exec 0<&-; echo '{\"type\":\"hello\",\"protocol\":1,\"abi\":1}'; exec sleep 30"};
   Supervisor sup(o, store);
   ASSERT_TRUE(sup.start().ok());
   ASSERT_TRUE(sup.add_pipeline(fake_pipeline("deaf", 0), s.pool).ok());
@@ -451,7 +470,7 @@ TEST(SupervisorTest, AWorkerWhoseFrameLoopIsStuckIsReplacedAsHung) {
   Supervisor sup(o, store);
   ASSERT_TRUE(sup.start().ok());
   ASSERT_TRUE(sup.add_pipeline(fake_pipeline("stuck", 0), s.pool).ok());
-  ASSERT_TRUE(eventually([&] { return sup.stats("stuck")->state == "running"; }, 10s));
+  ASSERT_TRUE(eventually([&] { return sup.stats("stuck")->state == PipelineState::kRunning; }, 10s));
   const auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(
       eventually([&] { return sup.stats("stuck")->restart_reasons.count("hung") > 0; }, 10s));
@@ -488,7 +507,7 @@ TEST(SupervisorTest, NoWorkerOutlivesItsEngine) {
     if (!sup.start().ok()) ::_exit(2);
     (void)sup.add_pipeline(fake_pipeline("a", 5), pool);
     (void)sup.add_pipeline(fake_pipeline("b", 5), pool);
-    while (!(sup.stats("a")->state == "running" && sup.stats("b")->state == "running"))
+    while (!(sup.stats("a")->state == PipelineState::kRunning && sup.stats("b")->state == PipelineState::kRunning))
       ::usleep(5000);
     const pid_t w[2] = {sup.stats("a")->pid, sup.stats("b")->pid};
     (void)!::write(pids[1], w, sizeof w);
