@@ -132,6 +132,8 @@ struct PipelineStats {
   uint64_t motion_frames = 0, motion_passed = 0, motion_skipped = 0;
 };
 
+struct PipelineRuntime;  // pipeline_runner.h
+
 class Supervisor {
  public:
   Supervisor(SupervisorOptions options, ResultStore& results);
@@ -151,8 +153,6 @@ class Supervisor {
   std::optional<PipelineStats> stats(const std::string& pipeline) const;
   // Stops and reaps every worker, then the supervisor thread. Idempotent.
   void stop();
-
-  struct Pipeline;
 
  private:
   struct Command;
@@ -176,7 +176,7 @@ class Supervisor {
   std::map<std::string, PipelineStats> published_;  // guarded by stats_mu_
 
   // Loop thread only.
-  std::map<std::string, std::unique_ptr<Pipeline>> pipelines_;
+  std::map<std::string, std::unique_ptr<PipelineRuntime>> pipelines_;
   std::vector<Command> deferred_;  // adds waiting for a removed namesake to finish stopping
   bool loop_stopping_ = false;
   std::thread thread_;
