@@ -15,7 +15,7 @@ set(ORION_SANITIZER_FLAGS "")
 if(ORION_SANITIZE STREQUAL "thread")
   set(ORION_SANITIZER_FLAGS -fsanitize=thread -fno-omit-frame-pointer)
 elseif(ORION_SANITIZE STREQUAL "address")
-  set(ORION_SANITIZER_FLAGS -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  set(ORION_SANITIZER_FLAGS -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined,float-cast-overflow
       -fno-omit-frame-pointer)
 elseif(NOT ORION_SANITIZE STREQUAL "")
   message(FATAL_ERROR "ORION_SANITIZE must be empty, thread or address (got ${ORION_SANITIZE})")

@@ -27,6 +27,18 @@ void label(cv::Mat& img, const std::string& text, cv::Point org, double scale, c
   cv::putText(img, text, cv::Point(org.x + 2, org.y - 1), cv::FONT_HERSHEY_SIMPLEX, scale, fg, 1, cv::LINE_AA);
 }
 
+// At most this many boxes of one result are drawn (the compositor thread draws every frame).
+constexpr size_t kMaxBoxesDrawnPerResult = 256;
+
+// A box corner in pixels, inside the picture whatever the float was (NaN → 0).
+cv::Point to_pixel(float x, float y, int width, int height) {
+  auto clamp = [](float v, int hi) {
+    if (!(v > 0.0f)) return 0;  // negative or NaN
+    return v >= static_cast<float>(hi) ? hi : static_cast<int>(v);
+  };
+  return cv::Point(clamp(x, std::max(0, width - 1)), clamp(y, std::max(0, height - 1)));
+}
+
 int block_size(int width) {
   int b = std::max(4, width / 40);
   return b - (b % 2);
@@ -44,9 +56,13 @@ void draw_overlay(uint8_t* bgr, int width, int height, int stride, const Overlay
   const double scale = std::clamp(width / 1280.0, 0.35, 0.8);
   for (const auto& r : results) {
     const cv::Scalar c = colour_for(r.pipeline);
+    size_t drawn = 0;
     for (const auto& d : r.detections) {
-      const cv::Point p1(static_cast<int>(d.box.x1), static_cast<int>(d.box.y1));
-      const cv::Point p2(static_cast<int>(d.box.x2), static_cast<int>(d.box.y2));
+      // Results come from workers: the supervisor has clamped and capped them already, and the
+      // drawing does not rely on it (a float → int cast of 1e30 or NaN is undefined behaviour).
+      if (++drawn > kMaxBoxesDrawnPerResult) break;
+      const cv::Point p1 = to_pixel(d.box.x1, d.box.y1, width, height);
+      const cv::Point p2 = to_pixel(d.box.x2, d.box.y2, width, height);
       cv::rectangle(img, p1, p2, c, 2);
       // Class and score on the box; the box's colour is its pipeline's, named (with the
       // result's age) in the legend under the header.
