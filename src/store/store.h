@@ -1,0 +1,196 @@
+// Store: Orion's system of record — the desired state the API writes (streams, models,
+// pipelines), the actual state engines write (stream and pipeline status, engine heartbeats),
+// and events (detections bound to the frame identity). The API and the engines share nothing
+// else (DESIGN.md "Control plane and data"): control state passes between them only through here.
+//
+// Two implementations behind this one interface, chosen by URL:
+//   sqlite://PATH            embedded default: WAL, busy timeout, foreign keys on
+//   postgresql://...         several engines and API processes on one database (libpqxx)
+// Numbered migrations (store/migrations_*.h) are applied by open(), inside a transaction, and
+// recorded in schema_migrations; opening a database newer than this build is an error.
+// SQL lives only in src/store/.
+//
+// Versions: every desired-state record has `version` (1 at create, +1 at every update). An
+// update or delete with an expected version other than the stored one fails with
+// "store.version_conflict" and changes nothing (the API answers 409). desired_revision() grows
+// at every desired-state change, so a reconciler can poll one number (PostgreSQL also NOTIFYs
+// channel "orion_desired" on change).
+//
+// Errors (codes): "store.bad_url", "store.open", "store.migration", "store.not_found",
+// "store.exists" (duplicate name), "store.version_conflict", "store.in_use" (a stream or model
+// a pipeline still references), "store.missing_reference" (a pipeline naming a stream or model
+// that does not exist), "store.io" (the database failed; message has its text).
+//
+// Thread-safety: every method is thread-safe (implementations serialise on their connection or
+// use a small pool). Each call is one transaction: it either happened or not.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+
+namespace orion::store {
+
+// ---- desired state (written by the API and the YAML import) ---------------------------------
+
+struct StreamRecord {
+  std::string name;
+  std::string url;  // as given, credentials included (the API redacts them on the way out)
+  bool enabled = true;
+  bool loop = false;
+  bool tls_verify = true;
+  int64_t version = 0;
+  std::string updated_at;  // ISO 8601 UTC, set by the store
+};
+
+struct ModelRecord {
+  std::string name;
+  std::string kind;  // yolov8 | yolox | hog | fake
+  std::string path;
+  int input_width = 0, input_height = 0;  // 0: the model's own
+  std::vector<std::string> class_names;   // empty: the model's / COCO
+  int64_t version = 0;
+  std::string updated_at;
+};
+
+// Which detections of a pipeline become events (rows), so the database never takes every box of
+// every frame: classes (empty = all), a minimum score, and at most one event per class per
+// min_interval_ms.
+struct EventPolicy {
+  bool enabled = true;
+  std::vector<std::string> classes;
+  double min_score = 0.5;
+  int64_t min_interval_ms = 1000;
+};
+
+struct PipelineRecord {
+  std::string name;
+  std::string stream;  // references StreamRecord::name
+  std::string model;   // references ModelRecord::name
+  std::string sla = "best_effort";  // critical | best_effort
+  double min_score = 0.25;
+  double iou = 0.45;
+  std::vector<std::string> classes;  // detector class filter, empty = all
+  bool enabled = true;
+  std::string motion_gate_json;  // "" = off; else the motion_gate object as JSON text
+  std::vector<std::string> worker_command;  // empty = the engine's default worker
+  EventPolicy events;
+  int64_t version = 0;
+  std::string updated_at;
+};
+
+// ---- actual state (written by engines) ------------------------------------------------------
+
+struct EngineRecord {
+  std::string id;            // unique per engine process (e.g. host:pid:start)
+  std::string media_url;     // http://host:port of its media endpoint (snapshots)
+  std::string rtsp_url;      // rtsp://host:port, the base of its outputs
+  int max_streams = 0;       // 0: no limit declared
+  std::string started_at, heartbeat_at;  // set by the store
+};
+
+struct StreamStatusRecord {
+  std::string stream;
+  std::string engine_id;
+  std::string state;       // media::StreamState as text: connecting, live, retrying, stalled, failed
+  std::string last_error;
+  double fps_in = 0, fps_out = 0;
+  uint64_t frames_in = 0, frames_out = 0, reconnects = 0;
+  std::string output_url;
+  std::string updated_at;
+};
+
+struct PipelineStatusRecord {
+  std::string pipeline;
+  std::string engine_id;
+  std::string state;  // engine::PipelineState as text
+  std::string last_error;
+  int pid = 0;
+  uint64_t restarts = 0;
+  std::map<std::string, uint64_t> restart_reasons;
+  std::map<std::string, uint64_t> violations;
+  uint64_t offered = 0, taken = 0, dropped = 0, results = 0;
+  double last_result_age_s = -1;  // -1: no result yet
+  std::string updated_at;
+};
+
+// ---- events ---------------------------------------------------------------------------------
+
+// One detection that passed its pipeline's EventPolicy, bound to the frame it was found on.
+struct EventRecord {
+  int64_t id = 0;  // set by the store; increasing, the cursor of query_events
+  std::string stream, pipeline;
+  uint64_t sequence = 0;
+  int64_t pts_ns = 0;
+  int64_t capture_ns = 0;    // CLOCK_MONOTONIC of the engine that captured it
+  int64_t wall_time_ms = 0;  // Unix time (ms) when the engine saw the result
+  int class_id = -1;
+  std::string class_name;
+  double score = 0;
+  double x1 = 0, y1 = 0, x2 = 0, y2 = 0;
+};
+
+struct EventQuery {
+  std::string stream, pipeline;  // "" = any
+  int64_t since_ms = 0;          // wall_time_ms >= since_ms
+  int64_t after_id = 0;          // cursor: id > after_id
+  int limit = 100;               // 1..1000
+};
+
+struct Retention {
+  int64_t max_age_ms = 7LL * 24 * 3600 * 1000;
+  int64_t max_rows = 1'000'000;
+};
+
+class Store {
+ public:
+  // Opens (creating when absent) and migrates. Errors: store.bad_url, store.open, store.migration.
+  static Result<std::unique_ptr<Store>> open(const std::string& url);
+  virtual ~Store() = default;
+
+  virtual std::string url_redacted() const = 0;  // for logs: no password
+
+  // Desired state. create_* set version 1; update_* need the current version.
+  virtual Result<std::vector<StreamRecord>> list_streams() = 0;
+  virtual Result<StreamRecord> get_stream(const std::string& name) = 0;
+  virtual Result<StreamRecord> create_stream(const StreamRecord& r) = 0;
+  virtual Result<StreamRecord> update_stream(const StreamRecord& r, int64_t expected_version) = 0;
+  virtual Status delete_stream(const std::string& name, std::optional<int64_t> expected_version) = 0;
+
+  virtual Result<std::vector<ModelRecord>> list_models() = 0;
+  virtual Result<ModelRecord> get_model(const std::string& name) = 0;
+  virtual Result<ModelRecord> create_model(const ModelRecord& r) = 0;
+  virtual Result<ModelRecord> update_model(const ModelRecord& r, int64_t expected_version) = 0;
+  virtual Status delete_model(const std::string& name, std::optional<int64_t> expected_version) = 0;
+
+  virtual Result<std::vector<PipelineRecord>> list_pipelines() = 0;
+  virtual Result<PipelineRecord> get_pipeline(const std::string& name) = 0;
+  virtual Result<PipelineRecord> create_pipeline(const PipelineRecord& r) = 0;
+  virtual Result<PipelineRecord> update_pipeline(const PipelineRecord& r, int64_t expected_version) = 0;
+  virtual Status delete_pipeline(const std::string& name, std::optional<int64_t> expected_version) = 0;
+
+  // Grows at every desired-state change (create, update, delete of any resource).
+  virtual Result<int64_t> desired_revision() = 0;
+
+  // Actual state.
+  virtual Status heartbeat_engine(const EngineRecord& e) = 0;
+  virtual Result<std::vector<EngineRecord>> list_engines() = 0;
+  virtual Status put_stream_status(const StreamStatusRecord& s) = 0;
+  virtual Result<std::vector<StreamStatusRecord>> list_stream_status() = 0;
+  virtual Status put_pipeline_status(const PipelineStatusRecord& s) = 0;
+  virtual Result<std::vector<PipelineStatusRecord>> list_pipeline_status() = 0;
+
+  // Events: one transaction per batch; returns the ids given.
+  virtual Result<std::vector<int64_t>> insert_events(const std::vector<EventRecord>& batch) = 0;
+  virtual Result<std::vector<EventRecord>> query_events(const EventQuery& q) = 0;
+  // Deletes events older than max_age and beyond the newest max_rows; returns rows deleted.
+  virtual Result<int64_t> apply_retention(const Retention& r, int64_t now_ms) = 0;
+  virtual Result<int64_t> count_events() = 0;
+};
+
+}  // namespace orion::store
