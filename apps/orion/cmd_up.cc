@@ -99,13 +99,16 @@ int run_up(const UpOptions& o) {
           std::snprintf(motion, sizeof motion, ", motion gate %llu passed, %llu skipped",
                         static_cast<unsigned long long>(p.motion_passed),
                         static_cast<unsigned long long>(p.motion_skipped));
-        std::printf("  pipeline %-16s %s, %llu offered, %llu taken, %llu dropped, %llu results, %llu restarts, "
-                    "last result %.0f ms ago, capture->result %.0f ms%s\n",
-                    p.name.c_str(), orion::engine::to_string(p.state), static_cast<unsigned long long>(p.offered),
-                    static_cast<unsigned long long>(p.taken), static_cast<unsigned long long>(p.dropped),
-                    static_cast<unsigned long long>(p.results), static_cast<unsigned long long>(p.restarts),
-                    p.last_result_age == orion::Duration::max() ? -1.0 : p.last_result_age.as_millis(),
-                    p.last_result_latency.as_millis(), motion);
+        std::printf(
+            "  pipeline %-16s %s, %llu offered, %llu taken, %llu dropped, %llu results, %llu "
+            "restarts, "
+            "last result %.0f ms ago, capture->result %.0f ms%s\n",
+            p.name.c_str(), orion::engine::to_string(p.state),
+            static_cast<unsigned long long>(p.offered), static_cast<unsigned long long>(p.taken),
+            static_cast<unsigned long long>(p.dropped), static_cast<unsigned long long>(p.results),
+            static_cast<unsigned long long>(p.restarts),
+            p.last_result_age == orion::Duration::max() ? -1.0 : p.last_result_age.as_millis(),
+            p.last_result_latency.as_millis(), motion);
       }
       for (const auto& r : (*engine)->report()) {
         std::printf("  %-16s %s, %llu frames in, %llu out, %.1f fps, %llu client media\n", r.capture.name.c_str(),

@@ -20,8 +20,10 @@ Duration Backoff::peek() const {
 
 Duration Backoff::next() {
   const Duration d = peek();
-  if (d < policy_.max) ++failures_;  // beyond the cap the count stops mattering; never overflows
-  else failures_ = std::max(failures_, 1);
+  if (d < policy_.max)
+    ++failures_;  // beyond the cap the count stops mattering; never overflows
+  else
+    failures_ = std::max(failures_, 1);
   return d;
 }
 

@@ -50,7 +50,8 @@ bool set_nonblocking(int fd) {
   sigemptyset(&empty);
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGPIPE}) ::sigaction(sig, &dfl, nullptr);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGPIPE})
+    ::sigaction(sig, &dfl, nullptr);
   ::sigprocmask(SIG_SETMASK, &empty, nullptr);
   // Its own process group: a Ctrl-C at the terminal reaches the engine only, which then stops
   // its workers in order.
@@ -144,8 +145,7 @@ Result<ChildProcess> ChildProcess::spawn(const SpawnSpec& spec) {
     }
     if (!ns || (errno != EPERM && errno != EINVAL && errno != ENOSPC && errno != EUSERS)) break;
   }
-  if (pid < 0)
-    return Error{"process.spawn", "clone3(" + spec.argv[0] + "): " + errno_text(errno)};
+  if (pid < 0) return Error{"process.spawn", "clone3(" + spec.argv[0] + "): " + errno_text(errno)};
   c.pid_ = static_cast<pid_t>(pid);
   c.pidfd_.reset(pidfd);
   err_high.reset();
@@ -221,8 +221,9 @@ bool ChildProcess::send_line(const std::string& line) {
 
 Status ChildProcess::kill() {
   if (pid_ <= 0 || exit_) return {};
-  int rc = pidfd_ ? static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0))
-                  : ::kill(pid_, SIGKILL);
+  int rc =
+      pidfd_ ? static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0))
+             : ::kill(pid_, SIGKILL);
   if (rc != 0 && errno != ESRCH)
     return Error{"process.kill", "SIGKILL to " + std::to_string(pid_) + ": " + errno_text(errno)};
   if (!own_ns_) (void)::kill(-pid_, SIGKILL);  // its process group; ESRCH when already empty

@@ -44,7 +44,7 @@ struct SpawnSpec {
 
 struct ExitStatus {
   bool signaled = false;
-  int code = 0;  // exit status, or the signal number when signaled
+  int code = 0;                  // exit status, or the signal number when signaled
   std::string describe() const;  // "exit status 3", "killed by signal 9 (Killed)"
 };
 

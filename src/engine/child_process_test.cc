@@ -1,8 +1,8 @@
 // ChildProcess with real processes: exec errors, descriptors, kill and reap, PID namespace.
 #include "engine/child_process.h"
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
@@ -55,7 +55,9 @@ TEST(ChildProcess, TheChildGetsItsDescriptorsAtFixedNumbersAndNothingElse) {
       {"/bin/sh", "-c",
        "for f in 0 1 2 3 4 5 6 7 8 9 10 11 12; do [ -e /proc/self/fd/$f ] && printf '%s ' $f; done;"
        " read x <&3; echo \"got $x\""},
-      {{p[0], 3}}, 5, true});
+      {{p[0], 3}},
+      5,
+      true});
   ASSERT_TRUE(c.ok()) << c.error().to_string();
   ASSERT_EQ(::write(p[1], "hi\n", 3), 3);
   ::close(p[1]);
@@ -86,7 +88,9 @@ TEST(ChildProcess, ChildrenThatEscapeWithSetsidDieWithTheirParent) {
   const std::string marker = "orion-child-process-test-" + std::to_string(::getpid());
   auto c = ChildProcess::spawn(SpawnSpec{
       {"/bin/sh", "-c", "setsid /bin/bash -c 'exec -a " + marker + " sleep 60' & exec sleep 60"},
-      {}, 5, true});
+      {},
+      5,
+      true});
   ASSERT_TRUE(c.ok()) << c.error().to_string();
   auto alive = [&] {
     for (const auto& entry : std::filesystem::directory_iterator("/proc")) {

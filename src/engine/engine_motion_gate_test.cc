@@ -111,8 +111,8 @@ TEST(EngineMotionGate, AStaticSceneSkipsTheDetectorOnlyWhenTheGateIsOn) {
   ASSERT_TRUE(eventually(
       [&] {
         const PipelineStats p = pipeline(e, "gated");
-        return p.pid != before.pid && p.state == PipelineState::kRunning && p.taken > before.taken + 10 &&
-               p.motion_frames > before.motion_frames + 10;
+        return p.pid != before.pid && p.state == PipelineState::kRunning &&
+               p.taken > before.taken + 10 && p.motion_frames > before.motion_frames + 10;
       },
       10s))
       << describe(pipeline(e, "gated"));

@@ -79,7 +79,8 @@ TEST(EngineWorkers, SeveralPipelinesOnSeveralStreamsEachWithItsOwnStatistics) {
   ASSERT_TRUE(eventually(
       [&] {
         auto p = pipeline(e, "a-critical");
-        return p->pid != victim.pid && p->state == PipelineState::kRunning && p->results > victim.results;
+        return p->pid != victim.pid && p->state == PipelineState::kRunning &&
+               p->results > victim.results;
       },
       5s));
   std::this_thread::sleep_for(500ms);

@@ -15,12 +15,11 @@ void add_counts(std::map<std::string, uint64_t>& to, const std::map<std::string,
 }
 
 HealthLimits limits_of(const SupervisorOptions& o) {
-  return {o.heartbeat_interval, o.heartbeat_timeout, o.startup_timeout, o.detect_timeout,
-          o.stop_grace, o.max_violations};
+  return {o.heartbeat_interval, o.heartbeat_timeout, o.startup_timeout,
+          o.detect_timeout,     o.stop_grace,        o.max_violations};
 }
 
 }  // namespace
-
 
 Status PipelineRunner::spawn(PipelineRuntime& p) const {
   auto port = p.pool->attach(p.spec.name);
@@ -49,8 +48,8 @@ Status PipelineRunner::spawn(PipelineRuntime& p) const {
   rc.max_bytes = worker::kMaxResultBytes;
   rc.max_detections = o_.max_detections_per_result;
   rc.offer_state = [port = *port](uint64_t) { return OfferState::kTaken; };
-  auto inst = std::make_unique<Instance>(std::move(mailbox), std::move(child).value(), std::move(rc),
-                                         o_.max_control_lines_per_second);
+  auto inst = std::make_unique<Instance>(std::move(mailbox), std::move(child).value(),
+                                         std::move(rc), o_.max_control_lines_per_second);
   inst->spawned = inst->last_heartbeat = clock_.now();
 
   worker::WorkerConfig c;
@@ -83,8 +82,8 @@ void PipelineRunner::read_stdout(PipelineRuntime& p, Instance& i, size_t budget)
     budget -= static_cast<size_t>(k);
     const uint64_t overlong = i.framer.feed(std::string_view(buf, static_cast<size_t>(k)), lines);
     for (uint64_t n = 0; n < overlong; ++n)
-      i.violations.add("protocol.line_too_long", "a control line over " +
-                                                     std::to_string(kMaxControlLine) + " bytes");
+      i.violations.add("protocol.line_too_long",
+                       "a control line over " + std::to_string(kMaxControlLine) + " bytes");
   }
   const Timestamp now = clock_.now();
   for (const std::string& line : lines) i.control.on_line(line, now, i.facts, i.violations);
@@ -199,8 +198,9 @@ bool PipelineRunner::try_reap(PipelineRuntime& p, bool stopping) const {
     p.acc.last_error = fatal;
     p.state = PipelineState::kFailed;
   } else {
-    p.acc.last_error = reason == "misbehaved" && !violation.empty() ? violation + " (" + detail + ")"
-                                                                     : reason + ": " + detail;
+    p.acc.last_error = reason == "misbehaved" && !violation.empty()
+                           ? violation + " (" + detail + ")"
+                           : reason + ": " + detail;
     p.state = PipelineState::kBackoff;
   }
   if (produced) p.backoff.reset();
@@ -238,6 +238,5 @@ PipelineStats PipelineRunner::snapshot(const PipelineRuntime& p, Timestamp now) 
   }
   return s;
 }
-
 
 }  // namespace orion::engine

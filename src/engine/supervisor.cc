@@ -21,11 +21,16 @@ namespace orion::engine {
 
 const char* to_string(PipelineState s) {
   switch (s) {
-    case PipelineState::kStarting: return "starting";
-    case PipelineState::kRunning: return "running";
-    case PipelineState::kBackoff: return "backoff";
-    case PipelineState::kFailed: return "failed";
-    case PipelineState::kStopped: return "stopped";
+    case PipelineState::kStarting:
+      return "starting";
+    case PipelineState::kRunning:
+      return "running";
+    case PipelineState::kBackoff:
+      return "backoff";
+    case PipelineState::kFailed:
+      return "failed";
+    case PipelineState::kStopped:
+      return "stopped";
   }
   return "unknown";
 }
@@ -202,8 +207,8 @@ bool Supervisor::turn() {
     fds.push_back({p->inst->proc.pidfd(), POLLIN, 0});
     tags.push_back({p.get(), kOut});
   }
-  const int timeout_ms = static_cast<int>(std::clamp<int64_t>(
-      options_.heartbeat_interval.count_nanos() / 1'000'000, 1, 50));
+  const int timeout_ms = static_cast<int>(
+      std::clamp<int64_t>(options_.heartbeat_interval.count_nanos() / 1'000'000, 1, 50));
   ::poll(fds.data(), fds.size(), timeout_ms);
   if (fds[0].revents & POLLIN) {
     uint64_t v;

@@ -52,8 +52,8 @@
 #include "core/result.h"
 #include "core/result_store.h"
 #include "core/time.h"
-#include "infer/motion_gate.h"
 #include "engine/worker_intake.h"
+#include "infer/motion_gate.h"
 #include "ipc/shm_frame_pool.h"
 #include "worker/protocol.h"
 
@@ -172,7 +172,7 @@ class Supervisor {
   bool started_ = false;           // guarded by mu_
   std::atomic<int> wake_fd_{-1};   // eventfd, written by any thread; closed by the destructor
 
-  mutable std::mutex stats_mu_;                      // after mu_
+  mutable std::mutex stats_mu_;                     // after mu_
   std::map<std::string, PipelineStats> published_;  // guarded by stats_mu_
 
   // Loop thread only.

@@ -352,7 +352,8 @@ TEST(SupervisorTest, AWorkerThatClosesItsOutputIsReplacedAsHungWithoutSpinning) 
   ResultStore store;
   SupervisorOptions o = fast_options();
   o.worker_executable = "/bin/sh";
-  o.worker_args = {"-c", "echo '{\"type\":\"hello\",\"protocol\":1,\"abi\":1}'; exec 1>&- 5>&-; exec sleep 30"};
+  o.worker_args = {
+      "-c", "echo '{\"type\":\"hello\",\"protocol\":1,\"abi\":1}'; exec 1>&- 5>&-; exec sleep 30"};
   Supervisor sup(o, store);
   ASSERT_TRUE(sup.start().ok());
   ASSERT_TRUE(sup.add_pipeline(fake_pipeline("mute", 0), s.pool).ok());
@@ -440,7 +441,8 @@ TEST(SupervisorTest, AWorkerThatClosesItsInputDoesNotTakeTheHostProcessDown) {
   ResultStore store;
   SupervisorOptions o = fast_options();
   o.worker_executable = "/bin/sh";
-  o.worker_args = {"-c", "exec 0<&-; echo '{\"type\":\"hello\",\"protocol\":1,\"abi\":1}'; exec sleep 30"};
+  o.worker_args = {
+      "-c", "exec 0<&-; echo '{\"type\":\"hello\",\"protocol\":1,\"abi\":1}'; exec sleep 30"};
   Supervisor sup(o, store);
   ASSERT_TRUE(sup.start().ok());
   ASSERT_TRUE(sup.add_pipeline(fake_pipeline("deaf", 0), s.pool).ok());
@@ -470,7 +472,8 @@ TEST(SupervisorTest, AWorkerWhoseFrameLoopIsStuckIsReplacedAsHung) {
   Supervisor sup(o, store);
   ASSERT_TRUE(sup.start().ok());
   ASSERT_TRUE(sup.add_pipeline(fake_pipeline("stuck", 0), s.pool).ok());
-  ASSERT_TRUE(eventually([&] { return sup.stats("stuck")->state == PipelineState::kRunning; }, 10s));
+  ASSERT_TRUE(
+      eventually([&] { return sup.stats("stuck")->state == PipelineState::kRunning; }, 10s));
   const auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(
       eventually([&] { return sup.stats("stuck")->restart_reasons.count("hung") > 0; }, 10s));
@@ -507,7 +510,8 @@ TEST(SupervisorTest, NoWorkerOutlivesItsEngine) {
     if (!sup.start().ok()) ::_exit(2);
     (void)sup.add_pipeline(fake_pipeline("a", 5), pool);
     (void)sup.add_pipeline(fake_pipeline("b", 5), pool);
-    while (!(sup.stats("a")->state == PipelineState::kRunning && sup.stats("b")->state == PipelineState::kRunning))
+    while (!(sup.stats("a")->state == PipelineState::kRunning &&
+             sup.stats("b")->state == PipelineState::kRunning))
       ::usleep(5000);
     const pid_t w[2] = {sup.stats("a")->pid, sup.stats("b")->pid};
     (void)!::write(pids[1], w, sizeof w);

@@ -17,8 +17,8 @@ std::string seconds(Duration d) {
 HealthAssessment assess(const HealthFacts& f, const HealthLimits& l, Timestamp now) {
   if (f.stopping) {
     if (now - f.stop_requested >= l.stop_grace)
-      return {HealthVerdict::kStopOverdue, "still running " + seconds(now - f.stop_requested) +
-                                               " after it was asked to stop"};
+      return {HealthVerdict::kStopOverdue,
+              "still running " + seconds(now - f.stop_requested) + " after it was asked to stop"};
     return {};
   }
   if (f.fatal) return {HealthVerdict::kFatal, "the worker cannot work"};
@@ -30,15 +30,16 @@ HealthAssessment assess(const HealthFacts& f, const HealthLimits& l, Timestamp n
   // Before its first message the process is still starting (exec, dynamic linking): that is
   // bounded by startup_timeout, not by the heartbeat window.
   if (!f.ready && now - f.spawned > l.startup_timeout)
-    return {HealthVerdict::kStartupTimeout, "not ready " + seconds(now - f.spawned) + " after start"};
+    return {HealthVerdict::kStartupTimeout,
+            "not ready " + seconds(now - f.spawned) + " after start"};
   if (f.spoke && now - f.last_reply > l.heartbeat_timeout)
     return {HealthVerdict::kHung, "no heartbeat reply for " + seconds(now - f.last_reply)};
   if (f.busy > l.detect_timeout)
     return {HealthVerdict::kHung, "one detect() has run for " + seconds(f.busy)};
   if (f.lease_token != 0 && f.lease_since.is_set() &&
       now - f.lease_since > l.detect_timeout + l.heartbeat_timeout)
-    return {HealthVerdict::kHung, "lease.held_too_long: held one frame for " +
-                                      seconds(now - f.lease_since)};
+    return {HealthVerdict::kHung,
+            "lease.held_too_long: held one frame for " + seconds(now - f.lease_since)};
   // The frame loop marks progress at least every 100 ms while it waits, and before each
   // inference. A worker that answers heartbeats and says it is not inside an inference, yet has
   // not marked progress for longer than the heartbeat window, has a stuck frame loop. The "not
@@ -55,12 +56,18 @@ HealthAssessment assess(const HealthFacts& f, const HealthLimits& l, Timestamp n
 
 const char* restart_reason(HealthVerdict v) {
   switch (v) {
-    case HealthVerdict::kHealthy: return "";
-    case HealthVerdict::kFatal: return "failed";
-    case HealthVerdict::kMisbehaved: return "misbehaved";
-    case HealthVerdict::kStartupTimeout: return "startup_timeout";
-    case HealthVerdict::kHung: return "hung";
-    case HealthVerdict::kStopOverdue: return "stopping";
+    case HealthVerdict::kHealthy:
+      return "";
+    case HealthVerdict::kFatal:
+      return "failed";
+    case HealthVerdict::kMisbehaved:
+      return "misbehaved";
+    case HealthVerdict::kStartupTimeout:
+      return "startup_timeout";
+    case HealthVerdict::kHung:
+      return "hung";
+    case HealthVerdict::kStopOverdue:
+      return "stopping";
   }
   return "";
 }

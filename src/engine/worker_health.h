@@ -41,8 +41,8 @@ struct HealthLimits {
 // can only make a worker look stalled, never healthy).
 struct HealthFacts {
   Timestamp spawned;
-  bool spoke = false;           // any valid control line received
-  Timestamp last_reply;         // last valid control line
+  bool spoke = false;    // any valid control line received
+  Timestamp last_reply;  // last valid control line
   bool ready = false;
   Timestamp ready_at;
   Duration busy = Duration::nanos(-1);  // inside detect() for this long, as last reported; < 0 idle
@@ -50,8 +50,8 @@ struct HealthFacts {
   uint64_t lease_token = 0;             // the frame the worker holds, 0 = none
   Timestamp lease_since;                // when the engine first saw this lease_token
   uint64_t violations = 0;
-  bool flood = false;                   // a violation never tolerated
-  bool fatal = false;                   // a fatal error reported or a protocol refusal
+  bool flood = false;  // a violation never tolerated
+  bool fatal = false;  // a fatal error reported or a protocol refusal
   bool stopping = false;
   Timestamp stop_requested;
 };

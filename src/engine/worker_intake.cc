@@ -10,7 +10,8 @@ namespace orion::engine {
 
 namespace proto = orion::worker;
 
-void Violations::add(const std::string& code, const std::string& message, bool counts_toward_limit) {
+void Violations::add(const std::string& code, const std::string& message,
+                     bool counts_toward_limit) {
   ++counts[code];
   if (counts_toward_limit) ++counted;
   last = code + ": " + message;
@@ -50,8 +51,8 @@ void ControlIntake::on_line(std::string_view line, Timestamp now, WorkerFacts& f
   }
   if (++window_lines_ > max_lines_ && !flood_) {
     flood_ = true;
-    v.add("protocol.flood", "more than " + std::to_string(max_lines_) +
-                                " control lines in one second");
+    v.add("protocol.flood",
+          "more than " + std::to_string(max_lines_) + " control lines in one second");
   }
   if (line.empty()) return;
   auto m = proto::decode_control(line);
@@ -77,9 +78,9 @@ void ControlIntake::on_line(std::string_view line, Timestamp now, WorkerFacts& f
     if (m->protocol == 0 || m->abi == 0) {
       f.fatal = true;
       f.fatal_error = std::string("protocol.missing_version: the worker's hello has no ") +
-                      (m->protocol == 0 ? "\"protocol\"" : "\"abi\"") + "; this engine speaks protocol " +
-                      std::to_string(proto::kProtocolVersion) + ", ABI " +
-                      std::to_string(ipc::kAbiVersion);
+                      (m->protocol == 0 ? "\"protocol\"" : "\"abi\"") +
+                      "; this engine speaks protocol " + std::to_string(proto::kProtocolVersion) +
+                      ", ABI " + std::to_string(ipc::kAbiVersion);
       v.add("protocol.missing_version", f.fatal_error);
     } else if (m->protocol != proto::kProtocolVersion ||
                m->abi != static_cast<int>(ipc::kAbiVersion)) {
@@ -123,7 +124,9 @@ bool clamp_box(Box& b, FrameSize frame) {
   const float w = frame.width > 0 ? static_cast<float>(frame.width) : float(ipc::kMaxDimension);
   const float h = frame.height > 0 ? static_cast<float>(frame.height) : float(ipc::kMaxDimension);
   const float lo_x = frame.width > 0 ? 0.0f : -w, lo_y = frame.height > 0 ? 0.0f : -h;
-  auto clamp = [](float x, float lo, float hi) { return std::isfinite(x) ? std::clamp(x, lo, hi) : lo; };
+  auto clamp = [](float x, float lo, float hi) {
+    return std::isfinite(x) ? std::clamp(x, lo, hi) : lo;
+  };
   b.x1 = clamp(b.x1, lo_x, w);
   b.x2 = clamp(b.x2, lo_x, w);
   b.y1 = clamp(b.y1, lo_y, h);
@@ -165,8 +168,9 @@ std::optional<DetectionResult> ResultIntake::on_datagram(std::string_view bytes,
             "a result for frame " + std::to_string(seq) + ", never offered to it");
       return std::nullopt;
     case OfferState::kTooOld:
-      v.add("result.too_old", "a result for frame " + std::to_string(seq) +
-                                  ", older than the engine remembers", false);
+      v.add("result.too_old",
+            "a result for frame " + std::to_string(seq) + ", older than the engine remembers",
+            false);
       return std::nullopt;
   }
   if (!accepted_.insert(seq).second) {
@@ -180,16 +184,20 @@ std::optional<DetectionResult> ResultIntake::on_datagram(std::string_view bytes,
   }
   auto& d = res.detections;
   const size_t before = d.size();
-  d.erase(std::remove_if(d.begin(), d.end(), [&](Detection& x) { return !clamp_box(x.box, frame); }),
-          d.end());
+  d.erase(
+      std::remove_if(d.begin(), d.end(), [&](Detection& x) { return !clamp_box(x.box, frame); }),
+      d.end());
   if (d.size() < before)
-    v.add("result.box_out_of_frame", std::to_string(before - d.size()) +
-                                         " boxes with no area inside the frame dropped", false);
-  if (d.size() > ctx_.max_detections) {
-    v.add("result.too_many_detections", std::to_string(d.size()) + " detections in one result; the " +
-                                            std::to_string(ctx_.max_detections) + " best kept",
+    v.add("result.box_out_of_frame",
+          std::to_string(before - d.size()) + " boxes with no area inside the frame dropped",
           false);
-    std::partial_sort(d.begin(), d.begin() + static_cast<std::ptrdiff_t>(ctx_.max_detections), d.end(),
+  if (d.size() > ctx_.max_detections) {
+    v.add("result.too_many_detections",
+          std::to_string(d.size()) + " detections in one result; the " +
+              std::to_string(ctx_.max_detections) + " best kept",
+          false);
+    std::partial_sort(d.begin(), d.begin() + static_cast<std::ptrdiff_t>(ctx_.max_detections),
+                      d.end(),
                       [](const Detection& a, const Detection& b) { return a.score > b.score; });
     d.resize(ctx_.max_detections);
   }

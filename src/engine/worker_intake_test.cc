@@ -91,7 +91,8 @@ TEST_F(ResultIntakeTest, TooOldIsRefusedWithoutCountingTowardTheLimit) {
 }
 
 TEST_F(ResultIntakeTest, BoxesAreClampedToTheFrameAndBoxesOutsideItDropped) {
-  auto r = feed(result_json(10, 7, {det(-1e7f, -5, 1e7f, 9e6f), det(700, 10, 800, 50), det(50, 50, 40, 60)}));
+  auto r = feed(
+      result_json(10, 7, {det(-1e7f, -5, 1e7f, 9e6f), det(700, 10, 800, 50), det(50, 50, 40, 60)}));
   ASSERT_TRUE(r.has_value());
   ASSERT_EQ(r->detections.size(), 1u);
   EXPECT_EQ(r->detections[0].box, (Box{0, 0, 640, 480}));
@@ -99,8 +100,9 @@ TEST_F(ResultIntakeTest, BoxesAreClampedToTheFrameAndBoxesOutsideItDropped) {
 }
 
 TEST_F(ResultIntakeTest, DetectionsOverTheCapKeepTheBestScores) {
-  auto r = feed(result_json(10, 7, {det(0, 0, 9, 9, 0.1f), det(0, 0, 9, 9, 0.9f), det(0, 0, 9, 9, 0.5f),
-                                    det(0, 0, 9, 9, 0.7f), det(0, 0, 9, 9, 0.2f)}));
+  auto r = feed(result_json(10, 7,
+                            {det(0, 0, 9, 9, 0.1f), det(0, 0, 9, 9, 0.9f), det(0, 0, 9, 9, 0.5f),
+                             det(0, 0, 9, 9, 0.7f), det(0, 0, 9, 9, 0.2f)}));
   ASSERT_TRUE(r.has_value());
   ASSERT_EQ(r->detections.size(), 3u);
   EXPECT_FLOAT_EQ(r->detections[0].score, 0.9f);
@@ -177,7 +179,8 @@ TEST(ControlIntake, MoreLinesPerSecondThanAllowedIsAFlood) {
   EXPECT_TRUE(c.flood());
   EXPECT_EQ(v.counts["protocol.flood"], 1u);
   ControlIntake d(100);  // the same lines spread over two seconds are fine
-  for (int k = 0; k < 150; ++k) d.on_line("{\"type\":\"state\"}", t0 + Duration::millis(k * 14), f, v);
+  for (int k = 0; k < 150; ++k)
+    d.on_line("{\"type\":\"state\"}", t0 + Duration::millis(k * 14), f, v);
   EXPECT_FALSE(d.flood());
 }
 

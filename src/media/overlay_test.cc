@@ -20,18 +20,20 @@ TEST(Overlay, AbsurdBoxesAreDrawnInsideThePictureAndNothingOutsideIsTouched) {
   DetectionResult r;
   r.pipeline = "p";
   const float inf = std::numeric_limits<float>::infinity(), nan = std::nanf("");
-  for (Box b : {Box{-1e30f, -1e30f, 1e30f, 1e30f}, Box{nan, nan, nan, nan}, Box{inf, -inf, -inf, inf},
-                Box{30, 30, 10, 10}, Box{5, 5, 20, 20}})
+  for (Box b : {Box{-1e30f, -1e30f, 1e30f, 1e30f}, Box{nan, nan, nan, nan},
+                Box{inf, -inf, -inf, inf}, Box{30, 30, 10, 10}, Box{5, 5, 20, 20}})
     r.detections.push_back(Detection{1, "x", 0.5f, b});
   for (int k = 0; k < 100000; ++k) r.detections.push_back(Detection{1, "x", 0.5f, Box{1, 1, 2, 2}});
   draw_overlay(picture, kW, kH, kStride, OverlayText{}, {r});
   for (int x = 0; x < kStride; ++x) {
     EXPECT_EQ(mem[static_cast<size_t>(x)], 0xAB) << "above the picture";
-    EXPECT_EQ(mem[static_cast<size_t>(kStride) * (kH + 1) + static_cast<size_t>(x)], 0xAB) << "below";
+    EXPECT_EQ(mem[static_cast<size_t>(kStride) * (kH + 1) + static_cast<size_t>(x)], 0xAB)
+        << "below";
   }
   bool drew = false;
   for (int y = 0; y < kH; ++y) {
-    for (int x = kW * 3; x < kStride; ++x) EXPECT_EQ(picture[y * kStride + x], 0xAB) << "row padding";
+    for (int x = kW * 3; x < kStride; ++x)
+      EXPECT_EQ(picture[y * kStride + x], 0xAB) << "row padding";
     for (int x = 0; x < kW * 3; ++x) drew = drew || picture[y * kStride + x] != 0;
   }
   EXPECT_TRUE(drew);
