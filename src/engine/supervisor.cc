@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "ipc/unique_fd.h"
+#include "protocol/result.h"
 
 extern char** environ;
 
@@ -308,7 +309,7 @@ Status spawn(Supervisor::Pipeline& p, const SupervisorOptions& o) {
   (void)::fcntl(inst->results_fd.get(), F_SETFL, O_NONBLOCK);
   inst->spawned_ns = inst->last_reply_ns = inst->last_heartbeat_ns = mono_ns();
 
-  worker::WorkerConfig c;
+  protocol::WorkerConfig c;
   c.pipeline = p.spec.name;
   c.stream = p.spec.stream;
   c.stream_id = p.pool->stream_id();
@@ -321,7 +322,7 @@ Status spawn(Supervisor::Pipeline& p, const SupervisorOptions& o) {
   c.mailbox_fd = 4;
   c.results_fd = 5;
   // If this fails the worker sees end of input and exits; that exit is handled like any other.
-  const std::string line = worker::encode_configure(c) + "\n";
+  const std::string line = protocol::encode_configure(c) + "\n";
   (void)write_fd(inst->stdin_fd.get(), line.data(), line.size());
   ++p.instances;
   if (p.state != "failed") p.state = "starting";
@@ -342,7 +343,7 @@ void kill_instance(Instance& i, const std::string& reason) {
 void retire(Instance& i, Duration grace) {
   if (!i.kill_reason.empty()) return;
   i.kill_reason = "stopping";
-  (void)write_line(i.stdin_fd.get(), worker::encode_simple("stop"));
+  (void)write_line(i.stdin_fd.get(), protocol::encode_simple("stop"));
   if (i.port) i.port->close();
   i.kill_at_ns = mono_ns() + grace.count_nanos();
 }
@@ -371,23 +372,23 @@ void on_stdout(Supervisor::Pipeline& p, Instance& i, const Ctx&) {
   while ((nl = i.out_buf.find('\n')) != std::string::npos) {
     const std::string line = i.out_buf.substr(0, nl);
     i.out_buf.erase(0, nl + 1);
-    auto m = worker::decode_control(line);
-    if (!m.ok()) continue;        // not ours to crash on; the heartbeat decides health
+    auto m = protocol::decode_control(line);
+    // A hello without its versions (protocol.missing_version) is refused like one with other
+    // versions (protocol.mismatch); any other malformed line is not ours to crash on: the
+    // heartbeat decides health.
+    Status version = Status();
+    if (!m.ok() && m.error().code == "protocol.missing_version") version = m.error();
+    if (m.ok() && m->type == "hello") version = protocol::check_hello(*m);
+    if (!version.ok()) {
+      i.fatal_reported = true;
+      i.fatal_error = version.error().to_string();
+      p.last_error = i.fatal_error;
+      kill_instance(i, "failed");
+    }
+    if (!m.ok()) continue;
     i.last_reply_ns = mono_ns();  // any message shows the process runs
     i.hello = true;
-    if (m->type == "hello") {
-      const bool protocol_ok = m->protocol == 0 || m->protocol == worker::kProtocolVersion;
-      const bool abi_ok = m->abi == 0 || m->abi == static_cast<int>(ipc::kAbiVersion);
-      if (!protocol_ok || !abi_ok) {
-        i.fatal_reported = true;
-        i.fatal_error = "protocol.mismatch: worker speaks protocol " + std::to_string(m->protocol) +
-                        ", ABI " + std::to_string(m->abi) + "; this engine speaks protocol " +
-                        std::to_string(worker::kProtocolVersion) + ", ABI " +
-                        std::to_string(ipc::kAbiVersion);
-        p.last_error = i.fatal_error;
-        kill_instance(i, "failed");
-      }
-    } else if (m->type == "ready") {
+    if (m->type == "ready") {
       i.ready = true;
       i.ready_ns = mono_ns();
       p.state = "running";
@@ -413,7 +414,7 @@ void on_stdout(Supervisor::Pipeline& p, Instance& i, const Ctx&) {
 }
 
 void on_results(Supervisor::Pipeline& p, Instance& i, const Ctx& ctx) {
-  static thread_local std::vector<char> buf(worker::kMaxResultBytes + 1);
+  static thread_local std::vector<char> buf(protocol::kMaxResultBytes + 1);
   for (;;) {
     const ssize_t k = ::recv(i.results_fd.get(), buf.data(), buf.size(), MSG_DONTWAIT | MSG_TRUNC);
     if (k < 0) break;
@@ -425,7 +426,7 @@ void on_results(Supervisor::Pipeline& p, Instance& i, const Ctx& ctx) {
       ++p.bad_results;
       continue;
     }
-    auto r = worker::decode_result(std::string_view(buf.data(), static_cast<size_t>(k)));
+    auto r = protocol::decode_result(std::string_view(buf.data(), static_cast<size_t>(k)));
     if (!r.ok() || r->frame.stream != p.pool->stream_id()) {
       ++p.bad_results;
       if (!r.ok()) p.last_error = r.error().to_string();
@@ -579,7 +580,7 @@ void Supervisor::run() {
           if (now >= i.kill_at_ns) kill_instance(i, "stopping");
         } else if (!i.killed) {
           if (now - i.last_heartbeat_ns >= options_.heartbeat_interval.count_nanos()) {
-            (void)write_line(i.stdin_fd.get(), worker::encode_heartbeat(++i.heartbeat_seq));
+            (void)write_line(i.stdin_fd.get(), protocol::encode_heartbeat(++i.heartbeat_seq));
             i.last_heartbeat_ns = now;
           }
           // Before its first message the process is still starting (exec, dynamic linking):

@@ -352,7 +352,9 @@ TEST(SupervisorTest, AWorkerThatClosesItsOutputIsReplacedAsHungWithoutSpinning) 
   ResultStore store;
   SupervisorOptions o = fast_options();
   o.worker_executable = "/bin/sh";
-  o.worker_args = {"-c", "echo '{\"type\":\"hello\"}'; exec 1>&- 5>&-; exec sleep 30"};
+  o.worker_args = {"-c",
+                   "echo '{\"type\":\"hello\",\"protocol\":1,\"abi\":1}'; exec 1>&- 5>&-; "
+                   "exec sleep 30"};
   Supervisor sup(o, store);
   ASSERT_TRUE(sup.start().ok());
   ASSERT_TRUE(sup.add_pipeline(fake_pipeline("mute", 0), s.pool).ok());
@@ -412,6 +414,25 @@ TEST(SupervisorTest, AWorkerSpeakingAnotherProtocolVersionFailsThePipeline) {
   sup.stop();
 }
 
+TEST(SupervisorTest, AWorkerThatSendsNoVersionFailsThePipeline) {
+  orion::testing::Watchdog dog(Duration::seconds(60), "missing version");
+  Stream s;
+  ResultStore store;
+  SupervisorOptions o = fast_options();
+  o.worker_executable = "/bin/sh";
+  o.worker_args = {"-c", "echo '{\"type\":\"hello\",\"protocol\":1}'; exec sleep 30"};
+  Supervisor sup(o, store);
+  ASSERT_TRUE(sup.start().ok());
+  ASSERT_TRUE(sup.add_pipeline(fake_pipeline("unversioned", 0), s.pool).ok());
+  ASSERT_TRUE(eventually(
+      [&] { return sup.stats("unversioned")->restart_reasons.count("failed") > 0; }, 5s));
+  const PipelineStats st = *sup.stats("unversioned");
+  EXPECT_EQ(st.state, "failed");
+  EXPECT_NE(st.last_error.find("protocol.missing_version"), std::string::npos) << st.last_error;
+  EXPECT_NE(st.last_error.find("'abi'"), std::string::npos) << st.last_error;
+  sup.stop();
+}
+
 // Writing to the stdin of a worker that closed it raises SIGPIPE; this test binary does not
 // ignore SIGPIPE (orion's main does), so it dies here unless the supervisor contains it.
 TEST(SupervisorTest, AWorkerThatClosesItsInputDoesNotTakeTheHostProcessDown) {
@@ -421,7 +442,8 @@ TEST(SupervisorTest, AWorkerThatClosesItsInputDoesNotTakeTheHostProcessDown) {
   ResultStore store;
   SupervisorOptions o = fast_options();
   o.worker_executable = "/bin/sh";
-  o.worker_args = {"-c", "exec 0<&-; echo '{\"type\":\"hello\"}'; exec sleep 30"};
+  o.worker_args = {
+      "-c", "exec 0<&-; echo '{\"type\":\"hello\",\"protocol\":1,\"abi\":1}'; exec sleep 30"};
   Supervisor sup(o, store);
   ASSERT_TRUE(sup.start().ok());
   ASSERT_TRUE(sup.add_pipeline(fake_pipeline("deaf", 0), s.pool).ok());
