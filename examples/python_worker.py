@@ -69,7 +69,8 @@ def futex_wait(addr, seen, timeout_s):
 
 # ---- shared-memory layout (worker_protocol.md, "Shared memory") -----------------------------
 POOL_MAGIC, SLOT_MAGIC, MBOX_MAGIC = b"ORNPOOL1", b"ORNSLOT1", b"ORNMBOX1"
-ABI = 1
+ABI = 1       # the shared-memory layout this worker reads; sent in "hello" (required)
+PROTOCOL = 1  # the control protocol this worker speaks; sent in "hello" (required)
 POOL_FMT = "<8sIIIIQQQQQQII64s"   # PoolHeader up to stream_name
 SLOT_FMT = "<8sIIQIBBBBQqqii3iI3QQQQ"  # SlotHeader, 128 bytes
 assert struct.calcsize(SLOT_FMT) == 128
@@ -278,7 +279,8 @@ class Worker:
         if parent and os.getppid() not in (0, parent):
             return 1
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-        self.emit({"type": "hello", "pid": os.getpid(), "protocol": 1, "abi": ABI})
+        # Both versions are required: the engine refuses a hello without them.
+        self.emit({"type": "hello", "pid": os.getpid(), "protocol": PROTOCOL, "abi": ABI})
         thread = None
         for raw in sys.stdin:
             try:
@@ -288,8 +290,11 @@ class Worker:
                 self.emit({"type": "error", "code": "protocol.bad_json", "message": raw[:100], "fatal": False})
                 continue
             if kind == "configure" and thread is None:
-                if msg.get("protocol", 1) != 1:
-                    self.fatal("protocol.bad_message", "protocol version not supported")
+                version = msg.get("protocol")
+                if not isinstance(version, int) or isinstance(version, bool):
+                    self.fatal("protocol.missing_version", "configure has no integer 'protocol' field")
+                if version != PROTOCOL:
+                    self.fatal("protocol.bad_message", f"protocol version {version} is not supported")
                 self.state = "loading"
                 thread = threading.Thread(target=self.loop, args=(msg,), name="worker-loop", daemon=True)
                 thread.start()

@@ -28,6 +28,20 @@ struct Stream {
   std::unique_ptr<media::Compositor> compositor;
 };
 
+// The pipeline's motion gate as the worker's configure message carries it (one to one; the
+// worker maps it back, worker/configure.h).
+protocol::MotionGateSettings to_wire(const infer::MotionGateConfig& g) {
+  protocol::MotionGateSettings s;
+  s.enabled = g.enabled;
+  s.analysis_width = g.analysis_width;
+  s.min_motion_fraction = g.min_motion_fraction;
+  s.history = g.history;
+  s.var_threshold = g.var_threshold;
+  s.learning_rate = g.learning_rate;
+  s.max_skipped_in_row = g.max_skipped_in_row;
+  return s;
+}
+
 }  // namespace
 
 struct Engine::Impl {
@@ -96,7 +110,7 @@ Result<std::unique_ptr<Engine>> Engine::create(Config config, EngineOptions opti
     spec.model.threads = mc->threads;
     spec.model.classes = pc.classes;
     spec.min_score = pc.min_score;
-    spec.motion_gate = pc.motion_gate;
+    spec.motion_gate = to_wire(pc.motion_gate);
     specs.emplace(pc.name, std::move(spec));
   }
   StreamId next_id = 1;

@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <vector>
 
+#include "protocol/control.h"
+#include "protocol/result.h"
+
 namespace orion::engine {
 
 namespace {
@@ -45,14 +48,14 @@ Status PipelineRunner::spawn(PipelineRuntime& p) const {
   ResultIntake::Context rc;
   rc.stream_id = p.pool->stream_id();
   rc.pipeline = p.spec.name;
-  rc.max_bytes = worker::kMaxResultBytes;
+  rc.max_bytes = protocol::kMaxResultBytes;
   rc.max_detections = o_.max_detections_per_result;
   rc.offer_state = [port = *port](uint64_t) { return OfferState::kTaken; };
   auto inst = std::make_unique<Instance>(std::move(mailbox), std::move(child).value(),
                                          std::move(rc), o_.max_control_lines_per_second);
   inst->spawned = inst->last_heartbeat = clock_.now();
 
-  worker::WorkerConfig c;
+  protocol::WorkerConfig c;
   c.pipeline = p.spec.name;
   c.stream = p.spec.stream;
   c.stream_id = p.pool->stream_id();
@@ -65,7 +68,7 @@ Status PipelineRunner::spawn(PipelineRuntime& p) const {
   c.mailbox_fd = 4;
   c.results_fd = 5;
   // If this fails the worker sees no configuration and fails its startup; handled like any exit.
-  (void)inst->proc.send_line(worker::encode_configure(c));
+  (void)inst->proc.send_line(protocol::encode_configure(c));
   ++p.acc.instances;
   if (p.state != PipelineState::kFailed) p.state = PipelineState::kStarting;
   p.inst = std::move(inst);
@@ -91,7 +94,7 @@ void PipelineRunner::read_stdout(PipelineRuntime& p, Instance& i, size_t budget)
 }
 
 void PipelineRunner::read_results(PipelineRuntime& p, Instance& i, int budget) const {
-  static thread_local std::vector<char> buf(worker::kMaxResultBytes + 1);
+  static thread_local std::vector<char> buf(protocol::kMaxResultBytes + 1);
   for (; budget > 0 && i.proc.results_fd() >= 0; --budget) {
     const ssize_t k = ::recv(i.proc.results_fd(), buf.data(), buf.size(), MSG_DONTWAIT | MSG_TRUNC);
     if (k < 0) break;
@@ -118,7 +121,7 @@ void PipelineRunner::retire(Instance& i, Timestamp now) const {
   if (i.stopping) return;
   i.stopping = true;
   i.stop_requested = now;
-  (void)i.proc.send_line(worker::encode_simple("stop"));
+  (void)i.proc.send_line(protocol::encode_simple("stop"));
   i.mailbox.port().close();
 }
 
@@ -131,7 +134,7 @@ void PipelineRunner::check_health(PipelineRuntime& p, Instance& i, Timestamp now
     i.lease_since = now;
   }
   if (!i.stopping && now - i.last_heartbeat >= o_.heartbeat_interval) {
-    (void)i.proc.send_line(worker::encode_heartbeat(++i.heartbeat_seq));
+    (void)i.proc.send_line(protocol::encode_heartbeat(++i.heartbeat_seq));
     i.last_heartbeat = now;
   }
   HealthFacts f;

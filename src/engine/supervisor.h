@@ -52,10 +52,8 @@
 #include "core/result.h"
 #include "core/result_store.h"
 #include "core/time.h"
-#include "engine/worker_intake.h"
-#include "infer/motion_gate.h"
 #include "ipc/shm_frame_pool.h"
-#include "worker/protocol.h"
+#include "protocol/control.h"
 
 namespace orion::engine {
 
@@ -63,10 +61,10 @@ struct PipelineSpec {
   std::string name;
   std::string stream;
   SlaClass sla = SlaClass::kBestEffort;
-  worker::ModelConfig model;
+  protocol::ModelConfig model;
   float min_score = 0.25f;
   float iou = 0.45f;
-  infer::MotionGateConfig motion_gate;  // sent in the worker's configure message
+  protocol::MotionGateSettings motion_gate;  // sent in the worker's configure message
   // The worker program for this pipeline: executable and arguments placed before
   // "--parent-pid PID". Empty: SupervisorOptions::worker_executable and worker_args.
   std::vector<std::string> worker_command;

@@ -4,11 +4,12 @@
 #include <cmath>
 
 #include "ipc/layout.h"
-#include "worker/protocol.h"
+#include "protocol/control.h"
+#include "protocol/result.h"
 
 namespace orion::engine {
 
-namespace proto = orion::worker;
+namespace proto = orion::protocol;
 
 void Violations::add(const std::string& code, const std::string& message,
                      bool counts_toward_limit) {
@@ -75,21 +76,11 @@ void ControlIntake::on_line(std::string_view line, Timestamp now, WorkerFacts& f
   f.last_reply = now;
   if (m->type == "hello") {
     f.hello = true;
-    if (m->protocol == 0 || m->abi == 0) {
+    // A hello without versions never decodes (protocol.missing_version, above).
+    if (Status st = proto::check_hello(*m); !st.ok()) {
       f.fatal = true;
-      f.fatal_error = std::string("protocol.missing_version: the worker's hello has no ") +
-                      (m->protocol == 0 ? "\"protocol\"" : "\"abi\"") +
-                      "; this engine speaks protocol " + std::to_string(proto::kProtocolVersion) +
-                      ", ABI " + std::to_string(ipc::kAbiVersion);
-      v.add("protocol.missing_version", f.fatal_error);
-    } else if (m->protocol != proto::kProtocolVersion ||
-               m->abi != static_cast<int>(ipc::kAbiVersion)) {
-      f.fatal = true;
-      f.fatal_error = "protocol.mismatch: worker speaks protocol " + std::to_string(m->protocol) +
-                      ", ABI " + std::to_string(m->abi) + "; this engine speaks protocol " +
-                      std::to_string(proto::kProtocolVersion) + ", ABI " +
-                      std::to_string(ipc::kAbiVersion);
-      v.add("protocol.mismatch", f.fatal_error);
+      f.fatal_error = st.error().to_string();
+      v.add(st.error().code, st.error().message);
     }
   } else if (m->type == "ready") {
     if (!f.ready) f.ready_at = now;

@@ -7,7 +7,7 @@
 #include <limits>
 #include <set>
 
-#include "worker/protocol.h"
+#include "protocol/result.h"
 
 namespace orion::engine {
 namespace {
@@ -21,7 +21,7 @@ std::string result_json(uint64_t seq, uint32_t stream, std::vector<Detection> de
   r.frame.capture_time = Timestamp::from_nanos(1'000);
   r.done_time = Timestamp::from_nanos(2'000);
   r.detections = std::move(dets);
-  return worker::encode_result(r);
+  return protocol::encode_result(r);
 }
 
 Detection det(float x1, float y1, float x2, float y2, float score = 0.5f) {

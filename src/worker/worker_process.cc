@@ -11,7 +11,6 @@
 #include <cstring>
 #include <exception>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 
@@ -19,13 +18,16 @@
 #include "infer/motion_gate.h"
 #include "infer/registry.h"
 #include "ipc/frame_reader.h"
+#include "protocol/control.h"
+#include "protocol/result.h"
+#include "worker/configure.h"
 #include "worker/fake_detector.h"
-#include "worker/protocol.h"
 
 namespace orion::worker {
 namespace {
 
-using nlohmann::json;
+using protocol::WorkerConfig;
+using protocol::WorkerCounters;
 
 int64_t now_ns() { return SteadyClock::instance().now().nanos(); }
 
@@ -48,10 +50,7 @@ class Emitter {
       n -= static_cast<size_t>(k);
     }
   }
-  void error(const Error& e, bool fatal) {
-    line(
-        json{{"type", "error"}, {"code", e.code}, {"message", e.message}, {"fatal", fatal}}.dump());
-  }
+  void error(const Error& e, bool fatal) { line(protocol::encode_error(e, fatal)); }
 
  private:
   std::mutex mu_;
@@ -60,17 +59,7 @@ class Emitter {
 
 Result<infer::DetectorPtr> make_detector(const WorkerConfig& c) {
   if (c.model.kind == "fake") return make_fake_detector(c.model.fake_delay_ms);
-  infer::DetectorConfig d;
-  d.kind = c.model.kind;
-  d.model_path = c.model.path;
-  d.input_width = c.model.input_width;
-  d.input_height = c.model.input_height;
-  d.score_threshold = c.min_score;
-  d.iou_threshold = c.iou;
-  d.classes = c.model.classes;
-  d.class_names_path = c.model.class_names_path;
-  d.threads = c.model.threads;
-  return infer::create_detector(d);
+  return infer::create_detector(to_detector_config(c));
 }
 
 // The frame loop and its counters (read by the control thread for heartbeats).
@@ -106,17 +95,19 @@ class Loop {
     const int64_t since = busy_since_.load();
     return since == 0 ? -1 : (now_ns() - since) / 1'000'000;
   }
-  json counters() const {
+  WorkerCounters counters() const {
     const infer::MotionGateStats m = motion_stats();
-    return {{"state", state()},
-            {"frames", frames_.load()},
-            {"errors", errors_.load()},
-            {"results_sent", sent_.load()},
-            {"results_dropped", unsent_.load()},
-            {"busy_ms", busy_ms()},
-            {"motion_frames", m.frames},
-            {"motion_passed", m.passed},
-            {"motion_skipped", m.skipped}};
+    WorkerCounters c;
+    c.state = state();
+    c.frames = frames_.load();
+    c.errors = errors_.load();
+    c.results_sent = sent_.load();
+    c.results_dropped = unsent_.load();
+    c.busy_ms = busy_ms();
+    c.motion_frames = m.frames;
+    c.motion_passed = m.passed;
+    c.motion_skipped = m.skipped;
+    return c;
   }
 
  private:
@@ -148,16 +139,11 @@ class Loop {
     if (!det.ok()) fatal(det.error());
     infer::Detector& detector = **det;
     if (auto w = detector.warm_up(1); !w.ok()) fatal(w.error());
-    infer::MotionGate gate(config_.motion_gate);  // disabled: passes everything, computes nothing
+    // Disabled: passes everything, computes nothing.
+    infer::MotionGate gate(to_motion_gate_config(config_.motion_gate));
     const auto& info = detector.info();
-    out_.line(json{{"type", "ready"},
-                   {"model",
-                    {{"kind", info.kind},
-                     {"path", info.model_path},
-                     {"input_width", info.input_width},
-                     {"input_height", info.input_height},
-                     {"classes", info.class_names.size()}}}}
-                  .dump());
+    out_.line(protocol::encode_ready({info.kind, info.model_path, info.input_width,
+                                      info.input_height, info.class_names.size()}));
     state_.store(1);
     ipc::FrameReader& rd = **reader;
     int reported = 0;
@@ -207,7 +193,7 @@ class Loop {
       r.detections = std::move(dets).value();
       r.done_time = Timestamp::from_nanos(t1);
       r.inference_time = Duration::nanos(t1 - t0);
-      const std::string msg = encode_result(r);
+      const std::string msg = protocol::encode_result(r);
       if (::send(config_.results_fd, msg.data(), msg.size(), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
         if (errno == EPIPE || errno == ECONNRESET) break;  // the engine is gone
         unsent_.fetch_add(1);  // engine not reading fast enough: results are newest-only too
@@ -264,14 +250,13 @@ int run(const WorkerProcessOptions& o) {
   if (o.expected_parent != 0 && parent != 0 && parent != o.expected_parent) return 1;
   std::signal(SIGPIPE, SIG_IGN);
   Emitter out(o.out_fd);
-  out.line(json{{"type", "hello"}, {"pid", ::getpid()}, {"protocol", kProtocolVersion}, {"abi", 1}}
-               .dump());
+  out.line(protocol::encode_hello(::getpid()));  // protocol::kProtocolVersion, ipc::kAbiVersion
   LineReader in(o.in_fd);
   std::unique_ptr<Loop> loop;
   std::string line;
   while (in.next(line)) {
     if (line.empty()) continue;
-    auto msg = decode_control(line);
+    auto msg = protocol::decode_control(line);
     if (!msg.ok()) {
       out.error(msg.error(), false);
       continue;
@@ -281,7 +266,7 @@ int run(const WorkerProcessOptions& o) {
         out.error(make_error("protocol.bad_message", "already configured"), false);
         continue;
       }
-      auto cfg = decode_configure(line);
+      auto cfg = protocol::decode_configure(line);
       if (!cfg.ok()) {
         out.error(cfg.error(), true);
         return 2;
@@ -289,19 +274,10 @@ int run(const WorkerProcessOptions& o) {
       loop = std::make_unique<Loop>(std::move(cfg).value(), out);
       loop->start();
     } else if (msg->type == "heartbeat") {
-      json r = {{"type", "heartbeat"}, {"seq", msg->seq}};
-      if (loop)
-        r.update(loop->counters());
-      else
-        r["state"] = "unconfigured";
-      out.line(r.dump());
+      out.line(
+          protocol::encode_heartbeat_reply(msg->seq, loop ? loop->counters() : WorkerCounters{}));
     } else if (msg->type == "state") {
-      json r = {{"type", "state"}};
-      if (loop)
-        r.update(loop->counters());
-      else
-        r["state"] = "unconfigured";
-      out.line(r.dump());
+      out.line(protocol::encode_counters("state", loop ? loop->counters() : WorkerCounters{}));
     } else if (msg->type == "stop") {
       break;
     } else {
@@ -309,12 +285,13 @@ int run(const WorkerProcessOptions& o) {
                 false);
     }
   }
-  json stopped = {{"type", "stopped"}};
   if (loop) {
     loop->stop();
-    stopped.update(loop->counters());  // final counts, after the last frame
+    out.line(
+        protocol::encode_counters("stopped", loop->counters()));  // final, after the last frame
+  } else {
+    out.line(protocol::encode_simple("stopped"));
   }
-  out.line(stopped.dump());
   return 0;
 }
 

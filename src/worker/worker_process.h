@@ -1,5 +1,6 @@
 // The body of `orion worker`: one inference worker process, started by the engine's
-// supervisor (never by hand). Protocol: worker/protocol.h and docs/design/worker_protocol.md.
+// supervisor (never by hand). Protocol: protocol/control.h, protocol/result.h and
+// docs/design/worker_protocol.md.
 //
 //   main thread: reads control lines from stdin (configure, heartbeat, state, stop) and
 //                answers on stdout; answers heartbeats even while the detector is busy, so a
