@@ -40,9 +40,8 @@ enum class Sealing : uint8_t {
   kFixedSize,
   // kFixedSize + F_SEAL_FUTURE_WRITE; mode 0400. Only the mapping made by create() can write:
   // write(), a new PROT_WRITE MAP_SHARED mapping, mprotect to writable and punching a hole
-  // (fallocate) fail with EPERM/EACCES through every descriptor, a reopened or inherited read-write
-  // one included.
-  // For memory a peer must only read (the frame pool).
+  // (fallocate) fail with EPERM/EACCES through every descriptor, reopened or inherited
+  // read-write ones included. For memory a peer must only read (the frame pool).
   kWriterOnly,
 };
 

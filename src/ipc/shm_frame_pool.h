@@ -42,8 +42,8 @@
 // slot bookkeeping and the mailbox list are guarded by mu; each port's counters and window by
 // the port's own mutex, a leaf. Lock order: publish_mu → mu, publish_mu → port mutex; nothing
 // is acquired while a port mutex is held. publish() never blocks on a worker: it is
-// O(mailboxes) atomic operations and uncontended port locks plus, when any worker sleeps, one
-// FUTEX_WAKE on the pool's wake word for all of them (ADR 0031).
+// O(mailboxes) atomic operations and port locks (held elsewhere only for a few loads) plus,
+// when any worker sleeps, one FUTEX_WAKE on the pool's wake word for all of them (ADR 0031).
 #pragma once
 
 #include <cstddef>
