@@ -10,12 +10,16 @@
 //   - a reader copies a header into private memory, validates the copy and uses only the copy,
 //     so a header that changes under it cannot make it read out of bounds.
 //
-// Two kinds of segment (memfd objects):
-//   pool segment, one per stream, written by the engine only, mapped read-only by workers:
+// Two kinds of segment (memfd objects, sealed against resizing: ADR 0030):
+//   pool segment, one per stream, written by the engine only, mapped read-only by workers and
+//   sealed F_SEAL_FUTURE_WRITE, so no worker can write it whatever descriptor it obtains:
 //     [PoolHeader @0][SlotHeader × slot_count @slot_table_offset][payload × slot_count
 //     @payload_offset]
 //   mailbox segment, one per (worker, stream), one page, mapped read-write by both:
 //     [MailboxBlock @0]
+//   The engine trusts nothing a worker can write: what it counts about a mailbox is kept in its
+//   own memory (ipc/shm_frame_pool.h); the engine-written fields of MailboxBlock other than
+//   `offer` are a mirror for the worker, never read back.
 //
 // Frame tokens name one write of one slot: token = generation << 16 | (slot_index + 1).
 // Generations come from one counter per pool, start at 1 and never repeat, so a token is never
@@ -97,12 +101,18 @@ struct SlotHeader {
 };                            // 128 bytes
 
 // A mailbox: one (worker, stream) pair. Single slot, overwrite, newest only.
-//   engine: offer = exchange(offer, token) (a non-zero old value is a drop), offered++; once
-//           every mailbox of the pool holds the frame: PoolHeader::wake_word++, and one
-//           futex_wake(wake_word, all) when any mailbox's `waiting` is 1.
+//   engine: old = exchange(offer, token): old 0 → its previous offer was taken, old == its
+//           previous token → a drop, anything else → the worker scribbled the word (counted,
+//           and the previous offer counts as taken); counts kept engine-private, then mirrored
+//           into `offered`/`dropped`. Once every mailbox of the pool holds the frame:
+//           PoolHeader::wake_word++, and one futex_wake(wake_word, all) when any mailbox's
+//           `waiting` is 1.
 //   worker: t = offer; lease = t; compare_exchange(offer, t → 0): on success it holds t until
-//           it stores lease = 0 (or the next take replaces it).
-// Written fields are grouped per writer on separate cache lines.
+//           it stores lease = 0 (or the next take replaces it). It writes nothing else on the
+//           engine's cache line.
+// Written fields are grouped per writer on separate cache lines. The worker can write every
+// byte of the page: the engine reads its side only as claims (lease, progress, ...) and
+// bounds-checks every token before using it as an index.
 struct MailboxBlock {
   // Identity, written once by the engine at creation.
   uint64_t magic;        // 0   kMailboxMagic
@@ -112,14 +122,17 @@ struct MailboxBlock {
   uint32_t slot_count;   // 20  of the pool
   uint64_t pool_id;      // 24  == PoolHeader::pool_id
   char name[32];         // 32  subscriber name, NUL-terminated
-  // Engine side (worker only CASes `offer` to 0 and reads the rest).
+  // Engine side (worker only CASes `offer` to 0 and reads the rest). Apart from `offer`, a
+  // mirror of engine-private state, rewritten at every offer and at close, never read back.
   std::atomic<uint32_t> notify_seq;  // 64  +1 at every offer and at close (informational)
-  std::atomic<uint32_t> flags;       // 68  bit 0: closed (no more frames)
-  std::atomic<uint64_t> offer;       // 72  token of the pending frame, 0 = none
-  std::atomic<uint64_t> offered;     // 80  frames offered (engine)
-  std::atomic<uint64_t> dropped;     // 88  offers replaced before taken (engine)
+  std::atomic<uint32_t> flags;       // 68  bit 0: closed (no more frames); mirror of the
+                                     //     engine's own flag, which alone stops offers
+  std::atomic<uint64_t> offer;       // 72  token of the pending frame, 0 = none (the handshake)
+  std::atomic<uint64_t> offered;     // 80  frames offered (mirror)
+  std::atomic<uint64_t> dropped;     // 88  offers replaced or closed before taken (mirror)
   uint8_t pad_engine[32];            // 96
-  // Worker side (the engine only reads, and zeroes `lease` when it reclaims a dead worker's).
+  // Worker side: the worker's claims (the engine only reads them, as claims, and zeroes
+  // `lease` when it reclaims a dead worker's).
   std::atomic<uint32_t> waiting;        // 128 1 while the worker is about to block / blocked
   std::atomic<uint32_t> worker_pid;     // 132 informational
   std::atomic<uint64_t> lease;          // 136 token of the frame the worker reads, 0 = none

@@ -1,5 +1,6 @@
 // The mailbox across real processes (fork): never an older frame, never the same twice, exact
-// conservation of counts, and leases of a reader killed with SIGKILL taken back.
+// conservation of counts, counts a reader that scribbles over its mailbox cannot falsify, and
+// leases of a reader killed with SIGKILL taken back.
 // A child reports through an anonymous shared mapping and its exit status; it never runs
 // gtest assertions.
 #include <gtest/gtest.h>
@@ -13,6 +14,8 @@
 #include <thread>
 
 #include "ipc/frame_reader.h"
+#include "ipc/futex.h"
+#include "ipc/layout.h"
 #include "ipc/shm_frame_pool.h"
 #include "testing/watchdog.h"
 
@@ -134,6 +137,162 @@ TEST(MailboxProcessTest, NeverOlderNeverTwiceAndCountsConserveAcrossProcesses) {
   pool->detach_and_reclaim(fast);
   pool->detach_and_reclaim(slow);
   EXPECT_EQ(pool->stats().in_use, 0u);
+}
+
+// Lock-step between the engine (parent) and a scripted reader (child): the parent publishes
+// frame i and raises `step` to i; the child does script step i and raises `ack` to i. Both
+// sleep on the words with futexes (the mapping is MAP_SHARED), never on a timer.
+struct Lockstep {
+  std::atomic<uint32_t> step;
+  std::atomic<uint32_t> ack;
+};
+
+void raise_to(std::atomic<uint32_t>& word, uint32_t v) {
+  word.store(v);
+  futex_wake(&word, 1 << 30);
+}
+
+void wait_for(std::atomic<uint32_t>& word, uint32_t v) {
+  for (uint32_t seen = word.load(); seen < v; seen = word.load())
+    futex_wait(&word, seen, Duration::seconds(1));
+}
+
+Lockstep* shared_lockstep() {
+  void* p =
+      ::mmap(nullptr, sizeof(Lockstep), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  EXPECT_NE(p, MAP_FAILED);
+  return new (p) Lockstep{};
+}
+
+void expect_conserved(const MailboxStats& s) {
+  EXPECT_EQ(s.offered, s.taken + s.dropped + s.pending)
+      << "offered " << s.offered << " taken " << s.taken << " dropped " << s.dropped << " pending "
+      << s.pending;
+}
+
+// The child writes every word of its mailbox that a worker can write, as a hostile worker
+// would; the engine's counts must still say exactly what the engine did.
+TEST(MailboxProcessTest, AReaderScribblingOverItsMailboxCannotFalsifyTheEngineCounts) {
+  orion::testing::Watchdog dog(Duration::seconds(60), "scribbling reader");
+  auto pool = make_pool(8);
+  auto port = *pool->attach("scribbler");
+  Lockstep* ls = shared_lockstep();
+  constexpr uint64_t kGarbage = make_token(2, 999'999);  // a real slot, a generation never used
+  constexpr uint64_t kForeverLease = make_token(1, 424'242);
+  const int mbox_fd = ::dup(port->fd());
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    void* p = ::mmap(nullptr, kMailboxSegmentSize, PROT_READ | PROT_WRITE, MAP_SHARED, mbox_fd, 0);
+    if (p == MAP_FAILED) ::_exit(10);
+    auto* b = static_cast<MailboxBlock*>(p);
+    auto take = [b] {  // the correct protocol: lease, then CAS the offer to 0
+      const uint64_t t = b->offer.load();
+      b->lease.store(t);
+      uint64_t expected = t;
+      if (t == kNoToken || !b->offer.compare_exchange_strong(expected, kNoToken)) ::_exit(11);
+      b->taken.fetch_add(1);
+      b->lease.store(kNoToken);
+    };
+    for (uint32_t i = 1; i <= 8; ++i) {
+      wait_for(ls->step, i);
+      switch (i) {
+        case 1:
+          take();
+          break;
+        case 2:
+          break;  // leaves frame 2 to be replaced
+        case 3:
+          b->offer.store(kGarbage);
+          break;  // overwrites the pending frame 3
+        case 4:   // lies in every counter, then takes frame 4
+          b->offered.store(1'000'000);
+          b->dropped.store(999'999);
+          b->taken.store(777);
+          b->notify_seq.store(0);
+          take();
+          break;
+        case 5:
+          b->offer.store(kNoToken);
+          break;  // takes frame 5 without a lease
+        case 6:
+          b->flags.store(kMailboxClosed);
+          break;  // pretends to be closed
+        case 7:   // reopens, and leases forever
+          b->flags.store(0);
+          b->lease.store(kForeverLease);
+          break;
+        case 8:
+          b->flags.store(0);
+          break;  // after the engine closed it: pretends it is open
+      }
+      raise_to(ls->ack, i);
+    }
+    ::_exit(0);
+  }
+  ::close(mbox_fd);
+  ASSERT_GT(pid, 0);
+  auto* mirror = static_cast<const MailboxBlock*>(
+      ::mmap(nullptr, kMailboxSegmentSize, PROT_READ, MAP_SHARED, port->fd(), 0));
+  ASSERT_NE(static_cast<const void*>(mirror), MAP_FAILED);
+  auto step = [&](uint32_t i) {
+    raise_to(ls->step, i);
+    wait_for(ls->ack, i);
+  };
+
+  for (uint64_t s = 1; s <= 3; ++s) {
+    ASSERT_TRUE(publish(*pool, s).ok());
+    step(static_cast<uint32_t>(s));
+  }
+  // Frame 3 is gone from the offer word but not by a take: seen at once, counted once.
+  MailboxStats m = port->stats();
+  expect_conserved(m);
+  EXPECT_EQ(m.scribbled, 1u);
+  EXPECT_EQ(m.pending, 0u);
+  for (uint64_t s = 4; s <= 5; ++s) {
+    ASSERT_TRUE(publish(*pool, s).ok());
+    step(static_cast<uint32_t>(s));
+  }
+  m = port->stats();
+  expect_conserved(m);
+  EXPECT_EQ(m.offered, 5u);               // not the 1'000'000 the child wrote
+  EXPECT_EQ(mirror->offered.load(), 5u);  // the engine rewrote its mirror at the next offer
+  EXPECT_EQ(mirror->dropped.load(), 1u);
+  EXPECT_EQ(m.worker_taken, 778u);  // the worker's claim is reported, not believed
+  for (uint64_t s = 6; s <= 7; ++s) {
+    ASSERT_TRUE(publish(*pool, s).ok());  // offered although the shared flag said "closed"
+    step(static_cast<uint32_t>(s));
+  }
+  m = port->stats();
+  expect_conserved(m);
+  EXPECT_EQ(m.pending, 1u);  // frame 7
+  EXPECT_EQ(m.lease_token, kForeverLease);
+  EXPECT_TRUE(m.lease_held);
+  port->close();
+  ASSERT_TRUE(publish(*pool, 8).ok());
+  step(8);
+  ASSERT_TRUE(publish(*pool, 9).ok());  // the shared flag says "open" again: still closed
+  EXPECT_EQ(wait_exit(pid), 0);
+
+  m = port->stats();
+  expect_conserved(m);
+  EXPECT_EQ(m.offered, 7u);
+  EXPECT_EQ(m.taken, 4u);    // 1, 3 (overwritten), 4, 5
+  EXPECT_EQ(m.dropped, 3u);  // 2 and 6 replaced, 7 closed
+  EXPECT_EQ(m.pending, 0u);
+  EXPECT_EQ(m.scribbled, 1u);
+  EXPECT_TRUE(m.closed);
+  EXPECT_EQ(mirror->offered.load(), 7u);
+  EXPECT_EQ(mirror->dropped.load(), 3u);
+  using D = MailboxPort::Delivery;
+  const D expected[] = {D::kNeverOffered, D::kTaken,       D::kDropped, D::kTaken,
+                        D::kTaken,        D::kTaken,       D::kDropped, D::kDropped,
+                        D::kNeverOffered, D::kNeverOffered};
+  for (uint64_t s = 0; s <= 9; ++s)
+    EXPECT_EQ(port->delivery(s), expected[s])
+        << "sequence " << s << ": " << to_string(port->delivery(s));
+  ::munmap(const_cast<MailboxBlock*>(mirror), kMailboxSegmentSize);
+  pool->detach_and_reclaim(port);
+  EXPECT_EQ(pool->stats().in_use, 0u);  // the forever lease is taken back with the mailbox
 }
 
 TEST(MailboxProcessTest, LeasesOfAReaderKilledWithSigkillAreReclaimed) {

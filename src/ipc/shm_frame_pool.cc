@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstring>
 #include <mutex>
@@ -29,58 +30,160 @@ void copy_name(char* dst, size_t cap, const std::string& src) {
   std::memcpy(dst, src.data(), std::min(cap - 1, src.size()));
 }
 
+// Wakes every reader sleeping on a pool's wake word (after a close: each re-checks its mailbox).
+void wake_all_readers(uint32_t* wake_word) {
+  std::atomic_ref<uint32_t>(*wake_word).fetch_add(1, std::memory_order_seq_cst);
+  futex_wake(reinterpret_cast<std::atomic<uint32_t>*>(wake_word), 1 << 30);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
 struct MailboxPort::Impl {
-  std::string name;
-  SharedMemory shm;  // read-write, one page
-  MailboxBlock* block = nullptr;
-  uint32_t slot_count = 0;
+  using Delivery = MailboxPort::Delivery;
 
-  // Offers one token; returns true when the reader sleeps (or is about to) and must be woken.
-  // Called under the pool's publish_mu only; the caller bumps the pool's wake word after
-  // offering to every mailbox, then reads `waiting` (see ShmFramePool::publish).
-  void offer(uint64_t token) {
-    if (block->flags.load(std::memory_order_acquire) & kMailboxClosed) return;
-    const uint64_t old = block->offer.exchange(token, std::memory_order_seq_cst);
-    if (old != kNoToken) block->dropped.fetch_add(1, std::memory_order_relaxed);
-    block->offered.fetch_add(1, std::memory_order_relaxed);
-    block->notify_seq.fetch_add(1, std::memory_order_relaxed);
+  // Set by attach(), then constant.
+  std::string name;
+  SharedMemory shm;               // read-write, one page, shared with the worker
+  MailboxBlock* block = nullptr;  // in shm: the worker may write any byte of it at any time
+  uint32_t slot_count = 0;
+  std::weak_ptr<ShmFramePool::State> pool;
+
+  // Engine-private bookkeeping: the authority for every count. `mu` guards all of it. A leaf
+  // lock: taken alone (stats, delivery) or under the pool's publish_mu (offer, close), and
+  // nothing is acquired while it is held.
+  mutable std::mutex mu;
+  bool closed = false;                // the engine's own flag (the shared `flags` is a mirror)
+  uint64_t pending_token = kNoToken;  // our latest offer while we believe it untaken
+  uint64_t foreign_word = kNoToken;   // a scribbled offer word already counted by settle
+  uint64_t offered = 0, taken = 0, dropped = 0, scribbled = 0;
+  uint32_t notify_seq = 0;
+  struct Sent {
+    uint64_t sequence = 0;
+    Delivery state = Delivery::kNeverOffered;
+  };
+  // Offer number i (0-based, i < offered) is window[i % kDeliveryWindow] while
+  // i >= offered - kDeliveryWindow. Sequences increase with i (publish() refuses older ones).
+  std::array<Sent, kDeliveryWindow> window{};
+
+  Sent& newest_locked() { return window[(offered - 1) % kDeliveryWindow]; }
+
+  // The pending offer's fate is known: count it.
+  void resolve_pending_locked(Delivery outcome) {
+    newest_locked().state = outcome;
+    (outcome == Delivery::kTaken ? taken : dropped) += 1;
+    pending_token = kNoToken;
   }
+
+  // Accounts for `old`, the value our exchange of the offer word returned.
+  void account_replaced_locked(uint64_t old) {
+    if (pending_token != kNoToken) {
+      if (old == pending_token) {
+        resolve_pending_locked(Delivery::kDropped);
+      } else {
+        if (old != kNoToken) ++scribbled;  // not ours, not a take's 0: the worker wrote it
+        resolve_pending_locked(Delivery::kTaken);
+      }
+    } else if (old != kNoToken && old != foreign_word) {
+      ++scribbled;  // nothing was pending, yet the word was not empty
+    }
+    foreign_word = kNoToken;
+  }
+
+  // Looks whether the reader took the pending offer since we made it, so that a snapshot and
+  // delivery() see a take at once rather than at the next offer. Reads only `offer`.
+  void settle_locked() {
+    if (pending_token == kNoToken) return;
+    const uint64_t w = block->offer.load(std::memory_order_seq_cst);
+    if (w == pending_token) return;
+    if (w != kNoToken) {
+      ++scribbled;
+      foreign_word = w;  // still in the word: not to be counted again when we replace it
+    }
+    resolve_pending_locked(Delivery::kTaken);
+  }
+
+  void mirror_locked() {
+    block->offered.store(offered, std::memory_order_relaxed);
+    block->dropped.store(dropped, std::memory_order_relaxed);
+    block->notify_seq.store(++notify_seq, std::memory_order_relaxed);
+  }
+
+  // Offers one token. Called under the pool's publish_mu only; the caller bumps the pool's
+  // wake word after offering to every mailbox, then reads `waiting` (see ShmFramePool::publish).
+  void offer(uint64_t token, uint64_t sequence) {
+    std::lock_guard lock(mu);
+    if (closed) return;
+    // The exchange (seq_cst) publishes the slot header and pixels written before it.
+    account_replaced_locked(block->offer.exchange(token, std::memory_order_seq_cst));
+    window[offered % kDeliveryWindow] = Sent{sequence, Delivery::kPending};
+    ++offered;
+    pending_token = token;
+    mirror_locked();
+  }
+  // The worker's claim: it says it is about to sleep. At worst a lie costs one FUTEX_WAKE.
   bool waiting() const { return block->waiting.load(std::memory_order_seq_cst) != 0; }
 
-  // Called under publish_mu only (offers and close never interleave). Wakes every reader of
-  // the pool through its wake word; the others find nothing new and sleep again.
-  // `wake_word`: the pool's PoolHeader::wake_word, or nullptr when the pool is gone.
-  void close_locked(uint32_t* wake_word) {
-    if (block->flags.fetch_or(kMailboxClosed, std::memory_order_seq_cst) & kMailboxClosed) return;
-    const uint64_t old = block->offer.exchange(kNoToken, std::memory_order_seq_cst);
-    if (old != kNoToken) block->dropped.fetch_add(1, std::memory_order_relaxed);
-    block->notify_seq.fetch_add(1, std::memory_order_relaxed);
-    if (wake_word != nullptr) {
-      std::atomic_ref<uint32_t>(*wake_word).fetch_add(1, std::memory_order_seq_cst);
-      futex_wake(reinterpret_cast<std::atomic<uint32_t>*>(wake_word), 1 << 30);
-    }
+  struct Closed {
+    bool now = false;              // this call closed it (it was open)
+    bool dropped_pending = false;  // and a pending offer became a drop
+  };
+  // Closes the mailbox. When it closed it now, the caller wakes the readers
+  // (wake_all_readers) after it, without holding `mu`. Called under publish_mu when the pool
+  // is alive (offers and close never interleave), alone when it is gone.
+  Closed close() {
+    std::lock_guard lock(mu);
+    if (closed) return {};
+    closed = true;
+    block->flags.fetch_or(kMailboxClosed, std::memory_order_seq_cst);
+    const uint64_t before = dropped;
+    account_replaced_locked(block->offer.exchange(kNoToken, std::memory_order_seq_cst));
+    mirror_locked();
+    return {true, dropped != before};
   }
 
-  MailboxStats stats_locked() const {
+  MailboxStats stats() {
     MailboxStats s;
     s.name = name;
-    s.offered = block->offered.load(std::memory_order_relaxed);
-    s.dropped = block->dropped.load(std::memory_order_relaxed);
-    s.pending = block->offer.load(std::memory_order_seq_cst) != kNoToken ? 1 : 0;
-    s.taken = s.offered - s.dropped - s.pending;
-    s.closed = (block->flags.load(std::memory_order_acquire) & kMailboxClosed) != 0;
-    s.lease_held = token_slot(block->lease.load(std::memory_order_acquire)) < slot_count;
+    {
+      std::lock_guard lock(mu);
+      settle_locked();
+      s.offered = offered;
+      s.taken = taken;
+      s.dropped = dropped;
+      s.pending = pending_token != kNoToken ? 1 : 0;
+      s.scribbled = scribbled;
+      s.closed = closed;
+    }
+    s.lease_token = block->lease.load(std::memory_order_acquire);
+    s.lease_held = token_slot(s.lease_token) < slot_count;
     s.worker_taken = block->taken.load(std::memory_order_relaxed);
     s.last_sequence = block->last_sequence.load(std::memory_order_relaxed);
     s.worker_progress = Timestamp::from_nanos(block->progress_ns.load(std::memory_order_relaxed));
     return s;
   }
 
-  std::mutex* publish_mu = nullptr;  // the pool's, for exact snapshots; outlived by the pool state
-  std::weak_ptr<ShmFramePool::State> pool;
+  Delivery delivery(uint64_t sequence) {
+    std::lock_guard lock(mu);
+    settle_locked();
+    const uint64_t count = std::min<uint64_t>(offered, kDeliveryWindow);
+    if (count == 0) return Delivery::kNeverOffered;
+    const uint64_t first = offered - count;
+    auto at = [this](uint64_t i) -> const Sent& { return window[i % kDeliveryWindow]; };
+    if (sequence > at(offered - 1).sequence) return Delivery::kNeverOffered;
+    // Every offer this mailbox ever had is in the window when first == 0.
+    if (sequence < at(first).sequence)
+      return first == 0 ? Delivery::kNeverOffered : Delivery::kTooOld;
+    uint64_t lo = first, hi = offered;  // the first offer with at(i).sequence >= sequence
+    while (lo < hi) {
+      const uint64_t mid = lo + (hi - lo) / 2;
+      if (at(mid).sequence < sequence)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    return at(lo).sequence == sequence ? at(lo).state : Delivery::kNeverOffered;
+  }
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -139,22 +242,36 @@ MailboxPort::~MailboxPort() = default;
 const std::string& MailboxPort::name() const { return impl_->name; }
 int MailboxPort::fd() const { return impl_->shm.fd(); }
 
-MailboxStats MailboxPort::stats() const {
-  if (auto pool = impl_->pool.lock()) {
-    std::lock_guard lock(pool->publish_mu);
-    return impl_->stats_locked();
-  }
-  return impl_->stats_locked();  // the pool is gone: nothing offers any more
+MailboxStats MailboxPort::stats() const { return impl_->stats(); }
+
+MailboxPort::Delivery MailboxPort::delivery(uint64_t sequence) const {
+  return impl_->delivery(sequence);
 }
 
 void MailboxPort::close() {
   if (auto pool = impl_->pool.lock()) {
     std::lock_guard lock(pool->publish_mu);
-    impl_->close_locked(&pool->header()->wake_word);
+    if (impl_->close().now) wake_all_readers(&pool->header()->wake_word);
   } else {
-    impl_->close_locked(
-        nullptr);  // the pool closed every mailbox (and woke its readers) when it went
+    // The pool closed every mailbox (and woke its readers) when it went.
+    (void)impl_->close();
   }
+}
+
+const char* to_string(MailboxPort::Delivery d) {
+  switch (d) {
+    case MailboxPort::Delivery::kTaken:
+      return "taken";
+    case MailboxPort::Delivery::kDropped:
+      return "dropped";
+    case MailboxPort::Delivery::kPending:
+      return "pending";
+    case MailboxPort::Delivery::kNeverOffered:
+      return "never_offered";
+    case MailboxPort::Delivery::kTooOld:
+      return "too_old";
+  }
+  return "unknown";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -170,7 +287,8 @@ Result<std::shared_ptr<ShmFramePool>> ShmFramePool::create(ShmFramePoolOptions o
       align_up(table + uint64_t{options.slot_count} * sizeof(SlotHeader), kPageSize);
   const uint64_t stride = align_up(options.slot_capacity, kPageSize);
   const uint64_t size = payload_offset + stride * options.slot_count;
-  auto shm = SharedMemory::create("orion-pool-" + options.stream_name, size);
+  // Sealed writer-only: from here on only this mapping can change the segment (ADR 0030).
+  auto shm = SharedMemory::create("orion-pool-" + options.stream_name, size, Sealing::kWriterOnly);
   if (!shm.ok()) return shm.error();
 
   auto st = std::make_shared<State>();
@@ -217,7 +335,9 @@ ShmFramePool::~ShmFramePool() {
     std::lock_guard l2(s.mu);
     ports = s.ports;
   }
-  for (const auto& p : *ports) p->close_locked(&s.header()->wake_word);
+  bool any = false;
+  for (const auto& p : *ports) any = p->close().now || any;
+  if (any) wake_all_readers(&s.header()->wake_word);
 }
 
 const PoolGeometry& ShmFramePool::geometry() const { return state_->geo; }
@@ -353,7 +473,7 @@ Status ShmFramePool::publish(const FramePtr& frame) {
   // if any reader sleeps (or is about to), wakes them all with one system call: waking is the
   // expensive part (a cross-CPU wake-up each), and one futex call lets the kernel batch them.
   const uint64_t token = make_token(index, generation);
-  for (const auto& port : *ports) port->offer(token);
+  for (const auto& port : *ports) port->offer(token, id.sequence);
   std::atomic_ref<uint32_t>(s.header()->wake_word).fetch_add(1, std::memory_order_seq_cst);
   bool any_waiting = false;
   for (const auto& port : *ports) any_waiting = any_waiting || port->waiting();
@@ -364,13 +484,13 @@ Status ShmFramePool::publish(const FramePtr& frame) {
 
 Result<std::shared_ptr<MailboxPort>> ShmFramePool::attach(std::string name) {
   State& s = *state_;
-  auto shm = SharedMemory::create("orion-mbox-" + name, kMailboxSegmentSize);
+  // Both sides write the mailbox; only its size is sealed (a worker's ftruncate fails).
+  auto shm = SharedMemory::create("orion-mbox-" + name, kMailboxSegmentSize, Sealing::kFixedSize);
   if (!shm.ok()) return shm.error();
   auto impl = std::make_shared<MailboxPort::Impl>();
   impl->name = std::move(name);
   impl->shm = std::move(shm).value();
   impl->slot_count = s.geo.slot_count;
-  impl->publish_mu = &s.publish_mu;
   impl->pool = state_;
   auto* b = new (impl->shm.data()) MailboxBlock{};
   b->magic = kMailboxMagic;
@@ -396,8 +516,8 @@ void ShmFramePool::detach_and_reclaim(const std::shared_ptr<MailboxPort>& port) 
   State& s = *state_;
   std::lock_guard plock(s.publish_mu);
   MailboxPort::Impl& m = *port->impl_;
-  const bool had_offer = m.block->offer.load(std::memory_order_seq_cst) != kNoToken;
-  m.close_locked(&s.header()->wake_word);
+  const MailboxPort::Impl::Closed closed = m.close();
+  if (closed.now) wake_all_readers(&s.header()->wake_word);
   std::lock_guard lock(s.mu);
   auto next = std::make_shared<std::vector<std::shared_ptr<MailboxPort::Impl>>>();
   for (const auto& p : *s.ports)
@@ -408,7 +528,7 @@ void ShmFramePool::detach_and_reclaim(const std::shared_ptr<MailboxPort>& port) 
   // The reader is gone: whatever it leased is ours again.
   const uint64_t lease = m.block->lease.exchange(kNoToken, std::memory_order_seq_cst);
   if (token_slot(lease) < s.geo.slot_count) ++s.stats.leases_reclaimed;
-  if (had_offer) ++s.stats.offers_reclaimed;
+  if (closed.dropped_pending) ++s.stats.offers_reclaimed;
 }
 
 PoolStats ShmFramePool::stats() const {

@@ -13,18 +13,37 @@
 // writer never reuses a slot a worker reads; a dead worker's lease is taken back by
 // detach_and_reclaim() once the process is known dead (ADR 0032).
 //
-// Statistics per mailbox are exact and conserve at every snapshot:
+// Trust boundary (ADR 0030, 0031). A worker is not trusted:
+//   - the pool segment is sealed F_SEAL_FUTURE_WRITE (SharedMemory Sealing::kWriterOnly): only
+//     the engine's own mapping writes it; a worker that reopens or inherits a read-write
+//     descriptor still cannot write(), map it writable, mprotect to writable or punch holes;
+//   - both segments are sealed against shrinking and growing, so a worker's ftruncate fails and
+//     cannot make the engine SIGBUS on its own mapping;
+//   - the mailbox page is writable by the worker, so everything the engine counts about a
+//     mailbox lives in engine-private memory (MailboxPort::Impl); the shared fields the engine
+//     writes (offered, dropped, notify_seq, flags) are a mirror for the worker's information and
+//     are never read back. The only shared word the counts depend on is `offer`, the handshake
+//     itself: a value other than the engine's own pending token means the reader took it.
+//
+// Statistics per mailbox are exact and conserve at every snapshot, from private state only:
 //   offered = taken + dropped + pending   (pending 0 or 1; a pending frame at close is dropped)
-// `taken` is derived from the engine's own counters and the offer word, not from what a worker
-// wrote; the worker's own count is reported beside it (worker_taken) for cross-checking.
+// What the worker wrote (its own take count, its lease, progress) is reported beside them as
+// the worker's claim (worker_taken, lease_token, ...) for cross-checking, never as a count.
+//
+// Delivery window. Each port remembers the sequences of its last kDeliveryWindow offers and
+// what became of each (taken, dropped, pending), so the supervisor can accept a result only
+// for a frame this worker instance really took (MailboxPort::delivery). The window lives in the
+// port, which lives as long as its worker instance: a new instance starts with an empty one.
 //
 // Lifecycle: create() → attach()/acquire()/publish() → detach_and_reclaim() per mailbox →
 // destruction. Frames and MailboxPorts may outlive the pool object (they keep its state alive).
 //
 // Thread-safety: every member is thread-safe. publish() calls are serialised by publish_mu;
-// slot bookkeeping and the mailbox list are guarded by mu. Lock order: publish_mu → mu.
-// publish() never blocks on a worker: it is O(mailboxes) atomic operations plus, when any
-// worker sleeps, one FUTEX_WAKE on the pool's wake word for all of them (ADR 0031).
+// slot bookkeeping and the mailbox list are guarded by mu; each port's counters and window by
+// the port's own mutex, a leaf. Lock order: publish_mu → mu, publish_mu → port mutex; nothing
+// is acquired while a port mutex is held. publish() never blocks on a worker: it is
+// O(mailboxes) atomic operations and port locks (held elsewhere only for a few loads) plus,
+// when any worker sleeps, one FUTEX_WAKE on the pool's wake word for all of them (ADR 0031).
 #pragma once
 
 #include <cstddef>
@@ -52,16 +71,25 @@ struct ShmFramePoolOptions {
   size_t slot_capacity = size_t{1920} * 1080 * 3;  // largest frame in bytes
 };
 
+// One mailbox's statistics, a snapshot (MailboxPort::stats()).
 struct MailboxStats {
   std::string name;
-  uint64_t offered = 0;
-  uint64_t taken = 0;    // offered - dropped - pending (exact)
+  // The engine's own bookkeeping (engine-private memory): exact, offered = taken + dropped +
+  // pending at every snapshot, whatever the worker writes into its mailbox.
+  uint64_t offered = 0;  // offers made to this mailbox
+  uint64_t taken = 0;    // offers the reader removed from the offer word (took)
   uint64_t dropped = 0;  // offers replaced (or closed) before the worker took them
-  uint64_t pending = 0;  // 1 when an offer waits
-  bool closed = false;
-  bool lease_held = false;     // the worker holds a slot right now
-  uint64_t worker_taken = 0;   // what the worker wrote (informational)
-  uint64_t last_sequence = 0;  // sequence of the last frame the worker took
+  uint64_t pending = 0;  // 1 while the offer word still holds the engine's latest offer
+  // Times the engine found in the offer word a value it never put there and that a correct
+  // reader never writes (neither 0 nor the engine's pending token): a misbehaving worker. An
+  // offer overwritten so counts as taken (it is gone, and only the reader could remove it).
+  uint64_t scribbled = 0;
+  bool closed = false;  // the engine closed the mailbox (its own flag, not the shared one)
+  // The worker's claims, read from the mailbox page it writes: for cross-checking only.
+  bool lease_held = false;     // lease_token names a slot of the pool
+  uint64_t lease_token = 0;    // the lease word as read (a lease held forever stays the same)
+  uint64_t worker_taken = 0;   // frames the worker says it took
+  uint64_t last_sequence = 0;  // sequence of the last frame the worker says it took
   Timestamp worker_progress;   // the worker loop's last progress mark (unset if never)
 };
 
@@ -84,9 +112,26 @@ struct ShmPoolStats {
 class ShmFramePool;
 
 // The engine's end of one mailbox. Created by ShmFramePool::attach(); kept by the supervisor
-// for one worker process. Thread-safe.
+// for one worker process, and dropped with it (so its delivery window never outlives the
+// worker instance it describes). Thread-safe: publish() offers from the IPC bridge thread
+// while stats(), delivery() and close() run on the supervisor's; the counters and the window
+// are guarded by the port's own mutex (a leaf lock, see the file comment).
 class MailboxPort {
  public:
+  // How many of the latest offers delivery() remembers.
+  static constexpr size_t kDeliveryWindow = 256;
+
+  // What became of a frame sequence, as far as this mailbox is concerned.
+  enum class Delivery : uint8_t {
+    kTaken,         // offered to this mailbox and the reader took it
+    kDropped,       // offered, then replaced by a newer offer or closed before it was taken
+    kPending,       // offered and still waiting in the offer word
+    kNeverOffered,  // not among the offers of the window and not older than its oldest (a
+                    // sequence never published, published before attach or while closed, a
+                    // future one such as 2^63); stream ids are the caller's to check
+    kTooOld,        // older than the oldest offer still in the window: unknown
+  };
+
   ~MailboxPort();
   MailboxPort(const MailboxPort&) = delete;
   MailboxPort& operator=(const MailboxPort&) = delete;
@@ -96,6 +141,10 @@ class MailboxPort {
   // let posix_spawn dup2 it).
   int fd() const;
   MailboxStats stats() const;
+  // What became of the frame `sequence` of this stream (see Delivery). Exact for the last
+  // kDeliveryWindow offers. Like stats(), it first looks whether the reader took the pending
+  // offer, so a frame taken a moment ago is kTaken, not kPending.
+  Delivery delivery(uint64_t sequence) const;
   // No more offers; a pending offer becomes a drop; the reader is woken and sees "closed".
   void close();
 
@@ -107,9 +156,12 @@ class MailboxPort {
   std::shared_ptr<Impl> impl_;
 };
 
+// "taken", "dropped", "pending", "never_offered", "too_old" (for messages and logs).
+const char* to_string(MailboxPort::Delivery d);
+
 class ShmFramePool final : public FramePool {
  public:
-  // Error codes: "pool.bad_options", "ipc.shm_create", "ipc.shm_map".
+  // Error codes: "pool.bad_options", "ipc.shm_create", "ipc.shm_map", "ipc.shm_seal".
   static Result<std::shared_ptr<ShmFramePool>> create(ShmFramePoolOptions options);
   ~ShmFramePool() override;
   ShmFramePool(const ShmFramePool&) = delete;
@@ -128,13 +180,15 @@ class ShmFramePool final : public FramePool {
   Status publish(const FramePtr& frame);
 
   // A new mailbox for one reader. It starts empty: the reader gets the next published frame.
-  // Error codes: "ipc.shm_create", "ipc.shm_map".
+  // Error codes: "ipc.shm_create", "ipc.shm_map", "ipc.shm_seal".
   Result<std::shared_ptr<MailboxPort>> attach(std::string name);
   // Closes the mailbox, stops offering to it and takes back its offer and lease: their slots
   // become free at once. Precondition: its reader is dead (reaped) or has stopped reading.
   void detach_and_reclaim(const std::shared_ptr<MailboxPort>& port);
 
-  // A read-only descriptor of the pool segment for a reader (close-on-exec; the caller owns it).
+  // A descriptor of the pool segment for a reader: opened O_RDONLY (checked), close-on-exec;
+  // the caller owns it. Even reopened read-write it cannot write: the segment is sealed.
+  // Error code: "ipc.shm_reopen".
   Result<UniqueFd> reader_fd() const;
   const PoolGeometry& geometry() const;
   StreamId stream_id() const;

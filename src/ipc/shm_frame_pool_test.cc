@@ -1,11 +1,14 @@
 // ShmFramePool + FrameReader in one process: zero copy, leases, exhaustion, statistics,
-// reclaim. The cross-process behaviour is in mailbox_process_test.cc.
+// reclaim, seals, the delivery window. The cross-process behaviour is in
+// mailbox_process_test.cc, hostile readers in shm_frame_pool_hostile_test.cc.
 #include "ipc/shm_frame_pool.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -13,6 +16,7 @@
 #include "core/frame_pool.h"
 #include "ipc/frame_reader.h"
 #include "ipc/futex.h"
+#include "ipc/shared_memory.h"
 #include "testing/frames.h"
 #include "testing/watchdog.h"
 
@@ -267,6 +271,176 @@ TEST_F(ShmFramePoolTest, ACorruptedOfferIsRefusedNotACrash) {
   EXPECT_EQ(rd->stats().invalid, 2u);
   EXPECT_EQ(pool->stats().in_use, 0u);
   ::munmap(block, kMailboxSegmentSize);
+}
+
+TEST_F(ShmFramePoolTest, TheReaderDescriptorIsReadOnlyAndBothSegmentsAreSealed) {
+  auto pool = make_pool();
+  auto port = *pool->attach("w");
+  auto fd = pool->reader_fd();
+  ASSERT_TRUE(fd.ok()) << fd.error().to_string();
+  EXPECT_EQ(::fcntl(fd->get(), F_GETFL) & O_ACCMODE, O_RDONLY);
+  auto pool_seals = seals_of(fd->get());
+  ASSERT_TRUE(pool_seals.ok()) << pool_seals.error().to_string();
+  EXPECT_EQ(*pool_seals, unsigned{F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL});
+  auto mailbox_seals = seals_of(port->fd());
+  ASSERT_TRUE(mailbox_seals.ok());
+  EXPECT_EQ(*mailbox_seals, unsigned{F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL});
+  // And the engine still writes its pool through its own mapping.
+  auto rd = reader(*pool, *port);
+  ASSERT_TRUE(pool->publish(frame(*pool, 7)).ok());
+  auto f = rd->next_frame(Duration::seconds(5));
+  ASSERT_TRUE(f.ok());
+  EXPECT_TRUE(all_bytes(**f, 7));
+}
+
+using Delivery = MailboxPort::Delivery;
+
+TEST_F(ShmFramePoolTest, DeliveryTellsTakenDroppedAndPendingOffersApart) {
+  auto pool = make_pool();
+  auto port = *pool->attach("w");
+  auto rd = reader(*pool, *port);
+  ASSERT_TRUE(pool->publish(frame(*pool, 1)).ok());
+  {
+    auto f = rd->next_frame(Duration::seconds(5));
+    ASSERT_TRUE(f.ok());
+  }
+  // Seen as taken at once, before any later offer replaces it.
+  EXPECT_EQ(port->delivery(1), Delivery::kTaken);
+  MailboxStats s = port->stats();
+  EXPECT_EQ(s.taken, 1u);
+  EXPECT_EQ(s.pending, 0u);
+  ASSERT_TRUE(pool->publish(frame(*pool, 2)).ok());
+  ASSERT_TRUE(pool->publish(frame(*pool, 3)).ok());
+  EXPECT_EQ(port->delivery(2), Delivery::kDropped);  // replaced by 3
+  EXPECT_EQ(port->delivery(3), Delivery::kPending);
+  port->close();
+  EXPECT_EQ(port->delivery(3), Delivery::kDropped);  // closed before it was taken
+  EXPECT_EQ(port->delivery(1), Delivery::kTaken);
+  s = port->stats();
+  EXPECT_EQ(s.offered, 3u);
+  EXPECT_EQ(s.taken, 1u);
+  EXPECT_EQ(s.dropped, 2u);
+  EXPECT_EQ(s.pending, 0u);
+  EXPECT_EQ(s.scribbled, 0u);  // an honest reader never writes anything but a take
+}
+
+TEST_F(ShmFramePoolTest, DeliveryOfASequenceNeverOfferedToThisMailboxSaysSo) {
+  auto pool = make_pool();
+  auto other_stream = make_pool();
+  ASSERT_TRUE(pool->publish(frame(*pool, 1)).ok());  // before the mailbox existed
+  auto port = *pool->attach("w");
+  EXPECT_EQ(port->delivery(1), Delivery::kNeverOffered);  // nothing offered yet
+  ASSERT_TRUE(pool->publish(frame(*pool, 10)).ok());
+  ASSERT_TRUE(pool->publish(frame(*pool, 12)).ok());
+  ASSERT_TRUE(other_stream->publish(frame(*other_stream, 11)).ok());
+  EXPECT_EQ(port->delivery(1), Delivery::kNeverOffered);   // published before attach
+  EXPECT_EQ(port->delivery(11), Delivery::kNeverOffered);  // another stream's frame
+  EXPECT_EQ(port->delivery(13), Delivery::kNeverOffered);  // not yet published
+  EXPECT_EQ(port->delivery(uint64_t{1} << 63), Delivery::kNeverOffered);
+  EXPECT_EQ(port->delivery(UINT64_MAX), Delivery::kNeverOffered);
+  EXPECT_EQ(port->delivery(0), Delivery::kNeverOffered);
+  EXPECT_EQ(port->delivery(10), Delivery::kDropped);
+  EXPECT_EQ(port->delivery(12), Delivery::kPending);
+  port->close();
+  ASSERT_TRUE(pool->publish(frame(*pool, 14)).ok());
+  EXPECT_EQ(port->delivery(14), Delivery::kNeverOffered);  // published after close
+}
+
+TEST_F(ShmFramePoolTest, DeliveryForgetsOffersOlderThanTheWindow) {
+  auto pool = make_pool();
+  auto port = *pool->attach("w");
+  constexpr uint64_t kLast = MailboxPort::kDeliveryWindow + 44;  // 300
+  for (uint64_t s = 1; s <= kLast; ++s) ASSERT_TRUE(pool->publish(frame(*pool, s)).ok());
+  const uint64_t oldest = kLast - MailboxPort::kDeliveryWindow + 1;  // 45
+  EXPECT_EQ(port->delivery(kLast), Delivery::kPending);
+  EXPECT_EQ(port->delivery(oldest), Delivery::kDropped);
+  EXPECT_EQ(port->delivery(oldest - 1), Delivery::kTooOld);
+  EXPECT_EQ(port->delivery(1), Delivery::kTooOld);
+  EXPECT_EQ(port->delivery(0), Delivery::kTooOld);
+  EXPECT_EQ(port->delivery(kLast + 1), Delivery::kNeverOffered);
+  EXPECT_EQ(port->stats().offered, kLast);
+}
+
+// delivery() and stats() run on the supervisor's thread while publish() runs on the bridge's
+// and a reader takes frames: every snapshot conserves, the counts never go back, and every
+// frame the reader took is kTaken (or kTooOld once it left the window). Run under TSan too.
+TEST_F(ShmFramePoolTest, DeliveryAndStatsAreExactWhilePublishingFromAnotherThread) {
+  auto pool = make_pool(8);
+  auto port = *pool->attach("w");
+  auto rd = reader(*pool, *port);
+  constexpr uint64_t kFrames = 3000;
+  std::atomic<bool> done{false};
+  std::vector<uint64_t> took;
+  std::string end_code;
+  std::atomic<uint64_t> taken_count{0};
+  std::thread reader_thread([&] {
+    for (;;) {
+      auto f = rd->next_frame(Duration::seconds(10));
+      if (!f.ok()) {
+        end_code = f.error().code;  // "closed" at the end
+        return;
+      }
+      took.push_back((*f)->identity().sequence);
+      taken_count.fetch_add(1);
+      taken_count.notify_all();
+    }
+  });
+  uint64_t bad_snapshots = 0, went_back = 0;
+  std::atomic<uint64_t> snapshots{0};
+  std::thread checker([&] {
+    MailboxStats prev;
+    while (!done.load()) {
+      const MailboxStats s = port->stats();
+      snapshots.fetch_add(1);
+      snapshots.notify_all();
+      if (s.offered != s.taken + s.dropped + s.pending) ++bad_snapshots;
+      if (s.offered < prev.offered || s.taken < prev.taken || s.dropped < prev.dropped) ++went_back;
+      if (s.offered > 0) (void)port->delivery(s.offered);  // any answer, never a race
+      prev = s;
+    }
+  });
+  for (uint64_t s = 1; s <= kFrames; ++s) {
+    const uint64_t taken_before = taken_count.load();
+    const uint64_t snapshots_before = snapshots.load();
+    ASSERT_TRUE(pool->publish(frame(*pool, s)).ok());
+    // Every 100 frames, wait for the reader to take one (frame s waits for it: nothing
+    // replaces it meanwhile) and for the checker to take a snapshot, so that takes, drops and
+    // snapshots interleave however the threads are scheduled.
+    if (s % 100 != 0) continue;
+    for (uint64_t c = taken_count.load(); c == taken_before; c = taken_count.load())
+      taken_count.wait(c);
+    for (uint64_t c = snapshots.load(); c == snapshots_before; c = snapshots.load())
+      snapshots.wait(c);
+  }
+  port->close();
+  reader_thread.join();
+  done.store(true);
+  checker.join();
+  EXPECT_EQ(end_code, "closed");
+  EXPECT_GE(snapshots.load(), kFrames / 100);
+  EXPECT_EQ(bad_snapshots, 0u);
+  EXPECT_EQ(went_back, 0u);
+  const MailboxStats s = port->stats();
+  EXPECT_EQ(s.offered, kFrames);
+  EXPECT_EQ(s.taken, took.size());
+  EXPECT_EQ(s.taken + s.dropped, kFrames);
+  EXPECT_EQ(s.scribbled, 0u);
+  ASSERT_FALSE(took.empty());
+  uint64_t in_window = 0;
+  for (uint64_t seq : took) {
+    const Delivery d = port->delivery(seq);
+    if (seq > kFrames - MailboxPort::kDeliveryWindow) {
+      ++in_window;
+      EXPECT_EQ(d, Delivery::kTaken) << "sequence " << seq << ": " << to_string(d);
+    } else {
+      EXPECT_EQ(d, Delivery::kTooOld) << "sequence " << seq;
+    }
+  }
+  // Within the window every sequence the reader did not take was dropped.
+  uint64_t dropped_in_window = 0;
+  for (uint64_t seq = kFrames - MailboxPort::kDeliveryWindow + 1; seq <= kFrames; ++seq)
+    if (port->delivery(seq) == Delivery::kDropped) ++dropped_in_window;
+  EXPECT_EQ(in_window + dropped_in_window, MailboxPort::kDeliveryWindow);
 }
 
 }  // namespace
