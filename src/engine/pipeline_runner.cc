@@ -50,7 +50,17 @@ Status PipelineRunner::spawn(PipelineRuntime& p) const {
   rc.pipeline = p.spec.name;
   rc.max_bytes = protocol::kMaxResultBytes;
   rc.max_detections = o_.max_detections_per_result;
-  rc.offer_state = [port = *port](uint64_t) { return OfferState::kTaken; };
+  // Where a result's frame stands among the offers made to this very instance.
+  rc.offer_state = [port = *port](uint64_t seq) {
+    switch (port->delivery(seq)) {
+      case ipc::MailboxPort::Delivery::kTaken: return OfferState::kTaken;
+      case ipc::MailboxPort::Delivery::kDropped:
+      case ipc::MailboxPort::Delivery::kPending: return OfferState::kNotTaken;
+      case ipc::MailboxPort::Delivery::kTooOld: return OfferState::kTooOld;
+      case ipc::MailboxPort::Delivery::kNeverOffered: break;
+    }
+    return OfferState::kNeverOffered;
+  };
   auto inst = std::make_unique<Instance>(std::move(mailbox), std::move(child).value(),
                                          std::move(rc), o_.max_control_lines_per_second);
   inst->spawned = inst->last_heartbeat = clock_.now();
@@ -103,8 +113,9 @@ void PipelineRunner::read_results(PipelineRuntime& p, Instance& i, int budget) c
       break;
     }
     const size_t got = std::min(static_cast<size_t>(k), buf.size());
+    const ipc::ShmPoolStats ps = p.pool->shm_stats();
     auto r = i.results.on_datagram(std::string_view(buf.data(), got), static_cast<size_t>(k),
-                                   FrameSize{}, i.violations);
+                                   FrameSize{ps.last_width, ps.last_height}, i.violations);
     if (!r) {
       ++p.acc.bad_results;
       continue;
@@ -128,9 +139,13 @@ void PipelineRunner::retire(Instance& i, Timestamp now) const {
 void PipelineRunner::check_health(PipelineRuntime& p, Instance& i, Timestamp now) const {
   if (i.killed) return;
   const ipc::MailboxStats m = i.mailbox.port().stats();
-  const uint64_t lease_token = m.lease_held ? m.last_sequence : 0;
-  if (lease_token != i.lease_token) {
-    i.lease_token = lease_token;
+  if (m.scribbled > i.scribbled) {
+    i.violations.add("mailbox.scribbled", "wrote a frame token the engine never offered into its mailbox (" +
+                                              std::to_string(m.scribbled) + " times)");
+    i.scribbled = m.scribbled;
+  }
+  if (m.lease_token != i.lease_token) {
+    i.lease_token = m.lease_token;
     i.lease_since = now;
   }
   if (!i.stopping && now - i.last_heartbeat >= o_.heartbeat_interval) {

@@ -61,6 +61,7 @@ struct Instance {
   Timestamp spawned, last_heartbeat;
   uint64_t heartbeat_seq = 0;
   uint64_t lease_token = 0;
+  uint64_t scribbled = 0;  // MailboxStats::scribbled already reported as a violation
   Timestamp lease_since;
   bool produced = false, stopping = false, killed = false;
   Timestamp stop_requested;

@@ -25,6 +25,8 @@
 //                              (not counted toward the limit)
 //   result.box_out_of_frame    a box with no area inside the frame: dropped (not counted);
 //                              boxes partly outside are clamped to the frame silently
+//   mailbox.scribbled          (reported by the runner) a token the engine never offered written
+//                              into the mailbox's offer word
 // Thread-safety: thread-compatible (one owner: the supervisor thread).
 #pragma once
 

@@ -459,6 +459,8 @@ Status ShmFramePool::publish(const FramePtr& frame) {
     }
     s.identity_written[index] = 1;
     s.last_sequence = id.sequence;
+    s.stats.last_width = local->layout().width;
+    s.stats.last_height = local->layout().height;
     ++s.stats.published;
     ports = s.ports;
     generation = s.slot(index)->generation;

@@ -107,6 +107,8 @@ struct ShmPoolStats {
   uint64_t bytes_copied = 0;       // pixel bytes copied by publish() (0 when capture uses the pool)
   uint64_t leases_reclaimed = 0;   // leases of dead readers taken back
   uint64_t offers_reclaimed = 0;   // offers pending in a detached mailbox
+  // Size of the newest published frame (0 before the first): the frame results are clamped to.
+  int32_t last_width = 0, last_height = 0;
 };
 
 class ShmFramePool;
