@@ -239,11 +239,11 @@ struct Capture::Impl {
     f(status);
   }
 
-  // Waits `d` on the capture's clock (a FakeClock releases it when advanced); false when
-  // stopping.
-  bool wait_for(Duration d) {
+  // Waits until `deadline` on the capture's clock (a FakeClock releases it when advanced);
+  // false when stopping.
+  bool wait_until(Timestamp deadline) {
     std::unique_lock lock(wait_mu);
-    return !clock.wait_for(wait_cv, lock, d, {}, [this] { return stopping.load(); });
+    return !clock.wait_until(wait_cv, lock, deadline, {}, [this] { return stopping.load(); });
   }
   // A short real-time pause while GStreamer finishes something (not a timed wait: it does not
   // go through the clock, so a FakeClock never holds it up); false when stopping.
@@ -612,7 +612,7 @@ void Capture::Impl::run_loop() {
         s.state = StreamState::kEnded;
         s.last_error = r.error.to_string();
       });
-      wait_for(Duration::max());  // until stop()
+      wait_until(Clock::kNever);  // until stop()
       break;
     }
     if (r.delivered) {
@@ -621,15 +621,16 @@ void Capture::Impl::run_loop() {
       use_udp = !use_udp;  // TCP first; an attempt that got nothing tries the other transport
     }
     const Duration delay = backoff.next();
+    const Timestamp retry = clock.deadline_after(delay);
     spdlog::warn("{} (code {}); retrying in {:.1f} s", r.error.message, r.error.code, delay.as_seconds());
     update([&](StreamStatus& s) {
       s.state = StreamState::kRetrying;
       s.last_error = r.error.to_string();
       s.backoff = delay;
       s.retry_in = delay;
-      retry_at = clock.now() + delay;
+      retry_at = retry;
     });
-    if (!wait_for(delay)) break;
+    if (!wait_until(retry)) break;
   }
   update([](StreamStatus& s) { s.state = StreamState::kStopped; });
 }
