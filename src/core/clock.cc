@@ -1,7 +1,7 @@
 #include "core/clock.h"
 
-#include <cassert>
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <vector>
 
@@ -35,10 +35,9 @@ bool Clock::sleep_until(Timestamp deadline, const std::stop_token& stop) const {
 // SteadyClock
 
 Timestamp SteadyClock::now() const {
-  return Timestamp::from_nanos(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(
-          std::chrono::steady_clock::now().time_since_epoch())
-          .count());
+  return Timestamp::from_nanos(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
 }
 
 const SteadyClock& SteadyClock::instance() {

@@ -133,7 +133,9 @@ class FakeClock final : public Clock {
   FakeClock(const FakeClock&) = delete;
   FakeClock& operator=(const FakeClock&) = delete;
 
-  Timestamp now() const override { return Timestamp::from_nanos(now_.load(std::memory_order_acquire)); }
+  Timestamp now() const override {
+    return Timestamp::from_nanos(now_.load(std::memory_order_acquire));
+  }
   // Moves the time forward by d (d >= 0) and releases the waiters whose deadline it reached.
   void advance(Duration d);
   // Moves the time to t and releases the waiters whose deadline is <= t.
@@ -165,12 +167,12 @@ class FakeClock final : public Clock {
 
   using Key = std::pair<int64_t, uint64_t>;  // (deadline ns, registration number)
 
-  std::atomic<int64_t> now_;               // written under mu_; read without it by now()
+  std::atomic<int64_t> now_;  // written under mu_; read without it by now()
   mutable std::mutex mu_;
-  mutable std::condition_variable registered_cv_;      // notified when a waiter registers
-  mutable std::map<Key, std::stop_source> waiting_;   // guarded by mu_
-  mutable uint64_t next_id_ = 0;                       // guarded by mu_
-  mutable uint64_t released_ = 0;                      // guarded by mu_
+  mutable std::condition_variable registered_cv_;    // notified when a waiter registers
+  mutable std::map<Key, std::stop_source> waiting_;  // guarded by mu_
+  mutable uint64_t next_id_ = 0;                     // guarded by mu_
+  mutable uint64_t released_ = 0;                    // guarded by mu_
 };
 
 }  // namespace orion
