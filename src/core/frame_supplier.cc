@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cassert>
-#include <chrono>
 #include <utility>
 
 namespace orion {
@@ -47,7 +46,8 @@ struct Subscription::Mailbox {
   const Clock* const clock;
 
   mutable std::mutex mu;
-  std::condition_variable cv;
+  // _any: a timed next_frame() waits through the supplier's Clock, which needs one (clock.h).
+  std::condition_variable_any cv;
   FramePtr frame;  // non-null exactly when a frame is pending
   int waiters = 0;
   bool closed = false;
@@ -410,16 +410,16 @@ Result<FramePtr> Subscription::next_frame(Duration timeout) {
       mb.cv.wait(lock);
       --mb.waiters;
     }
-  } else {
-    const auto deadline = std::chrono::steady_clock::now() + timeout.to_chrono();
-    while (!mb.frame && !mb.closed) {
-      ++mb.waiters;
-      const auto st = mb.cv.wait_until(lock, deadline);
-      --mb.waiters;
-      if (st == std::cv_status::timeout && !mb.frame && !mb.closed)
-        return make_error("timeout", "no new frame for '" + name_ + "' within " +
-                                         std::to_string(timeout.as_millis()) + " ms");
-    }
+  } else if (!mb.frame && !mb.closed) {
+    // Through the supplier's clock: a FakeClock releases this wait when a test advances it.
+    const Timestamp deadline = mb.clock->deadline_after(timeout);
+    ++mb.waiters;
+    const bool woken =
+        mb.clock->wait_until(mb.cv, lock, deadline, {}, [&mb] { return mb.frame || mb.closed; });
+    --mb.waiters;
+    if (!woken)
+      return make_error("timeout", "no new frame for '" + name_ + "' within " +
+                                       std::to_string(timeout.as_millis()) + " ms");
   }
   if (mb.closed) return make_error("closed", "subscription '" + name_ + "' is closed");
   return mb.take_locked();

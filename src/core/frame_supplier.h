@@ -71,6 +71,7 @@ struct FrameSupplierOptions {
   size_t sequential_threshold = 8;        // wake at most this many waiters inline
   size_t notifier_threads = 2;            // fixed pool used above the threshold, started the
                                           // first time it is needed
+  // Times takes (stats) and the timed waits of next_frame(timeout), which wait through it.
   const Clock* clock = nullptr;           // nullptr: SteadyClock::instance()
   // Run the distribution and notifier threads under SCHED_BATCH, so that waking them never
   // preempts the producer inside publish() (ADR 0006). Off: they use the caller's policy.
@@ -93,7 +94,8 @@ class Subscription {
   Subscription(const Subscription&) = delete;
   Subscription& operator=(const Subscription&) = delete;
 
-  // Blocks until a frame newer than the last one taken is there, up to `timeout`.
+  // Blocks until a frame newer than the last one taken is there, up to `timeout` measured on
+  // the supplier's clock (with a FakeClock, the wait ends when the clock is advanced past it).
   // Errors: "timeout" (nothing new in time), "closed" (unsubscribed or supplier stopped).
   Result<FramePtr> next_frame(Duration timeout = Duration::max());
   // Never blocks: the pending frame, or "empty" / "closed".

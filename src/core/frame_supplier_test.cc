@@ -10,6 +10,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -22,7 +23,9 @@ namespace {
 
 using testing::make_frame;
 
-constexpr Duration kWait = Duration::seconds(10);  // upper bound, never reached when correct
+// Upper bound of a wait that must succeed. On the fake clock it is never reached unless a
+// test advances the clock that far; the watchdog ends a wait that hangs.
+constexpr Duration kWait = Duration::seconds(10);
 
 class FrameSupplierTest : public ::testing::Test {
  protected:
@@ -73,12 +76,47 @@ TEST_F(FrameSupplierTest, NextFrameNeverReturnsTheSameFrameTwice) {
   EXPECT_EQ(again.error().code, "empty");
 }
 
-TEST_F(FrameSupplierTest, NextFrameTimesOutWhenNothingNewArrives) {
+// The timeout is measured on the supplier's clock: the wait ends when the fake clock passes it.
+TEST_F(FrameSupplierTest, NextFrameTimesOutWhenTheClockPassesTheTimeout) {
   FrameSupplier s(options());
   auto sub = s.subscribe("w");
-  auto r = sub->next_frame(Duration::millis(1));
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "timeout");
+  std::optional<Result<FramePtr>> r;
+  std::thread t([&] { r = sub->next_frame(Duration::millis(40)); });
+  ASSERT_TRUE(clock_.wait_for_waiters(1));  // blocked in next_frame()
+  clock_.advance(Duration::millis(39));
+  EXPECT_EQ(clock_.waiters(), 1u);  // 1 ms short of the timeout: still waiting
+  clock_.advance(Duration::millis(1));
+  t.join();
+  ASSERT_TRUE(r.has_value());
+  ASSERT_FALSE(r->ok());
+  EXPECT_EQ(r->error().code, "timeout");
+}
+
+TEST_F(FrameSupplierTest, AFramePublishedDuringATimedWaitEndsItBeforeTheTimeout) {
+  FrameSupplier s(options());
+  auto sub = s.subscribe("w");
+  std::optional<Result<FramePtr>> r;
+  std::thread t([&] { r = sub->next_frame(Duration::millis(40)); });
+  ASSERT_TRUE(clock_.wait_for_waiters(1));
+  ASSERT_TRUE(s.publish(frame(1)));  // the clock never moves
+  t.join();
+  ASSERT_TRUE(r.has_value());
+  ASSERT_TRUE(r->ok()) << r->error().to_string();
+  EXPECT_EQ((**r)->identity().sequence, 1u);
+  EXPECT_EQ(clock_.waiters(), 0u);
+}
+
+TEST_F(FrameSupplierTest, ATimedWaitEndsWhenTheSupplierStops) {
+  FrameSupplier s(options());
+  auto sub = s.subscribe("w");
+  std::optional<Result<FramePtr>> r;
+  std::thread t([&] { r = sub->next_frame(Duration::millis(40)); });
+  ASSERT_TRUE(clock_.wait_for_waiters(1));
+  s.stop();
+  t.join();
+  ASSERT_TRUE(r.has_value());
+  ASSERT_FALSE(r->ok());
+  EXPECT_EQ(r->error().code, "closed");
 }
 
 TEST_F(FrameSupplierTest, ASlowSubscriberGetsOnlyTheNewestFrame) {

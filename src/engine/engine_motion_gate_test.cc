@@ -10,7 +10,6 @@
 #include <functional>
 #include <map>
 #include <optional>
-#include <thread>
 
 #include "engine/engine.h"
 #include "engine/worker_test_support.h"
@@ -85,7 +84,17 @@ TEST(EngineMotionGate, AStaticSceneSkipsTheDetectorOnlyWhenTheGateIsOn) {
   // Steady state: 40 more frames (1.6 s); counters arrive with the heartbeats (every 100 ms).
   const auto s1 = snapshot();
   ASSERT_TRUE(eventually([&] { return all_taken_at_least(s1, 40); }, 10s));
-  std::this_thread::sleep_for(250ms);  // let two more heartbeats bring the counts up to date
+  // The gate's counters come with the heartbeats: wait until they cover those 40 frames.
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto now = snapshot();
+        return now.at("gated").motion_frames >= s1.at("gated").motion_frames + 40 &&
+               now.at("gated-ball").motion_frames >= s1.at("gated-ball").motion_frames + 40 &&
+               now.at("ungated").results >= s1.at("ungated").results + 40;
+      },
+      10s))
+      << describe(pipeline(e, "gated")) << "\n"
+      << describe(pipeline(e, "gated-ball"));
   const auto s2 = snapshot();
   {
     const PipelineStats &a = s1.at("gated"), &b = s2.at("gated");

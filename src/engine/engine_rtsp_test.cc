@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "engine/engine.h"
 #include "media/testing/rtsp_fixtures.h"
@@ -85,7 +87,10 @@ TEST(EngineRtsp, AssetOverRtspIsServedAnnotatedToTwoClientsAtTheSourceRate) {
   std::vector<ProbeFrame> probe;
   std::thread prober([&] { probe = run_ffprobe(out_url, 6, &probe_raw); });
   prober.join();
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // The output keeps flowing to the first client after the second one left.
+  const size_t after_probe = (*client)->frames().size();
+  ASSERT_TRUE(wait_until([&] { return (*client)->frames().size() >= after_probe + 5; },
+                         Duration::seconds(5)));
   (*client)->stop();
   const auto rep = *(*engine)->report("cam");
   (*engine)->stop();
@@ -157,25 +162,39 @@ TEST(EngineRtsp, SourceKilledFor5sReconnectsWhileTheOtherStreamKeepsItsRate) {
   }, Duration::seconds(20)));
   auto client_b = RtspTestClient::start(e.report("b")->output_url);
   ASSERT_TRUE(client_b.ok());
-  std::this_thread::sleep_for(std::chrono::seconds(1));
+  ASSERT_TRUE(wait_until([&] { return (*client_b)->frames().size() >= 10; }, Duration::seconds(10)))
+      << (*client_b)->error();
 
   const uint64_t a_seq_before = e.report("a")->capture.last_sequence;
+  const uint64_t a_attempts0 = e.report("a")->capture.attempts;
   const auto b0 = e.report("b")->compositor.frames;
   const auto t0 = std::chrono::steady_clock::now();
   (*a)->stop();  // the camera is gone: port closed, sessions closed
-  bool a_left_live = false;
-  uint64_t b_min_per_second = 1000;
-  auto b_prev = b0;
-  for (int i = 0; i < 5; ++i) {  // 5 s without source a, sampled every second
-    std::this_thread::sleep_for(std::chrono::seconds(1));
+  // The outage lasts until a has left live, its output says signal lost and it retried twice,
+  // and b has sent 50 more frames (5 s at 10 fps). b is sampled at every poll.
+  bool a_left_live = false, b_always_live = true;
+  std::vector<std::pair<double, uint64_t>> b_samples;  // (s since t0, b's compositor frames)
+  ASSERT_TRUE(wait_until([&] {
     auto ra = *e.report("a");
     auto rb = *e.report("b");
     a_left_live = a_left_live || ra.capture.state != StreamState::kLive;
-    EXPECT_EQ(rb.capture.state, StreamState::kLive);
-    b_min_per_second = std::min(b_min_per_second, rb.compositor.frames - b_prev);
-    b_prev = rb.compositor.frames;
-  }
+    b_always_live = b_always_live && rb.capture.state == StreamState::kLive;
+    b_samples.emplace_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+        rb.compositor.frames);
+    return a_left_live && ra.compositor.signal_lost_frames > 0 &&
+           ra.capture.attempts >= a_attempts0 + 2 && rb.compositor.frames >= b0 + 50;
+  }, Duration::seconds(30))) << e.report("a")->capture.last_error;
   const double outage = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_TRUE(b_always_live);
+  // b's frames in consecutive windows of (at least) one second through the outage.
+  uint64_t b_min_per_second = 1000;
+  for (size_t i = 0, j = 0; i < b_samples.size(); i = j) {
+    while (j < b_samples.size() && b_samples[j].first < b_samples[i].first + 1.0) ++j;
+    if (j == b_samples.size()) break;
+    b_min_per_second = std::min(b_min_per_second, b_samples[j].second - b_samples[i].second);
+  }
+  ASSERT_LT(b_min_per_second, 1000u) << "the outage was shorter than a second";
   const auto b_frames = e.report("b")->compositor.frames - b0;
   auto ra = *e.report("a");
   EXPECT_TRUE(a_left_live);

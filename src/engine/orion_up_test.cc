@@ -10,8 +10,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
+#include "testing/wait.h"
 #include "testing/watchdog.h"
 
 #ifndef ORION_BINARY
@@ -23,6 +23,7 @@ extern char** environ;
 namespace {
 
 namespace fs = std::filesystem;
+using orion::testing::wait_until;
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p);
@@ -62,17 +63,17 @@ class OrionUp : public ::testing::Test {
     const pid_t pid = spawn(out);
     ASSERT_GT(pid, 0);
     std::string text;
-    for (int i = 0; i < 300 && text.find("pattern          live") == std::string::npos; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto output_says = [&](const std::string& what) {
       text = slurp(out);
-    }
-    EXPECT_NE(text.find("pattern          live"), std::string::npos) << text;
+      return text.find(what) != std::string::npos;
+    };
+    EXPECT_TRUE(wait_until([&] { return output_says("pattern          live"); },
+                           orion::Duration::seconds(15)))
+        << text;
     EXPECT_NE(text.find("output rtsp://127.0.0.1:"), std::string::npos) << text;
     // The relative path was resolved against the config's folder, and the error names it.
-    for (int i = 0; i < 100 && text.find("media.not_found") == std::string::npos; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      text = slurp(out);
-    }
+    EXPECT_TRUE(wait_until([&] { return output_says("media.not_found"); }, orion::Duration::seconds(5)))
+        << text;
     EXPECT_NE(text.find((dir_ / "clips/missing.mp4").string()), std::string::npos) << text;
     ASSERT_EQ(::kill(pid, sig), 0);
     int status = 0;

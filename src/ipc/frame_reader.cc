@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <chrono>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -65,9 +64,9 @@ Result<FramePtr> FrameReader::next_frame(Duration timeout) {
   if (s.frame_alive.load(std::memory_order_acquire))
     return make_error("ipc.lease_held",
                       "the previous frame is still alive; destroy it before taking the next");
-  const bool forever = timeout == Duration::max();
-  const auto deadline = std::chrono::steady_clock::now() +
-                        (forever ? std::chrono::nanoseconds(0) : timeout.to_chrono());
+  const Clock& clock = SteadyClock::instance();  // real time: see frame_reader.h
+  const Timestamp deadline = clock.deadline_after(timeout);
+  const bool forever = deadline == Clock::kNever;
   for (;;) {
     const uint64_t t = b.offer.load(std::memory_order_seq_cst);
     if (t != kNoToken) {
@@ -125,13 +124,13 @@ Result<FramePtr> FrameReader::next_frame(Duration timeout) {
     }
     Duration left = Duration::max();
     if (!forever) {
-      const auto now = std::chrono::steady_clock::now();
+      const Timestamp now = clock.now();
       if (now >= deadline) {
         b.waiting.store(0, std::memory_order_relaxed);
         return make_error("timeout",
                           "no new frame within " + std::to_string(timeout.as_millis()) + " ms");
       }
-      left = Duration::from(deadline - now);
+      left = deadline - now;
     }
     futex_wait(s.wake_word, seen, left);
     b.waiting.store(0, std::memory_order_relaxed);

@@ -46,6 +46,10 @@ class FrameReader {
 
   // Error codes: "timeout", "closed" (the engine closed the mailbox), "ipc.lease_held",
   // "ipc.not_newer" and validation codes (that frame is skipped).
+  // `timeout` is real time (SteadyClock, CLOCK_MONOTONIC: the futex's own timeout), not an
+  // injectable Clock: the wait is ended by another process writing shared memory, which a
+  // FakeClock of this process cannot stand in for, and the worker's periodic progress mark
+  // that rides on it is compared by the engine with its own CLOCK_MONOTONIC.
   Result<FramePtr> next_frame(Duration timeout = Duration::max());
 
   // Records that the worker loop is alive at `now` (shown in the engine's statistics).

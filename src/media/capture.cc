@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/backoff.h"
 #include "media/frame_timeline.h"
 #include "media/gst_ptr.h"
 #include "media/gst_util.h"
@@ -217,7 +218,7 @@ struct Capture::Impl {
   std::thread thread;
   std::atomic<bool> stopping{false};
   std::mutex wait_mu;
-  std::condition_variable wait_cv;
+  std::condition_variable_any wait_cv;  // _any: waits through the Clock (core/clock.h)
 
   mutable std::mutex status_mu;
   StreamStatus status;  // guarded by status_mu
@@ -238,7 +239,15 @@ struct Capture::Impl {
     f(status);
   }
 
-  bool wait_for(Duration d) {  // false when stopping
+  // Waits until `deadline` on the capture's clock (a FakeClock releases it when advanced);
+  // false when stopping.
+  bool wait_until(Timestamp deadline) {
+    std::unique_lock lock(wait_mu);
+    return !clock.wait_until(wait_cv, lock, deadline, {}, [this] { return stopping.load(); });
+  }
+  // A short real-time pause while GStreamer finishes something (not a timed wait: it does not
+  // go through the clock, so a FakeClock never holds it up); false when stopping.
+  bool pause_real_time(Duration d) {
     std::unique_lock lock(wait_mu);
     return !wait_cv.wait_for(lock, d.to_chrono(), [this] { return stopping.load(); });
   }
@@ -556,7 +565,7 @@ Capture::Impl::AttemptResult Capture::Impl::run_attempt() {
       last_frame = now;
       continue;
     }
-    if (gst_app_sink_is_eos(appsink)) wait_for(Duration::millis(10));  // EOS message follows
+    if (gst_app_sink_is_eos(appsink)) pause_real_time(Duration::millis(10));  // EOS message follows
     if (!last_frame.is_set() && now - started > opt.connect_timeout) {
       finish(Outcome::kFailed,
              make_error("media.timeout", "stream '" + name + "': no frame within " +
@@ -589,7 +598,7 @@ void Capture::Impl::run() {
 }
 
 void Capture::Impl::run_loop() {
-  Duration backoff = opt.backoff_initial;
+  Backoff backoff(BackoffPolicy{opt.backoff_initial, opt.backoff_max, opt.backoff_factor});
   while (!stopping.load()) {
     update([](StreamStatus& s) {
       s.state = StreamState::kConnecting;
@@ -603,26 +612,25 @@ void Capture::Impl::run_loop() {
         s.state = StreamState::kEnded;
         s.last_error = r.error.to_string();
       });
-      wait_for(Duration::max() / 2);
+      wait_until(Clock::kNever);  // until stop()
       break;
     }
     if (r.delivered) {
-      backoff = opt.backoff_initial;
+      backoff.reset();  // a camera that delivered: the next failure waits `initial` again
     } else if (spec.kind == SourceKind::kRtsp && !spec.tls) {
       use_udp = !use_udp;  // TCP first; an attempt that got nothing tries the other transport
     }
-    spdlog::warn("{} (code {}); retrying in {:.1f} s", r.error.message, r.error.code, backoff.as_seconds());
+    const Duration delay = backoff.next();
+    const Timestamp retry = clock.deadline_after(delay);
+    spdlog::warn("{} (code {}); retrying in {:.1f} s", r.error.message, r.error.code, delay.as_seconds());
     update([&](StreamStatus& s) {
       s.state = StreamState::kRetrying;
       s.last_error = r.error.to_string();
-      s.backoff = backoff;
-      s.retry_in = backoff;
-      retry_at = clock.now() + backoff;
+      s.backoff = delay;
+      s.retry_in = delay;
+      retry_at = retry;
     });
-    if (!wait_for(backoff)) break;
-    backoff = std::min(Duration::nanos(static_cast<int64_t>(static_cast<double>(backoff.count_nanos()) *
-                                                            opt.backoff_factor)),
-                       opt.backoff_max);
+    if (!wait_until(retry)) break;
   }
   update([](StreamStatus& s) { s.state = StreamState::kStopped; });
 }

@@ -13,14 +13,22 @@
 //
 // Resilience: an attempt ends on a pipeline error, an end of stream from a live source, no
 // first frame within `connect_timeout`, or no frame for `stall_timeout` while live. (A file
-// without `loop` that reaches its end is not restarted: state kEnded.) The next attempt comes after an exponential backoff
-// (initial, ×factor, capped at backoff_max), reset once an attempt delivered a frame. RTSP
+// without `loop` that reaches its end is not restarted: state kEnded.) The next attempt comes
+// after an exponential backoff (core/backoff.h, policy {backoff_initial, backoff_max,
+// backoff_factor}), reset once an attempt delivered a frame. RTSP
 // attempts use TCP; an attempt that failed before any frame switches TCP ↔ UDP for the next.
 // rtsps:// (RTSP over TLS) always uses TCP: the media stays inside the TLS connection. The
 // camera's certificate is validated against the system's trusted authorities unless
 // `tls_verify` is false; an untrusted certificate fails the attempt with "media.tls_untrusted"
 // (message: the stream, why the certificate was not trusted, and how to accept it).
 // status() is observable at any time; errors name the stream and the cause.
+//
+// Time: capture times, the connect and stall timeouts and the retry backoff are measured on
+// `clock`, and the backoff wait waits through it, so with a FakeClock a test advances time
+// instead of waiting: the capture thread is then a waiter of the clock while it backs off (or
+// after a file ended). GStreamer itself runs in real time (rtspsrc's TCP timeout, the appsink
+// polled every 50 ms), so a connect or stall timeout fires within one poll of the clock
+// passing it.
 //
 // Lifecycle: create() (validates the url; no thread yet) → start() → stop() (idempotent;
 // joins the thread; also run by the destructor). Not restartable after stop().

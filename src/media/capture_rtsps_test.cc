@@ -49,6 +49,10 @@ class IdentityCollector {
     std::lock_guard lock(mu_);
     return ids_;
   }
+  size_t size() {
+    std::lock_guard lock(mu_);
+    return ids_.size();
+  }
 
  private:
   std::unique_ptr<Subscription> sub_;
@@ -98,8 +102,10 @@ TEST(CaptureRtsps, SelfSignedSourceWithoutVerificationIsIngestedAtItsRate) {
   (*cap)->start();
   ASSERT_TRUE(wait_until([&] { return (*cap)->status().frames >= 5; }, Duration::seconds(15)))
       << (*cap)->status().last_error;
-  const size_t skip = c.ids().size();  // measure from here (start-up jitter excluded)
-  std::this_thread::sleep_for(std::chrono::seconds(4));
+  const size_t skip = c.size();  // measure from here (start-up jitter excluded)
+  // A window of 60 frames (4 s at 15 fps); the rate comes from their identities.
+  ASSERT_TRUE(wait_until([&] { return c.size() >= skip + 60; }, Duration::seconds(15)))
+      << (*cap)->status().last_error;
   auto st = (*cap)->status();
   auto ids = c.ids();
   (*cap)->stop();
@@ -111,7 +117,7 @@ TEST(CaptureRtsps, SelfSignedSourceWithoutVerificationIsIngestedAtItsRate) {
   EXPECT_EQ(st.width, 320);
   EXPECT_EQ(st.height, 240);
   EXPECT_DOUBLE_EQ(st.nominal_fps, kFps);
-  ASSERT_GT(ids.size(), skip + 40);
+  ASSERT_GE(ids.size(), skip + 60);
   for (size_t i = 1; i < ids.size(); ++i) {
     EXPECT_EQ(ids[i].stream, 4u);
     EXPECT_GT(ids[i].sequence, ids[i - 1].sequence);
@@ -150,11 +156,18 @@ TEST(CaptureRtsps, VerificationRefusesTheSelfSignedCertificateWhileAnotherStream
       wait_until([&] { return (*strict)->status().attempts >= 2 && (*open)->status().frames >= 5; },
                  Duration::seconds(15)))
       << (*strict)->status().last_error << " / " << (*open)->status().last_error;
-  // The refused stream keeps retrying (with backoff) while the other one stays live.
+  // The refused stream keeps retrying (with backoff) while the other one stays live: a window
+  // in which strict tries again and open delivers 30 frames (2 s at 15 fps).
   const uint64_t open0 = (*open)->status().frames;
   const uint64_t strict_attempts0 = (*strict)->status().attempts;
   const auto t0 = std::chrono::steady_clock::now();
-  std::this_thread::sleep_for(std::chrono::seconds(2));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return (*strict)->status().attempts > strict_attempts0 &&
+               (*open)->status().frames >= open0 + 30;
+      },
+      Duration::seconds(15)))
+      << (*strict)->status().last_error << " / " << (*open)->status().last_error;
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   auto st = (*strict)->status();
   auto op = (*open)->status();

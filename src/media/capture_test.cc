@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "media/frame_timeline.h"
+#include "media/testing/rtsp_fixtures.h"
 #include "testing/wait.h"
 #include "testing/assets.h"
 #include "testing/watchdog.h"
@@ -22,9 +23,12 @@
 namespace orion::media {
 namespace {
 
-using testing::Watchdog;
+using media::testing::RtspSourceFixture;
+using orion::testing::Watchdog;
 
-// Takes every frame the supplier hands a subscriber, on its own thread.
+// Takes every frame the supplier hands a subscriber, on its own thread. With `work`, it stands
+// for a slow consumer: it spends that long on each frame it took (a pause that paces the
+// consumer, not a wait for anything).
 class Collector {
  public:
   explicit Collector(FrameSupplier& s, Duration work = Duration::zero())
@@ -37,6 +41,7 @@ class Collector {
               frames_.push_back(*f);
               if (frames_.size() > 400) frames_.erase(frames_.begin());
             }
+            // Simulated work (pacing of a slow consumer), not synchronisation.
             if (work > Duration::zero()) std::this_thread::sleep_for(work.to_chrono());
           }
         }) {}
@@ -48,6 +53,10 @@ class Collector {
     std::lock_guard lock(mu_);
     return frames_;
   }
+  uint64_t last_sequence() {  // 0 before the first frame
+    std::lock_guard lock(mu_);
+    return frames_.empty() ? 0 : frames_.back()->identity().sequence;
+  }
 
  private:
   std::unique_ptr<Subscription> sub_;
@@ -58,6 +67,22 @@ class Collector {
 };
 
 using orion::testing::wait_until;
+
+// The capture rate over the frames from sequence `from` on, from the frames' own identities:
+// sequences captured (taken or not) per second of capture time between the first and the last.
+// Returns 0 when fewer than two such frames were taken.
+double capture_rate(const std::vector<FramePtr>& frames, uint64_t from) {
+  const FrameIdentity* first = nullptr;
+  const FrameIdentity* last = nullptr;
+  for (const auto& f : frames) {
+    if (f->identity().sequence < from) continue;
+    if (first == nullptr) first = &f->identity();
+    last = &f->identity();
+  }
+  if (first == nullptr || last == first) return 0;
+  return static_cast<double>(last->sequence - first->sequence) /
+         (last->capture_time - first->capture_time).as_seconds();
+}
 
 std::string temp_path(const std::string& name) {
   return (std::filesystem::temp_directory_path() /
@@ -106,10 +131,11 @@ TEST(Capture, TestPatternPublishesFramesWithIdentityAtItsRate) {
   Collector c(supplier);
   (*cap)->start();
   ASSERT_TRUE(wait_until([&] { return (*cap)->status().frames >= 1; }, Duration::seconds(10)));
-  const uint64_t first = (*cap)->status().frames;
-  std::this_thread::sleep_for(std::chrono::seconds(2));
-  const uint64_t n = (*cap)->status().frames - first;
-  EXPECT_NEAR(static_cast<double>(n), 40.0, 4.0);  // 20 fps for 2 s
+  // The rate over the next 40 frames (about 2 s), start-up excluded.
+  const uint64_t first = (*cap)->status().frames + 1;
+  ASSERT_TRUE(wait_until([&] { return c.last_sequence() >= first + 40; },
+                         Duration::seconds(10)));
+  EXPECT_NEAR(capture_rate(c.frames(), first), 20.0, 2.0);
   auto st = (*cap)->status();
   EXPECT_EQ(st.state, StreamState::kLive);
   EXPECT_EQ(st.width, 320);
@@ -145,12 +171,12 @@ TEST(Capture, AssetFilePlaysAtNativeRateIgnoringItsAudio) {
   Collector c(supplier);
   (*cap)->start();
   ASSERT_TRUE(wait_until([&] { return (*cap)->status().frames >= 1; }, Duration::seconds(10)));
-  const auto t0 = std::chrono::steady_clock::now();
-  const uint64_t f0 = (*cap)->status().frames;
-  std::this_thread::sleep_for(std::chrono::seconds(3));
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // The rate over the next 30 frames (about 3 s): native 10 fps, not faster.
+  const uint64_t first = (*cap)->status().frames + 1;
+  ASSERT_TRUE(wait_until([&] { return c.last_sequence() >= first + 30; },
+                         Duration::seconds(15)));
+  EXPECT_NEAR(capture_rate(c.frames(), first), 10.0, 0.7);
   auto st = (*cap)->status();
-  EXPECT_NEAR(static_cast<double>(st.frames - f0) / secs, 10.0, 0.7);  // native 10 fps, not faster
   EXPECT_EQ(st.width, 480);
   EXPECT_EQ(st.height, 360);
   EXPECT_FALSE(st.decoder.empty());
@@ -166,12 +192,12 @@ TEST(Capture, SlowConsumerNeverMakesTheCaptureLag) {
   ASSERT_TRUE(cap.ok());
   Collector slow(supplier, Duration::millis(300));  // takes ~3 frames a second out of 25
   (*cap)->start();
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  ASSERT_TRUE(wait_until([&] { return slow.frames().size() >= 6; }, Duration::seconds(15)));
   auto frames = slow.frames();
-  auto st = (*cap)->status();
   (*cap)->stop();
-  EXPECT_GE(st.frames, 50u);  // the capture kept its rate
-  ASSERT_GE(frames.size(), 4u);
+  // The capture kept its rate (25 fps) between the first and the last frame the slow one took.
+  EXPECT_GE(capture_rate(frames, 0), 20.0);
+  ASSERT_GE(frames.size(), 6u);
   // Every frame taken was the newest at the time: sequences jump, never step one by one.
   for (size_t i = 1; i < frames.size(); ++i) {
     EXPECT_GT(frames[i]->identity().sequence, frames[i - 1]->identity().sequence + 3);
@@ -272,6 +298,100 @@ TEST(Capture, UnreachableRtspHostRetriesWithBackoffWhileAnotherStreamRuns) {
   (*refused)->stop();
   (*nowhere)->stop();
   (*good)->stop();
+}
+
+// The retry backoff is waited on the capture's clock: with a FakeClock the capture thread is a
+// waiter of the clock while it backs off, and the next attempt starts exactly when the clock
+// reaches the delay of the policy (200 ms, then ×2 capped at 400 ms), not before.
+TEST(Capture, RetriesComeAfterTheBackoffOfThePolicyOnTheCaptureClock) {
+  Watchdog dog(Duration::seconds(60), "backoff on a fake clock");
+  FakeClock clock;
+  HeapFramePool pool;
+  FrameSupplier supplier;
+  CaptureOptions o = fast_retry();  // backoff 200 ms, ×2, at most 400 ms
+  o.clock = &clock;
+  auto cap = Capture::create("refused", 1, "rtsp://127.0.0.1:1/cam", o, pool, supplier);
+  ASSERT_TRUE(cap.ok());
+  (*cap)->start();
+  ASSERT_TRUE(clock.wait_for_waiters(1, Duration::seconds(20)));  // attempt 1 failed: backing off
+  auto st = (*cap)->status();
+  EXPECT_EQ(st.attempts, 1u);
+  EXPECT_EQ(st.state, StreamState::kRetrying);
+  EXPECT_NE(st.last_error.find("stream 'refused'"), std::string::npos) << st.last_error;
+  EXPECT_EQ(st.backoff, Duration::millis(200));
+  EXPECT_EQ(st.retry_in, Duration::millis(200));
+  EXPECT_EQ(clock.next_deadline(), clock.now() + Duration::millis(200));
+
+  clock.advance(Duration::millis(199));
+  EXPECT_EQ(clock.waiters(), 1u);  // still backing off
+  EXPECT_EQ((*cap)->status().retry_in, Duration::millis(1));
+  EXPECT_EQ((*cap)->status().attempts, 1u);
+
+  const Duration expected[] = {Duration::millis(400), Duration::millis(400)};
+  clock.advance(Duration::millis(1));
+  for (size_t i = 0; i < 2; ++i) {
+    ASSERT_TRUE(clock.wait_for_waiters(1, Duration::seconds(20)));  // attempt i+2 failed
+    st = (*cap)->status();
+    EXPECT_EQ(st.attempts, i + 2);
+    EXPECT_EQ(st.backoff, expected[i]);
+    EXPECT_EQ(st.frames, 0u);
+    clock.advance(expected[i]);
+  }
+  ASSERT_TRUE(clock.wait_for_waiters(1, Duration::seconds(20)));
+  EXPECT_EQ((*cap)->status().attempts, 4u);
+  (*cap)->stop();  // interrupts the backoff wait: the clock need not move
+  EXPECT_EQ((*cap)->status().state, StreamState::kStopped);
+  EXPECT_EQ(clock.waiters(), 0u);
+}
+
+// The stall timeout is measured on the capture's clock: a camera that keeps its connection
+// open but sends nothing is declared stalled once that clock has passed stall_timeout since
+// the last frame. The timeout is a minute, longer than the test may wait in real time, so
+// only the fake clock can make it pass. (Frames already on their way when the camera froze
+// restart the count, so the clock is advanced until the capture says so.)
+TEST(Capture, AFrozenCameraIsStalledWhenTheCaptureClockPassesTheStallTimeout) {
+  Watchdog dog(Duration::seconds(60), "stall on a fake clock");
+  auto src = RtspSourceFixture::serve_pattern(160, 120, 10);
+  ASSERT_TRUE(src.ok()) << src.error().to_string();
+  FakeClock clock;
+  HeapFramePool pool;
+  FrameSupplier supplier;
+  CaptureOptions o = fast_retry();
+  o.clock = &clock;
+  o.stall_timeout = Duration::seconds(60);
+  auto cap = Capture::create("frozen", 5, (*src)->url(), o, pool, supplier);
+  ASSERT_TRUE(cap.ok());
+  (*cap)->start();
+  ASSERT_TRUE(wait_until([&] { return (*cap)->status().frames >= 5; }, Duration::seconds(20)))
+      << (*cap)->status().last_error;
+  EXPECT_EQ((*cap)->status().state, StreamState::kLive);
+  (*src)->set_frozen(true);
+  auto stalled = [&] { return (*cap)->status().last_error.find("media.stalled") != std::string::npos; };
+  int advances = 0;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        if (stalled()) return true;
+        clock.advance(o.stall_timeout / 4);
+        ++advances;
+        return false;
+      },
+      Duration::seconds(20)))
+      << (*cap)->status().last_error;
+  EXPECT_GE(advances, 5);  // more than the whole stall timeout (4 × 15 s) on the capture clock
+  auto st = (*cap)->status();
+  EXPECT_NE(st.last_error.find("stream 'frozen'"), std::string::npos) << st.last_error;
+  EXPECT_NE(st.last_error.find("no frame for 60.0 s"), std::string::npos) << st.last_error;
+
+  // The camera comes back: the retry, once the clock reaches the backoff, is live again.
+  (*src)->set_frozen(false);
+  const uint64_t before = st.last_sequence;
+  ASSERT_TRUE(wait_until([&] {
+    if (clock.waiters() > 0) clock.advance_to_next_deadline();  // the backoff wait
+    auto s = (*cap)->status();
+    return s.state == StreamState::kLive && s.last_sequence > before + 5;
+  }, Duration::seconds(20))) << (*cap)->status().last_error;
+  EXPECT_GE((*cap)->status().attempts, 2u);
+  (*cap)->stop();
 }
 
 TEST(Capture, BadUrlIsRefusedNamingTheStream) {

@@ -38,6 +38,9 @@ struct CompositorOptions {
   bool draw = true;              // draw the overlay (off: pass pictures through, for baselines)
   size_t latency_capacity = 0;   // per-frame latency records kept (0: none)
   std::function<std::string()> status_text;  // cause shown on signal-lost pictures
+  // Time of the compositor: when a frame was taken, signal lost, signal-lost pacing and pts.
+  // It waits for frames with the supplier's next_frame(timeout), measured on the supplier's
+  // clock: give both the same clock (with a FakeClock, advancing it releases that wait).
   const Clock* clock = nullptr;  // nullptr: SteadyClock::instance()
 };
 

@@ -5,7 +5,6 @@
 
 #include <cstring>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 #include "core/frame_pool.h"
@@ -47,7 +46,8 @@ class RecordingEncoder final : public EncoderInput {
 
 constexpr int kW = 320, kH = 240;
 
-FramePtr grey_frame(FramePool& pool, uint64_t seq, uint8_t value) {
+FramePtr grey_frame(FramePool& pool, uint64_t seq, uint8_t value,
+                    Timestamp capture_time = SteadyClock::instance().now()) {
   auto f = pool.acquire(FrameLayout::packed(PixelFormat::kBGR24, kW, kH));
   EXPECT_TRUE(f.ok());
   std::memset((*f)->mutable_data(), value, (*f)->size());
@@ -55,7 +55,7 @@ FramePtr grey_frame(FramePool& pool, uint64_t seq, uint8_t value) {
   id.stream = 4;
   id.sequence = seq;
   id.pts = Duration::millis(100) * static_cast<int64_t>(seq);
-  id.capture_time = SteadyClock::instance().now();
+  id.capture_time = capture_time;
   (*f)->set_identity(id);
   return freeze(std::move(*f));
 }
@@ -131,10 +131,16 @@ TEST(Compositor, DrawsNewestResultsOnACopyOnePicturePerFrame) {
   }
 }
 
+// On a fake clock shared by the supplier and the compositor: each step lets the compositor
+// reach its wait for a frame (a waiter of the clock), advances the clock past that wait's
+// timeout, and lets it come back to the wait, so every picture it sends is accounted for.
 TEST(Compositor, SendsSignalLostPicturesWhenFramesStopAndResumesAfter) {
   testing::Watchdog dog(Duration::seconds(20), "compositor signal lost");
+  FakeClock clock;
   HeapFramePool pool;
-  FrameSupplier supplier;
+  FrameSupplierOptions so;
+  so.clock = &clock;
+  FrameSupplier supplier(so);
   ResultStore store;
   RecordingEncoder enc;
   CompositorOptions o;
@@ -142,30 +148,60 @@ TEST(Compositor, SendsSignalLostPicturesWhenFramesStopAndResumesAfter) {
   o.stream_id = 4;
   o.signal_lost_after = Duration::millis(300);
   o.status_text = [] { return std::string("retrying: media.connection: camera gone"); };
+  o.clock = &clock;
   Compositor comp(supplier, store, enc, nullptr, o);
   comp.start();
-  // Nothing before the first frame: there is no picture size yet.
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  auto step = [&](Duration d) {
+    if (!clock.wait_for_waiters(1)) return false;  // blocked in next_frame()
+    clock.advance(d);
+    return clock.wait_for_waiters(1);  // back in next_frame(): this turn is done
+  };
+
+  // Nothing before the first frame, however long: there is no picture size yet.
+  ASSERT_TRUE(step(Duration::millis(400)));
   EXPECT_EQ(enc.count(), 0u);
+  EXPECT_FALSE(comp.stats().signal_lost);
+
+  // Three frames 50 ms apart (capture times on the fake clock): the stream's rate is 20 fps.
   for (uint64_t seq = 1; seq <= 3; ++seq) {
-    supplier.publish(grey_frame(pool, seq, 200));
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (seq > 1) clock.advance(Duration::millis(50));
+    supplier.publish(grey_frame(pool, seq, 200, clock.now()));
+    ASSERT_TRUE(wait_until([&] { return comp.stats().frames == seq; }, Duration::seconds(5)));
   }
-  ASSERT_TRUE(wait_until([&] { return comp.stats().signal_lost_frames >= 3; }, Duration::seconds(5)));
+  const Timestamp last_frame = clock.now();
+
+  // Up to signal_lost_after without a frame: no signal-lost picture.
+  for (int k = 1; k <= 6; ++k) ASSERT_TRUE(step(Duration::millis(50))) << k;
+  EXPECT_EQ(clock.now() - last_frame, Duration::millis(300));
+  EXPECT_EQ(comp.stats().signal_lost_frames, 0u);
+  EXPECT_FALSE(comp.stats().signal_lost);
+  // Past it: one signal-lost picture per 50 ms, the stream's last frame interval.
+  for (uint64_t k = 1; k <= 3; ++k) {
+    ASSERT_TRUE(step(Duration::millis(50)));
+    EXPECT_EQ(comp.stats().signal_lost_frames, k);
+  }
   EXPECT_TRUE(comp.stats().signal_lost);
-  supplier.publish(grey_frame(pool, 4, 200));
+
+  clock.advance(Duration::millis(10));  // the camera is back 10 ms after the last card
+  supplier.publish(grey_frame(pool, 4, 200, clock.now()));
   ASSERT_TRUE(wait_until([&] { return comp.stats().frames == 4; }, Duration::seconds(5)));
   EXPECT_FALSE(comp.stats().signal_lost);
   comp.stop();
-  // Signal-lost pictures are dimmed copies (grey 200 → about 60), each with a later pts.
-  size_t dimmed = 0;
+
+  // 3 frames, 3 signal-lost pictures, 1 frame. Signal-lost pictures are dimmed copies (grey
+  // 200 → about 60), 50 ms of pts apart; every picture has a later pts than the one before.
+  ASSERT_EQ(enc.pictures.size(), 7u);
   for (size_t i = 0; i < enc.pictures.size(); ++i) {
-    if (px(enc.pictures[i], kW - 2, kH - 2)[0] < 100) ++dimmed;
+    const bool lost = i >= 3 && i < 6;
+    EXPECT_EQ(px(enc.pictures[i], kW - 2, kH - 2)[0] < 100, lost) << i;
     if (i > 0) {
       EXPECT_GT(enc.pictures[i].pts, enc.pictures[i - 1].pts);
     }
+    if (i > 3 && lost) {
+      EXPECT_EQ(enc.pictures[i].pts - enc.pictures[i - 1].pts, Duration::millis(50)) << i;
+    }
   }
-  EXPECT_GE(dimmed, 3u);
+  EXPECT_EQ(enc.pictures[3].pts - enc.pictures[2].pts, Duration::millis(350));
 }
 
 }  // namespace

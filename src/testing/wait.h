@@ -1,6 +1,9 @@
-// wait_until: polls a condition until it holds or a time limit passes — for integration tests
-// that watch real processes, pipelines and sockets, where no event can be waited on directly.
-// Unit tests should wait on a condition or a fake clock instead.
+// wait_until: polls a condition until it holds or a time limit passes — for tests that watch
+// state nothing notifies them of (real processes, pipelines and sockets, a component's
+// statistics). Tests never sleep a fixed time "to let something happen": they wait for the
+// condition that says it happened (this), for a FakeClock waiter (core/clock.h:
+// FakeClock::wait_for_waiters) or for a notification. The limit only bounds a failure; a rate
+// is measured over a number of events (from their timestamps), not over a slept interval.
 #pragma once
 
 #include <chrono>
