@@ -9,6 +9,8 @@
 #include <chrono>
 #include <utility>
 
+#include "core/thread.h"
+
 namespace orion {
 
 std::string_view to_string(SlaClass sla) {
@@ -23,11 +25,6 @@ Result<SlaClass> parse_sla(std::string_view text) {
 }
 
 namespace {
-void name_this_thread(const std::string& name) {
-  std::string n = name.substr(0, 15);
-  pthread_setname_np(pthread_self(), n.c_str());
-}
-
 // SCHED_BATCH: same share of CPU as SCHED_OTHER, but a woken batch thread never preempts the
 // running thread (ADR 0006). Best effort: a failure leaves the default policy.
 void use_batch_scheduling() {
@@ -124,7 +121,7 @@ struct Notifier {
   std::jthread thread;
 
   void run(const std::string& thread_name, bool batch) {
-    name_this_thread(thread_name);
+    set_current_thread_name(thread_name);
     if (batch) use_batch_scheduling();
     std::vector<uint32_t> mine;
     std::shared_ptr<const MailboxList> snap;
@@ -185,7 +182,7 @@ struct FrameSupplier::Core {
   std::vector<std::vector<uint32_t>> staging;
 
   void distribute_loop() {
-    name_this_thread(options.name + "-dist");
+    set_current_thread_name(options.name + "-dist");
     if (options.batch_scheduling) use_batch_scheduling();
     for (;;) {
       FramePtr frame;

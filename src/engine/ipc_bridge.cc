@@ -1,6 +1,6 @@
 #include "engine/ipc_bridge.h"
 
-#include <pthread.h>
+#include "core/thread.h"
 
 namespace orion::engine {
 
@@ -23,8 +23,7 @@ void IpcBridge::stop() {
 }
 
 void IpcBridge::run() {
-  const std::string name = ("ipc-" + stream_).substr(0, 15);
-  pthread_setname_np(pthread_self(), name.c_str());
+  set_current_thread_name("ipc-" + stream_);
   for (;;) {
     auto f = sub_->next_frame();
     if (!f.ok()) return;  // closed

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/thread.h"
 #include "media/frame_timeline.h"
 #include "media/gst_ptr.h"
 #include "media/gst_util.h"
@@ -576,7 +577,7 @@ Capture::Impl::AttemptResult Capture::Impl::run_attempt() {
 }
 
 void Capture::Impl::run() {
-  set_thread_name("cap-" + name);
+  set_current_thread_name("cap-" + name);
   try {
     run_loop();
   } catch (const std::exception& e) {  // thread entry point: report, never terminate

@@ -8,8 +8,8 @@
 #include <mutex>
 #include <thread>
 
+#include "core/thread.h"
 #include "media/frame_timeline.h"
-#include "media/gst_util.h"
 #include "media/overlay.h"
 
 namespace orion::media {
@@ -119,7 +119,7 @@ struct Compositor::Impl {
   }
 
   void run() {
-    set_thread_name("comp-" + options.stream_name);
+    set_current_thread_name("comp-" + options.stream_name);
     while (!stopping.load()) {
       const Duration wait = std::min(interval, Duration::millis(100));
       auto f = sub->next_frame(wait);

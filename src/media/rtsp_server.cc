@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/thread.h"
 #include "media/capture.h"
 #include "media/gst_ptr.h"
 #include "media/gst_util.h"
@@ -351,7 +352,7 @@ Result<std::unique_ptr<RtspServer>> RtspServer::start(RtspServerOptions options)
   impl->loop = g_main_loop_new(impl->ctx, FALSE);
   Impl* p = impl.get();
   impl->thread = std::thread([p] {
-    set_thread_name("rtsp-server");
+    set_current_thread_name("rtsp-server");
     g_main_context_push_thread_default(p->ctx);
     g_main_loop_run(p->loop);
     g_main_context_pop_thread_default(p->ctx);

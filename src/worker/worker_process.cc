@@ -1,6 +1,5 @@
 #include "worker/worker_process.h"
 
-#include <pthread.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -16,6 +15,7 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "core/thread.h"
 #include "infer/motion_gate.h"
 #include "infer/registry.h"
 #include "ipc/frame_reader.h"
@@ -126,7 +126,7 @@ class Loop {
   }
 
   void run() {
-    pthread_setname_np(pthread_self(), "worker-loop");
+    set_current_thread_name("worker-loop");
     try {
       body();
     } catch (const std::exception& e) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/thread.h"
 #include "media/capture.h"
 #include "media/gst_ptr.h"
 #include "media/gst_util.h"
@@ -157,7 +158,7 @@ struct RtspSourceFixture::Impl {
     port = gst_rtsp_server_get_bound_port(server.get());
     loop = g_main_loop_new(ctx, FALSE);
     thread = std::thread([this] {
-      set_thread_name("rtsp-fixture");
+      set_current_thread_name("rtsp-fixture");
       g_main_context_push_thread_default(ctx);
       g_main_loop_run(loop);
       g_main_context_pop_thread_default(ctx);
@@ -227,7 +228,7 @@ struct RtspTestClient::Impl {
   std::string error;                  // guarded by mu
 
   void run() {
-    set_thread_name("rtsp-client");
+    set_current_thread_name("rtsp-client");
     GstPtr<GstBus> bus = GstPtr<GstBus>::adopt(gst_element_get_bus(pipeline.get()));
     while (!stopping.load()) {
       if (GstMessage* m = gst_bus_pop_filtered(bus.get(), GST_MESSAGE_ERROR)) {
