@@ -120,8 +120,7 @@ struct Notifier {
   bool stop = false;                            // guarded by mu
   std::jthread thread;
 
-  void run(const std::string& thread_name, bool batch) {
-    set_current_thread_name(thread_name);
+  void run(bool batch) {
     if (batch) use_batch_scheduling();
     std::vector<uint32_t> mine;
     std::shared_ptr<const MailboxList> snap;
@@ -157,7 +156,9 @@ struct FrameSupplier::Core {
   std::condition_variable inbox_cv;
   FramePtr inbox;
   bool distributor_waiting = false;
-  bool stopping = false;
+  bool stopping = false;        // stop() was called or a thread died: publish() refuses
+  bool stop_requested = false;  // stop() was called (it joins the threads once)
+  std::string failure;          // why a thread died ("" while none did)
   uint64_t last_sequence = 0;
   uint64_t published = 0, rejected_stale = 0, inbox_overwritten = 0;
 
@@ -182,7 +183,6 @@ struct FrameSupplier::Core {
   std::vector<std::vector<uint32_t>> staging;
 
   void distribute_loop() {
-    set_current_thread_name(options.name + "-dist");
     if (options.batch_scheduling) use_batch_scheduling();
     for (;;) {
       FramePtr frame;
@@ -254,11 +254,45 @@ struct FrameSupplier::Core {
       auto n = std::make_unique<Notifier>();
       Notifier* raw = n.get();
       std::string tname = options.name + "-n" + std::to_string(i);
-      n->thread = std::jthread([raw, tname, batch = options.batch_scheduling] { raw->run(tname, batch); });
+      n->thread = std::jthread([this, raw, tname, batch = options.batch_scheduling] {
+        run_guarded(tname, [raw, batch] { raw->run(batch); },
+                    [this, &tname](std::string_view why) { fail("thread " + tname + ": " + std::string(why)); });
+      });
       notifiers.push_back(std::move(n));
     }
     staging.resize(notifiers.size());
     notifiers_started.store(notifiers.size(), std::memory_order_relaxed);
+  }
+
+  // A thread of the supplier died (run_guarded caught what escaped it): the supplier stops as
+  // stop() would, except that it cannot join its own thread; stop() still joins them all.
+  void fail(std::string why) {
+    FramePtr inbox_left;  // released after the lock is dropped
+    {
+      std::lock_guard lock(inbox_mu);
+      if (failure.empty()) failure = std::move(why);
+      stopping = true;
+      inbox_left = std::move(inbox);
+      inbox = nullptr;
+    }
+    inbox_cv.notify_one();
+    close_mailboxes();
+  }
+
+  // Closes every mailbox (blocked consumers get "closed") and refuses new subscribers.
+  void close_mailboxes() {
+    std::shared_ptr<const MailboxList> snap;
+    FramePtr latest_left;
+    {
+      std::lock_guard lock(subscribers_mu);
+      closed = true;
+      snap = std::exchange(subscribers, std::make_shared<MailboxList>());
+      latest_left = std::move(latest);
+    }
+    for (const auto& m : *snap) {
+      FramePtr displaced;
+      m->close(displaced);
+    }
   }
 
   void remove(const std::shared_ptr<Mailbox>& mb) {
@@ -275,7 +309,10 @@ struct FrameSupplier::Core {
 FrameSupplier::FrameSupplier(FrameSupplierOptions options)
     : core_(std::make_shared<Core>(std::move(options))) {
   Core& c = *core_;
-  c.distributor = std::jthread([&c] { c.distribute_loop(); });
+  c.distributor = std::jthread([&c] {
+    run_guarded(c.options.name + "-dist", [&c] { c.distribute_loop(); },
+                [&c](std::string_view why) { c.fail("distribution thread: " + std::string(why)); });
+  });
 }
 
 FrameSupplier::~FrameSupplier() { stop(); }
@@ -332,6 +369,7 @@ SupplierStats FrameSupplier::stats() const {
     s.published = c.published;
     s.rejected_stale = c.rejected_stale;
     s.inbox_overwritten = c.inbox_overwritten;
+    s.failure = c.failure;
   }
   s.distributed = c.distributed.load(std::memory_order_relaxed);
   s.notifier_threads = c.notifiers_started.load(std::memory_order_relaxed);
@@ -354,7 +392,8 @@ void FrameSupplier::stop() {
   Core& c = *core_;
   {
     std::lock_guard lock(c.inbox_mu);
-    if (c.stopping) return;
+    if (c.stop_requested) return;
+    c.stop_requested = true;
     c.stopping = true;
   }
   c.inbox_cv.notify_one();
@@ -367,22 +406,12 @@ void FrameSupplier::stop() {
     n->cv.notify_one();
     if (n->thread.joinable()) n->thread.join();
   }
-  std::shared_ptr<const MailboxList> snap;
-  FramePtr inbox_left, latest_left;
+  FramePtr inbox_left;
   {
     std::lock_guard lock(c.inbox_mu);
     inbox_left = std::move(c.inbox);
   }
-  {
-    std::lock_guard lock(c.subscribers_mu);
-    c.closed = true;
-    snap = std::exchange(c.subscribers, std::make_shared<MailboxList>());
-    latest_left = std::move(c.latest);
-  }
-  for (const auto& m : *snap) {
-    FramePtr displaced;
-    m->close(displaced);
-  }
+  c.close_mailboxes();
 }
 
 // ---------------------------------------------------------------------------------------------

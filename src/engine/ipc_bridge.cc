@@ -14,7 +14,15 @@ IpcBridge::~IpcBridge() { stop(); }
 
 void IpcBridge::start() {
   if (thread_.joinable()) return;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    run_guarded("ipc-" + stream_, [this] { run(); }, [this](std::string_view why) {
+      {
+        std::lock_guard lock(failure_mu_);
+        failure_ = "ipc bridge of stream '" + stream_ + "' died: " + std::string(why);
+      }
+      sub_->unsubscribe();  // offer no more frames to a mailbox nobody takes from
+    });
+  });
 }
 
 void IpcBridge::stop() {
@@ -22,8 +30,12 @@ void IpcBridge::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+std::string IpcBridge::failure() const {
+  std::lock_guard lock(failure_mu_);
+  return failure_;
+}
+
 void IpcBridge::run() {
-  set_current_thread_name("ipc-" + stream_);
   for (;;) {
     auto f = sub_->next_frame();
     if (!f.ok()) return;  // closed

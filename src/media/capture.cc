@@ -480,6 +480,12 @@ Capture::Impl::AttemptResult Capture::Impl::run_attempt() {
     return r;
   }
   std::unique_ptr<Attempt> a = std::move(built.value());
+  // However the attempt ends (an exception included), the pipeline is set to NULL before its
+  // last reference goes.
+  struct ToNull {
+    GstElement* pipeline;
+    ~ToNull() { gst_element_set_state(pipeline, GST_STATE_NULL); }
+  } to_null{a->pipeline.get()};
   update([&](StreamStatus& s) {
     s.transport = spec.kind != SourceKind::kRtsp ? "" : spec.tls ? "tcp+tls" : use_udp ? "udp" : "tcp";
   });
@@ -499,7 +505,6 @@ Capture::Impl::AttemptResult Capture::Impl::run_attempt() {
     GstMessage* m = gst_bus_pop_filtered(bus.get(), GST_MESSAGE_ERROR);
     finish(Outcome::kFailed, attempt_error(*a, m));
     if (m) gst_message_unref(m);
-    gst_element_set_state(a->pipeline.get(), GST_STATE_NULL);
     return r;
   }
   r.outcome = Outcome::kStopped;
@@ -572,21 +577,18 @@ Capture::Impl::AttemptResult Capture::Impl::run_attempt() {
       break;
     }
   }
-  gst_element_set_state(a->pipeline.get(), GST_STATE_NULL);
   return r;
 }
 
 void Capture::Impl::run() {
-  set_current_thread_name("cap-" + name);
-  try {
-    run_loop();
-  } catch (const std::exception& e) {  // thread entry point: report, never terminate
-    spdlog::error("stream '{}': capture thread failed: {}", name, e.what());
+  // Thread entry point: an exception ends the thread, reported in the status, never the process.
+  run_guarded("cap-" + name, [this] { run_loop(); }, [this](std::string_view why) {
+    spdlog::error("stream '{}': capture thread failed: {}", name, why);
     update([&](StreamStatus& s) {
       s.state = StreamState::kFailed;
-      s.last_error = "media.internal: stream '" + name + "': " + e.what();
+      s.last_error = "media.internal: stream '" + name + "': capture thread failed: " + std::string(why);
     });
-  }
+  });
 }
 
 void Capture::Impl::run_loop() {

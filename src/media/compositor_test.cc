@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -166,6 +167,63 @@ TEST(Compositor, SendsSignalLostPicturesWhenFramesStopAndResumesAfter) {
     }
   }
   EXPECT_GE(dimmed, 3u);
+}
+
+// An encoder that throws `what` for its first `failures` pictures, then records.
+class ThrowingEncoder final : public EncoderInput {
+ public:
+  explicit ThrowingEncoder(int failures, bool standard) : failures_(failures), standard_(standard) {}
+  Result<Timestamp> submit(const BgrImage& img, Duration pts, Duration d) override {
+    if (failures_-- > 0) {
+      if (standard_) throw std::runtime_error("encoder exploded");
+      throw 7;  // not a std::exception
+    }
+    return inner.submit(img, pts, d);
+  }
+  RecordingEncoder inner;
+
+ private:
+  int failures_;  // compositor thread only
+  bool standard_;
+};
+
+TEST(Compositor, AStandardExceptionWhileCompositingCostsOnePictureNotTheThread) {
+  testing::Watchdog dog(Duration::seconds(20), "compositor exception");
+  HeapFramePool pool;
+  FrameSupplier supplier;
+  ResultStore store;
+  ThrowingEncoder enc(1, /*standard=*/true);
+  CompositorOptions o;
+  o.stream_name = "cam";
+  o.stream_id = 4;
+  Compositor comp(supplier, store, enc, nullptr, o);
+  comp.start();
+  supplier.publish(grey_frame(pool, 1, 100));
+  ASSERT_TRUE(wait_until([&] { return comp.stats().errors == 1; }, Duration::seconds(5)));
+  supplier.publish(grey_frame(pool, 2, 100));
+  ASSERT_TRUE(wait_until([&] { return enc.inner.count() == 1; }, Duration::seconds(5)));
+  comp.stop();
+  EXPECT_EQ(comp.stats().failure, "");
+}
+
+TEST(Compositor, AnyOtherExceptionEndsTheThreadNotTheProcessAndTheStatsSayWhy) {
+  testing::Watchdog dog(Duration::seconds(20), "compositor thread death");
+  HeapFramePool pool;
+  FrameSupplier supplier;
+  ResultStore store;
+  ThrowingEncoder enc(1, /*standard=*/false);
+  CompositorOptions o;
+  o.stream_name = "cam";
+  o.stream_id = 4;
+  Compositor comp(supplier, store, enc, nullptr, o);
+  comp.start();
+  supplier.publish(grey_frame(pool, 1, 100));
+  ASSERT_TRUE(wait_until([&] { return !comp.stats().failure.empty(); }, Duration::seconds(5)));
+  EXPECT_NE(comp.stats().failure.find("non-standard exception"), std::string::npos) << comp.stats().failure;
+  // The dead compositor no longer subscribes: the supplier stops offering it frames.
+  EXPECT_TRUE(wait_until([&] { return supplier.subscriber_count() == 0; }, Duration::seconds(5)));
+  comp.stop();
+  EXPECT_EQ(enc.inner.count(), 0u);
 }
 
 }  // namespace

@@ -327,6 +327,7 @@ struct RtspServer::Impl {
   std::thread thread;
   std::mutex mu;
   bool stopped = false;                                   // guarded by mu
+  std::string failure;                                    // guarded by mu
   std::map<std::string, std::shared_ptr<StreamOutput>> outputs;  // guarded by mu
 };
 
@@ -352,9 +353,12 @@ Result<std::unique_ptr<RtspServer>> RtspServer::start(RtspServerOptions options)
   impl->loop = g_main_loop_new(impl->ctx, FALSE);
   Impl* p = impl.get();
   impl->thread = std::thread([p] {
-    set_current_thread_name("rtsp-server");
     g_main_context_push_thread_default(p->ctx);
-    g_main_loop_run(p->loop);
+    run_guarded("rtsp-server", [p] { g_main_loop_run(p->loop); }, [p](std::string_view why) {
+      spdlog::error("RTSP server: main loop died: {}", why);
+      std::lock_guard lock(p->mu);
+      p->failure = "RTSP server main loop died: " + std::string(why);
+    });
     g_main_context_pop_thread_default(p->ctx);
   });
   spdlog::info("RTSP server listening on {}:{}", options.address, impl->port);
@@ -398,6 +402,11 @@ Result<std::shared_ptr<StreamOutput>> RtspServer::add_output(const std::string& 
 }
 
 int RtspServer::port() const { return impl_->port; }
+
+std::string RtspServer::failure() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->failure;
+}
 
 std::string RtspServer::url(const std::string& name, const std::string& host) const {
   return "rtsp://" + host + ":" + std::to_string(impl_->port) + "/" + name;

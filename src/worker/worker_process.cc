@@ -125,15 +125,10 @@ class Loop {
     ::_exit(3);
   }
 
+  // Thread entry point: an exception is fatal for the worker, reported to the engine first.
   void run() {
-    set_current_thread_name("worker-loop");
-    try {
-      body();
-    } catch (const std::exception& e) {
-      fatal(make_error("worker.exception", e.what()));
-    } catch (...) {
-      fatal(make_error("worker.exception", "unknown exception"));
-    }
+    run_guarded("worker-loop", [this] { body(); },
+                [this](std::string_view why) { fatal(make_error("worker.exception", std::string(why))); });
   }
 
   void body() {
