@@ -20,8 +20,8 @@ std::string_view to_string(SlaClass sla) {
 Result<SlaClass> parse_sla(std::string_view text) {
   if (text == "critical") return SlaClass::kCritical;
   if (text == "best_effort" || text == "best-effort") return SlaClass::kBestEffort;
-  return make_error("sla.invalid", "sla must be 'critical' or 'best_effort', got '" +
-                                       std::string(text) + "'");
+  return make_error("sla.invalid",
+                    "'" + std::string(text) + "' is not an sla class (expected critical or best_effort)");
 }
 
 namespace {
