@@ -11,10 +11,10 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
-#include <opencv2/imgproc.hpp>
 #include <thread>
 #include <vector>
 
+#include "colour/convert.h"
 #include "core/clock.h"
 #include "core/thread.h"
 #include "media/capture.h"
@@ -279,16 +279,12 @@ Result<Timestamp> StreamOutput::submit(const BgrImage& image, Duration pts, Dura
     gst_buffer_unref(buf);
     return make_error("output.encoder", "output '" + m.name + "': cannot map an encoder buffer");
   }
-  try {
-    cv::Mat src(image.height, image.width, CV_8UC3, const_cast<uint8_t*>(image.data), static_cast<size_t>(image.stride));
-    cv::Mat dst(image.height * 3 / 2, image.width, CV_8UC1, map.data);
-    cv::cvtColor(src, dst, cv::COLOR_BGR2YUV_I420);
-  } catch (const cv::Exception& e) {
-    gst_buffer_unmap(buf, &map);
-    gst_buffer_unref(buf);
-    return make_error("output.encoder", "output '" + m.name + "': colour conversion failed: " + e.what());
-  }
+  const Status converted = colour::bgr_to_i420(image.data, image.width, image.height, image.stride, map.data);
   gst_buffer_unmap(buf, &map);
+  if (!converted) {
+    gst_buffer_unref(buf);
+    return make_error("output.encoder", "output '" + m.name + "': " + converted.error().to_string());
+  }
   GST_BUFFER_PTS(buf) = GST_BUFFER_DTS(buf) = static_cast<GstClockTime>(std::max<int64_t>(0, pts.count_nanos()));
   GST_BUFFER_DURATION(buf) = to_gst(duration);
   const GstFlowReturn ret = gst_app_src_push_buffer(GST_APP_SRC(m.appsrc.get()), buf);
