@@ -1,7 +1,8 @@
-#include "testing/assets.h"
+#include "testing/asset_paths.h"
 
 #include <cstdlib>
 #include <filesystem>
+#include <vector>
 
 namespace orion::testing {
 
