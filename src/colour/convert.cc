@@ -79,6 +79,52 @@ cv::Mat packed_i420(const ImageView& v) {
   return cv::Mat(h * 3 / 2, w, CV_8UC1, repacked.data());
 }
 
+enum class Target { kBgr, kGrey };
+
+// The conversion table: how `from` becomes `to`. kCopy: the rows are copied (the format is
+// already the target, or its first plane is the luminance); -1: not supported.
+constexpr int kCopy = -2;
+int conversion(PixelFormat from, Target to) {
+  const bool bgr = to == Target::kBgr;
+  switch (from) {
+    case PixelFormat::kBGR24: return bgr ? kCopy : cv::COLOR_BGR2GRAY;
+    case PixelFormat::kRGB24: return bgr ? cv::COLOR_RGB2BGR : cv::COLOR_RGB2GRAY;
+    case PixelFormat::kGray8: return bgr ? cv::COLOR_GRAY2BGR : kCopy;
+    case PixelFormat::kNV12: return bgr ? cv::COLOR_YUV2BGR_NV12 : kCopy;
+    case PixelFormat::kI420: return bgr ? cv::COLOR_YUV2BGR_I420 : kCopy;
+    case PixelFormat::kUnknown: break;
+  }
+  return -1;
+}
+
+Status convert(const ImageView& v, Target to, uint8_t* dst, int dst_stride) {
+  const int out_channels = to == Target::kBgr ? 3 : 1;
+  if (auto st = check(v, dst_stride, out_channels); !st) return st;
+  const std::string what =
+      std::string(to_string(v.format)) + (to == Target::kBgr ? " to BGR" : " to grey");
+  const int code = conversion(v.format, to);
+  if (code == -1) return make_error("colour.unsupported", "cannot convert " + what);
+  const int w = v.width, h = v.height;
+  if (code == kCopy) {
+    copy_rows(v.planes[0], v.strides[0], dst, dst_stride, w * out_channels, h);
+    return {};
+  }
+  try {
+    cv::Mat out(h, w, to == Target::kBgr ? CV_8UC3 : CV_8UC1, dst, static_cast<size_t>(dst_stride));
+    if (v.format == PixelFormat::kNV12) {
+      cv::cvtColorTwoPlane(plane(v, 0, h, w, CV_8UC1), plane(v, 1, h / 2, w / 2, CV_8UC2), out, code);
+    } else if (v.format == PixelFormat::kI420) {
+      cv::cvtColor(packed_i420(v), out, code);
+    } else {
+      const bool colour_in = v.format == PixelFormat::kBGR24 || v.format == PixelFormat::kRGB24;
+      cv::cvtColor(plane(v, 0, h, w, colour_in ? CV_8UC3 : CV_8UC1), out, code);
+    }
+    return landed(out, dst, what);
+  } catch (const cv::Exception& e) {  // a third-party call: its failure is an error result
+    return make_error("colour.failed", what + " failed: " + e.what());
+  }
+}
+
 }  // namespace
 
 ImageView view_of(const Frame& f) {
@@ -94,60 +140,11 @@ ImageView view_of(const Frame& f) {
 }
 
 Status to_bgr(const ImageView& v, uint8_t* dst, int dst_stride) {
-  if (auto st = check(v, dst_stride, 3); !st) return st;
-  const int w = v.width, h = v.height;
-  try {
-    cv::Mat out(h, w, CV_8UC3, dst, static_cast<size_t>(dst_stride));
-    switch (v.format) {
-      case PixelFormat::kBGR24:
-        copy_rows(v.planes[0], v.strides[0], dst, dst_stride, w * 3, h);
-        return {};
-      case PixelFormat::kRGB24:
-        cv::cvtColor(plane(v, 0, h, w, CV_8UC3), out, cv::COLOR_RGB2BGR);
-        return landed(out, dst, "RGB24 to BGR");
-      case PixelFormat::kGray8:
-        cv::cvtColor(plane(v, 0, h, w, CV_8UC1), out, cv::COLOR_GRAY2BGR);
-        return landed(out, dst, "GRAY8 to BGR");
-      case PixelFormat::kNV12:
-        cv::cvtColorTwoPlane(plane(v, 0, h, w, CV_8UC1), plane(v, 1, h / 2, w / 2, CV_8UC2), out,
-                             cv::COLOR_YUV2BGR_NV12);
-        return landed(out, dst, "NV12 to BGR");
-      case PixelFormat::kI420:
-        cv::cvtColor(packed_i420(v), out, cv::COLOR_YUV2BGR_I420);
-        return landed(out, dst, "I420 to BGR");
-      case PixelFormat::kUnknown:
-        break;
-    }
-  } catch (const cv::Exception& e) {  // a third-party call: its failure is an error result
-    return make_error("colour.failed", std::string(to_string(v.format)) + " to BGR failed: " + e.what());
-  }
-  return make_error("colour.unsupported", "cannot convert " + std::string(to_string(v.format)) + " to BGR");
+  return convert(v, Target::kBgr, dst, dst_stride);
 }
 
 Status to_gray(const ImageView& v, uint8_t* dst, int dst_stride) {
-  if (auto st = check(v, dst_stride, 1); !st) return st;
-  const int w = v.width, h = v.height;
-  try {
-    cv::Mat out(h, w, CV_8UC1, dst, static_cast<size_t>(dst_stride));
-    switch (v.format) {
-      case PixelFormat::kGray8:
-      case PixelFormat::kI420:
-      case PixelFormat::kNV12:
-        copy_rows(v.planes[0], v.strides[0], dst, dst_stride, w, h);
-        return {};
-      case PixelFormat::kBGR24:
-        cv::cvtColor(plane(v, 0, h, w, CV_8UC3), out, cv::COLOR_BGR2GRAY);
-        return landed(out, dst, "BGR24 to grey");
-      case PixelFormat::kRGB24:
-        cv::cvtColor(plane(v, 0, h, w, CV_8UC3), out, cv::COLOR_RGB2GRAY);
-        return landed(out, dst, "RGB24 to grey");
-      case PixelFormat::kUnknown:
-        break;
-    }
-  } catch (const cv::Exception& e) {
-    return make_error("colour.failed", std::string(to_string(v.format)) + " to grey failed: " + e.what());
-  }
-  return make_error("colour.unsupported", "cannot convert " + std::string(to_string(v.format)) + " to grey");
+  return convert(v, Target::kGrey, dst, dst_stride);
 }
 
 Status bgr_to_i420(const uint8_t* bgr, int width, int height, int stride, uint8_t* dst) {

@@ -49,6 +49,17 @@ std::vector<uint8_t> bgr_of(const ImageView& v) {
   return out;
 }
 
+// A view of packed I420 in one buffer: Y, then U, then V.
+ImageView packed_i420_view(const std::vector<uint8_t>& yuv) {
+  ImageView v;
+  v.format = PixelFormat::kI420;
+  v.width = kW;
+  v.height = kH;
+  v.planes = {yuv.data(), yuv.data() + kW * kH, yuv.data() + kW * kH * 5 / 4};
+  v.strides = {kW, kW / 2, kW / 2};
+  return v;
+}
+
 ImageView packed_view(PixelFormat f, const std::vector<uint8_t>& px, int channels) {
   ImageView v;
   v.format = f;
@@ -65,13 +76,7 @@ TEST(ColourToBgr, LimitedRangeYuvRedBecomesBgrRed) {
   std::fill(yuv.begin(), yuv.begin() + kW * kH, 81);
   std::fill(yuv.begin() + kW * kH, yuv.begin() + kW * kH * 5 / 4, 90);
   std::fill(yuv.begin() + kW * kH * 5 / 4, yuv.end(), 240);
-  ImageView v;
-  v.format = PixelFormat::kI420;
-  v.width = kW;
-  v.height = kH;
-  v.planes = {yuv.data(), yuv.data() + kW * kH, yuv.data() + kW * kH * 5 / 4};
-  v.strides = {kW, kW / 2, kW / 2};
-  const auto bgr = bgr_of(v);
+  const auto bgr = bgr_of(packed_i420_view(yuv));
   for (size_t i = 0; i < bgr.size(); i += 3) {
     EXPECT_LE(bgr[i], 2);         // B
     EXPECT_LE(bgr[i + 1], 2);     // G
@@ -168,13 +173,7 @@ TEST(ColourBgrToI420, RoundTripsWithinRounding) {
   }
   std::vector<uint8_t> i420(static_cast<size_t>(kW * kH * 3 / 2));
   ASSERT_TRUE(bgr_to_i420(bgr.data(), kW, kH, kW * 3, i420.data()).ok());
-  ImageView v;
-  v.format = PixelFormat::kI420;
-  v.width = kW;
-  v.height = kH;
-  v.planes = {i420.data(), i420.data() + kW * kH, i420.data() + kW * kH * 5 / 4};
-  v.strides = {kW, kW / 2, kW / 2};
-  const auto back = bgr_of(v);
+  const auto back = bgr_of(packed_i420_view(i420));
   for (size_t i = 0; i < bgr.size(); ++i) EXPECT_LE(std::abs(back[i] - bgr[i]), 3) << i;
 }
 

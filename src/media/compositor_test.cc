@@ -187,43 +187,46 @@ class ThrowingEncoder final : public EncoderInput {
   bool standard_;
 };
 
-TEST(Compositor, AStandardExceptionWhileCompositingCostsOnePictureNotTheThread) {
-  testing::Watchdog dog(Duration::seconds(20), "compositor exception");
+// A started compositor of stream "cam" over a ThrowingEncoder.
+struct ThrowingRig {
+  explicit ThrowingRig(bool standard) : enc(1, standard), comp(supplier, store, enc, nullptr, options()) {
+    comp.start();
+  }
+  static CompositorOptions options() {
+    CompositorOptions o;
+    o.stream_name = "cam";
+    o.stream_id = 4;
+    return o;
+  }
   HeapFramePool pool;
   FrameSupplier supplier;
   ResultStore store;
-  ThrowingEncoder enc(1, /*standard=*/true);
-  CompositorOptions o;
-  o.stream_name = "cam";
-  o.stream_id = 4;
-  Compositor comp(supplier, store, enc, nullptr, o);
-  comp.start();
-  supplier.publish(grey_frame(pool, 1, 100));
-  ASSERT_TRUE(wait_until([&] { return comp.stats().errors == 1; }, Duration::seconds(5)));
-  supplier.publish(grey_frame(pool, 2, 100));
-  ASSERT_TRUE(wait_until([&] { return enc.inner.count() == 1; }, Duration::seconds(5)));
-  comp.stop();
-  EXPECT_EQ(comp.stats().failure, "");
+  ThrowingEncoder enc;
+  Compositor comp;  // last: stopped and destroyed first
+};
+
+TEST(Compositor, AStandardExceptionWhileCompositingCostsOnePictureNotTheThread) {
+  testing::Watchdog dog(Duration::seconds(20), "compositor exception");
+  ThrowingRig rig(/*standard=*/true);
+  rig.supplier.publish(grey_frame(rig.pool, 1, 100));
+  ASSERT_TRUE(wait_until([&] { return rig.comp.stats().errors == 1; }, Duration::seconds(5)));
+  rig.supplier.publish(grey_frame(rig.pool, 2, 100));
+  ASSERT_TRUE(wait_until([&] { return rig.enc.inner.count() == 1; }, Duration::seconds(5)));
+  rig.comp.stop();
+  EXPECT_EQ(rig.comp.stats().failure, "");
 }
 
 TEST(Compositor, AnyOtherExceptionEndsTheThreadNotTheProcessAndTheStatsSayWhy) {
   testing::Watchdog dog(Duration::seconds(20), "compositor thread death");
-  HeapFramePool pool;
-  FrameSupplier supplier;
-  ResultStore store;
-  ThrowingEncoder enc(1, /*standard=*/false);
-  CompositorOptions o;
-  o.stream_name = "cam";
-  o.stream_id = 4;
-  Compositor comp(supplier, store, enc, nullptr, o);
-  comp.start();
-  supplier.publish(grey_frame(pool, 1, 100));
-  ASSERT_TRUE(wait_until([&] { return !comp.stats().failure.empty(); }, Duration::seconds(5)));
-  EXPECT_NE(comp.stats().failure.find("non-standard exception"), std::string::npos) << comp.stats().failure;
+  ThrowingRig rig(/*standard=*/false);
+  rig.supplier.publish(grey_frame(rig.pool, 1, 100));
+  ASSERT_TRUE(wait_until([&] { return !rig.comp.stats().failure.empty(); }, Duration::seconds(5)));
+  EXPECT_NE(rig.comp.stats().failure.find("non-standard exception"), std::string::npos)
+      << rig.comp.stats().failure;
   // The dead compositor no longer subscribes: the supplier stops offering it frames.
-  EXPECT_TRUE(wait_until([&] { return supplier.subscriber_count() == 0; }, Duration::seconds(5)));
-  comp.stop();
-  EXPECT_EQ(enc.inner.count(), 0u);
+  EXPECT_TRUE(wait_until([&] { return rig.supplier.subscriber_count() == 0; }, Duration::seconds(5)));
+  rig.comp.stop();
+  EXPECT_EQ(rig.enc.inner.count(), 0u);
 }
 
 }  // namespace
