@@ -33,17 +33,20 @@ int main(int argc, char** argv) {
   CLI::App app{"Orion: real-time AI on live video"};
   try {
     app.require_subcommand(1);
-    CLI::App* bench = app.add_subcommand("bench", "Benchmarks, each against its baselines in the same run");
+    CLI::App* bench =
+        app.add_subcommand("bench", "Benchmarks, each against its baselines in the same run");
     bench->require_subcommand(1);
     for (auto r : orion::cli::registrars()) r(app, *bench);
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: internal error (uncaught exception): %s\n", command_name(app).c_str(), e.what());
+    std::fprintf(stderr, "%s: internal error (uncaught exception): %s\n", command_name(app).c_str(),
+                 e.what());
     return kExitUncaught;
   } catch (...) {
-    std::fprintf(stderr, "%s: internal error (uncaught non-standard exception)\n", command_name(app).c_str());
+    std::fprintf(stderr, "%s: internal error (uncaught non-standard exception)\n",
+                 command_name(app).c_str());
     return kExitUncaught;
   }
   return orion::cli::exit_code;

@@ -30,8 +30,8 @@ Status check(const ImageView& v, int dst_stride, int dst_channels) {
   const int planes = v.format == PixelFormat::kI420 ? 3 : v.format == PixelFormat::kNV12 ? 2 : 1;
   for (int i = 0; i < planes; ++i) {
     if (v.planes[static_cast<size_t>(i)] == nullptr)
-      return make_error("colour.bad_size", std::string(to_string(v.format)) + " image lacks plane " +
-                                               std::to_string(i));
+      return make_error("colour.bad_size", std::string(to_string(v.format)) +
+                                               " image lacks plane " + std::to_string(i));
   }
   if (dst_stride < v.width * dst_channels)
     return make_error("colour.bad_size", "destination rows of " + std::to_string(dst_stride) +
@@ -44,7 +44,8 @@ Status check(const ImageView& v, int dst_stride, int dst_channels) {
 // conversion produces; otherwise it would allocate silently. Checked after every conversion.
 Status landed(const cv::Mat& out, const uint8_t* dst, std::string_view what) {
   if (out.data == dst) return {};
-  return make_error("colour.failed", std::string(what) + ": the result did not land in the destination");
+  return make_error("colour.failed",
+                    std::string(what) + ": the result did not land in the destination");
 }
 
 cv::Mat plane(const ImageView& v, int i, int rows, int cols, int type) {
@@ -87,12 +88,18 @@ constexpr int kCopy = -2;
 int conversion(PixelFormat from, Target to) {
   const bool bgr = to == Target::kBgr;
   switch (from) {
-    case PixelFormat::kBGR24: return bgr ? kCopy : cv::COLOR_BGR2GRAY;
-    case PixelFormat::kRGB24: return bgr ? cv::COLOR_RGB2BGR : cv::COLOR_RGB2GRAY;
-    case PixelFormat::kGray8: return bgr ? cv::COLOR_GRAY2BGR : kCopy;
-    case PixelFormat::kNV12: return bgr ? cv::COLOR_YUV2BGR_NV12 : kCopy;
-    case PixelFormat::kI420: return bgr ? cv::COLOR_YUV2BGR_I420 : kCopy;
-    case PixelFormat::kUnknown: break;
+    case PixelFormat::kBGR24:
+      return bgr ? kCopy : cv::COLOR_BGR2GRAY;
+    case PixelFormat::kRGB24:
+      return bgr ? cv::COLOR_RGB2BGR : cv::COLOR_RGB2GRAY;
+    case PixelFormat::kGray8:
+      return bgr ? cv::COLOR_GRAY2BGR : kCopy;
+    case PixelFormat::kNV12:
+      return bgr ? cv::COLOR_YUV2BGR_NV12 : kCopy;
+    case PixelFormat::kI420:
+      return bgr ? cv::COLOR_YUV2BGR_I420 : kCopy;
+    case PixelFormat::kUnknown:
+      break;
   }
   return -1;
 }
@@ -112,7 +119,8 @@ Status convert(const ImageView& v, Target to, uint8_t* dst, int dst_stride) {
   try {
     cv::Mat out(h, w, to == Target::kBgr ? CV_8UC3 : CV_8UC1, dst, static_cast<size_t>(dst_stride));
     if (v.format == PixelFormat::kNV12) {
-      cv::cvtColorTwoPlane(plane(v, 0, h, w, CV_8UC1), plane(v, 1, h / 2, w / 2, CV_8UC2), out, code);
+      cv::cvtColorTwoPlane(plane(v, 0, h, w, CV_8UC1), plane(v, 1, h / 2, w / 2, CV_8UC2), out,
+                           code);
     } else if (v.format == PixelFormat::kI420) {
       cv::cvtColor(packed_i420(v), out, code);
     } else {
@@ -154,7 +162,8 @@ Status bgr_to_i420(const uint8_t* bgr, int width, int height, int stride, uint8_
                                              " bytes are too short for " + std::to_string(width) +
                                              " pixels");
   try {
-    const cv::Mat in(height, width, CV_8UC3, const_cast<uint8_t*>(bgr), static_cast<size_t>(stride));
+    const cv::Mat in(height, width, CV_8UC3, const_cast<uint8_t*>(bgr),
+                     static_cast<size_t>(stride));
     cv::Mat out(height * 3 / 2, width, CV_8UC1, dst);
     cv::cvtColor(in, out, cv::COLOR_BGR2YUV_I420);
     return landed(out, dst, "BGR to I420");

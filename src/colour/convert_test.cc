@@ -24,7 +24,8 @@ struct I420 {
     u.assign(static_cast<size_t>(cs * kH / 2), 0xEE);
     v.assign(static_cast<size_t>(cs * kH / 2), 0xEE);
     for (int r = 0; r < kH; ++r)
-      for (int c = 0; c < kW; ++c) y[static_cast<size_t>(r * ys + c)] = static_cast<uint8_t>(16 + r * 20 + c * 7);
+      for (int c = 0; c < kW; ++c)
+        y[static_cast<size_t>(r * ys + c)] = static_cast<uint8_t>(16 + r * 20 + c * 7);
     for (int r = 0; r < kH / 2; ++r)
       for (int c = 0; c < kW / 2; ++c) {
         u[static_cast<size_t>(r * cs + c)] = static_cast<uint8_t>(60 + r * 30 + c * 5);
@@ -78,9 +79,9 @@ TEST(ColourToBgr, LimitedRangeYuvRedBecomesBgrRed) {
   std::fill(yuv.begin() + kW * kH * 5 / 4, yuv.end(), 240);
   const auto bgr = bgr_of(packed_i420_view(yuv));
   for (size_t i = 0; i < bgr.size(); i += 3) {
-    EXPECT_LE(bgr[i], 2);         // B
-    EXPECT_LE(bgr[i + 1], 2);     // G
-    EXPECT_GE(bgr[i + 2], 253);   // R
+    EXPECT_LE(bgr[i], 2);        // B
+    EXPECT_LE(bgr[i + 1], 2);    // G
+    EXPECT_GE(bgr[i + 2], 253);  // R
   }
 }
 
@@ -132,7 +133,8 @@ TEST(ColourToBgr, WritesRowsAtTheDestinationStrideOnly) {
   const auto packed = bgr_of(src.view());
   for (int r = 0; r < kH; ++r) {
     for (int b = 0; b < kW * 3; ++b)
-      EXPECT_EQ(out[static_cast<size_t>(r * stride + b)], packed[static_cast<size_t>(r * kW * 3 + b)]);
+      EXPECT_EQ(out[static_cast<size_t>(r * stride + b)],
+                packed[static_cast<size_t>(r * kW * 3 + b)]);
     for (int b = kW * 3; b < stride; ++b) EXPECT_EQ(out[static_cast<size_t>(r * stride + b)], 0xAB);
   }
 }
@@ -146,8 +148,10 @@ TEST(ColourToBgr, ReadsAFrameThroughItsLayout) {
   for (int r = 0; r < kH; ++r)
     std::copy_n(&src.y[static_cast<size_t>(r * kW)], kW, fr.mutable_plane(0) + r * fr.stride(0));
   for (int r = 0; r < kH / 2; ++r) {
-    std::copy_n(&src.u[static_cast<size_t>(r * kW / 2)], kW / 2, fr.mutable_plane(1) + r * fr.stride(1));
-    std::copy_n(&src.v[static_cast<size_t>(r * kW / 2)], kW / 2, fr.mutable_plane(2) + r * fr.stride(2));
+    std::copy_n(&src.u[static_cast<size_t>(r * kW / 2)], kW / 2,
+                fr.mutable_plane(1) + r * fr.stride(1));
+    std::copy_n(&src.v[static_cast<size_t>(r * kW / 2)], kW / 2,
+                fr.mutable_plane(2) + r * fr.stride(2));
   }
   EXPECT_EQ(bgr_of(view_of(fr)), bgr_of(src.view()));
 }

@@ -20,8 +20,8 @@ std::string_view to_string(SlaClass sla) {
 Result<SlaClass> parse_sla(std::string_view text) {
   if (text == "critical") return SlaClass::kCritical;
   if (text == "best_effort" || text == "best-effort") return SlaClass::kBestEffort;
-  return make_error("sla.invalid",
-                    "'" + std::string(text) + "' is not an sla class (expected critical or best_effort)");
+  return make_error("sla.invalid", "'" + std::string(text) +
+                                       "' is not an sla class (expected critical or best_effort)");
 }
 
 namespace {
@@ -255,8 +255,11 @@ struct FrameSupplier::Core {
       Notifier* raw = n.get();
       std::string tname = options.name + "-n" + std::to_string(i);
       n->thread = std::jthread([this, raw, tname, batch = options.batch_scheduling] {
-        run_guarded(tname, [raw, batch] { raw->run(batch); },
-                    [this, &tname](std::string_view why) { fail("thread " + tname + ": " + std::string(why)); });
+        run_guarded(
+            tname, [raw, batch] { raw->run(batch); },
+            [this, &tname](std::string_view why) {
+              fail("thread " + tname + ": " + std::string(why));
+            });
       });
       notifiers.push_back(std::move(n));
     }
@@ -310,8 +313,9 @@ FrameSupplier::FrameSupplier(FrameSupplierOptions options)
     : core_(std::make_shared<Core>(std::move(options))) {
   Core& c = *core_;
   c.distributor = std::jthread([&c] {
-    run_guarded(c.options.name + "-dist", [&c] { c.distribute_loop(); },
-                [&c](std::string_view why) { c.fail("distribution thread: " + std::string(why)); });
+    run_guarded(
+        c.options.name + "-dist", [&c] { c.distribute_loop(); },
+        [&c](std::string_view why) { c.fail("distribution thread: " + std::string(why)); });
   });
 }
 

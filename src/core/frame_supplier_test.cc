@@ -4,7 +4,6 @@
 #include "core/frame_supplier.h"
 
 #include <gtest/gtest.h>
-
 #include <sched.h>
 
 #include <atomic>

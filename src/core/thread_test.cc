@@ -60,13 +60,15 @@ TEST(RunGuarded, HandsTheReasonToTheOwnerOnTheDyingThread) {
 
 TEST(RunGuarded, NamesANonStandardException) {
   std::string why;
-  EXPECT_FALSE(run_guarded("t-int", [] { throw 42; }, [&](std::string_view w) { why = w; }));
+  EXPECT_FALSE(run_guarded(
+      "t-int", [] { throw 42; }, [&](std::string_view w) { why = w; }));
   EXPECT_EQ(why, "non-standard exception");
 }
 
 TEST(RunGuarded, DoesNotCallTheHandlerWhenTheBodyReturns) {
   bool called = false;
-  EXPECT_TRUE(run_guarded("t-ok", [] {}, [&](std::string_view) { called = true; }));
+  EXPECT_TRUE(run_guarded(
+      "t-ok", [] {}, [&](std::string_view) { called = true; }));
   EXPECT_FALSE(called);
 }
 

@@ -110,8 +110,10 @@ TEST(Config, PipelineErrorsNameTheField) {
 
 TEST(Config, SlaAcceptsTheSpellingsOfParseSla) {
   const std::string base = "streams:\n  - {name: a, url: x}\nmodels:\n  - {name: m, kind: hog}\n";
-  auto c = parse_config(base + "pipelines:\n  - {name: p, stream: a, model: m, sla: best-effort}\n"
-                               "  - {name: q, stream: a, model: m, sla: critical}\n", "/x");
+  auto c = parse_config(base +
+                            "pipelines:\n  - {name: p, stream: a, model: m, sla: best-effort}\n"
+                            "  - {name: q, stream: a, model: m, sla: critical}\n",
+                        "/x");
   ASSERT_TRUE(c.ok()) << c.error().to_string();
   EXPECT_EQ(c->pipelines[0].sla, SlaClass::kBestEffort);
   EXPECT_EQ(c->pipelines[1].sla, SlaClass::kCritical);

@@ -15,13 +15,15 @@ IpcBridge::~IpcBridge() { stop(); }
 void IpcBridge::start() {
   if (thread_.joinable()) return;
   thread_ = std::thread([this] {
-    run_guarded("ipc-" + stream_, [this] { run(); }, [this](std::string_view why) {
-      {
-        std::lock_guard lock(failure_mu_);
-        failure_ = "ipc bridge of stream '" + stream_ + "' died: " + std::string(why);
-      }
-      sub_->unsubscribe();  // offer no more frames to a mailbox nobody takes from
-    });
+    run_guarded(
+        "ipc-" + stream_, [this] { run(); },
+        [this](std::string_view why) {
+          {
+            std::lock_guard lock(failure_mu_);
+            failure_ = "ipc bridge of stream '" + stream_ + "' died: " + std::string(why);
+          }
+          sub_->unsubscribe();  // offer no more frames to a mailbox nobody takes from
+        });
   });
 }
 

@@ -367,7 +367,8 @@ void Capture::Impl::handle_sample(GstSample* sample, bool& delivered) {
   if (!gst_video_frame_map(&vf, &info, buf, GST_MAP_READ)) return;
   Frame& f = **frame;
   colour::ImageView src;
-  src.format = GST_VIDEO_INFO_FORMAT(&info) == GST_VIDEO_FORMAT_NV12 ? PixelFormat::kNV12 : PixelFormat::kI420;
+  src.format = GST_VIDEO_INFO_FORMAT(&info) == GST_VIDEO_FORMAT_NV12 ? PixelFormat::kNV12
+                                                                     : PixelFormat::kI420;
   src.width = w;
   src.height = h;
   for (guint i = 0; i < GST_VIDEO_FRAME_N_PLANES(&vf) && i < src.planes.size(); ++i) {
@@ -557,13 +558,16 @@ Capture::Impl::AttemptResult Capture::Impl::run_attempt() {
 
 void Capture::Impl::run() {
   // Thread entry point: an exception ends the thread, reported in the status, never the process.
-  run_guarded("cap-" + name, [this] { run_loop(); }, [this](std::string_view why) {
-    spdlog::error("stream '{}': capture thread failed: {}", name, why);
-    update([&](StreamStatus& s) {
-      s.state = StreamState::kFailed;
-      s.last_error = "media.internal: stream '" + name + "': capture thread failed: " + std::string(why);
-    });
-  });
+  run_guarded(
+      "cap-" + name, [this] { run_loop(); },
+      [this](std::string_view why) {
+        spdlog::error("stream '{}': capture thread failed: {}", name, why);
+        update([&](StreamStatus& s) {
+          s.state = StreamState::kFailed;
+          s.last_error =
+              "media.internal: stream '" + name + "': capture thread failed: " + std::string(why);
+        });
+      });
 }
 
 void Capture::Impl::run_loop() {

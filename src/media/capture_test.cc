@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "media/frame_timeline.h"
-#include "testing/wait.h"
 #include "testing/assets.h"
+#include "testing/wait.h"
 #include "testing/watchdog.h"
 
 namespace orion::media {
@@ -302,10 +302,12 @@ void expect_capture_thread_failure(bool standard, const std::string& why) {
   Watchdog dog(Duration::seconds(30), "capture thread exception");
   ThrowingPool pool(standard);
   FrameSupplier supplier;
-  auto cap = Capture::create("doomed", 1, "test://ball?width=160&height=120&fps=20", fast_retry(), pool, supplier);
+  auto cap = Capture::create("doomed", 1, "test://ball?width=160&height=120&fps=20", fast_retry(),
+                             pool, supplier);
   ASSERT_TRUE(cap.ok()) << cap.error().to_string();
   (*cap)->start();
-  ASSERT_TRUE(wait_until([&] { return (*cap)->status().state == StreamState::kFailed; }, Duration::seconds(10)));
+  ASSERT_TRUE(wait_until([&] { return (*cap)->status().state == StreamState::kFailed; },
+                         Duration::seconds(10)));
   const auto st = (*cap)->status();
   EXPECT_NE(st.last_error.find("stream 'doomed'"), std::string::npos) << st.last_error;
   EXPECT_NE(st.last_error.find(why), std::string::npos) << st.last_error;

@@ -151,14 +151,16 @@ void Compositor::start() {
   impl_->thread = std::thread([m = impl_.get()] {
     // drawing failures cost one picture (caught in run()); anything else ends the thread here:
     // the stats say why and the supplier stops offering frames to it.
-    run_guarded("comp-" + m->options.stream_name, [m] { m->run(); }, [m](std::string_view why) {
-      {
-        std::lock_guard lock(m->mu);
-        m->stats.failure = "compositor thread died: " + std::string(why);
-      }
-      spdlog::error("output '{}': compositor thread died: {}", m->options.stream_name, why);
-      m->sub->unsubscribe();
-    });
+    run_guarded(
+        "comp-" + m->options.stream_name, [m] { m->run(); },
+        [m](std::string_view why) {
+          {
+            std::lock_guard lock(m->mu);
+            m->stats.failure = "compositor thread died: " + std::string(why);
+          }
+          spdlog::error("output '{}': compositor thread died: {}", m->options.stream_name, why);
+          m->sub->unsubscribe();
+        });
   });
 }
 

@@ -172,7 +172,8 @@ TEST(Compositor, SendsSignalLostPicturesWhenFramesStopAndResumesAfter) {
 // An encoder that throws `what` for its first `failures` pictures, then records.
 class ThrowingEncoder final : public EncoderInput {
  public:
-  explicit ThrowingEncoder(int failures, bool standard) : failures_(failures), standard_(standard) {}
+  explicit ThrowingEncoder(int failures, bool standard)
+      : failures_(failures), standard_(standard) {}
   Result<Timestamp> submit(const BgrImage& img, Duration pts, Duration d) override {
     if (failures_-- > 0) {
       if (standard_) throw std::runtime_error("encoder exploded");
@@ -189,7 +190,8 @@ class ThrowingEncoder final : public EncoderInput {
 
 // A started compositor of stream "cam" over a ThrowingEncoder.
 struct ThrowingRig {
-  explicit ThrowingRig(bool standard) : enc(1, standard), comp(supplier, store, enc, nullptr, options()) {
+  explicit ThrowingRig(bool standard)
+      : enc(1, standard), comp(supplier, store, enc, nullptr, options()) {
     comp.start();
   }
   static CompositorOptions options() {
@@ -224,7 +226,8 @@ TEST(Compositor, AnyOtherExceptionEndsTheThreadNotTheProcessAndTheStatsSayWhy) {
   EXPECT_NE(rig.comp.stats().failure.find("non-standard exception"), std::string::npos)
       << rig.comp.stats().failure;
   // The dead compositor no longer subscribes: the supplier stops offering it frames.
-  EXPECT_TRUE(wait_until([&] { return rig.supplier.subscriber_count() == 0; }, Duration::seconds(5)));
+  EXPECT_TRUE(
+      wait_until([&] { return rig.supplier.subscriber_count() == 0; }, Duration::seconds(5)));
   rig.comp.stop();
   EXPECT_EQ(rig.enc.inner.count(), 0u);
 }

@@ -279,11 +279,13 @@ Result<Timestamp> StreamOutput::submit(const BgrImage& image, Duration pts, Dura
     gst_buffer_unref(buf);
     return make_error("output.encoder", "output '" + m.name + "': cannot map an encoder buffer");
   }
-  const Status converted = colour::bgr_to_i420(image.data, image.width, image.height, image.stride, map.data);
+  const Status converted =
+      colour::bgr_to_i420(image.data, image.width, image.height, image.stride, map.data);
   gst_buffer_unmap(buf, &map);
   if (!converted) {
     gst_buffer_unref(buf);
-    return make_error("output.encoder", "output '" + m.name + "': " + converted.error().to_string());
+    return make_error("output.encoder",
+                      "output '" + m.name + "': " + converted.error().to_string());
   }
   GST_BUFFER_PTS(buf) = GST_BUFFER_DTS(buf) = static_cast<GstClockTime>(std::max<int64_t>(0, pts.count_nanos()));
   GST_BUFFER_DURATION(buf) = to_gst(duration);
@@ -350,11 +352,13 @@ Result<std::unique_ptr<RtspServer>> RtspServer::start(RtspServerOptions options)
   Impl* p = impl.get();
   impl->thread = std::thread([p] {
     g_main_context_push_thread_default(p->ctx);
-    run_guarded("rtsp-server", [p] { g_main_loop_run(p->loop); }, [p](std::string_view why) {
-      spdlog::error("RTSP server: main loop died: {}", why);
-      std::lock_guard lock(p->mu);
-      p->failure = "RTSP server main loop died: " + std::string(why);
-    });
+    run_guarded(
+        "rtsp-server", [p] { g_main_loop_run(p->loop); },
+        [p](std::string_view why) {
+          spdlog::error("RTSP server: main loop died: {}", why);
+          std::lock_guard lock(p->mu);
+          p->failure = "RTSP server main loop died: " + std::string(why);
+        });
     g_main_context_pop_thread_default(p->ctx);
   });
   spdlog::info("RTSP server listening on {}:{}", options.address, impl->port);

@@ -14,6 +14,6 @@ namespace orion::testing {
 
 std::optional<std::string> assets_dir();
 std::optional<std::string> asset_path(const std::string& name);  // nullopt when missing
-bool running_in_ci();                                             // CI=true
+bool running_in_ci();                                            // CI=true
 
 }  // namespace orion::testing

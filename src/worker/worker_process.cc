@@ -127,8 +127,9 @@ class Loop {
 
   // Thread entry point: an exception is fatal for the worker, reported to the engine first.
   void run() {
-    run_guarded("worker-loop", [this] { body(); },
-                [this](std::string_view why) { fatal(make_error("worker.exception", std::string(why))); });
+    run_guarded(
+        "worker-loop", [this] { body(); },
+        [this](std::string_view why) { fatal(make_error("worker.exception", std::string(why))); });
   }
 
   void body() {

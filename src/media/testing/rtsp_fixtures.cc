@@ -1,10 +1,9 @@
 #include "media/testing/rtsp_fixtures.h"
 
+#include <fcntl.h>
 #include <gst/app/gstappsink.h>
 #include <gst/rtsp-server/rtsp-server.h>
 #include <gst/video/video.h>
-
-#include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -281,10 +280,12 @@ Result<std::unique_ptr<RtspTestClient>> RtspTestClient::start(const std::string&
   gst_element_set_state(p, GST_STATE_PLAYING);
   Impl* raw = impl.get();
   impl->thread = std::thread([raw] {
-    run_guarded("rtsp-client", [raw] { raw->run(); }, [raw](std::string_view why) {
-      std::lock_guard lock(raw->mu);
-      raw->error = "test client thread died: " + std::string(why);
-    });
+    run_guarded(
+        "rtsp-client", [raw] { raw->run(); },
+        [raw](std::string_view why) {
+          std::lock_guard lock(raw->mu);
+          raw->error = "test client thread died: " + std::string(why);
+        });
   });
   return std::unique_ptr<RtspTestClient>(new RtspTestClient(std::move(impl)));
 }
