@@ -15,7 +15,7 @@
 #include "infer/image_io.h"
 #include "infer/model_spec.h"
 #include "infer/registry.h"
-#include "testing/assets.h"
+#include "testing/asset_paths.h"
 
 namespace orion::bench {
 namespace {

@@ -16,7 +16,7 @@
 #include "core/clock.h"
 #include "engine/engine.h"
 #include "media/decode_probe.h"
-#include "testing/assets.h"
+#include "testing/asset_paths.h"
 
 namespace orion::bench {
 

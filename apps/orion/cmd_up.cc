@@ -76,6 +76,7 @@ int run_up(const UpOptions& o) {
     for (const auto& r : (*engine)->report()) {
       std::string state(orion::media::to_string(r.capture.state));
       if (r.compositor.signal_lost) state += " (signal lost)";
+      if (!r.compositor.failure.empty()) state += " (" + r.compositor.failure + ")";
       if (shown[r.capture.name] != state) {
         shown[r.capture.name] = state;
         std::printf("  %-16s %s%s\n", r.capture.name.c_str(), state.c_str(),

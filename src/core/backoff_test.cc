@@ -2,10 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <stdexcept>
-
-#include "core/thread.h"
-
 namespace orion {
 namespace {
 
@@ -43,14 +39,6 @@ TEST(Backoff, BadPolicyIsMadeSane) {
   Backoff c({Duration::millis(50), Duration::millis(10), 2.0});  // max below initial
   EXPECT_EQ(c.next(), Duration::millis(50));
   EXPECT_EQ(c.next(), Duration::millis(50));
-}
-
-TEST(RunGuarded, ReturnsFalseInsteadOfTerminatingOnAnException) {
-  EXPECT_FALSE(run_guarded("t-throw", [] { throw std::runtime_error("boom"); }));
-  EXPECT_FALSE(run_guarded("t-throw-int", [] { throw 7; }));
-  bool ran = false;
-  EXPECT_TRUE(run_guarded("t-ok", [&] { ran = true; }));
-  EXPECT_TRUE(ran);
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include <cassert>
 #include <utility>
 
+#include "core/thread.h"
+
 namespace orion {
 
 std::string_view to_string(SlaClass sla) {
@@ -17,16 +19,11 @@ std::string_view to_string(SlaClass sla) {
 Result<SlaClass> parse_sla(std::string_view text) {
   if (text == "critical") return SlaClass::kCritical;
   if (text == "best_effort" || text == "best-effort") return SlaClass::kBestEffort;
-  return make_error("sla.invalid", "sla must be 'critical' or 'best_effort', got '" +
-                                       std::string(text) + "'");
+  return make_error("sla.invalid", "'" + std::string(text) +
+                                       "' is not an sla class (expected critical or best_effort)");
 }
 
 namespace {
-void name_this_thread(const std::string& name) {
-  std::string n = name.substr(0, 15);
-  pthread_setname_np(pthread_self(), n.c_str());
-}
-
 // SCHED_BATCH: same share of CPU as SCHED_OTHER, but a woken batch thread never preempts the
 // running thread (ADR 0006). Best effort: a failure leaves the default policy.
 void use_batch_scheduling() {
@@ -123,8 +120,7 @@ struct Notifier {
   bool stop = false;                            // guarded by mu
   std::jthread thread;
 
-  void run(const std::string& thread_name, bool batch) {
-    name_this_thread(thread_name);
+  void run(bool batch) {
     if (batch) use_batch_scheduling();
     std::vector<uint32_t> mine;
     std::shared_ptr<const MailboxList> snap;
@@ -160,7 +156,9 @@ struct FrameSupplier::Core {
   std::condition_variable inbox_cv;
   FramePtr inbox;
   bool distributor_waiting = false;
-  bool stopping = false;
+  bool stopping = false;        // stop() was called or a thread died: publish() refuses
+  bool stop_requested = false;  // stop() was called (it joins the threads once)
+  std::string failure;          // why a thread died ("" while none did)
   uint64_t last_sequence = 0;
   uint64_t published = 0, rejected_stale = 0, inbox_overwritten = 0;
 
@@ -185,7 +183,6 @@ struct FrameSupplier::Core {
   std::vector<std::vector<uint32_t>> staging;
 
   void distribute_loop() {
-    name_this_thread(options.name + "-dist");
     if (options.batch_scheduling) use_batch_scheduling();
     for (;;) {
       FramePtr frame;
@@ -257,11 +254,48 @@ struct FrameSupplier::Core {
       auto n = std::make_unique<Notifier>();
       Notifier* raw = n.get();
       std::string tname = options.name + "-n" + std::to_string(i);
-      n->thread = std::jthread([raw, tname, batch = options.batch_scheduling] { raw->run(tname, batch); });
+      n->thread = std::jthread([this, raw, tname, batch = options.batch_scheduling] {
+        run_guarded(
+            tname, [raw, batch] { raw->run(batch); },
+            [this, &tname](std::string_view why) {
+              fail("thread " + tname + ": " + std::string(why));
+            });
+      });
       notifiers.push_back(std::move(n));
     }
     staging.resize(notifiers.size());
     notifiers_started.store(notifiers.size(), std::memory_order_relaxed);
+  }
+
+  // A thread of the supplier died (run_guarded caught what escaped it): the supplier stops as
+  // stop() would, except that it cannot join its own thread; stop() still joins them all.
+  void fail(std::string why) {
+    FramePtr inbox_left;  // released after the lock is dropped
+    {
+      std::lock_guard lock(inbox_mu);
+      if (failure.empty()) failure = std::move(why);
+      stopping = true;
+      inbox_left = std::move(inbox);
+      inbox = nullptr;
+    }
+    inbox_cv.notify_one();
+    close_mailboxes();
+  }
+
+  // Closes every mailbox (blocked consumers get "closed") and refuses new subscribers.
+  void close_mailboxes() {
+    std::shared_ptr<const MailboxList> snap;
+    FramePtr latest_left;
+    {
+      std::lock_guard lock(subscribers_mu);
+      closed = true;
+      snap = std::exchange(subscribers, std::make_shared<MailboxList>());
+      latest_left = std::move(latest);
+    }
+    for (const auto& m : *snap) {
+      FramePtr displaced;
+      m->close(displaced);
+    }
   }
 
   void remove(const std::shared_ptr<Mailbox>& mb) {
@@ -278,7 +312,11 @@ struct FrameSupplier::Core {
 FrameSupplier::FrameSupplier(FrameSupplierOptions options)
     : core_(std::make_shared<Core>(std::move(options))) {
   Core& c = *core_;
-  c.distributor = std::jthread([&c] { c.distribute_loop(); });
+  c.distributor = std::jthread([&c] {
+    run_guarded(
+        c.options.name + "-dist", [&c] { c.distribute_loop(); },
+        [&c](std::string_view why) { c.fail("distribution thread: " + std::string(why)); });
+  });
 }
 
 FrameSupplier::~FrameSupplier() { stop(); }
@@ -335,6 +373,7 @@ SupplierStats FrameSupplier::stats() const {
     s.published = c.published;
     s.rejected_stale = c.rejected_stale;
     s.inbox_overwritten = c.inbox_overwritten;
+    s.failure = c.failure;
   }
   s.distributed = c.distributed.load(std::memory_order_relaxed);
   s.notifier_threads = c.notifiers_started.load(std::memory_order_relaxed);
@@ -357,7 +396,8 @@ void FrameSupplier::stop() {
   Core& c = *core_;
   {
     std::lock_guard lock(c.inbox_mu);
-    if (c.stopping) return;
+    if (c.stop_requested) return;
+    c.stop_requested = true;
     c.stopping = true;
   }
   c.inbox_cv.notify_one();
@@ -370,22 +410,12 @@ void FrameSupplier::stop() {
     n->cv.notify_one();
     if (n->thread.joinable()) n->thread.join();
   }
-  std::shared_ptr<const MailboxList> snap;
-  FramePtr inbox_left, latest_left;
+  FramePtr inbox_left;
   {
     std::lock_guard lock(c.inbox_mu);
     inbox_left = std::move(c.inbox);
   }
-  {
-    std::lock_guard lock(c.subscribers_mu);
-    c.closed = true;
-    snap = std::exchange(c.subscribers, std::make_shared<MailboxList>());
-    latest_left = std::move(c.latest);
-  }
-  for (const auto& m : *snap) {
-    FramePtr displaced;
-    m->close(displaced);
-  }
+  c.close_mailboxes();
 }
 
 // ---------------------------------------------------------------------------------------------

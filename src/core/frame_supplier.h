@@ -11,6 +11,9 @@
 // Lifecycle: construct (starts its threads) → publish()/subscribe() from any thread →
 // stop() (or destruction) closes every mailbox: blocked and later next_frame() calls return
 // the "closed" error. Subscriptions may outlive the supplier; they are closed then.
+// If one of its threads dies (an exception escapes it, e.g. from on_mailboxes_written), the
+// supplier stops itself the same way: publish() returns false, every mailbox is closed, and
+// stats().failure says which thread died and why; stop() still joins the threads.
 //
 // Ordering: a frame whose sequence is not greater than the last accepted one is rejected by
 // publish() and counted (rejected_stale). Sequences therefore start at 1 and only grow.
@@ -63,6 +66,7 @@ struct SupplierStats {
   uint64_t inbox_overwritten = 0;  // accepted frames replaced in the inbox before distribution
   uint64_t distributed = 0;        // frames the distribution thread delivered
   size_t notifier_threads = 0;     // notifier threads running (started on first need)
+  std::string failure;             // why a supplier thread died and stopped it ("" if none did)
   std::vector<SubscriberStats> subscribers;
 };
 

@@ -4,7 +4,6 @@
 #include "core/frame_supplier.h"
 
 #include <gtest/gtest.h>
-
 #include <sched.h>
 
 #include <atomic>
@@ -12,6 +11,7 @@
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include "core/frame_pool.h"
@@ -362,6 +362,36 @@ TEST_F(FrameSupplierTest, SupplierStatsCountDistributions) {
   publish_and_take(s, *sub, 2);
   await_distributed(s, 2);
   EXPECT_EQ(s.stats().distributed, 2u);
+}
+
+TEST_F(FrameSupplierTest, AnExceptionOnTheDistributionThreadStopsTheSupplierAndSaysWhy) {
+  FrameSupplierOptions o = options();
+  o.on_mailboxes_written = [](const FramePtr&, Timestamp, Timestamp) {
+    throw std::runtime_error("probe broke");
+  };
+  FrameSupplier s(o);
+  auto sub = s.subscribe("w");
+  ASSERT_TRUE(s.publish(frame(1)));
+  // The frame was written before the callback threw: it may be taken before the mailbox closes.
+  Result<FramePtr> r = sub->next_frame(kWait);
+  if (r.ok()) r = sub->next_frame(kWait);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "closed");
+  const std::string failure = s.stats().failure;
+  EXPECT_NE(failure.find("distribution thread"), std::string::npos) << failure;
+  EXPECT_NE(failure.find("probe broke"), std::string::npos) << failure;
+  EXPECT_FALSE(s.publish(frame(2)));
+  auto late = s.subscribe("late")->try_next_frame();
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().code, "closed");
+}
+
+TEST_F(FrameSupplierTest, AHealthySupplierReportsNoFailure) {
+  FrameSupplier s(options());
+  auto sub = s.subscribe("w");
+  publish_and_take(s, *sub, 1);
+  s.stop();
+  EXPECT_EQ(s.stats().failure, "");
 }
 
 TEST(SlaClass, ParsesBothSpellingsAndRejectsOthers) {

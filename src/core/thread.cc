@@ -14,16 +14,30 @@ void set_current_thread_name(std::string_view name) {
 }
 
 bool run_guarded(std::string_view name, const std::function<void()>& fn) noexcept {
+  return run_guarded(name, fn, nullptr);
+}
+
+bool run_guarded(std::string_view name, const std::function<void()>& fn,
+                 const std::function<void(std::string_view what)>& on_failure) noexcept {
+  std::string what;
   try {
     set_current_thread_name(name);
     fn();
     return true;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "orion: thread %.*s: uncaught exception: %s\n",
-                 static_cast<int>(name.size()), name.data(), e.what());
+    what = e.what();
   } catch (...) {
-    std::fprintf(stderr, "orion: thread %.*s: uncaught non-standard exception\n",
-                 static_cast<int>(name.size()), name.data());
+    what = "non-standard exception";
+  }
+  std::fprintf(stderr, "orion: thread %.*s: uncaught exception: %s\n",
+               static_cast<int>(name.size()), name.data(), what.c_str());
+  if (on_failure) {
+    try {
+      on_failure(what);
+    } catch (...) {
+      std::fprintf(stderr, "orion: thread %.*s: its failure handler threw as well\n",
+                   static_cast<int>(name.size()), name.data());
+    }
   }
   return false;
 }

@@ -242,11 +242,10 @@ Result<std::vector<PipelineConfig>> parse_pipelines(const YAML::Node& node, cons
     if (std::none_of(models.begin(), models.end(), [&](const ModelConfig& m) { return m.name == pc.model; }))
       return invalid(source, where + ".model", "no model named '" + pc.model + "'");
     if (p["sla"]) {
-      auto sla = read_string(p["sla"], source, where + ".sla");
-      if (!sla) return sla.error();
-      if (*sla == "best-effort") *sla = "best_effort";
-      if (*sla != "critical" && *sla != "best_effort")
-        return invalid(source, where + ".sla", "must be critical or best_effort (got '" + *sla + "')");
+      auto text = read_string(p["sla"], source, where + ".sla");
+      if (!text) return text.error();
+      auto sla = parse_sla(*text);
+      if (!sla) return invalid(source, where + ".sla", sla.error().message);
       pc.sla = *sla;
     }
     if (p["min_score"]) {

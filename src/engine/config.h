@@ -42,6 +42,7 @@
 #include <string>
 #include <vector>
 
+#include "core/frame_supplier.h"
 #include "core/result.h"
 #include "infer/motion_gate.h"
 
@@ -69,7 +70,7 @@ struct PipelineConfig {
   std::string name;
   std::string stream;
   std::string model;
-  std::string sla = "best_effort";  // "critical" | "best_effort"
+  SlaClass sla = SlaClass::kBestEffort;  // parsed with parse_sla (core/frame_supplier.h)
   float min_score = 0.25f;
   std::vector<std::string> classes;
   bool enabled = true;

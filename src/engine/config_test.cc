@@ -88,23 +88,35 @@ TEST(Config, ModelsAndPipelinesParseWithResolvedPaths) {
   EXPECT_EQ(c->models[0].path, "/x/m/yolox_nano.onnx");
   EXPECT_EQ(c->models[1].path, "");
   ASSERT_EQ(c->pipelines.size(), 2u);
-  EXPECT_EQ(c->pipelines[0].sla, "critical");
+  EXPECT_EQ(c->pipelines[0].sla, SlaClass::kCritical);
   EXPECT_FLOAT_EQ(c->pipelines[0].min_score, 0.3f);
   EXPECT_EQ(c->pipelines[0].classes, std::vector<std::string>{"person"});
-  EXPECT_EQ(c->pipelines[1].sla, "best_effort");
+  EXPECT_EQ(c->pipelines[1].sla, SlaClass::kBestEffort);
 }
 
 TEST(Config, PipelineErrorsNameTheField) {
   const std::string base = "streams:\n  - {name: a, url: x}\nmodels:\n  - {name: m, kind: hog}\n";
   expect_error(base + "pipelines:\n  - {name: p, stream: b, model: m}\n", "pipelines[0].stream: no stream named 'b'");
   expect_error(base + "pipelines:\n  - {name: p, stream: a, model: x}\n", "pipelines[0].model: no model named 'x'");
-  expect_error(base + "pipelines:\n  - {name: p, stream: a, model: m, sla: urgent}\n", "pipelines[0].sla");
+  expect_error(base + "pipelines:\n  - {name: p, stream: a, model: m, sla: urgent}\n",
+               "pipelines[0].sla: 'urgent' is not an sla class (expected critical or best_effort)");
   expect_error(base + "pipelines:\n  - {name: p, stream: a, model: m, min_score: 2}\n", "pipelines[0].min_score");
   expect_error(base + "pipelines:\n  - {name: p, stream: a, model: m}\n  - {name: p, stream: a, model: m}\n",
                "pipelines[1].name: duplicate");
   expect_error(base + "pipelines:\n  - {name: p, stream: a, model: m, modle: x}\n", "pipelines[0].modle: unknown field");
   expect_error("models:\n  - {name: m}\n", "models[0].kind: missing");
   expect_error("models:\n  - {name: m, kind: hog, input_width: -3}\n", "models[0].input_width");
+}
+
+TEST(Config, SlaAcceptsTheSpellingsOfParseSla) {
+  const std::string base = "streams:\n  - {name: a, url: x}\nmodels:\n  - {name: m, kind: hog}\n";
+  auto c = parse_config(base +
+                            "pipelines:\n  - {name: p, stream: a, model: m, sla: best-effort}\n"
+                            "  - {name: q, stream: a, model: m, sla: critical}\n",
+                        "/x");
+  ASSERT_TRUE(c.ok()) << c.error().to_string();
+  EXPECT_EQ(c->pipelines[0].sla, SlaClass::kBestEffort);
+  EXPECT_EQ(c->pipelines[1].sla, SlaClass::kCritical);
 }
 
 TEST(Config, MotionGateIsOffByDefaultAndTurnedOnByABoolOrAMap) {

@@ -101,7 +101,7 @@ Result<std::unique_ptr<Engine>> Engine::create(Config config, EngineOptions opti
     PipelineSpec spec;
     spec.name = pc.name;
     spec.stream = pc.stream;
-    spec.sla = pc.sla == "critical" ? SlaClass::kCritical : SlaClass::kBestEffort;
+    spec.sla = pc.sla;
     spec.model.kind = mc->kind;
     spec.model.path = mc->path;
     spec.model.input_width = mc->input_width;

@@ -122,7 +122,7 @@ TEST(EngineWorkers, AYoloxWorkerFindsPeopleInTheDemoVideo) {
   pc.name = "people";
   pc.stream = "lobby";
   pc.model = "yolox";
-  pc.sla = "critical";
+  pc.sla = SlaClass::kCritical;
   pc.min_score = 0.3f;
   cfg.pipelines.push_back(pc);
   auto engine = Engine::create(cfg, options());

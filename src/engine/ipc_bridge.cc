@@ -1,6 +1,6 @@
 #include "engine/ipc_bridge.h"
 
-#include <pthread.h>
+#include "core/thread.h"
 
 namespace orion::engine {
 
@@ -14,7 +14,17 @@ IpcBridge::~IpcBridge() { stop(); }
 
 void IpcBridge::start() {
   if (thread_.joinable()) return;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    run_guarded(
+        "ipc-" + stream_, [this] { run(); },
+        [this](std::string_view why) {
+          {
+            std::lock_guard lock(failure_mu_);
+            failure_ = "ipc bridge of stream '" + stream_ + "' died: " + std::string(why);
+          }
+          sub_->unsubscribe();  // offer no more frames to a mailbox nobody takes from
+        });
+  });
 }
 
 void IpcBridge::stop() {
@@ -22,9 +32,12 @@ void IpcBridge::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+std::string IpcBridge::failure() const {
+  std::lock_guard lock(failure_mu_);
+  return failure_;
+}
+
 void IpcBridge::run() {
-  const std::string name = ("ipc-" + stream_).substr(0, 15);
-  pthread_setname_np(pthread_self(), name.c_str());
   for (;;) {
     auto f = sub_->next_frame();
     if (!f.ok()) return;  // closed

@@ -8,12 +8,15 @@
 // keeps the in-engine subscribers (compositor) independent of the number of workers.
 //
 // Lifecycle: start() → stop() (idempotent; also the destructor); the thread ("ipc-<stream>")
-// also ends when the supplier stops. Thread-safety: start/stop from the owner thread;
-// frames_published() from any thread.
+// also ends when the supplier stops. If an exception escapes the thread, it unsubscribes (the
+// workers get no more frames from this stream) and failure() says why; the process goes on.
+// Thread-safety: start/stop from the owner thread; frames_published(), publish_errors() and
+// failure() from any thread.
 #pragma once
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -33,6 +36,8 @@ class IpcBridge {
   void stop();
   uint64_t frames_published() const { return published_.load(); }
   uint64_t publish_errors() const { return errors_.load(); }
+  // Why the thread died ("" while it runs or after a clean stop).
+  std::string failure() const;
 
  private:
   void run();
@@ -42,6 +47,8 @@ class IpcBridge {
   std::unique_ptr<Subscription> sub_;
   std::thread thread_;
   std::atomic<uint64_t> published_{0}, errors_{0};
+  mutable std::mutex failure_mu_;
+  std::string failure_;  // guarded by failure_mu_
 };
 
 }  // namespace orion::engine

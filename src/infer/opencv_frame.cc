@@ -1,6 +1,6 @@
 #include "infer/opencv_frame.h"
 
-#include <opencv2/imgproc.hpp>
+#include "colour/convert.h"
 
 namespace orion::infer {
 
@@ -33,48 +33,23 @@ cv::Mat plane(const Frame& f, int i, int rows, int cols, int type) {
                  static_cast<size_t>(f.stride(i)));
 }
 
+Error conversion_error(const std::string& code, const Error& e) {
+  return make_error(code, e.message + (e.code == "colour.unsupported"
+                                           ? " (supported: BGR, RGB, GRAY8, I420, NV12)"
+                                           : ""));
+}
+
 }  // namespace
 
 Result<cv::Mat> frame_to_bgr(const Frame& f, cv::Mat& scratch, const std::string& code) {
   if (auto st = check_frame(f, code); !st) return st.error();
   const int w = f.width(), h = f.height();
-  switch (f.format()) {
-    case PixelFormat::kBGR24:
-      return plane(f, 0, h, w, CV_8UC3);
-    case PixelFormat::kRGB24:
-      cv::cvtColor(plane(f, 0, h, w, CV_8UC3), scratch, cv::COLOR_RGB2BGR);
-      return scratch;
-    case PixelFormat::kGray8:
-      cv::cvtColor(plane(f, 0, h, w, CV_8UC1), scratch, cv::COLOR_GRAY2BGR);
-      return scratch;
-    case PixelFormat::kNV12:
-      cv::cvtColorTwoPlane(plane(f, 0, h, w, CV_8UC1), plane(f, 1, h / 2, w / 2, CV_8UC2), scratch,
-                           cv::COLOR_YUV2BGR_NV12);
-      return scratch;
-    case PixelFormat::kI420: {
-      // OpenCV wants the three planes back to back without row padding.
-      const FrameLayout packed = FrameLayout::packed(PixelFormat::kI420, w, h);
-      const FrameLayout& l = f.layout();
-      cv::Mat yuv;
-      if (l.strides == packed.strides && l.offsets == packed.offsets) {
-        yuv = cv::Mat(h * 3 / 2, w, CV_8UC1, const_cast<uint8_t*>(f.data()));
-      } else {
-        yuv.create(h * 3 / 2, w, CV_8UC1);
-        plane(f, 0, h, w, CV_8UC1).copyTo(yuv.rowRange(0, h));
-        // U and V: h/2 rows of w/2 bytes each, i.e. h/4 rows of w bytes in the packed buffer.
-        cv::Mat u(h / 2, w / 2, CV_8UC1, yuv.ptr(h));
-        cv::Mat v(h / 2, w / 2, CV_8UC1, yuv.ptr(h) + static_cast<size_t>(w / 2) * (h / 2));
-        plane(f, 1, h / 2, w / 2, CV_8UC1).copyTo(u);
-        plane(f, 2, h / 2, w / 2, CV_8UC1).copyTo(v);
-      }
-      cv::cvtColor(yuv, scratch, cv::COLOR_YUV2BGR_I420);
-      return scratch;
-    }
-    case PixelFormat::kUnknown:
-      break;
-  }
-  return make_error(code, "unsupported pixel format " + std::string(to_string(f.format())) +
-                              " (supported: BGR, RGB, GRAY8, I420, NV12)");
+  if (f.format() == PixelFormat::kBGR24) return plane(f, 0, h, w, CV_8UC3);  // in place
+  scratch.create(h, w, CV_8UC3);
+  if (auto st = colour::to_bgr(colour::view_of(f), scratch.data, static_cast<int>(scratch.step));
+      !st)
+    return conversion_error(code, st.error());
+  return scratch;
 }
 
 Result<cv::Mat> frame_to_gray(const Frame& f, cv::Mat& scratch, const std::string& code) {
@@ -84,18 +59,15 @@ Result<cv::Mat> frame_to_gray(const Frame& f, cv::Mat& scratch, const std::strin
     case PixelFormat::kGray8:
     case PixelFormat::kI420:
     case PixelFormat::kNV12:
-      return plane(f, 0, h, w, CV_8UC1);
-    case PixelFormat::kBGR24:
-      cv::cvtColor(plane(f, 0, h, w, CV_8UC3), scratch, cv::COLOR_BGR2GRAY);
-      return scratch;
-    case PixelFormat::kRGB24:
-      cv::cvtColor(plane(f, 0, h, w, CV_8UC3), scratch, cv::COLOR_RGB2GRAY);
-      return scratch;
-    case PixelFormat::kUnknown:
+      return plane(f, 0, h, w, CV_8UC1);  // the luminance plane, in place
+    default:
       break;
   }
-  return make_error(code, "unsupported pixel format " + std::string(to_string(f.format())) +
-                              " (supported: BGR, RGB, GRAY8, I420, NV12)");
+  scratch.create(h, w, CV_8UC1);
+  if (auto st = colour::to_gray(colour::view_of(f), scratch.data, static_cast<int>(scratch.step));
+      !st)
+    return conversion_error(code, st.error());
+  return scratch;
 }
 
 }  // namespace orion::infer

@@ -14,7 +14,8 @@ namespace orion::infer {
 
 // A BGR view of `frame`. BGR24 frames are wrapped in place (no copy; the Mat is valid while
 // the frame is, and must not be written); RGB24, GRAY8, I420 and NV12 are converted into
-// `scratch`, which the returned Mat then refers to.
+// `scratch` (by colour/convert.h, the one home of the conversions), which the returned Mat
+// then refers to.
 // Error code `error_code` (e.g. "detector.unsupported_frame") for device memory, an unknown
 // format, an empty frame or a buffer smaller than the layout.
 Result<cv::Mat> frame_to_bgr(const Frame& frame, cv::Mat& scratch, const std::string& error_code);

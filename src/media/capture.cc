@@ -10,12 +10,13 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
-#include <opencv2/imgproc.hpp>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "core/backoff.h"
+#include "colour/convert.h"
+#include "core/thread.h"
 #include "media/frame_timeline.h"
 #include "media/gst_ptr.h"
 #include "media/gst_util.h"
@@ -231,7 +232,6 @@ struct Capture::Impl {
   bool rebase = true;  // next frame starts a new timeline segment (new attempt, loop)
   Duration pts_offset;
   bool use_udp = false;
-  std::vector<uint8_t> scratch;
 
   template <class F>
   void update(F&& f) {
@@ -364,7 +364,7 @@ void Capture::Impl::handle_sample(GstSample* sample, bool& delivered) {
   GstCaps* caps = gst_sample_get_caps(sample);
   GstVideoInfo info;
   if (buf == nullptr || caps == nullptr || !gst_video_info_from_caps(&info, caps)) return;
-  // OpenCV's YUV conversions need even sizes; an odd last row/column is cropped.
+  // 4:2:0 conversions need even sizes (colour/convert.h); an odd last row/column is cropped.
   const int w = GST_VIDEO_INFO_WIDTH(&info) & ~1, h = GST_VIDEO_INFO_HEIGHT(&info) & ~1;
   if (w <= 0 || h <= 0) return;
   auto frame = pool.acquire(FrameLayout::packed(PixelFormat::kBGR24, w, h));
@@ -375,45 +375,22 @@ void Capture::Impl::handle_sample(GstSample* sample, bool& delivered) {
   GstVideoFrame vf;
   if (!gst_video_frame_map(&vf, &info, buf, GST_MAP_READ)) return;
   Frame& f = **frame;
-  try {
-  cv::Mat dst(h, w, CV_8UC3, f.mutable_data(), static_cast<size_t>(f.stride()));
-  auto* y = static_cast<uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&vf, 0));
-  const int ys = GST_VIDEO_FRAME_PLANE_STRIDE(&vf, 0);
-  if (GST_VIDEO_INFO_FORMAT(&info) == GST_VIDEO_FORMAT_NV12) {
-    auto* uv = static_cast<uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&vf, 1));
-    cv::cvtColorTwoPlane(cv::Mat(h, w, CV_8UC1, y, static_cast<size_t>(ys)),
-                         cv::Mat(h / 2, w / 2, CV_8UC2, uv,
-                                 static_cast<size_t>(GST_VIDEO_FRAME_PLANE_STRIDE(&vf, 1))),
-                         dst, cv::COLOR_YUV2BGR_NV12);
-  } else {  // I420
-    auto* u = static_cast<uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&vf, 1));
-    auto* v = static_cast<uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&vf, 2));
-    const int cs = GST_VIDEO_FRAME_PLANE_STRIDE(&vf, 1);
-    const size_t ysz = static_cast<size_t>(w) * static_cast<size_t>(h);
-    const bool packed = ys == w && cs == w / 2 && GST_VIDEO_FRAME_PLANE_STRIDE(&vf, 2) == w / 2 &&
-                        u == y + ysz && v == u + ysz / 4;
-    if (packed) {
-      cv::cvtColor(cv::Mat(h * 3 / 2, w, CV_8UC1, y), dst, cv::COLOR_YUV2BGR_I420);
-    } else {  // padded planes: repack (rare: widths not a multiple of 8)
-      scratch.resize(ysz * 3 / 2);
-      for (int r = 0; r < h; ++r) std::memcpy(&scratch[static_cast<size_t>(r * w)], y + r * ys, static_cast<size_t>(w));
-      uint8_t* pu = scratch.data() + ysz;
-      uint8_t* pv = pu + ysz / 4;
-      const int vs = GST_VIDEO_FRAME_PLANE_STRIDE(&vf, 2);
-      for (int r = 0; r < h / 2; ++r) {
-        std::memcpy(pu + r * (w / 2), u + r * cs, static_cast<size_t>(w / 2));
-        std::memcpy(pv + r * (w / 2), v + r * vs, static_cast<size_t>(w / 2));
-      }
-      cv::cvtColor(cv::Mat(h * 3 / 2, w, CV_8UC1, scratch.data()), dst, cv::COLOR_YUV2BGR_I420);
-    }
+  colour::ImageView src;
+  src.format = GST_VIDEO_INFO_FORMAT(&info) == GST_VIDEO_FORMAT_NV12 ? PixelFormat::kNV12
+                                                                     : PixelFormat::kI420;
+  src.width = w;
+  src.height = h;
+  for (guint i = 0; i < GST_VIDEO_FRAME_N_PLANES(&vf) && i < src.planes.size(); ++i) {
+    src.planes[i] = static_cast<const uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&vf, i));
+    src.strides[i] = GST_VIDEO_FRAME_PLANE_STRIDE(&vf, i);
   }
-  } catch (const cv::Exception& e) {  // a third-party call: never let it end the thread
-    gst_video_frame_unmap(&vf);
+  const Status converted = colour::to_bgr(src, f.mutable_data(), f.stride());
+  gst_video_frame_unmap(&vf);
+  if (!converted) {
     update([](StreamStatus& st) { ++st.dropped; });
-    spdlog::error("stream '{}': colour conversion failed: {}", name, e.what());
+    spdlog::error("stream '{}': {}", name, converted.error().to_string());
     return;
   }
-  gst_video_frame_unmap(&vf);
 
   // pts: the buffer's running time, rebased at each new attempt or loop so it keeps growing.
   const GstSegment* seg = gst_sample_get_segment(sample);
@@ -488,6 +465,12 @@ Capture::Impl::AttemptResult Capture::Impl::run_attempt() {
     return r;
   }
   std::unique_ptr<Attempt> a = std::move(built.value());
+  // However the attempt ends (an exception included), the pipeline is set to NULL before its
+  // last reference goes.
+  struct ToNull {
+    GstElement* pipeline;
+    ~ToNull() { gst_element_set_state(pipeline, GST_STATE_NULL); }
+  } to_null{a->pipeline.get()};
   update([&](StreamStatus& s) {
     s.transport = spec.kind != SourceKind::kRtsp ? "" : spec.tls ? "tcp+tls" : use_udp ? "udp" : "tcp";
   });
@@ -507,7 +490,6 @@ Capture::Impl::AttemptResult Capture::Impl::run_attempt() {
     GstMessage* m = gst_bus_pop_filtered(bus.get(), GST_MESSAGE_ERROR);
     finish(Outcome::kFailed, attempt_error(*a, m));
     if (m) gst_message_unref(m);
-    gst_element_set_state(a->pipeline.get(), GST_STATE_NULL);
     return r;
   }
   r.outcome = Outcome::kStopped;
@@ -580,21 +562,21 @@ Capture::Impl::AttemptResult Capture::Impl::run_attempt() {
       break;
     }
   }
-  gst_element_set_state(a->pipeline.get(), GST_STATE_NULL);
   return r;
 }
 
 void Capture::Impl::run() {
-  set_thread_name("cap-" + name);
-  try {
-    run_loop();
-  } catch (const std::exception& e) {  // thread entry point: report, never terminate
-    spdlog::error("stream '{}': capture thread failed: {}", name, e.what());
-    update([&](StreamStatus& s) {
-      s.state = StreamState::kFailed;
-      s.last_error = "media.internal: stream '" + name + "': " + e.what();
-    });
-  }
+  // Thread entry point: an exception ends the thread, reported in the status, never the process.
+  run_guarded(
+      "cap-" + name, [this] { run_loop(); },
+      [this](std::string_view why) {
+        spdlog::error("stream '{}': capture thread failed: {}", name, why);
+        update([&](StreamStatus& s) {
+          s.state = StreamState::kFailed;
+          s.last_error =
+              "media.internal: stream '" + name + "': capture thread failed: " + std::string(why);
+        });
+      });
 }
 
 void Capture::Impl::run_loop() {

@@ -11,13 +11,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
 #include "media/frame_timeline.h"
 #include "media/testing/rtsp_fixtures.h"
-#include "testing/wait.h"
 #include "testing/assets.h"
+#include "testing/wait.h"
 #include "testing/watchdog.h"
 
 namespace orion::media {
@@ -401,6 +402,45 @@ TEST(Capture, BadUrlIsRefusedNamingTheStream) {
   ASSERT_FALSE(cap.ok());
   EXPECT_EQ(cap.error().code, "media.bad_url");
   EXPECT_NE(cap.error().message.find("stream 'cam9'"), std::string::npos);
+}
+
+// A pool whose acquire() throws: stands for any exception escaping the capture thread.
+class ThrowingPool final : public FramePool {
+ public:
+  explicit ThrowingPool(bool standard) : standard_(standard) {}
+  Result<MutableFramePtr> acquire(const FrameLayout&) override {
+    if (standard_) throw std::runtime_error("pool on fire");
+    throw 7;  // not a std::exception
+  }
+  PoolStats stats() const override { return {}; }
+
+ private:
+  const bool standard_;
+};
+
+void expect_capture_thread_failure(bool standard, const std::string& why) {
+  Watchdog dog(Duration::seconds(30), "capture thread exception");
+  ThrowingPool pool(standard);
+  FrameSupplier supplier;
+  auto cap = Capture::create("doomed", 1, "test://ball?width=160&height=120&fps=20", fast_retry(),
+                             pool, supplier);
+  ASSERT_TRUE(cap.ok()) << cap.error().to_string();
+  (*cap)->start();
+  ASSERT_TRUE(wait_until([&] { return (*cap)->status().state == StreamState::kFailed; },
+                         Duration::seconds(10)));
+  const auto st = (*cap)->status();
+  EXPECT_NE(st.last_error.find("stream 'doomed'"), std::string::npos) << st.last_error;
+  EXPECT_NE(st.last_error.find(why), std::string::npos) << st.last_error;
+  (*cap)->stop();  // joins the ended thread
+  EXPECT_EQ((*cap)->status().state, StreamState::kFailed);
+}
+
+TEST(Capture, AnExceptionOnTheCaptureThreadFailsTheStreamNotTheProcess) {
+  expect_capture_thread_failure(true, "pool on fire");
+}
+
+TEST(Capture, ANonStandardExceptionOnTheCaptureThreadFailsTheStreamNotTheProcess) {
+  expect_capture_thread_failure(false, "non-standard exception");
 }
 
 }  // namespace

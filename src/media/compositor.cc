@@ -8,8 +8,8 @@
 #include <mutex>
 #include <thread>
 
+#include "core/thread.h"
 #include "media/frame_timeline.h"
-#include "media/gst_util.h"
 #include "media/overlay.h"
 
 namespace orion::media {
@@ -119,7 +119,6 @@ struct Compositor::Impl {
   }
 
   void run() {
-    set_thread_name("comp-" + options.stream_name);
     while (!stopping.load()) {
       const Duration wait = std::min(interval, Duration::millis(100));
       auto f = sub->next_frame(wait);
@@ -149,7 +148,20 @@ Compositor::~Compositor() { stop(); }
 void Compositor::start() {
   if (impl_->thread.joinable() || impl_->stopping.load()) return;
   impl_->sub = impl_->supplier.subscribe("compositor", SlaClass::kCritical);
-  impl_->thread = std::thread([this] { impl_->run(); });
+  impl_->thread = std::thread([m = impl_.get()] {
+    // drawing failures cost one picture (caught in run()); anything else ends the thread here:
+    // the stats say why and the supplier stops offering frames to it.
+    run_guarded(
+        "comp-" + m->options.stream_name, [m] { m->run(); },
+        [m](std::string_view why) {
+          {
+            std::lock_guard lock(m->mu);
+            m->stats.failure = "compositor thread died: " + std::string(why);
+          }
+          spdlog::error("output '{}': compositor thread died: {}", m->options.stream_name, why);
+          m->sub->unsubscribe();
+        });
+  });
 }
 
 void Compositor::stop() {

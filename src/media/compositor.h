@@ -12,6 +12,9 @@
 // → taken → composited → handed to the encoder; kept for the last `latency_capacity` frames.
 //
 // Lifecycle: construct → start() → stop() (idempotent, joins; run by the destructor).
+// A std::exception while compositing one picture (OpenCV, the encoder) costs that picture and
+// counts as an error; any other exception ends the thread without ending the process, and
+// stats().failure says why (the output then freezes until the engine restarts the stream).
 // Ownership: supplier, store, output and timeline are borrowed and must outlive the
 // Compositor. Thread-safety: start/stop from the owner; stats()/latencies() from any thread.
 #pragma once
@@ -61,6 +64,7 @@ struct CompositorStats {
   uint64_t last_sequence = 0;
   double fps = 0;                   // measured over the last ~2 s of capture times
   bool signal_lost = false;
+  std::string failure;              // why the compositor thread died ("" while it runs)
 };
 
 class Compositor {

@@ -5,6 +5,8 @@
 
 #include <cstring>
 #include <mutex>
+#include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "core/frame_pool.h"
@@ -202,6 +204,69 @@ TEST(Compositor, SendsSignalLostPicturesWhenFramesStopAndResumesAfter) {
     }
   }
   EXPECT_EQ(enc.pictures[3].pts - enc.pictures[2].pts, Duration::millis(350));
+}
+
+// An encoder that throws `what` for its first `failures` pictures, then records.
+class ThrowingEncoder final : public EncoderInput {
+ public:
+  explicit ThrowingEncoder(int failures, bool standard)
+      : failures_(failures), standard_(standard) {}
+  Result<Timestamp> submit(const BgrImage& img, Duration pts, Duration d) override {
+    if (failures_-- > 0) {
+      if (standard_) throw std::runtime_error("encoder exploded");
+      throw 7;  // not a std::exception
+    }
+    return inner.submit(img, pts, d);
+  }
+  RecordingEncoder inner;
+
+ private:
+  int failures_;  // compositor thread only
+  bool standard_;
+};
+
+// A started compositor of stream "cam" over a ThrowingEncoder.
+struct ThrowingRig {
+  explicit ThrowingRig(bool standard)
+      : enc(1, standard), comp(supplier, store, enc, nullptr, options()) {
+    comp.start();
+  }
+  static CompositorOptions options() {
+    CompositorOptions o;
+    o.stream_name = "cam";
+    o.stream_id = 4;
+    return o;
+  }
+  HeapFramePool pool;
+  FrameSupplier supplier;
+  ResultStore store;
+  ThrowingEncoder enc;
+  Compositor comp;  // last: stopped and destroyed first
+};
+
+TEST(Compositor, AStandardExceptionWhileCompositingCostsOnePictureNotTheThread) {
+  testing::Watchdog dog(Duration::seconds(20), "compositor exception");
+  ThrowingRig rig(/*standard=*/true);
+  rig.supplier.publish(grey_frame(rig.pool, 1, 100));
+  ASSERT_TRUE(wait_until([&] { return rig.comp.stats().errors == 1; }, Duration::seconds(5)));
+  rig.supplier.publish(grey_frame(rig.pool, 2, 100));
+  ASSERT_TRUE(wait_until([&] { return rig.enc.inner.count() == 1; }, Duration::seconds(5)));
+  rig.comp.stop();
+  EXPECT_EQ(rig.comp.stats().failure, "");
+}
+
+TEST(Compositor, AnyOtherExceptionEndsTheThreadNotTheProcessAndTheStatsSayWhy) {
+  testing::Watchdog dog(Duration::seconds(20), "compositor thread death");
+  ThrowingRig rig(/*standard=*/false);
+  rig.supplier.publish(grey_frame(rig.pool, 1, 100));
+  ASSERT_TRUE(wait_until([&] { return !rig.comp.stats().failure.empty(); }, Duration::seconds(5)));
+  EXPECT_NE(rig.comp.stats().failure.find("non-standard exception"), std::string::npos)
+      << rig.comp.stats().failure;
+  // The dead compositor no longer subscribes: the supplier stops offering it frames.
+  EXPECT_TRUE(
+      wait_until([&] { return rig.supplier.subscriber_count() == 0; }, Duration::seconds(5)));
+  rig.comp.stop();
+  EXPECT_EQ(rig.enc.inner.count(), 0u);
 }
 
 }  // namespace

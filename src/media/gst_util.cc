@@ -1,7 +1,5 @@
 #include "media/gst_util.h"
 
-#include <pthread.h>
-
 #include <memory>
 
 #include "media/gst_ptr.h"
@@ -60,10 +58,6 @@ Result<GstElement*> make_element(const char* factory, const char* name) {
                       std::string("GStreamer element '") + factory + "' is not installed");
   }
   return e;
-}
-
-void set_thread_name(const std::string& name) {
-  pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
 }
 
 }  // namespace orion::media

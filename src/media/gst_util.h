@@ -19,9 +19,6 @@ Error error_from_message(const std::string& stream, GstMessage* msg,
 // Makes an element or returns an error naming the missing plugin.
 Result<GstElement*> make_element(const char* factory, const char* name);
 
-// Names the calling thread (truncated to 15 characters).
-void set_thread_name(const std::string& name);
-
 inline GstClockTime to_gst(Duration d) { return static_cast<GstClockTime>(d.count_nanos()); }
 
 }  // namespace orion::media

@@ -11,11 +11,12 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
-#include <opencv2/imgproc.hpp>
 #include <thread>
 #include <vector>
 
+#include "colour/convert.h"
 #include "core/clock.h"
+#include "core/thread.h"
 #include "media/capture.h"
 #include "media/gst_ptr.h"
 #include "media/gst_util.h"
@@ -278,16 +279,14 @@ Result<Timestamp> StreamOutput::submit(const BgrImage& image, Duration pts, Dura
     gst_buffer_unref(buf);
     return make_error("output.encoder", "output '" + m.name + "': cannot map an encoder buffer");
   }
-  try {
-    cv::Mat src(image.height, image.width, CV_8UC3, const_cast<uint8_t*>(image.data), static_cast<size_t>(image.stride));
-    cv::Mat dst(image.height * 3 / 2, image.width, CV_8UC1, map.data);
-    cv::cvtColor(src, dst, cv::COLOR_BGR2YUV_I420);
-  } catch (const cv::Exception& e) {
-    gst_buffer_unmap(buf, &map);
-    gst_buffer_unref(buf);
-    return make_error("output.encoder", "output '" + m.name + "': colour conversion failed: " + e.what());
-  }
+  const Status converted =
+      colour::bgr_to_i420(image.data, image.width, image.height, image.stride, map.data);
   gst_buffer_unmap(buf, &map);
+  if (!converted) {
+    gst_buffer_unref(buf);
+    return make_error("output.encoder",
+                      "output '" + m.name + "': " + converted.error().to_string());
+  }
   GST_BUFFER_PTS(buf) = GST_BUFFER_DTS(buf) = static_cast<GstClockTime>(std::max<int64_t>(0, pts.count_nanos()));
   GST_BUFFER_DURATION(buf) = to_gst(duration);
   const GstFlowReturn ret = gst_app_src_push_buffer(GST_APP_SRC(m.appsrc.get()), buf);
@@ -326,6 +325,7 @@ struct RtspServer::Impl {
   std::thread thread;
   std::mutex mu;
   bool stopped = false;                                   // guarded by mu
+  std::string failure;                                    // guarded by mu
   std::map<std::string, std::shared_ptr<StreamOutput>> outputs;  // guarded by mu
 };
 
@@ -351,9 +351,14 @@ Result<std::unique_ptr<RtspServer>> RtspServer::start(RtspServerOptions options)
   impl->loop = g_main_loop_new(impl->ctx, FALSE);
   Impl* p = impl.get();
   impl->thread = std::thread([p] {
-    set_thread_name("rtsp-server");
     g_main_context_push_thread_default(p->ctx);
-    g_main_loop_run(p->loop);
+    run_guarded(
+        "rtsp-server", [p] { g_main_loop_run(p->loop); },
+        [p](std::string_view why) {
+          spdlog::error("RTSP server: main loop died: {}", why);
+          std::lock_guard lock(p->mu);
+          p->failure = "RTSP server main loop died: " + std::string(why);
+        });
     g_main_context_pop_thread_default(p->ctx);
   });
   spdlog::info("RTSP server listening on {}:{}", options.address, impl->port);
@@ -397,6 +402,11 @@ Result<std::shared_ptr<StreamOutput>> RtspServer::add_output(const std::string& 
 }
 
 int RtspServer::port() const { return impl_->port; }
+
+std::string RtspServer::failure() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->failure;
+}
 
 std::string RtspServer::url(const std::string& name, const std::string& host) const {
   return "rtsp://" + host + ":" + std::to_string(impl_->port) + "/" + name;

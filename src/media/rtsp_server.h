@@ -13,6 +13,7 @@
 // Lifecycle: start() binds the port and runs the server's GMainLoop on its own thread →
 // add_output() per stream (mount exists at once; the encoder starts with the first picture and
 // is rebuilt if the picture size changes) → stop() (idempotent; closes clients, joins).
+// An exception escaping the main loop ends its thread, not the process: failure() says why.
 // Ownership: StreamOutput objects are shared with their producers; they stay usable (submit
 // fails harmlessly) after the server stops.
 // Thread-safety: RtspServer methods are thread-safe; StreamOutput::submit() is for one
@@ -78,6 +79,9 @@ class RtspServer {
   // Mounts /<name>. Errors: "rtsp.bad_name", "rtsp.duplicate".
   Result<std::shared_ptr<StreamOutput>> add_output(const std::string& name, OutputOptions options = {});
   int port() const;
+  // Why the server's main loop thread died ("" while it serves): clients can no longer connect,
+  // the rest of the process goes on.
+  std::string failure() const;
   std::string url(const std::string& name, const std::string& host = "127.0.0.1") const;
   void stop();
 

@@ -1,23 +1,13 @@
-// Where the shared test assets are (models, images, videos; see ../shared/assets/MANIFEST.md).
-//
-// Lookup order: $ORION_ASSETS, then <source dir>/../shared/assets (source dir from
-// $ORION_SOURCE_DIR, set by CTest), then ../shared/assets relative to the working directory.
-// A test that needs an asset uses ORION_REQUIRE_ASSET: when the asset is missing it FAILS under
-// CI (CI=true) and skips with a message elsewhere.
+// ORION_REQUIRE_ASSET for GoogleTest tests: a test that needs an asset (see
+// testing/asset_paths.h for where they are looked up) FAILS under CI (CI=true) when the asset
+// is missing and skips with a message elsewhere. Tests only (links GoogleTest).
 #pragma once
 
 #include <gtest/gtest.h>
 
-#include <optional>
 #include <string>
 
-namespace orion::testing {
-
-std::optional<std::string> assets_dir();
-std::optional<std::string> asset_path(const std::string& name);
-bool running_in_ci();
-
-}  // namespace orion::testing
+#include "testing/asset_paths.h"
 
 #define ORION_REQUIRE_ASSET(var, name)                                                    \
   std::string var;                                                                        \

@@ -1,6 +1,5 @@
 #include "worker/worker_process.h"
 
-#include <pthread.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,6 +14,7 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "core/thread.h"
 #include "infer/motion_gate.h"
 #include "infer/registry.h"
 #include "ipc/frame_reader.h"
@@ -116,15 +116,11 @@ class Loop {
     ::_exit(3);
   }
 
+  // Thread entry point: an exception is fatal for the worker, reported to the engine first.
   void run() {
-    pthread_setname_np(pthread_self(), "worker-loop");
-    try {
-      body();
-    } catch (const std::exception& e) {
-      fatal(make_error("worker.exception", e.what()));
-    } catch (...) {
-      fatal(make_error("worker.exception", "unknown exception"));
-    }
+    run_guarded(
+        "worker-loop", [this] { body(); },
+        [this](std::string_view why) { fatal(make_error("worker.exception", std::string(why))); });
   }
 
   void body() {

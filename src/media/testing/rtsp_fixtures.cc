@@ -1,10 +1,9 @@
 #include "media/testing/rtsp_fixtures.h"
 
+#include <fcntl.h>
 #include <gst/app/gstappsink.h>
 #include <gst/rtsp-server/rtsp-server.h>
 #include <gst/video/video.h>
-
-#include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,6 +18,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/thread.h"
 #include "media/capture.h"
 #include "media/gst_ptr.h"
 #include "media/gst_util.h"
@@ -157,9 +157,8 @@ struct RtspSourceFixture::Impl {
     port = gst_rtsp_server_get_bound_port(server.get());
     loop = g_main_loop_new(ctx, FALSE);
     thread = std::thread([this] {
-      set_thread_name("rtsp-fixture");
       g_main_context_push_thread_default(ctx);
-      g_main_loop_run(loop);
+      run_guarded("rtsp-fixture", [this] { g_main_loop_run(loop); });  // a death shows on stderr
       g_main_context_pop_thread_default(ctx);
     });
     return {};
@@ -227,7 +226,6 @@ struct RtspTestClient::Impl {
   std::string error;                  // guarded by mu
 
   void run() {
-    set_thread_name("rtsp-client");
     GstPtr<GstBus> bus = GstPtr<GstBus>::adopt(gst_element_get_bus(pipeline.get()));
     while (!stopping.load()) {
       if (GstMessage* m = gst_bus_pop_filtered(bus.get(), GST_MESSAGE_ERROR)) {
@@ -281,7 +279,14 @@ Result<std::unique_ptr<RtspTestClient>> RtspTestClient::start(const std::string&
   impl->sink = GstPtr<GstElement>::adopt(gst_bin_get_by_name(GST_BIN(p), "sink"));
   gst_element_set_state(p, GST_STATE_PLAYING);
   Impl* raw = impl.get();
-  impl->thread = std::thread([raw] { raw->run(); });
+  impl->thread = std::thread([raw] {
+    run_guarded(
+        "rtsp-client", [raw] { raw->run(); },
+        [raw](std::string_view why) {
+          std::lock_guard lock(raw->mu);
+          raw->error = "test client thread died: " + std::string(why);
+        });
+  });
   return std::unique_ptr<RtspTestClient>(new RtspTestClient(std::move(impl)));
 }
 

@@ -1,7 +1,8 @@
-#include "testing/assets.h"
+#include "testing/asset_paths.h"
 
 #include <cstdlib>
 #include <filesystem>
+#include <vector>
 
 namespace orion::testing {
 
@@ -10,7 +11,8 @@ namespace fs = std::filesystem;
 std::optional<std::string> assets_dir() {
   std::vector<fs::path> candidates;
   if (const char* a = std::getenv("ORION_ASSETS")) candidates.emplace_back(a);
-  if (const char* s = std::getenv("ORION_SOURCE_DIR")) candidates.push_back(fs::path(s) / ".." / "shared" / "assets");
+  if (const char* s = std::getenv("ORION_SOURCE_DIR"))
+    candidates.push_back(fs::path(s) / ".." / "shared" / "assets");
   candidates.emplace_back(fs::path("..") / "shared" / "assets");
   for (const auto& c : candidates) {
     std::error_code ec;
