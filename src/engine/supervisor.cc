@@ -282,21 +282,23 @@ Status spawn(Supervisor::Pipeline& p, const SupervisorOptions& o) {
   posix_spawnattr_setflags(&attr,
                            POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
   std::string parent = std::to_string(::getpid());
-  std::vector<std::string> args = {o.worker_executable};
-  args.insert(args.end(), o.worker_args.begin(), o.worker_args.end());
+  std::vector<std::string> args = p.spec.worker_command;  // the pipeline's own worker, if any
+  if (args.empty()) {
+    args = {o.worker_executable};
+    args.insert(args.end(), o.worker_args.begin(), o.worker_args.end());
+  }
   args.push_back("--parent-pid");
   args.push_back(parent);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = 0;
-  const int rc = ::posix_spawn(&pid, o.worker_executable.c_str(), &fa, &attr, argv.data(), environ);
+  const int rc = ::posix_spawn(&pid, args[0].c_str(), &fa, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {
     p.pool->detach_and_reclaim(inst->port);
-    return make_error("supervisor.spawn",
-                      "posix_spawn(" + o.worker_executable + "): " + std::strerror(rc));
+    return make_error("supervisor.spawn", "posix_spawn(" + args[0] + "): " + std::strerror(rc));
   }
   inst->pid = pid;
   inst->pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));

@@ -8,7 +8,8 @@
 //          ──► stdin:  configure, heartbeat, stop
 //          ◄── results socket (SOCK_SEQPACKET): one JSON result per datagram → ResultStore
 //
-// Processes: posix_spawn (no shell) of `<worker_executable> <worker_args> --parent-pid <pid>`,
+// Processes: posix_spawn (no shell) of `<worker_executable> <worker_args> --parent-pid <pid>`
+// (or of the pipeline's own PipelineSpec::worker_command instead of the first two),
 // with fd 3 = pool (read-only), 4 = mailbox, 5 = results socket, every other descriptor closed,
 // in a process group of its own (terminal signals reach the engine, which stops its workers).
 // The worker sets PR_SET_PDEATHSIG(SIGKILL), so it dies with the supervisor thread that spawned
@@ -67,6 +68,11 @@ struct PipelineSpec {
   float min_score = 0.25f;
   float iou = 0.45f;
   infer::MotionGateConfig motion_gate;  // sent in the worker's configure message
+  // The worker program of this pipeline: executable (a path) and its arguments, run as
+  // `<worker_command...> --parent-pid PID`. Empty: SupervisorOptions' worker_executable and
+  // worker_args (Orion's own `orion worker`). Lets one pipeline be served by e.g. a Python
+  // worker while the others run `orion worker` (docs/design/worker_protocol.md).
+  std::vector<std::string> worker_command;
 };
 
 struct SupervisorOptions {
