@@ -100,6 +100,10 @@ struct PipelineStats {
   uint64_t restarts = 0;
   std::map<std::string, uint64_t> restart_reasons;
   std::string last_error;  // "code: message" of the last failure, "" if none
+  // Misbehaviour of the pipeline's workers, counted per code and summed over instances
+  // ("protocol.bad_line", "result.never_offered", "mailbox.scribbled", ...: issue 9). Declared
+  // ahead of the supervisor that fills it, so src/engine/hostile_worker_test.cc can assert on it.
+  std::map<std::string, uint64_t> violations;
   uint64_t offered = 0, taken = 0, dropped = 0, pending = 0;
   uint64_t results = 0;
   uint64_t bad_results = 0;  // datagrams refused by validation
