@@ -399,7 +399,7 @@ class HostileWorker : public ::testing::Test {
   void expect_isolated(const Window& w) {
     const double secs = (w.t1 - w.t0).as_seconds();
     // The engine answers.
-    EXPECT_LT(w.longest_stats_call, Duration::seconds(1))
+    EXPECT_LT(w.longest_stats_call.as_seconds(), 1.0)
         << "Engine::pipelines() blocked for " << w.longest_stats_call.as_seconds()
         << " s: the supervisor thread was held up by the hostile worker";
     // The honest pipeline keeps producing, with the same process.
@@ -408,7 +408,7 @@ class HostileWorker : public ::testing::Test {
     EXPECT_GE(static_cast<double>(w.honest1.results - w.honest0.results), 0.5 * kFps * secs)
         << "the honest pipeline's results slowed down: " << w.honest0.results << " -> "
         << w.honest1.results << " in " << secs << " s";
-    EXPECT_LT(w.honest1.last_result_age, Duration::seconds(1)) << describe(w.honest1);
+    EXPECT_LT(w.honest1.last_result_age.as_seconds(), 1.0) << describe(w.honest1);
     // Capture runs and loses nothing (no pool exhaustion).
     EXPECT_EQ(w.capture1.state, media::StreamState::kLive) << w.capture1.last_error;
     EXPECT_EQ(w.capture1.dropped, w.capture0.dropped) << "capture found the frame pool exhausted";
@@ -428,7 +428,7 @@ class HostileWorker : public ::testing::Test {
       }
     }
     gap = std::max(gap, w.t1 - prev);
-    EXPECT_LE(gap, Duration::millis(4 * 1000 / kFps))
+    EXPECT_LE(gap.as_millis(), 4 * 1000 / kFps)
         << "the output stalled for " << gap.as_millis() << " ms";
   }
 
