@@ -18,8 +18,9 @@ constexpr std::array<const char*, 3> kTopLevelKeys = {"streams", "models", "pipe
 constexpr std::array<const char*, 5> kStreamKeys = {"name", "url", "loop", "enabled", "tls_verify"};
 constexpr std::array<const char*, 7> kModelKeys = {"name", "kind", "path", "input_width", "input_height",
                                                    "class_names", "threads"};
-constexpr std::array<const char*, 8> kPipelineKeys = {"name",    "stream",  "model",      "sla", "min_score",
-                                                      "classes", "enabled", "motion_gate"};
+constexpr std::array<const char*, 9> kPipelineKeys = {"name",    "stream",      "model",
+                                                      "sla",     "min_score",   "classes",
+                                                      "enabled", "motion_gate", "worker"};
 constexpr std::array<const char*, 5> kMotionGateKeys = {"enabled", "min_motion", "analysis_width", "history",
                                                         "max_skipped_in_row"};
 
@@ -216,8 +217,42 @@ Result<infer::MotionGateConfig> parse_motion_gate(const YAML::Node& n, const std
   return g;
 }
 
+// `worker: [executable, arg, ...]` or `worker: executable`. The executable is resolved against
+// the config's folder when it is a relative path (contains '/'); a bare name stays as written
+// (looked up on PATH by the engine). Arguments are passed as written.
+Result<std::vector<std::string>> parse_worker(const YAML::Node& n, const std::string& base_dir,
+                                              const std::string& source, const std::string& where) {
+  const std::string field = where + ".worker";
+  std::vector<std::string> cmd;
+  if (n.IsScalar()) {
+    auto exe = read_string(n, source, field);
+    if (!exe) return exe.error();
+    cmd.push_back(*exe);
+  } else if (n.IsSequence()) {
+    if (n.size() == 0)
+      return invalid(source, field, "must not be empty (give [executable, arg, ...])");
+    for (size_t k = 0; k < n.size(); ++k) {
+      const std::string item = field + "[" + std::to_string(k) + "]";
+      if (!n[k].IsScalar()) return invalid(source, item, "must be a string");
+      if (k == 0) {
+        auto exe = read_string(n[k], source, item);
+        if (!exe) return exe.error();
+        cmd.push_back(*exe);
+      } else {
+        cmd.push_back(n[k].Scalar());  // an argument may be empty
+      }
+    }
+  } else {
+    return invalid(source, field,
+                   "must be a list [executable, arg, ...] or a string (the executable)");
+  }
+  if (cmd[0].find('/') != std::string::npos) cmd[0] = resolve(cmd[0], base_dir);
+  return cmd;
+}
+
 Result<std::vector<PipelineConfig>> parse_pipelines(const YAML::Node& node, const std::vector<StreamConfig>& streams,
-                                                    const std::vector<ModelConfig>& models, const std::string& source) {
+                                                    const std::vector<ModelConfig>& models,
+                                                    const std::string& base_dir, const std::string& source) {
   std::vector<PipelineConfig> out;
   if (!node || node.IsNull()) return out;
   if (!node.IsSequence()) return invalid(source, "pipelines", "must be a list of {name, stream, model}");
@@ -274,6 +309,11 @@ Result<std::vector<PipelineConfig>> parse_pipelines(const YAML::Node& node, cons
       if (!g) return g.error();
       pc.motion_gate = *g;
     }
+    if (p["worker"]) {
+      auto w = parse_worker(p["worker"], base_dir, source, where);
+      if (!w) return w.error();
+      pc.worker = std::move(w).value();
+    }
     out.push_back(std::move(pc));
   }
   return out;
@@ -310,7 +350,8 @@ Result<Config> parse_config(const std::string& yaml_text, const std::string& bas
     auto models = parse_models(root["models"], base_dir, source_name);
     if (!models) return models.error();
     cfg.models = std::move(models.value());
-    auto pipelines = parse_pipelines(root["pipelines"], cfg.streams, cfg.models, source_name);
+    auto pipelines =
+        parse_pipelines(root["pipelines"], cfg.streams, cfg.models, base_dir, source_name);
     if (!pipelines) return pipelines.error();
     cfg.pipelines = std::move(pipelines.value());
   } catch (const YAML::Exception& e) {

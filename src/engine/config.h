@@ -34,6 +34,12 @@
 // (fraction of pixels that must move, 0..1, default 0.002), `analysis_width` (int > 0, default
 // 320), `history` (background model frames, int > 0, default 200), `max_skipped_in_row`
 // (int >= 0, default 50: after that many skips one frame is detected anyway; 0 = never).
+// `worker` (default: Orion's own `orion worker`) runs another worker program for this pipeline
+// (one that speaks docs/design/worker_protocol.md): a list `[executable, arg, ...]` or a
+// string (the executable alone); the engine appends `--parent-pid PID`. An executable
+// containing '/' is a path, resolved like the others; a bare name is looked up on PATH when
+// the engine is created. The arguments are passed as written. The pipeline's model goes to
+// that program in `configure` unchecked (its kind need not be one Orion knows).
 //
 // To extend: add a struct and a member to Config, a parse function in config.cc, and its
 // key to kTopLevelKeys. Thread-safety: value types and pure functions.
@@ -75,6 +81,7 @@ struct PipelineConfig {
   std::vector<std::string> classes;
   bool enabled = true;
   infer::MotionGateConfig motion_gate;  // enabled = false unless the config turns it on
+  std::vector<std::string> worker;      // executable + args; empty = `orion worker`
 };
 
 struct Config {

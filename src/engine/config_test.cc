@@ -170,6 +170,39 @@ TEST(Config, MotionGateErrorsNameTheField) {
   expect_error(base + "{min_moton: 0.1}}\n", "pipelines[0].motion_gate.min_moton: unknown field (expected enabled, min_motion");
 }
 
+TEST(Config, APipelineWorkerIsAListOrAStringWithItsExecutableResolved) {
+  const char* text = R"(
+streams: [{name: a, url: x}]
+models: [{name: m, kind: python}]
+pipelines:
+  - {name: default, stream: a, model: m}
+  - {name: list, stream: a, model: m, worker: [python3, worker.py, --verbose, '']}
+  - {name: relative, stream: a, model: m, worker: [./bin/w, --mode, fast]}
+  - {name: string, stream: a, model: m, worker: /opt/w/run}
+)";
+  auto c = parse_config(text, "/etc/orion", "orion.yaml");
+  ASSERT_TRUE(c.ok()) << c.error().to_string();
+  ASSERT_EQ(c->pipelines.size(), 4u);
+  EXPECT_TRUE(c->pipelines[0].worker.empty());
+  EXPECT_EQ(c->pipelines[1].worker,
+            (std::vector<std::string>{"python3", "worker.py", "--verbose", ""}));
+  EXPECT_EQ(c->pipelines[2].worker,
+            (std::vector<std::string>{"/etc/orion/bin/w", "--mode", "fast"}));
+  EXPECT_EQ(c->pipelines[3].worker, (std::vector<std::string>{"/opt/w/run"}));
+}
+
+TEST(Config, PipelineWorkerErrorsNameTheField) {
+  const std::string base =
+      "streams: [{name: a, url: x}]\nmodels: [{name: m, kind: hog}]\npipelines:\n  - {name: p, "
+      "stream: a, model: m, worker: ";
+  expect_error(base + "[]}\n", "pipelines[0].worker: must not be empty");
+  expect_error(base + "''}\n", "pipelines[0].worker: must not be empty");
+  expect_error(base + "{exe: x}}\n", "pipelines[0].worker: must be a list [executable, arg, ...]");
+  expect_error(base + "['', --x]}\n", "pipelines[0].worker[0]: must not be empty");
+  expect_error(base + "[w, [1, 2]]}\n", "pipelines[0].worker[1]: must be a string");
+  expect_error(base + "[w, ~]}\n", "pipelines[0].worker[1]: must be a string");
+}
+
 TEST(Config, EmptyFileHasNoStreams) {
   auto c = parse_config("", "/x");
   ASSERT_TRUE(c.ok());

@@ -1,7 +1,11 @@
 #include "engine/engine.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 
@@ -13,6 +17,28 @@
 namespace orion::engine {
 
 namespace {
+
+// The path posix_spawn needs for a pipeline's `worker` executable: a name with a '/' as is, a
+// bare name from PATH. Empty when it is not an executable file.
+bool is_executable_file(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+}
+
+std::string find_executable(const std::string& exe) {
+  if (exe.find('/') != std::string::npos) return is_executable_file(exe) ? exe : "";
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= dirs.size()) {
+    const size_t colon = std::min(dirs.find(':', start), dirs.size());
+    const std::string dir = dirs.substr(start, colon - start);
+    const std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + exe;
+    if (is_executable_file(candidate)) return candidate;
+    start = colon + 1;
+  }
+  return "";
+}
 
 struct Stream {
   StreamConfig config;
@@ -87,7 +113,9 @@ Result<std::unique_ptr<Engine>> Engine::create(Config config, EngineOptions opti
     for (const auto& m : config.models)
       if (m.name == pc.model) mc = &m;
     if (mc == nullptr) return make_error("engine.bad_pipeline", "pipeline '" + pc.name + "': no model '" + pc.model + "'");
-    if (mc->kind != "fake") {
+    // A pipeline with its own `worker` program interprets its model itself: only Orion's
+    // worker is checked against the registry.
+    if (mc->kind != "fake" && pc.worker.empty()) {
       const infer::DetectorKindInfo* kind = infer::find_detector_kind(mc->kind);
       if (kind == nullptr) {
         std::string kinds;
@@ -111,6 +139,13 @@ Result<std::unique_ptr<Engine>> Engine::create(Config config, EngineOptions opti
     spec.model.classes = pc.classes;
     spec.min_score = pc.min_score;
     spec.motion_gate = to_wire(pc.motion_gate);
+    if (!pc.worker.empty()) {
+      spec.worker_command = pc.worker;
+      spec.worker_command[0] = find_executable(pc.worker[0]);
+      if (spec.worker_command[0].empty())
+        return make_error("engine.bad_pipeline", "pipeline '" + pc.name + "': worker '" + pc.worker[0] +
+                                                     "' is not an executable file (nor found on PATH)");
+    }
     specs.emplace(pc.name, std::move(spec));
   }
   StreamId next_id = 1;

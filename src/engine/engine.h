@@ -61,7 +61,9 @@ struct StreamReport {
 class Engine {
  public:
   // Errors: "engine.no_streams" (nothing enabled to run), "engine.bad_pipeline" (a model kind
-  // that is not registered, or a missing model path), "ipc.shm_create".
+  // that is not registered, a missing model path, or a pipeline `worker` that is not an
+  // executable; a pipeline with its own `worker` skips the model checks, its worker makes
+  // them), "ipc.shm_create".
   static Result<std::unique_ptr<Engine>> create(Config config, EngineOptions options);
   ~Engine();
   Engine(const Engine&) = delete;

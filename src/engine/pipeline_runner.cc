@@ -169,6 +169,7 @@ void PipelineRunner::check_health(PipelineRuntime& p, Instance& i, Timestamp now
   f.stop_requested = i.stop_requested;
   HealthAssessment a = assess(f, limits_of(o_), now);
   if (a.verdict == HealthVerdict::kHealthy) return;
+  if (!a.violation.empty()) i.violations.add(a.violation, a.detail, false);
   i.kill = std::move(a);
   i.killed = true;
   if (Status st = i.proc.kill(); !st.ok()) p.acc.last_error = st.error().to_string();
@@ -205,6 +206,7 @@ bool PipelineRunner::try_reap(PipelineRuntime& p, bool stopping) const {
   const bool produced = i.produced;
   const std::string fatal = i.facts.fatal_error;
   const std::string violation = i.violations.last;
+  const bool for_violation = reason == "misbehaved" || !i.kill.violation.empty();
   p.inst.reset();
   if (reason == "stopping" || p.removing || stopping) {
     p.state = PipelineState::kStopped;
@@ -216,9 +218,8 @@ bool PipelineRunner::try_reap(PipelineRuntime& p, bool stopping) const {
     p.acc.last_error = fatal;
     p.state = PipelineState::kFailed;
   } else {
-    p.acc.last_error = reason == "misbehaved" && !violation.empty()
-                           ? violation + " (" + detail + ")"
-                           : reason + ": " + detail;
+    p.acc.last_error = for_violation && !violation.empty() ? reason + ": " + violation
+                                                           : reason + ": " + detail;
     p.state = PipelineState::kBackoff;
   }
   if (produced) p.backoff.reset();

@@ -60,7 +60,8 @@ enum class HealthVerdict { kHealthy, kFatal, kMisbehaved, kStartupTimeout, kHung
 
 struct HealthAssessment {
   HealthVerdict verdict = HealthVerdict::kHealthy;
-  std::string detail;  // names what was observed, e.g. "no heartbeat reply for 1.6 s"
+  std::string detail;     // names what was observed, e.g. "no heartbeat reply for 1.6 s"
+  std::string violation;  // the violation code when the verdict is one ("lease.held_too_long")
 };
 
 HealthAssessment assess(const HealthFacts& facts, const HealthLimits& limits, Timestamp now);

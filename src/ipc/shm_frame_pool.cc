@@ -58,15 +58,24 @@ struct MailboxPort::Impl {
   uint64_t foreign_word = kNoToken;   // a scribbled offer word already counted by settle
   uint64_t offered = 0, taken = 0, dropped = 0, scribbled = 0;
   uint32_t notify_seq = 0;
+  uint64_t foreign_lease = kNoToken;  // a forged lease word already counted as a scribble
   struct Sent {
     uint64_t sequence = 0;
     Delivery state = Delivery::kNeverOffered;
+    uint64_t token = kNoToken;
   };
   // Offer number i (0-based, i < offered) is window[i % kDeliveryWindow] while
   // i >= offered - kDeliveryWindow. Sequences increase with i (publish() refuses older ones).
   std::array<Sent, kDeliveryWindow> window{};
 
   Sent& newest_locked() { return window[(offered - 1) % kDeliveryWindow]; }
+  // Whether `token` is one of the offers still in the window.
+  bool offered_recently_locked(uint64_t token) const {
+    const uint64_t count = std::min<uint64_t>(offered, kDeliveryWindow);
+    for (uint64_t i = offered - count; i < offered; ++i)
+      if (window[i % kDeliveryWindow].token == token) return true;
+    return false;
+  }
 
   // The pending offer's fate is known: count it.
   void resolve_pending_locked(Delivery outcome) {
@@ -116,7 +125,7 @@ struct MailboxPort::Impl {
     if (closed) return;
     // The exchange (seq_cst) publishes the slot header and pixels written before it.
     account_replaced_locked(block->offer.exchange(token, std::memory_order_seq_cst));
-    window[offered % kDeliveryWindow] = Sent{sequence, Delivery::kPending};
+    window[offered % kDeliveryWindow] = Sent{sequence, Delivery::kPending, token};
     ++offered;
     pending_token = token;
     mirror_locked();
@@ -152,10 +161,17 @@ struct MailboxPort::Impl {
       s.taken = taken;
       s.dropped = dropped;
       s.pending = pending_token != kNoToken ? 1 : 0;
+      s.lease_token = block->lease.load(std::memory_order_acquire);
+      // A lease naming a frame never offered to this mailbox was written by hand: a scribble
+      // (counted once per forged value). It pins at most one slot, like any lease.
+      if (s.lease_token != kNoToken && s.lease_token != foreign_lease &&
+          !offered_recently_locked(s.lease_token)) {
+        ++scribbled;
+        foreign_lease = s.lease_token;
+      }
       s.scribbled = scribbled;
       s.closed = closed;
     }
-    s.lease_token = block->lease.load(std::memory_order_acquire);
     s.lease_held = token_slot(s.lease_token) < slot_count;
     s.worker_taken = block->taken.load(std::memory_order_relaxed);
     s.last_sequence = block->last_sequence.load(std::memory_order_relaxed);

@@ -38,9 +38,8 @@ Result<Detection> decode_detection(const json& d, const std::string& at) {
     if (!c.is_number()) return make_error(kBadResult, where + " is not a number");
     const double n = c.get<double>();
     if (!std::isfinite(n) || std::fabs(n) > kMaxBoxCoordinate)
-      return make_error(kBadResult, where + " must be a finite number with |value| <= " +
-                                        std::to_string(static_cast<int64_t>(kMaxBoxCoordinate)) +
-                                        " (got " + detail::excerpt(c.dump(), 40) + ")");
+      return make_error(kBadResult, where + " must be a number finite as a float (got " +
+                                        detail::excerpt(c.dump(), 40) + ")");
     v[k] = static_cast<float>(n);
   }
   x.box = Box{v[0], v[1], v[2], v[3]};

@@ -9,17 +9,19 @@
 //   - size at most kMaxResultBytes; one JSON object, nested at most 16 deep, no duplicate keys;
 //   - required: type "result", stream (0..2^32-1), sequence (1..2^63-1), pts_ns (any int64),
 //     capture_ns, done_ns, inference_ns (0..2^63-1), detections (at most
-//     kMaxDetectionsPerResult); integers must be JSON integers;
+//     kMaxDetectionsPerResult; the engine keeps the best SupervisorOptions::
+//     max_detections_per_result of them); integers must be JSON integers;
 //   - each detection: class_id -1..2^31-1 (default -1), class a one-line string of at most
 //     kMaxClassNameBytes (default ""), score in [0, 1] (required), box [x1, y1, x2, y2]
-//     (required) of finite numbers within ±kMaxBoxCoordinate.
-// Box coordinates are not clamped to the frame here (the decoder does not know its size); the
-// bound keeps any conversion of a coordinate to integer pixels defined.
+//     (required) of numbers finite as a float (|x| <= kMaxBoxCoordinate = FLT_MAX).
+// Box coordinates are not clamped to the frame here (the decoder does not know its size): the
+// engine clamps them to the frame they were found on, and drops boxes with no area in it.
 //
 // Thread-safety: pure functions, thread-safe.
 #pragma once
 
 #include <cstddef>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -28,10 +30,10 @@
 
 namespace orion::protocol {
 
-inline constexpr size_t kMaxDetectionsPerResult = 1000;
+inline constexpr size_t kMaxDetectionsPerResult = 4096;
 inline constexpr size_t kMaxResultBytes = 256 * 1024;
 inline constexpr size_t kMaxClassNameBytes = 128;
-inline constexpr double kMaxBoxCoordinate = 1e7;  // pixels; any real frame is far smaller
+inline constexpr double kMaxBoxCoordinate = std::numeric_limits<float>::max();
 
 // `r.pipeline` is not sent. Detections beyond the first kMaxDetectionsPerResult are not sent
 // either, and a class name is cut to kMaxClassNameBytes. Values are not otherwise corrected: a
