@@ -16,11 +16,13 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <thread>
 
 #include "core/frame_supplier.h"
+#include "testing/wait.h"
 #include "testing/watchdog.h"
 
 #ifndef ORION_BINARY
@@ -84,7 +86,7 @@ class Stream {
         publish_failures.fetch_add(1);
       }
       next += kFramePeriod;
-      std::this_thread::sleep_until(next);
+      std::this_thread::sleep_until(next);  // pacing: a 50 fps camera, not synchronisation
     }
   }
   void consume() {
@@ -119,14 +121,10 @@ PipelineSpec fake_pipeline(const std::string& name, int delay_ms) {
   return p;
 }
 
-// Polls `cond` every 5 ms until it holds or `limit` passes; returns whether it held.
+// Waits (polling, as integration tests watching real processes do: testing/wait.h) until
+// `cond` holds or `limit` passes; returns whether it held.
 bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds limit) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return cond();
+  return orion::testing::wait_until(cond, Duration::from(limit), Duration::millis(5));
 }
 
 bool process_gone(pid_t pid) {
@@ -213,6 +211,42 @@ TEST(SupervisorTest, AWorkerKilledMidFrame20TimesComesBackEachTimeAndNothingLeak
   EXPECT_GE(ps.leases_reclaimed, 20u);
 }
 
+// Every descriptor a spawn needs refused (RLIMIT_NOFILE at the edge): each failed start gives its
+// mailbox back, so retrying never pins the stream's slots; with descriptors back it starts.
+TEST(SupervisorTest, FailedSpawnsGiveTheirMailboxBackEveryTime) {
+  orion::testing::Watchdog dog(Duration::seconds(60), "spawn failures");
+  Stream s;
+  ResultStore store;
+  Supervisor sup(fast_options(), store);
+  ASSERT_TRUE(sup.start().ok());
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  size_t open_fds = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++open_fds;
+  rlimit tight = saved;
+  tight.rlim_cur = open_fds + 2;  // the mailbox and the pool's reader fd fit; the pipes do not
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+  ASSERT_TRUE(sup.add_pipeline(fake_pipeline("starved", 0), s.pool).ok());
+  const bool failed_often = eventually(
+      [&] {
+        auto p = sup.stats("starved");
+        auto it = p->restart_reasons.find("spawn_failed");
+        return it != p->restart_reasons.end() && it->second >= 5;
+      },
+      20s);
+  const ipc::ShmPoolStats during = s.pool->shm_stats();
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_TRUE(failed_often) << sup.stats("starved")->last_error;
+  EXPECT_NE(sup.stats("starved")->last_error.find("process.io"), std::string::npos)
+      << sup.stats("starved")->last_error;
+  EXPECT_EQ(during.mailboxes, 0u) << "a failed spawn kept its mailbox";
+  EXPECT_LE(during.offered_or_leased, 1u);
+  ASSERT_TRUE(eventually([&] { return sup.stats("starved")->results > 0; }, 10s))
+      << sup.stats("starved")->last_error;
+  EXPECT_EQ(s.pool->shm_stats().mailboxes, 1u);
+  sup.stop();
+}
+
 TEST(SupervisorTest, AStoppedWorkerIsDetectedAsHungAndReplaced) {
   orion::testing::Watchdog dog(Duration::seconds(60), "SIGSTOP");
   Stream s;
@@ -242,7 +276,7 @@ TEST(SupervisorTest, AStoppedWorkerIsDetectedAsHungAndReplaced) {
   // SIGCONT to the old one: it is gone (killed and reaped), so nothing happens.
   EXPECT_TRUE(process_gone(old));
   (void)::kill(old, SIGCONT);
-  std::this_thread::sleep_for(400ms);
+  ASSERT_TRUE(eventually([&] { return sup.stats("p")->results > replaced.results + 5; }, 5s));
   const PipelineStats later = *sup.stats("p");
   EXPECT_EQ(later.pid, replaced.pid);
   EXPECT_EQ(later.restarts, 1u);
@@ -325,7 +359,7 @@ TEST(SupervisorTest, APythonWorkerWrittenFromTheProtocolDocumentWorks) {
   EXPECT_EQ(st.offered, st.taken + st.dropped + st.pending);
   // The producer's frames are uniform grey levels seq & 0xFF: bright ones give a whole-frame box.
   bool saw_box = false;
-  for (int i = 0; i < 500 && !saw_box; ++i) {
+  auto check_latest = [&] {
     for (const auto& r : store.latest(1)) {
       EXPECT_EQ(r.pipeline, "py");
       EXPECT_GT(r.frame.sequence, 0u);
@@ -337,8 +371,9 @@ TEST(SupervisorTest, APythonWorkerWrittenFromTheProtocolDocumentWorks) {
         saw_box = true;
       }
     }
-    std::this_thread::sleep_for(20ms);
-  }
+    return saw_box;
+  };
+  (void)eventually(check_latest, 10s);
   EXPECT_TRUE(saw_box);
   sup.stop();
   EXPECT_EQ(sup.stats("py")->state, PipelineState::kStopped);
@@ -510,9 +545,11 @@ TEST(SupervisorTest, NoWorkerOutlivesItsEngine) {
     if (!sup.start().ok()) ::_exit(2);
     (void)sup.add_pipeline(fake_pipeline("a", 5), pool);
     (void)sup.add_pipeline(fake_pipeline("b", 5), pool);
-    while (!(sup.stats("a")->state == PipelineState::kRunning &&
-             sup.stats("b")->state == PipelineState::kRunning))
-      ::usleep(5000);
+    if (!eventually([&] {
+          return sup.stats("a")->state == PipelineState::kRunning &&
+                 sup.stats("b")->state == PipelineState::kRunning;
+        }, 30s))
+      ::_exit(3);
     const pid_t w[2] = {sup.stats("a")->pid, sup.stats("b")->pid};
     (void)!::write(pids[1], w, sizeof w);
     for (;;) ::pause();
