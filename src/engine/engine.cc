@@ -10,7 +10,7 @@
 #include <map>
 
 #include "core/frame_pool.h"
-#include "engine/ipc_bridge.h"
+#include "ipc/ipc_bridge.h"
 #include "infer/registry.h"
 #include "media/frame_timeline.h"
 
@@ -45,7 +45,7 @@ struct Stream {
   StreamId id = 0;
   HeapFramePool pool;
   std::shared_ptr<ipc::ShmFramePool> shm;  // instead of `pool` when the stream has pipelines
-  std::unique_ptr<IpcBridge> bridge;       // supplier → shm mailboxes of the workers
+  std::unique_ptr<ipc::IpcBridge> bridge;       // supplier → shm mailboxes of the workers
   std::unique_ptr<FrameSupplier> supplier;
   media::FrameTimeline timeline;
   std::unique_ptr<media::Capture> capture;     // null when the url was refused
@@ -227,7 +227,7 @@ Status Engine::start() {
     s->compositor = std::make_unique<media::Compositor>(*s->supplier, m.results, *s->output, &s->timeline, co);
     s->compositor->start();
     if (s->shm) {
-      s->bridge = std::make_unique<IpcBridge>(s->config.name, *s->supplier, s->shm);
+      s->bridge = std::make_unique<ipc::IpcBridge>(s->config.name, *s->supplier, s->shm);
       s->bridge->start();
     }
     s->capture->start();

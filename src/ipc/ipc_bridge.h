@@ -23,11 +23,11 @@
 #include "core/frame_supplier.h"
 #include "ipc/shm_frame_pool.h"
 
-namespace orion::engine {
+namespace orion::ipc {
 
 class IpcBridge {
  public:
-  IpcBridge(std::string stream, FrameSupplier& supplier, std::shared_ptr<ipc::ShmFramePool> pool);
+  IpcBridge(std::string stream, FrameSupplier& supplier, std::shared_ptr<ShmFramePool> pool);
   ~IpcBridge();
   IpcBridge(const IpcBridge&) = delete;
   IpcBridge& operator=(const IpcBridge&) = delete;
@@ -43,7 +43,7 @@ class IpcBridge {
   void run();
 
   std::string stream_;
-  std::shared_ptr<ipc::ShmFramePool> pool_;
+  std::shared_ptr<ShmFramePool> pool_;
   std::unique_ptr<Subscription> sub_;
   std::thread thread_;
   std::atomic<uint64_t> published_{0}, errors_{0};
@@ -51,4 +51,4 @@ class IpcBridge {
   std::string failure_;  // guarded by failure_mu_
 };
 
-}  // namespace orion::engine
+}  // namespace orion::ipc

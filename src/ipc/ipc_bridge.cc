@@ -1,11 +1,11 @@
-#include "engine/ipc_bridge.h"
+#include "ipc/ipc_bridge.h"
 
 #include "core/thread.h"
 
-namespace orion::engine {
+namespace orion::ipc {
 
 IpcBridge::IpcBridge(std::string stream, FrameSupplier& supplier,
-                     std::shared_ptr<ipc::ShmFramePool> pool)
+                     std::shared_ptr<ShmFramePool> pool)
     : stream_(std::move(stream)),
       pool_(std::move(pool)),
       sub_(supplier.subscribe("ipc", SlaClass::kCritical)) {}
@@ -48,4 +48,4 @@ void IpcBridge::run() {
   }
 }
 
-}  // namespace orion::engine
+}  // namespace orion::ipc
