@@ -14,6 +14,7 @@ Result<std::unique_ptr<Connection>> open_sqlite(const std::string& path, const s
 
 // libpq URI. Errors: store.bad_url (libpq cannot parse it), store.open (cannot connect).
 Result<std::unique_ptr<Connection>> open_postgres(const std::string& url);
-Result<std::unique_ptr<Listener>> listen_postgres(const std::string& url, const std::string& channel);
+Result<std::unique_ptr<Listener>> listen_postgres(const std::string& url,
+                                                  const std::string& channel);
 
 }  // namespace orion::store::sql

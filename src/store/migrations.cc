@@ -156,8 +156,9 @@ Status migrate(sql::Connection& conn) {
                     ") failed: " + s.error().message);
       }
     }
-    auto rec = conn.exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                         {int64_t{m.version}, std::string(m.name), sql::iso8601_utc(sql::unix_now_ms())});
+    auto rec =
+        conn.exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                  {int64_t{m.version}, std::string(m.name), sql::iso8601_utc(sql::unix_now_ms())});
     if (!rec.ok()) return fail(rec.error().message);
   }
   if (auto s = conn.commit(); !s.ok()) return fail(s.error().message);

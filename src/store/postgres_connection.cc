@@ -69,12 +69,13 @@ Result<std::string> checked_conninfo(const std::string& url) {
   return url + sep + "connect_timeout=" + kDefaultConnectTimeoutS;
 }
 
-Result<std::unique_ptr<pqxx::connection>> dial(const std::string& conninfo, const std::string& url) {
+Result<std::unique_ptr<pqxx::connection>> dial(const std::string& conninfo,
+                                               const std::string& url) {
   try {
     return std::make_unique<pqxx::connection>(conninfo);
   } catch (const std::exception& e) {
-    return make_error("store.open", "cannot connect to PostgreSQL at '" + redact_url(url) + "': " +
-                                        trim(e.what()));
+    return make_error("store.open", "cannot connect to PostgreSQL at '" + redact_url(url) +
+                                        "': " + trim(e.what()));
   }
 }
 
@@ -173,7 +174,8 @@ class PostgresConnection final : public Connection {
       return {};
     } catch (const pqxx::broken_connection& e) {
       broken_ = true;
-      return make_error(kBroken, "PostgreSQL " + redact_url(url_) + ": connection lost: " + trim(e.what()));
+      return make_error(kBroken,
+                        "PostgreSQL " + redact_url(url_) + ": connection lost: " + trim(e.what()));
     } catch (const pqxx::sql_error& e) {
       const std::string code = classify(e.sqlstate());
       if (code == kBroken) broken_ = true;
@@ -181,15 +183,17 @@ class PostgresConnection final : public Connection {
                                   " [SQLSTATE " + e.sqlstate() + "] (in: " + what + ")");
     } catch (const pqxx::in_doubt_error& e) {
       broken_ = true;
-      return make_error(kBroken, "PostgreSQL " + redact_url(url_) + ": commit in doubt: " + trim(e.what()));
+      return make_error(kBroken,
+                        "PostgreSQL " + redact_url(url_) + ": commit in doubt: " + trim(e.what()));
     } catch (const std::exception& e) {
       if (conn_ && !conn_->is_open()) broken_ = true;
-      return make_error(kOther, "PostgreSQL " + redact_url(url_) + ": " + trim(e.what()) + " (in: " + what + ")");
+      return make_error(
+          kOther, "PostgreSQL " + redact_url(url_) + ": " + trim(e.what()) + " (in: " + what + ")");
     }
   }
 
   std::unique_ptr<pqxx::connection> conn_;
-  std::unique_ptr<pqxx::work> tx_;  // the open transaction, if any
+  std::unique_ptr<pqxx::work> tx_;                         // the open transaction, if any
   std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
   std::string conninfo_, url_;
   bool broken_ = false;  // reconnect at the next begin()
@@ -240,7 +244,8 @@ class PostgresListener final : public Listener {
 
  private:
   struct Receiver final : pqxx::notification_receiver {
-    Receiver(pqxx::connection_base& c, const std::string& ch) : pqxx::notification_receiver(c, ch) {}
+    Receiver(pqxx::connection_base& c, const std::string& ch)
+        : pqxx::notification_receiver(c, ch) {}
     void operator()(const std::string& /*payload*/, int /*backend_pid*/) override {}
   };
 
@@ -260,7 +265,8 @@ Result<std::unique_ptr<Connection>> open_postgres(const std::string& url) {
       std::make_unique<PostgresConnection>(std::move(*c), *conninfo, url));
 }
 
-Result<std::unique_ptr<Listener>> listen_postgres(const std::string& url, const std::string& channel) {
+Result<std::unique_ptr<Listener>> listen_postgres(const std::string& url,
+                                                  const std::string& channel) {
   auto conninfo = checked_conninfo(url);
   if (!conninfo.ok()) return conninfo.error();
   auto l = std::make_unique<PostgresListener>(*conninfo, url, channel);

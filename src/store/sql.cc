@@ -3,8 +3,8 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <cstdlib>
+#include <ctime>
 
 #include "store/backends.h"
 
@@ -61,7 +61,8 @@ Result<std::unique_ptr<Connection>> connect(const std::string& url) {
   if (starts_with(url, kSqliteScheme)) {
     const std::string path = url.substr(kSqliteScheme.size());
     if (path.empty()) {
-      return make_error("store.bad_url", "database URL '" + url + "' names no file (sqlite://PATH)");
+      return make_error("store.bad_url",
+                        "database URL '" + url + "' names no file (sqlite://PATH)");
     }
     if (path.find('?') != std::string::npos || path.find('\0') != std::string::npos) {
       return make_error("store.bad_url", "database URL '" + url +
@@ -97,8 +98,7 @@ std::string redact_url(const std::string& url) {
     }
   }
   // password=... as a query or keyword option.
-  for (size_t p = out.find("password="); p != std::string::npos;
-       p = out.find("password=", p + 1)) {
+  for (size_t p = out.find("password="); p != std::string::npos; p = out.find("password=", p + 1)) {
     const size_t value = p + 9;
     const size_t end = std::min(out.find_first_of("& ", value), out.size());
     out.replace(value, end - value, "***");

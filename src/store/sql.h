@@ -32,12 +32,12 @@
 namespace orion::store::sql {
 
 // Error codes a Connection returns.
-inline constexpr const char* kUnique = "sql.unique";            // unique / primary key violated
-inline constexpr const char* kForeignKey = "sql.foreign_key";   // a reference violated
-inline constexpr const char* kCheck = "sql.check";              // CHECK / NOT NULL / bad text
-inline constexpr const char* kBusy = "sql.busy";                // locked, deadlock, serialization
-inline constexpr const char* kBroken = "sql.broken";            // the connection was lost
-inline constexpr const char* kOther = "sql.other";              // anything else
+inline constexpr const char* kUnique = "sql.unique";           // unique / primary key violated
+inline constexpr const char* kForeignKey = "sql.foreign_key";  // a reference violated
+inline constexpr const char* kCheck = "sql.check";             // CHECK / NOT NULL / bad text
+inline constexpr const char* kBusy = "sql.busy";               // locked, deadlock, serialization
+inline constexpr const char* kBroken = "sql.broken";           // the connection was lost
+inline constexpr const char* kOther = "sql.other";             // anything else
 
 using Value = std::variant<int64_t, double, std::string, bool>;
 using Params = std::vector<Value>;
@@ -66,10 +66,10 @@ struct Rows {
 
 // What differs between the engines besides the driver.
 struct Dialect {
-  std::string_view name;          // "sqlite" | "postgresql"
-  std::string_view id_column;     // DDL of an increasing 64-bit key never reused after delete
+  std::string_view name;            // "sqlite" | "postgresql"
+  std::string_view id_column;       // DDL of an increasing 64-bit key never reused after delete
   std::string_view migration_lock;  // statement serialising concurrent migrators; "" = none needed
-  bool notifies = false;          // NOTIFY orion_desired on every desired-state change
+  bool notifies = false;            // NOTIFY orion_desired on every desired-state change
 };
 
 class Connection {

@@ -4,12 +4,11 @@
 // state), stream status, pipeline status and engines (actual state), and events.
 #include "store/sql_store.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cmath>
 #include <condition_variable>
 #include <limits>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <type_traits>
 
 #include "store/migrations.h"
@@ -37,9 +36,15 @@ Result<Value> to_value(const std::string& v, const char* column) {
   if (!sql::is_storable_text(v)) return invalid(column, "is not UTF-8 text without NUL bytes");
   return Value{v};
 }
-Result<Value> to_value(bool v, const char*) { return Value{v}; }
-Result<Value> to_value(int v, const char*) { return Value{int64_t{v}}; }
-Result<Value> to_value(int64_t v, const char*) { return Value{v}; }
+template <class T>
+requires std::is_same_v<T, bool> ||
+    (std::is_integral_v<T>&& std::is_signed_v<T>)Result<Value> to_value(T v, const char*) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return Value{v};
+  } else {
+    return Value{static_cast<int64_t>(v)};
+  }
+}
 Result<Value> to_value(uint64_t v, const char* column) {
   if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
     return invalid(column, "is " + std::to_string(v) + ", above 2^63-1");
@@ -58,7 +63,9 @@ Result<Value> to_json(const C& v, const char* column) {
     return invalid(column, "holds text that is not UTF-8");
   }
 }
-Result<Value> to_value(const std::vector<std::string>& v, const char* column) { return to_json(v, column); }
+Result<Value> to_value(const std::vector<std::string>& v, const char* column) {
+  return to_json(v, column);
+}
 Result<Value> to_value(const std::map<std::string, uint64_t>& v, const char* column) {
   for (const auto& [k, n] : v) {
     if (n > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
@@ -72,43 +79,39 @@ Status from_cell(std::string& out, const Row& row, size_t i, const char*) {
   out = row.text(i);
   return {};
 }
-Status from_cell(bool& out, const Row& row, size_t i, const char*) {
-  out = row.boolean(i);
-  return {};
-}
-Status from_cell(int& out, const Row& row, size_t i, const char*) {
-  out = static_cast<int>(row.i64(i));
-  return {};
-}
-Status from_cell(int64_t& out, const Row& row, size_t i, const char*) {
-  out = row.i64(i);
-  return {};
-}
-Status from_cell(uint64_t& out, const Row& row, size_t i, const char*) {
-  out = static_cast<uint64_t>(row.i64(i));
-  return {};
-}
-Status from_cell(double& out, const Row& row, size_t i, const char*) {
-  out = row.f64(i);
+template <class T>
+requires std::is_arithmetic_v<T> Status from_cell(T& out, const Row& row, size_t i, const char*) {
+  if constexpr (std::is_same_v<T, bool>) {
+    out = row.boolean(i);
+  } else if constexpr (std::is_floating_point_v<T>) {
+    out = row.f64(i);
+  } else {
+    out = static_cast<T>(row.i64(i));  // uint64_t: written only when <= 2^63-1
+  }
   return {};
 }
 Status from_cell(std::vector<std::string>& out, const Row& row, size_t i, const char* column) {
   const auto j = nlohmann::json::parse(row.text(i), nullptr, false);
-  if (!j.is_array()) return make_error("store.io", "column '" + std::string(column) + "' holds no JSON list");
+  if (!j.is_array())
+    return make_error("store.io", "column '" + std::string(column) + "' holds no JSON list");
   out.clear();
   for (const auto& e : j) {
-    if (!e.is_string()) return make_error("store.io", "column '" + std::string(column) + "' holds a non-text item");
+    if (!e.is_string())
+      return make_error("store.io", "column '" + std::string(column) + "' holds a non-text item");
     out.push_back(e.get<std::string>());
   }
   return {};
 }
-Status from_cell(std::map<std::string, uint64_t>& out, const Row& row, size_t i, const char* column) {
+Status from_cell(std::map<std::string, uint64_t>& out, const Row& row, size_t i,
+                 const char* column) {
   const auto j = nlohmann::json::parse(row.text(i), nullptr, false);
-  if (!j.is_object()) return make_error("store.io", "column '" + std::string(column) + "' holds no JSON object");
+  if (!j.is_object())
+    return make_error("store.io", "column '" + std::string(column) + "' holds no JSON object");
   out.clear();
   for (const auto& [k, v] : j.items()) {
     if (!v.is_number_unsigned()) {
-      return make_error("store.io", "column '" + std::string(column) + "' holds a non-count for '" + k + "'");
+      return make_error("store.io",
+                        "column '" + std::string(column) + "' holds a non-count for '" + k + "'");
     }
     out[k] = v.get<uint64_t>();
   }
@@ -137,8 +140,9 @@ using owner_of = typename member_of<decltype(M)>::owner;
 template <auto M>
 Column<owner_of<M>> col(const char* name) {
   using Rec = owner_of<M>;
-  return {name, [](const Rec& r, const char* n) { return to_value(r.*M, n); },
-          [](Rec& r, const Row& row, size_t i, const char* n) { return from_cell(r.*M, row, i, n); }};
+  return {
+      name, [](const Rec& r, const char* n) { return to_value(r.*M, n); },
+      [](Rec& r, const Row& row, size_t i, const char* n) { return from_cell(r.*M, row, i, n); }};
 }
 // The column `name` holds member Inner of member Outer of the record.
 template <auto Outer, auto Inner>
@@ -199,10 +203,9 @@ struct Desired<StreamRecord> {
   static constexpr const char* kResource = "stream";
   static constexpr const char* kUsedBy = "stream";  // pipelines.stream references it
   static const Columns<StreamRecord>& columns() {
-    static const Columns<StreamRecord> c{col<&StreamRecord::url>("url"),
-                                         col<&StreamRecord::enabled>("enabled"),
-                                         col<&StreamRecord::loop>("looped"),
-                                         col<&StreamRecord::tls_verify>("tls_verify")};
+    static const Columns<StreamRecord> c{
+        col<&StreamRecord::url>("url"), col<&StreamRecord::enabled>("enabled"),
+        col<&StreamRecord::loop>("looped"), col<&StreamRecord::tls_verify>("tls_verify")};
     return c;
   }
   static Status validate(const StreamRecord&) { return {}; }
@@ -214,7 +217,8 @@ struct Desired<ModelRecord> {
   static constexpr const char* kResource = "model";
   static constexpr const char* kUsedBy = "model";  // pipelines.model references it
   static const Columns<ModelRecord>& columns() {
-    static const Columns<ModelRecord> c{col<&ModelRecord::kind>("kind"), col<&ModelRecord::path>("path"),
+    static const Columns<ModelRecord> c{col<&ModelRecord::kind>("kind"),
+                                        col<&ModelRecord::path>("path"),
                                         col<&ModelRecord::input_width>("input_width"),
                                         col<&ModelRecord::input_height>("input_height"),
                                         col<&ModelRecord::class_names>("class_names")};
@@ -276,7 +280,8 @@ struct DesiredSql {
       DesiredSql q;
       q.select_all = "SELECT " + all + " FROM " + table + " ORDER BY name";
       q.select_one = "SELECT " + all + " FROM " + table + " WHERE name = ?";
-      q.insert = "INSERT INTO " + table + " (" + all + ") VALUES (?, " + marks(c.size()) + ", 1, ?)";
+      q.insert =
+          "INSERT INTO " + table + " (" + all + ") VALUES (?, " + marks(c.size()) + ", 1, ?)";
       q.update = "UPDATE " + table + " SET " + join(c, "% = ?") +
                  ", version = version + 1, updated_at_ms = ? WHERE name = ? AND version = ? "
                  "RETURNING version";
@@ -284,7 +289,8 @@ struct DesiredSql {
       q.remove = "DELETE FROM " + table + " WHERE name = ?";
       q.remove_versioned = q.remove + " AND version = ?";
       if (T::kUsedBy != nullptr) {
-        q.used_by = std::string("SELECT name FROM pipelines WHERE ") + T::kUsedBy + " = ? ORDER BY name LIMIT 5";
+        q.used_by = std::string("SELECT name FROM pipelines WHERE ") + T::kUsedBy +
+                    " = ? ORDER BY name LIMIT 5";
       }
       return q;
     }();
@@ -328,14 +334,19 @@ struct Actual<PipelineStatusRecord> {
   static constexpr const char* kResource = "pipeline status";
   static constexpr const char* kParent = "pipeline";
   static const Columns<R>& columns() {
-    static const Columns<R> c{
-        col<&R::pipeline>("pipeline"),      col<&R::engine_id>("engine_id"),
-        col<&R::state>("state"),            col<&R::last_error>("last_error"),
-        col<&R::pid>("pid"),                col<&R::restarts>("restarts"),
-        col<&R::restart_reasons>("restart_reasons"), col<&R::violations>("violations"),
-        col<&R::offered>("offered"),        col<&R::taken>("taken"),
-        col<&R::dropped>("dropped"),        col<&R::results>("results"),
-        col<&R::last_result_age_s>("last_result_age_s")};
+    static const Columns<R> c{col<&R::pipeline>("pipeline"),
+                              col<&R::engine_id>("engine_id"),
+                              col<&R::state>("state"),
+                              col<&R::last_error>("last_error"),
+                              col<&R::pid>("pid"),
+                              col<&R::restarts>("restarts"),
+                              col<&R::restart_reasons>("restart_reasons"),
+                              col<&R::violations>("violations"),
+                              col<&R::offered>("offered"),
+                              col<&R::taken>("taken"),
+                              col<&R::dropped>("dropped"),
+                              col<&R::results>("results"),
+                              col<&R::last_result_age_s>("last_result_age_s")};
     return c;
   }
   static std::vector<Stamp<R>> stamps() { return {{"updated_at_ms", &R::updated_at, false}}; }
@@ -375,14 +386,15 @@ struct ActualSql {
       std::string stamps, stamp_updates;
       for (const auto& st : T::stamps()) {
         stamps += std::string(", ") + st.column;
-        if (!st.keep_on_update) stamp_updates += std::string(", ") + st.column + " = excluded." + st.column;
+        if (!st.keep_on_update)
+          stamp_updates += std::string(", ") + st.column + " = excluded." + st.column;
       }
       const Columns<Rec> data(c.begin() + 1, c.end());
       ActualSql q;
       q.select_all = "SELECT " + join(c, "%") + stamps + " FROM " + T::kTable + " ORDER BY " + key;
-      q.upsert = "INSERT INTO " + std::string(T::kTable) + " (" + join(c, "%") + stamps + ") VALUES (" +
-                 marks(c.size() + T::stamps().size()) + ") ON CONFLICT (" + key + ") DO UPDATE SET " +
-                 join(data, "% = excluded.%") + stamp_updates;
+      q.upsert = "INSERT INTO " + std::string(T::kTable) + " (" + join(c, "%") + stamps +
+                 ") VALUES (" + marks(c.size() + T::stamps().size()) + ") ON CONFLICT (" + key +
+                 ") DO UPDATE SET " + join(data, "% = excluded.%") + stamp_updates;
       return q;
     }();
     return s;
@@ -391,12 +403,18 @@ struct ActualSql {
 
 const Columns<EventRecord>& event_columns() {
   using E = EventRecord;
-  static const Columns<E> c{col<&E::stream>("stream"),     col<&E::pipeline>("pipeline"),
-                            col<&E::sequence>("sequence"), col<&E::pts_ns>("pts_ns"),
-                            col<&E::capture_ns>("capture_ns"), col<&E::wall_time_ms>("wall_time_ms"),
-                            col<&E::class_id>("class_id"), col<&E::class_name>("class_name"),
-                            col<&E::score>("score"),       col<&E::x1>("x1"),
-                            col<&E::y1>("y1"),             col<&E::x2>("x2"),
+  static const Columns<E> c{col<&E::stream>("stream"),
+                            col<&E::pipeline>("pipeline"),
+                            col<&E::sequence>("sequence"),
+                            col<&E::pts_ns>("pts_ns"),
+                            col<&E::capture_ns>("capture_ns"),
+                            col<&E::wall_time_ms>("wall_time_ms"),
+                            col<&E::class_id>("class_id"),
+                            col<&E::class_name>("class_name"),
+                            col<&E::score>("score"),
+                            col<&E::x1>("x1"),
+                            col<&E::y1>("y1"),
+                            col<&E::x2>("x2"),
                             col<&E::y2>("y2")};
   return c;
 }
@@ -404,14 +422,17 @@ const Columns<EventRecord>& event_columns() {
 std::string quoted(const std::string& name) { return "'" + name + "'"; }
 
 Status check_name(const char* resource, const char* column, const std::string& name) {
-  if (name.empty()) return make_error("store.invalid", std::string(resource) + ": " + field(column) + " is empty");
+  if (name.empty())
+    return make_error("store.invalid", std::string(resource) + ": " + field(column) + " is empty");
   if (auto v = to_value(name, column); !v.ok()) {
     return make_error("store.invalid", std::string(resource) + ": " + v.error().message);
   }
   return {};
 }
 
-Error prefixed(const std::string& what, const Error& e) { return make_error(e.code, what + ": " + e.message); }
+Error prefixed(const std::string& what, const Error& e) {
+  return make_error(e.code, what + ": " + e.message);
+}
 
 // ---- the store --------------------------------------------------------------------------------
 
@@ -423,26 +444,38 @@ class SqlStore final : public Store {
   std::string url_redacted() const override { return sql::redact_url(url_); }
 
   Result<std::vector<StreamRecord>> list_streams() override { return list_desired<StreamRecord>(); }
-  Result<StreamRecord> get_stream(const std::string& name) override { return get_desired<StreamRecord>(name); }
+  Result<StreamRecord> get_stream(const std::string& name) override {
+    return get_desired<StreamRecord>(name);
+  }
   Result<StreamRecord> create_stream(const StreamRecord& r) override { return create_desired(r); }
-  Result<StreamRecord> update_stream(const StreamRecord& r, int64_t v) override { return update_desired(r, v); }
+  Result<StreamRecord> update_stream(const StreamRecord& r, int64_t v) override {
+    return update_desired(r, v);
+  }
   Status delete_stream(const std::string& name, std::optional<int64_t> v) override {
     return delete_desired<StreamRecord>(name, v);
   }
 
   Result<std::vector<ModelRecord>> list_models() override { return list_desired<ModelRecord>(); }
-  Result<ModelRecord> get_model(const std::string& name) override { return get_desired<ModelRecord>(name); }
+  Result<ModelRecord> get_model(const std::string& name) override {
+    return get_desired<ModelRecord>(name);
+  }
   Result<ModelRecord> create_model(const ModelRecord& r) override { return create_desired(r); }
-  Result<ModelRecord> update_model(const ModelRecord& r, int64_t v) override { return update_desired(r, v); }
+  Result<ModelRecord> update_model(const ModelRecord& r, int64_t v) override {
+    return update_desired(r, v);
+  }
   Status delete_model(const std::string& name, std::optional<int64_t> v) override {
     return delete_desired<ModelRecord>(name, v);
   }
 
-  Result<std::vector<PipelineRecord>> list_pipelines() override { return list_desired<PipelineRecord>(); }
+  Result<std::vector<PipelineRecord>> list_pipelines() override {
+    return list_desired<PipelineRecord>();
+  }
   Result<PipelineRecord> get_pipeline(const std::string& name) override {
     return get_desired<PipelineRecord>(name);
   }
-  Result<PipelineRecord> create_pipeline(const PipelineRecord& r) override { return create_desired(r); }
+  Result<PipelineRecord> create_pipeline(const PipelineRecord& r) override {
+    return create_desired(r);
+  }
   Result<PipelineRecord> update_pipeline(const PipelineRecord& r, int64_t v) override {
     return update_desired(r, v);
   }
@@ -549,22 +582,23 @@ class SqlStore final : public Store {
     if (r->rows.empty()) return make_error("store.not_found", label<Rec>(name) + " does not exist");
     const int64_t stored = r->rows[0].i64(0);
     if (expected && *expected != stored) {
-      return make_error("store.version_conflict", label<Rec>(name) + ": field 'version' is " +
-                                                      std::to_string(*expected) + " but the stored version is " +
-                                                      std::to_string(stored));
+      return make_error("store.version_conflict",
+                        label<Rec>(name) + ": field 'version' is " + std::to_string(*expected) +
+                            " but the stored version is " + std::to_string(stored));
     }
     return {};
   }
 
   Status check_references(const PipelineRecord& p) {
-    const std::pair<const char*, const std::string*> refs[] = {{"stream", &p.stream}, {"model", &p.model}};
+    const std::pair<const char*, const std::string*> refs[] = {{"stream", &p.stream},
+                                                               {"model", &p.model}};
     for (const auto& [kind, name] : refs) {
       auto r = conn_->exec(std::string("SELECT 1 FROM ") + kind + "s WHERE name = ?", {*name});
       if (!r.ok()) return r.error();
       if (r->rows.empty()) {
-        return make_error("store.missing_reference", label<PipelineRecord>(p.name) + ": field '" + kind +
-                                                         "' names " + kind + " " + quoted(*name) +
-                                                         ", which does not exist");
+        return make_error("store.missing_reference", label<PipelineRecord>(p.name) + ": field '" +
+                                                         kind + "' names " + kind + " " +
+                                                         quoted(*name) + ", which does not exist");
       }
     }
     return {};
@@ -572,7 +606,8 @@ class SqlStore final : public Store {
 
   // In the transaction of a desired change: the revision grows (and PostgreSQL notifies).
   Status bump_revision() {
-    auto r = conn_->exec("UPDATE desired_revision SET revision = revision + 1 WHERE id = 1 RETURNING revision", {});
+    auto r = conn_->exec(
+        "UPDATE desired_revision SET revision = revision + 1 WHERE id = 1 RETURNING revision", {});
     if (!r.ok()) return r.error();
     if (r->rows.empty()) return make_error("store.io", "table desired_revision has no row");
     if (conn_->dialect().notifies) {
@@ -593,18 +628,19 @@ class SqlStore final : public Store {
 
   template <class Rec>
   Result<std::vector<Rec>> list_desired() {
-    return transact(false, std::string("list ") + Desired<Rec>::kTable, [&]() -> Result<std::vector<Rec>> {
-      auto rows = conn_->exec(DesiredSql<Rec>::get().select_all, {});
-      if (!rows.ok()) return rows.error();
-      std::vector<Rec> out;
-      out.reserve(rows->rows.size());
-      for (const auto& row : rows->rows) {
-        auto r = read_desired<Rec>(row);
-        if (!r.ok()) return r.error();
-        out.push_back(std::move(*r));
-      }
-      return out;
-    });
+    return transact(false, std::string("list ") + Desired<Rec>::kTable,
+                    [&]() -> Result<std::vector<Rec>> {
+                      auto rows = conn_->exec(DesiredSql<Rec>::get().select_all, {});
+                      if (!rows.ok()) return rows.error();
+                      std::vector<Rec> out;
+                      out.reserve(rows->rows.size());
+                      for (const auto& row : rows->rows) {
+                        auto r = read_desired<Rec>(row);
+                        if (!r.ok()) return r.error();
+                        out.push_back(std::move(*r));
+                      }
+                      return out;
+                    });
   }
 
   template <class Rec>
@@ -612,7 +648,8 @@ class SqlStore final : public Store {
     return transact(false, "get " + label<Rec>(name), [&]() -> Result<Rec> {
       auto rows = conn_->exec(DesiredSql<Rec>::get().select_one, {name});
       if (!rows.ok()) return rows.error();
-      if (rows->rows.empty()) return make_error("store.not_found", label<Rec>(name) + " does not exist");
+      if (rows->rows.empty())
+        return make_error("store.not_found", label<Rec>(name) + " does not exist");
       return read_desired<Rec>(rows->rows[0]);
     });
   }
@@ -622,7 +659,8 @@ class SqlStore final : public Store {
     if (auto s = validate_desired(in); !s.ok()) return s.error();
     const int64_t now = sql::unix_now_ms();
     Params params{in.name};
-    if (auto s = bind(Desired<Rec>::columns(), in, params); !s.ok()) return prefixed(label<Rec>(in.name), s.error());
+    if (auto s = bind(Desired<Rec>::columns(), in, params); !s.ok())
+      return prefixed(label<Rec>(in.name), s.error());
     params.emplace_back(now);
     auto out = transact(true, "create " + label<Rec>(in.name), [&]() -> Result<Rec> {
       if constexpr (std::is_same_v<Rec, PipelineRecord>) {
@@ -634,9 +672,10 @@ class SqlStore final : public Store {
           return make_error("store.exists", label<Rec>(in.name) + " already exists (field 'name')");
         }
         if (r.error().code == sql::kForeignKey) {
-          return make_error("store.missing_reference", label<Rec>(in.name) +
-                                                           ": field 'stream' or 'model' names a resource that "
-                                                           "does not exist");
+          return make_error("store.missing_reference",
+                            label<Rec>(in.name) +
+                                ": field 'stream' or 'model' names a resource that "
+                                "does not exist");
         }
         return r.error();
       }
@@ -655,7 +694,8 @@ class SqlStore final : public Store {
     if (auto s = validate_desired(in); !s.ok()) return s.error();
     const int64_t now = sql::unix_now_ms();
     Params params;
-    if (auto s = bind(Desired<Rec>::columns(), in, params); !s.ok()) return prefixed(label<Rec>(in.name), s.error());
+    if (auto s = bind(Desired<Rec>::columns(), in, params); !s.ok())
+      return prefixed(label<Rec>(in.name), s.error());
     params.emplace_back(now);
     params.emplace_back(in.name);
     params.emplace_back(expected);
@@ -667,15 +707,17 @@ class SqlStore final : public Store {
       auto r = conn_->exec(DesiredSql<Rec>::get().update, params);
       if (!r.ok()) {
         if (r.error().code == sql::kForeignKey) {
-          return make_error("store.missing_reference", label<Rec>(in.name) +
-                                                           ": field 'stream' or 'model' names a resource that "
-                                                           "does not exist");
+          return make_error("store.missing_reference",
+                            label<Rec>(in.name) +
+                                ": field 'stream' or 'model' names a resource that "
+                                "does not exist");
         }
         return r.error();
       }
       if (r->rows.empty()) {  // changed between the check and the update (PostgreSQL)
         if (auto s = expect_version<Rec>(in.name, expected); !s.ok()) return s.error();
-        return make_error("store.version_conflict", label<Rec>(in.name) + ": field 'version' is stale");
+        return make_error("store.version_conflict",
+                          label<Rec>(in.name) + ": field 'version' is stale");
       }
       if (auto s = bump_revision(); !s.ok()) return s.error();
       Rec rec = in;
@@ -697,7 +739,8 @@ class SqlStore final : public Store {
         if (!users.ok()) return users.error();
         if (!users->rows.empty()) {
           std::string names;
-          for (const auto& row : users->rows) names += (names.empty() ? "" : ", ") + quoted(row.text(0));
+          for (const auto& row : users->rows)
+            names += (names.empty() ? "" : ", ") + quoted(row.text(0));
           return make_error("store.in_use", label<Rec>(name) + " is used by pipeline " + names);
         }
       }
@@ -712,7 +755,8 @@ class SqlStore final : public Store {
       }
       if (r->affected == 0) {
         if (auto s = expect_version<Rec>(name, expected); !s.ok()) return s;
-        return make_error("store.version_conflict", label<Rec>(name) + ": field 'version' is stale");
+        return make_error("store.version_conflict",
+                          label<Rec>(name) + ": field 'version' is stale");
       }
       return bump_revision();
     });
@@ -735,7 +779,8 @@ class SqlStore final : public Store {
         if (auto s = read(c, row, 0, r); !s.ok()) {
           return prefixed(std::string(T::kResource) + " " + quoted(row.text(0)), s.error());
         }
-        for (size_t k = 0; k < stamps.size(); ++k) r.*(stamps[k].member) = sql::iso8601_utc(row.i64(c.size() + k));
+        for (size_t k = 0; k < stamps.size(); ++k)
+          r.*(stamps[k].member) = sql::iso8601_utc(row.i64(c.size() + k));
         out.push_back(std::move(r));
       }
       return out;
@@ -746,7 +791,8 @@ class SqlStore final : public Store {
   Status put_actual(const Rec& rec) {
     using T = Actual<Rec>;
     const std::string what = std::string(T::kResource) + " " + quoted(T::key(rec));
-    if (auto s = check_name(T::kResource, T::columns().front().name, T::key(rec)); !s.ok()) return s;
+    if (auto s = check_name(T::kResource, T::columns().front().name, T::key(rec)); !s.ok())
+      return s;
     if constexpr (std::is_same_v<Rec, EngineRecord>) {
       if (auto s = T::validate(rec); !s.ok()) return prefixed(what, s.error());
     }
@@ -758,9 +804,9 @@ class SqlStore final : public Store {
       auto r = conn_->exec(ActualSql<Rec>::get().upsert, params);
       if (!r.ok()) {
         if (r.error().code == sql::kForeignKey && T::kParent != nullptr) {
-          return make_error("store.missing_reference", what + ": field '" + T::columns().front().name +
-                                                           "' names " + T::kParent + " " + quoted(T::key(rec)) +
-                                                           ", which does not exist");
+          return make_error("store.missing_reference",
+                            what + ": field '" + T::columns().front().name + "' names " +
+                                T::kParent + " " + quoted(T::key(rec)) + ", which does not exist");
         }
         return r.error();
       }
@@ -824,8 +870,8 @@ Result<std::vector<int64_t>> SqlStore::insert_events(const std::vector<EventReco
     if (auto s = check_name(what.c_str(), "pipeline", e.pipeline); !s.ok()) return s.error();
     if (auto s = bind(event_columns(), e, rows[i]); !s.ok()) return prefixed(what, s.error());
   }
-  static const std::string insert = "INSERT INTO events (" + join(event_columns(), "%") + ") VALUES (" +
-                                    marks(event_columns().size()) + ") RETURNING id";
+  static const std::string insert = "INSERT INTO events (" + join(event_columns(), "%") +
+                                    ") VALUES (" + marks(event_columns().size()) + ") RETURNING id";
   return transact(true, "insert " + std::to_string(batch.size()) + " events",
                   [&]() -> Result<std::vector<int64_t>> {
                     ids.clear();
@@ -862,7 +908,8 @@ Result<std::vector<EventRecord>> SqlStore::query_events(const EventQuery& q) {
   params.emplace_back(int64_t{q.limit});
   for (const auto& p : params) {
     if (const auto* s = std::get_if<std::string>(&p); s != nullptr && !sql::is_storable_text(*s)) {
-      return make_error("store.invalid", "event query: a filter is not UTF-8 text without NUL bytes");
+      return make_error("store.invalid",
+                        "event query: a filter is not UTF-8 text without NUL bytes");
     }
   }
   return transact(false, "query events", [&]() -> Result<std::vector<EventRecord>> {
@@ -881,11 +928,12 @@ Result<std::vector<EventRecord>> SqlStore::query_events(const EventQuery& q) {
 }
 
 Result<int64_t> SqlStore::apply_retention(const Retention& r, int64_t now_ms) {
-  if (r.max_age_ms < 0) return make_error("store.invalid", "retention: field 'max_age_ms' is negative");
+  if (r.max_age_ms < 0)
+    return make_error("store.invalid", "retention: field 'max_age_ms' is negative");
   if (r.max_rows < 0) return make_error("store.invalid", "retention: field 'max_rows' is negative");
-  const int64_t oldest_kept =
-      now_ms < std::numeric_limits<int64_t>::min() + r.max_age_ms ? std::numeric_limits<int64_t>::min()
-                                                                  : now_ms - r.max_age_ms;
+  const int64_t oldest_kept = now_ms < std::numeric_limits<int64_t>::min() + r.max_age_ms
+                                  ? std::numeric_limits<int64_t>::min()
+                                  : now_ms - r.max_age_ms;
   return transact(true, "apply event retention", [&]() -> Result<int64_t> {
     int64_t deleted = 0;
     if (r.max_age_ms > 0) {
@@ -896,7 +944,8 @@ Result<int64_t> SqlStore::apply_retention(const Retention& r, int64_t now_ms) {
     if (r.max_rows > 0) {
       // The (max_rows+1)-th newest id and every older one; none when there are fewer rows.
       auto d = conn_->exec(
-          "DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)",
+          "DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET "
+          "?)",
           {r.max_rows});
       if (!d.ok()) return d.error();
       deleted += d->affected;

@@ -13,7 +13,7 @@ constexpr int kBusyTimeoutMs = 5000;
 const Dialect kSqlite{
     .name = "sqlite",
     .id_column = "INTEGER PRIMARY KEY AUTOINCREMENT",  // AUTOINCREMENT: ids never reused
-    .migration_lock = "",  // BEGIN IMMEDIATE already serialises writers
+    .migration_lock = "",                              // BEGIN IMMEDIATE already serialises writers
     .notifies = false,
 };
 
@@ -69,8 +69,9 @@ class SqliteConnection final : public Connection {
     } reset{stmt};
 
     if (static_cast<size_t>(sqlite3_bind_parameter_count(stmt)) != params.size()) {
-      return make_error(kOther, "statement takes " + std::to_string(sqlite3_bind_parameter_count(stmt)) +
-                                    " parameters, given " + std::to_string(params.size()) + ": " + sql);
+      return make_error(kOther,
+                        "statement takes " + std::to_string(sqlite3_bind_parameter_count(stmt)) +
+                            " parameters, given " + std::to_string(params.size()) + ": " + sql);
     }
     for (size_t i = 0; i < params.size(); ++i) {
       const int idx = static_cast<int>(i) + 1;
@@ -158,13 +159,13 @@ class SqliteConnection final : public Connection {
 
 Result<std::unique_ptr<Connection>> open_sqlite(const std::string& path, const std::string& url) {
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &db,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close_v2(db);
-    return make_error("store.open", "cannot open SQLite database '" + path + "' (" + url + "): " + msg);
+    return make_error("store.open",
+                      "cannot open SQLite database '" + path + "' (" + url + "): " + msg);
   }
   sqlite3_extended_result_codes(db, 1);
   auto conn = std::make_unique<SqliteConnection>(db, url);
@@ -179,7 +180,8 @@ Result<std::unique_ptr<Connection>> open_sqlite(const std::string& path, const s
   const std::string got = mode->rows.empty() ? "" : mode->rows[0].text(0);
   if (got != "wal" && path != ":memory:") {
     return make_error("store.open", "SQLite database '" + path +
-                                        "' cannot use write-ahead logging (journal_mode is '" + got + "')");
+                                        "' cannot use write-ahead logging (journal_mode is '" +
+                                        got + "')");
   }
   for (const char* pragma : {"PRAGMA foreign_keys=ON", "PRAGMA synchronous=FULL"}) {
     if (auto s = conn->exec_ddl(pragma); !s.ok()) {
@@ -188,7 +190,8 @@ Result<std::unique_ptr<Connection>> open_sqlite(const std::string& path, const s
   }
   auto fk = conn->exec("PRAGMA foreign_keys", {});
   if (!fk.ok() || fk->rows.empty() || fk->rows[0].i64(0) != 1) {
-    return make_error("store.open", "SQLite database '" + path + "': foreign keys cannot be enabled");
+    return make_error("store.open",
+                      "SQLite database '" + path + "': foreign keys cannot be enabled");
   }
   return std::unique_ptr<Connection>(std::move(conn));
 }

@@ -95,14 +95,14 @@ struct EventPolicy {
 
 struct PipelineRecord {
   std::string name;
-  std::string stream;  // references StreamRecord::name
-  std::string model;   // references ModelRecord::name
+  std::string stream;               // references StreamRecord::name
+  std::string model;                // references ModelRecord::name
   std::string sla = "best_effort";  // critical | best_effort
   double min_score = 0.25;
   double iou = 0.45;
   std::vector<std::string> classes;  // detector class filter, empty = all
   bool enabled = true;
-  std::string motion_gate_json;  // "" = off; else the motion_gate object as JSON text
+  std::string motion_gate_json;             // "" = off; else the motion_gate object as JSON text
   std::vector<std::string> worker_command;  // empty = the engine's default worker
   EventPolicy events;
   int64_t version = 0;
@@ -114,10 +114,10 @@ struct PipelineRecord {
 // ---- actual state (written by engines) ------------------------------------------------------
 
 struct EngineRecord {
-  std::string id;            // unique per engine process (e.g. host:pid:start)
-  std::string media_url;     // http://host:port of its media endpoint (snapshots)
-  std::string rtsp_url;      // rtsp://host:port, the base of its outputs
-  int max_streams = 0;       // 0: no limit declared
+  std::string id;                        // unique per engine process (e.g. host:pid:start)
+  std::string media_url;                 // http://host:port of its media endpoint (snapshots)
+  std::string rtsp_url;                  // rtsp://host:port, the base of its outputs
+  int max_streams = 0;                   // 0: no limit declared
   std::string started_at, heartbeat_at;  // set by the store
 
   friend bool operator==(const EngineRecord&, const EngineRecord&) = default;
@@ -126,7 +126,7 @@ struct EngineRecord {
 struct StreamStatusRecord {
   std::string stream;
   std::string engine_id;
-  std::string state;       // media::StreamState as text: connecting, live, retrying, stalled, failed
+  std::string state;  // media::StreamState as text: connecting, live, retrying, stalled, failed
   std::string last_error;
   double fps_in = 0, fps_out = 0;
   uint64_t frames_in = 0, frames_out = 0, reconnects = 0;
@@ -197,7 +197,8 @@ class Store {
   virtual Result<StreamRecord> get_stream(const std::string& name) = 0;
   virtual Result<StreamRecord> create_stream(const StreamRecord& r) = 0;
   virtual Result<StreamRecord> update_stream(const StreamRecord& r, int64_t expected_version) = 0;
-  virtual Status delete_stream(const std::string& name, std::optional<int64_t> expected_version) = 0;
+  virtual Status delete_stream(const std::string& name,
+                               std::optional<int64_t> expected_version) = 0;
 
   virtual Result<std::vector<ModelRecord>> list_models() = 0;
   virtual Result<ModelRecord> get_model(const std::string& name) = 0;
@@ -208,8 +209,10 @@ class Store {
   virtual Result<std::vector<PipelineRecord>> list_pipelines() = 0;
   virtual Result<PipelineRecord> get_pipeline(const std::string& name) = 0;
   virtual Result<PipelineRecord> create_pipeline(const PipelineRecord& r) = 0;
-  virtual Result<PipelineRecord> update_pipeline(const PipelineRecord& r, int64_t expected_version) = 0;
-  virtual Status delete_pipeline(const std::string& name, std::optional<int64_t> expected_version) = 0;
+  virtual Result<PipelineRecord> update_pipeline(const PipelineRecord& r,
+                                                 int64_t expected_version) = 0;
+  virtual Status delete_pipeline(const std::string& name,
+                                 std::optional<int64_t> expected_version) = 0;
 
   // Grows at every desired-state change (create, update, delete of any resource). Lists are
   // ordered by name.

@@ -23,7 +23,9 @@ namespace fs = std::filesystem;
 
 enum class Backend { kSqlite, kPostgres };
 
-void PrintTo(Backend b, std::ostream* os) { *os << (b == Backend::kSqlite ? "SQLite" : "PostgreSQL"); }
+void PrintTo(Backend b, std::ostream* os) {
+  *os << (b == Backend::kSqlite ? "SQLite" : "PostgreSQL");
+}
 
 std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
   return info.param == Backend::kSqlite ? "SQLite" : "PostgreSQL";
@@ -95,7 +97,8 @@ EventQuery query(int limit, int64_t after_id = 0) {
   return q;
 }
 
-EventQuery filter(const std::string& stream_name, const std::string& pipeline_name, int64_t since_ms = 0) {
+EventQuery filter(const std::string& stream_name, const std::string& pipeline_name,
+                  int64_t since_ms = 0) {
   EventQuery q = query(1000);
   q.stream = stream_name;
   q.pipeline = pipeline_name;
@@ -170,18 +173,31 @@ class StoreContract : public ::testing::TestWithParam<Backend> {
   std::unique_ptr<Store> store_;
 };
 
-#define ASSERT_OK(expr)                                            \
-  do {                                                             \
-    const auto& orion_r_ = (expr);                                 \
-    ASSERT_TRUE(orion_r_.ok()) << orion_r_.error().to_string();    \
+#define ASSERT_OK(expr)                                         \
+  do {                                                          \
+    const auto& orion_r_ = (expr);                              \
+    ASSERT_TRUE(orion_r_.ok()) << orion_r_.error().to_string(); \
   } while (0)
 
-#define EXPECT_ERROR(expr, expected_code)                                           \
-  do {                                                                              \
-    const auto& orion_r_ = (expr);                                                  \
-    ASSERT_FALSE(orion_r_.ok()) << "expected " << (expected_code);                  \
-    EXPECT_EQ(orion_r_.error().code, (expected_code)) << orion_r_.error().message;  \
+#define EXPECT_ERROR(expr, expected_code)                                          \
+  do {                                                                             \
+    const auto& orion_r_ = (expr);                                                 \
+    ASSERT_FALSE(orion_r_.ok()) << "expected " << (expected_code);                 \
+    EXPECT_EQ(orion_r_.error().code, (expected_code)) << orion_r_.error().message; \
   } while (0)
+
+// Puts `rec`, then finds it the only row listed, equal but for the time the store stamped.
+template <class Rec, class Put, class List>
+void expect_the_only_row(const Rec& rec, Put put, List list) {
+  ASSERT_OK(put(rec));
+  auto all = list();
+  ASSERT_OK(all);
+  ASSERT_EQ(all->size(), 1u);
+  Rec expected = rec;
+  expected.updated_at = (*all)[0].updated_at;
+  EXPECT_FALSE(expected.updated_at.empty());
+  EXPECT_EQ((*all)[0], expected);
+}
 
 // ---- desired state ------------------------------------------------------------------------------
 
@@ -332,16 +348,20 @@ TEST_P(StoreContract, APipelineMustNameAnExistingStreamAndModel) {
 
   auto no_stream = store_->create_pipeline(pipeline("p", "cam9", "yolox"));
   EXPECT_ERROR(no_stream, "store.missing_reference");
-  EXPECT_NE(no_stream.error().message.find("'stream'"), std::string::npos) << no_stream.error().message;
-  EXPECT_NE(no_stream.error().message.find("'cam9'"), std::string::npos) << no_stream.error().message;
+  EXPECT_NE(no_stream.error().message.find("'stream'"), std::string::npos)
+      << no_stream.error().message;
+  EXPECT_NE(no_stream.error().message.find("'cam9'"), std::string::npos)
+      << no_stream.error().message;
   auto no_model = store_->create_pipeline(pipeline("p", "cam1", "nope"));
   EXPECT_ERROR(no_model, "store.missing_reference");
-  EXPECT_NE(no_model.error().message.find("'model'"), std::string::npos) << no_model.error().message;
+  EXPECT_NE(no_model.error().message.find("'model'"), std::string::npos)
+      << no_model.error().message;
   EXPECT_ERROR(store_->get_pipeline("p"), "store.not_found");
 
   auto ok = store_->create_pipeline(pipeline("p", "cam1", "yolox"));
   ASSERT_OK(ok);
-  EXPECT_ERROR(store_->update_pipeline(pipeline("p", "cam9", "yolox"), 1), "store.missing_reference");
+  EXPECT_ERROR(store_->update_pipeline(pipeline("p", "cam9", "yolox"), 1),
+               "store.missing_reference");
   EXPECT_EQ(store_->get_pipeline("p")->stream, "cam1");
   EXPECT_EQ(store_->get_pipeline("p")->version, 1);
 }
@@ -452,7 +472,8 @@ TEST_P(StoreContract, WaitingForTheRevisionWakesOnAChangeFromAnotherConnection) 
   });
   ASSERT_OK(other->create_stream(stream("cam1")));
   waiter.join();
-  const double waited_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double waited_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_GT(woke_with.load(), r0);
   EXPECT_LT(waited_s, 10.0) << "woke only at the limit, not on the change";
 }
@@ -519,13 +540,9 @@ TEST_P(StoreContract, StatusRowsBelongToTheirStreamAndPipeline) {
   ASSERT_OK(store_->put_stream_status(st));
   st.state = "retrying";
   st.last_error = "connection refused";
-  ASSERT_OK(store_->put_stream_status(st));
-  auto streams = store_->list_stream_status();
-  ASSERT_OK(streams);
-  ASSERT_EQ(streams->size(), 1u);
-  StreamStatusRecord expected = st;
-  expected.updated_at = (*streams)[0].updated_at;
-  EXPECT_EQ((*streams)[0], expected);
+  expect_the_only_row(
+      st, [&](const auto& r) { return store_->put_stream_status(r); },
+      [&] { return store_->list_stream_status(); });
 
   PipelineStatusRecord ps;
   ps.pipeline = "people";
@@ -540,13 +557,9 @@ TEST_P(StoreContract, StatusRowsBelongToTheirStreamAndPipeline) {
   ps.dropped = 100;
   ps.results = 880;
   ps.last_result_age_s = 0.125;
-  ASSERT_OK(store_->put_pipeline_status(ps));
-  auto pipes = store_->list_pipeline_status();
-  ASSERT_OK(pipes);
-  ASSERT_EQ(pipes->size(), 1u);
-  PipelineStatusRecord expected_ps = ps;
-  expected_ps.updated_at = (*pipes)[0].updated_at;
-  EXPECT_EQ((*pipes)[0], expected_ps);
+  expect_the_only_row(
+      ps, [&](const auto& r) { return store_->put_pipeline_status(r); },
+      [&] { return store_->list_pipeline_status(); });
 
   StreamStatusRecord orphan;
   orphan.stream = "ghost";
@@ -557,7 +570,8 @@ TEST_P(StoreContract, StatusRowsBelongToTheirStreamAndPipeline) {
     PipelineStatusRecord g;
     g.pipeline = "ghost";
     return g;
-  }()), "store.missing_reference");
+  }()),
+               "store.missing_reference");
 
   // Deleting the desired resource deletes its status.
   ASSERT_OK(store_->delete_pipeline("people", std::nullopt));
@@ -572,7 +586,8 @@ TEST_P(StoreContract, MigrationsRunOnceAndDataSurvivesReopening) {
   make_stream_model_pipeline();
   ASSERT_OK(store_->insert_events({event("cam1", "people", 1, 1000)}));
   const int64_t rev = revision();
-  const auto before = raw("SELECT version, name, applied_at FROM schema_migrations ORDER BY version");
+  const auto before =
+      raw("SELECT version, name, applied_at FROM schema_migrations ORDER BY version");
   ASSERT_FALSE(before.rows.empty());
   EXPECT_EQ(before.rows[0].i64(0), 1);
 
@@ -583,7 +598,8 @@ TEST_P(StoreContract, MigrationsRunOnceAndDataSurvivesReopening) {
   store_ = open();  // and once more
   ASSERT_NE(store_, nullptr);
 
-  const auto after = raw("SELECT version, name, applied_at FROM schema_migrations ORDER BY version");
+  const auto after =
+      raw("SELECT version, name, applied_at FROM schema_migrations ORDER BY version");
   ASSERT_EQ(after.rows.size(), before.rows.size());
   for (size_t i = 0; i < after.rows.size(); ++i) {
     EXPECT_EQ(after.rows[i].i64(0), before.rows[i].i64(0));
@@ -608,7 +624,8 @@ TEST_P(StoreContract, ADatabaseNewerThanThisBuildIsRefused) {
 TEST_P(StoreContract, EventsAreQueriedByFiltersAndACursor) {
   std::vector<EventRecord> batch;
   for (uint64_t i = 0; i < 250; ++i) {
-    batch.push_back(event(i % 2 == 0 ? "cam1" : "cam2", i % 5 == 0 ? "cars" : "people", i, 10'000 + int64_t(i)));
+    batch.push_back(event(i % 2 == 0 ? "cam1" : "cam2", i % 5 == 0 ? "cars" : "people", i,
+                          10'000 + int64_t(i)));
   }
   batch[7].sequence = (uint64_t{1} << 62) + 5;
   batch[7].pts_ns = -12345;
@@ -677,7 +694,8 @@ TEST_P(StoreContract, AnEventBatchIsWrittenWholeOrNotAtAll) {
 
 TEST_P(StoreContract, RetentionDeletesByAgeThenKeepsTheNewestRows) {
   std::vector<EventRecord> batch;
-  for (uint64_t i = 0; i < 1000; ++i) batch.push_back(event("cam1", "p", i, 1'000'000 + int64_t(i) * 1000));
+  for (uint64_t i = 0; i < 1000; ++i)
+    batch.push_back(event("cam1", "p", i, 1'000'000 + int64_t(i) * 1000));
   auto ids = store_->insert_events(batch);
   ASSERT_OK(ids);
   const int64_t now = 1'000'000 + 1000 * 1000;  // just after the newest
@@ -783,7 +801,8 @@ TEST_P(StoreContract, ABadUrlOrAnUnreachableServerIsAClearError) {
     const std::string junk = dir_ + "/junk.db";
     FILE* f = std::fopen(junk.c_str(), "w");
     ASSERT_NE(f, nullptr);
-    std::fputs("this is not an SQLite database, just text long enough to be read as a header......", f);
+    std::fputs("this is not an SQLite database, just text long enough to be read as a header......",
+               f);
     std::fclose(f);
     EXPECT_FALSE(Store::open("sqlite://" + junk).ok());
     return;
@@ -793,10 +812,12 @@ TEST_P(StoreContract, ABadUrlOrAnUnreachableServerIsAClearError) {
   auto conn = Store::open("postgresql://orion:hunter2@127.0.0.1:1/orion");
   EXPECT_ERROR(conn, "store.open");
   EXPECT_NE(conn.error().message.find("127.0.0.1:1"), std::string::npos) << conn.error().message;
-  EXPECT_EQ(conn.error().message.find("hunter2"), std::string::npos) << "password leaked: " << conn.error().message;
+  EXPECT_EQ(conn.error().message.find("hunter2"), std::string::npos)
+      << "password leaked: " << conn.error().message;
   // The server trusts loopback, so any password opens it; the store never shows it.
   const std::string with_password =
-      "postgresql://orion:hunter2@127.0.0.1:" + std::to_string(pg_->port()) + url_.substr(url_.rfind('/'));
+      "postgresql://orion:hunter2@127.0.0.1:" + std::to_string(pg_->port()) +
+      url_.substr(url_.rfind('/'));
   auto ok = Store::open(with_password);
   ASSERT_OK(ok);
   EXPECT_EQ((*ok)->url_redacted().find("hunter2"), std::string::npos) << (*ok)->url_redacted();
@@ -817,8 +838,8 @@ TEST_P(StoreContract, AStoreReconnectsAfterThePostgreSqlServerRestarts) {
   ASSERT_OK(store_->create_stream(stream("cam2")));
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values(Backend::kSqlite, Backend::kPostgres),
-                         backend_name);
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContract,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres), backend_name);
 
 }  // namespace
 }  // namespace orion::store

@@ -36,7 +36,9 @@ std::string errno_text(const char* what) { return std::string(what) + ": " + std
 
 bool executable(const fs::path& p) { return ::access(p.c_str(), X_OK) == 0; }
 
-bool has_server(const fs::path& dir) { return executable(dir / "initdb") && executable(dir / "postgres"); }
+bool has_server(const fs::path& dir) {
+  return executable(dir / "initdb") && executable(dir / "postgres");
+}
 
 Result<std::string> find_bin_dir(const std::string& given) {
   std::vector<std::string> looked;
@@ -53,7 +55,8 @@ Result<std::string> find_bin_dir(const std::string& given) {
     // Debian: /usr/lib/postgresql/<major>/bin, the newest first.
     std::vector<fs::path> versions;
     std::error_code ec;
-    for (const auto& e : fs::directory_iterator("/usr/lib/postgresql", ec)) versions.push_back(e.path());
+    for (const auto& e : fs::directory_iterator("/usr/lib/postgresql", ec))
+      versions.push_back(e.path());
     std::sort(versions.begin(), versions.end(), [](const fs::path& a, const fs::path& b) {
       return std::atoi(a.filename().c_str()) > std::atoi(b.filename().c_str());
     });
@@ -108,8 +111,8 @@ struct Credentials {
 
 // Forks and execs argv[0] with stdout/stderr appended to `log`, as `cred`, with `death_signal`
 // sent to it if our thread dies. Only async-signal-safe calls after fork().
-Result<pid_t> spawn(const std::vector<std::string>& args, const std::string& log, const Credentials& cred,
-                    int death_signal) {
+Result<pid_t> spawn(const std::vector<std::string>& args, const std::string& log,
+                    const Credentials& cred, int death_signal) {
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -163,14 +166,17 @@ Result<std::unique_ptr<PostgresServer>> PostgresServer::start(const PostgresOpti
   fs::path base = fs::temp_directory_path(ec);
   if (ec) base = "/tmp";
   std::string templ = (base / "orion-pg-XXXXXX").string();
-  if (::mkdtemp(templ.data()) == nullptr) return make_error("postgres.start", errno_text(("mkdtemp " + templ).c_str()));
+  if (::mkdtemp(templ.data()) == nullptr)
+    return make_error("postgres.start", errno_text(("mkdtemp " + templ).c_str()));
   s->dir_ = templ;
   s->log_path_ = s->dir_ + "/server.log";
 
   if (::geteuid() == 0) {
     const passwd* pw = ::getpwnam("postgres");
     if (pw == nullptr) pw = ::getpwnam("nobody");
-    if (pw == nullptr) return make_error("postgres.start", "running as root and neither user 'postgres' nor 'nobody' exists");
+    if (pw == nullptr)
+      return make_error("postgres.start",
+                        "running as root and neither user 'postgres' nor 'nobody' exists");
     s->drop_privileges_ = true;
     s->run_uid_ = pw->pw_uid;
     s->run_gid_ = pw->pw_gid;
@@ -178,20 +184,22 @@ Result<std::unique_ptr<PostgresServer>> PostgresServer::start(const PostgresOpti
       return make_error("postgres.start", errno_text(("chown " + s->dir_).c_str()));
     }
   }
-  if (::chmod(s->dir_.c_str(), 0700) != 0) return make_error("postgres.start", errno_text(("chmod " + s->dir_).c_str()));
+  if (::chmod(s->dir_.c_str(), 0700) != 0)
+    return make_error("postgres.start", errno_text(("chmod " + s->dir_).c_str()));
 
   const Credentials cred{s->drop_privileges_, s->run_uid_, s->run_gid_};
   const std::string initdb_log = s->dir_ + "/initdb.log";
-  auto pid = spawn({s->bin_dir_ + "/initdb", "-D", s->dir_ + "/data", "-U", kUser, "-A", "trust", "-E", "UTF8",
-                    "--locale=C", "--no-sync", "--no-instructions"},
+  auto pid = spawn({s->bin_dir_ + "/initdb", "-D", s->dir_ + "/data", "-U", kUser, "-A", "trust",
+                    "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"},
                    initdb_log, cred, SIGKILL);
   if (!pid.ok()) return pid.error();
   auto code = wait_exit(*pid);
   if (!code.ok()) return code.error();
   if (*code != 0) {
-    return make_error("postgres.start", "initdb in " + s->dir_ + " failed (exit " + std::to_string(*code) +
-                                            (s->drop_privileges_ ? ", as uid " + std::to_string(s->run_uid_) : "") +
-                                            "): " + tail_of(initdb_log));
+    return make_error("postgres.start",
+                      "initdb in " + s->dir_ + " failed (exit " + std::to_string(*code) +
+                          (s->drop_privileges_ ? ", as uid " + std::to_string(s->run_uid_) : "") +
+                          "): " + tail_of(initdb_log));
   }
   for (int attempt = 1;; ++attempt) {
     auto port = free_loopback_port();
@@ -205,8 +213,17 @@ Result<std::unique_ptr<PostgresServer>> PostgresServer::start(const PostgresOpti
 }
 
 Status PostgresServer::launch() {
-  std::vector<std::string> args{bin_dir_ + "/postgres", "-D", dir_ + "/data", "-p", std::to_string(port_),
-                                "-k", dir_, "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=64"};
+  std::vector<std::string> args{bin_dir_ + "/postgres",
+                                "-D",
+                                dir_ + "/data",
+                                "-p",
+                                std::to_string(port_),
+                                "-k",
+                                dir_,
+                                "-c",
+                                "listen_addresses=127.0.0.1",
+                                "-c",
+                                "max_connections=64"};
   if (!fsync_) {
     for (const char* o : {"fsync=off", "synchronous_commit=off", "full_page_writes=off"}) {
       args.push_back("-c");
@@ -234,9 +251,10 @@ Status PostgresServer::launch() {
       (void)wait_exit(pid_);
     }
     pid_ = -1;
-    return make_error("postgres.start", std::string("postgres on 127.0.0.1:") + std::to_string(port_) +
-                                            (exited ? " exited at start: " : " not ready after 30 s: ") +
-                                            tail_of(log_path_));
+    return make_error("postgres.start",
+                      std::string("postgres on 127.0.0.1:") + std::to_string(port_) +
+                          (exited ? " exited at start: " : " not ready after 30 s: ") +
+                          tail_of(log_path_));
   }
   return {};
 }
@@ -273,14 +291,16 @@ std::string PostgresServer::url(const std::string& db) const {
 }
 
 Result<std::string> PostgresServer::create_database(const std::string& name) {
-  if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos) {
+  if (name.empty() ||
+      name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos) {
     return make_error("postgres.database", "database name '" + name + "' is not [a-z0-9_]+");
   }
   PGconn* c = PQconnectdb(conninfo(port_, "postgres").c_str());
   if (PQstatus(c) != CONNECTION_OK) {
     std::string e = PQerrorMessage(c);
     PQfinish(c);
-    return make_error("postgres.database", "connect to 127.0.0.1:" + std::to_string(port_) + ": " + e);
+    return make_error("postgres.database",
+                      "connect to 127.0.0.1:" + std::to_string(port_) + ": " + e);
   }
   PGresult* r = PQexec(c, ("CREATE DATABASE " + name).c_str());
   const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
@@ -292,7 +312,8 @@ Result<std::string> PostgresServer::create_database(const std::string& name) {
 }
 
 Result<std::string> PostgresServer::fresh_database() {
-  return create_database("t" + std::to_string(::getpid()) + "_" + std::to_string(++databases_made_));
+  return create_database("t" + std::to_string(::getpid()) + "_" +
+                         std::to_string(++databases_made_));
 }
 
 Result<PostgresServer*> shared_postgres() {

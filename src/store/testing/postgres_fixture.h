@@ -80,16 +80,16 @@ Result<PostgresServer*> shared_postgres();
 
 // In a test (or SetUp): `var` is the shared server. Missing binaries FAIL under CI=true and skip
 // elsewhere; any other failure to start FAILs everywhere.
-#define ORION_REQUIRE_POSTGRES(var)                                                           \
-  ::orion::store::testing::PostgresServer* var = nullptr;                                     \
-  do {                                                                                        \
-    auto orion_pg_ = ::orion::store::testing::shared_postgres();                              \
-    if (!orion_pg_.ok()) {                                                                    \
-      if (orion_pg_.error().code == "postgres.missing" && !::orion::testing::running_in_ci()) { \
-        GTEST_SKIP() << orion_pg_.error().to_string();                                        \
-      }                                                                                       \
-      FAIL() << orion_pg_.error().to_string()                                                 \
+#define ORION_REQUIRE_POSTGRES(var)                                                              \
+  ::orion::store::testing::PostgresServer* var = nullptr;                                        \
+  do {                                                                                           \
+    auto orion_pg_ = ::orion::store::testing::shared_postgres();                                 \
+    if (!orion_pg_.ok()) {                                                                       \
+      if (orion_pg_.error().code == "postgres.missing" && !::orion::testing::running_in_ci()) {  \
+        GTEST_SKIP() << orion_pg_.error().to_string();                                           \
+      }                                                                                          \
+      FAIL() << orion_pg_.error().to_string()                                                    \
              << (::orion::testing::running_in_ci() ? " (CI=true: PostgreSQL is required)" : ""); \
-    }                                                                                         \
-    var = *orion_pg_;                                                                         \
+    }                                                                                            \
+    var = *orion_pg_;                                                                            \
   } while (0)
