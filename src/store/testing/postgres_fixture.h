@@ -27,7 +27,7 @@
 #include <string>
 
 #include "core/result.h"
-#include "testing/assets.h"  // running_in_ci()
+#include "testing/asset_paths.h"  // running_in_ci(); the macro below is for GoogleTest files
 
 namespace orion::store::testing {
 
