@@ -161,7 +161,7 @@ struct ApiServer::Impl {
                                 const httplib::ContentReader& reader, bool patch) {
     std::string body;
     bool too_big = false;
-    reader([&](const char* data, size_t n) {
+    const bool read = reader([&](const char* data, size_t n) {
       if (body.size() + n > options.max_body_bytes) {
         too_big = true;
         return false;
@@ -169,6 +169,14 @@ struct ApiServer::Impl {
       body.append(data, n);
       return true;
     });
+    // httplib refuses a Content-Length over the limit itself (status 413, nothing read).
+    if (!read && res.status == 413) too_big = true;
+    if (!read && !too_big) {
+      res.set_header("Connection", "close");
+      fail(res,
+           api_error(400, "api.bad_request", "the request body could not be read (cut short?)"));
+      return std::nullopt;
+    }
     if (too_big) {
       res.set_header("Connection", "close");  // the rest of the body was not read
       fail(res,

@@ -74,6 +74,9 @@ struct Traits<PipelineRecord> {
 };
 
 ApiError store_unavailable(const Error& e) {
+  if (e.code == "store.invalid") {  // a value the store cannot hold that the validator let by
+    return api_error(400, "store.invalid", redact_text(e.message));
+  }
   if (e.code == "store.io" || e.code == "store.open") {
     return api_error(503, "store.io", redact_text("the database failed: " + e.message));
   }

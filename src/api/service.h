@@ -6,7 +6,8 @@
 //   store.not_found → 404          store.exists → 409 (field name)
 //   store.version_conflict → 409 (field version; the message gives the current version)
 //   store.in_use → 409             store.missing_reference → 422 (field stream or model)
-//   store.io, store.open → 503     anything else → 500 api.internal
+//   store.invalid → 400            store.io, store.open → 503     anything else → 500
+//   api.internal
 //
 // Read-only fields in answers (null when no engine reports the resource):
 //   stream    state, owner_engine, output_url, last_error   (from its stream status row)
