@@ -639,6 +639,63 @@ nlohmann::json to_json(const store::PipelineRecord& r) {
   return out;
 }
 
+// ---- a whole document (the config import) ---------------------------------------------------
+
+namespace {
+
+template <class R, class Parse>
+Err read_list(const json& root, const char* key, const Source& src, Parse parse,
+              std::vector<R>& out) {
+  auto it = root.find(key);
+  if (it == root.end() || it->is_null()) return std::nullopt;
+  if (!it->is_array()) {
+    return wrong_type(src, key, "a list", *it);
+  }
+  std::set<std::string> names;
+  for (size_t i = 0; i < it->size(); ++i) {
+    Source item = src;
+    item.prefix = join(src.prefix, std::string(key) + "[" + std::to_string(i) + "]");
+    auto r = parse((*it)[i], item);
+    if (!r) return r.error();
+    if (!names.insert(r->name).second) {
+      return bad(item, "api.invalid_field", "name", "'" + r->name + "' is given twice in " + key);
+    }
+    out.push_back(std::move(r.value()));
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Checked<DesiredState> desired_state_from_json(const nlohmann::json& root, const Source& src) {
+  DesiredState d;
+  if (root.is_null()) return d;
+  if (Err e = check_object(root, {"streams", "models", "pipelines"}, src, "",
+                           "a config: streams, models, pipelines")) {
+    return *e;
+  }
+  auto streams = [](const json& j, const Source& s) { return stream_from_json(j, s); };
+  auto models = [](const json& j, const Source& s) { return model_from_json(j, s); };
+  auto pipelines = [](const json& j, const Source& s) { return pipeline_from_json(j, s); };
+  if (Err e = read_list(root, "streams", src, streams, d.streams)) return *e;
+  if (Err e = read_list(root, "models", src, models, d.models)) return *e;
+  if (Err e = read_list(root, "pipelines", src, pipelines, d.pipelines)) return *e;
+  for (size_t i = 0; i < d.pipelines.size(); ++i) {
+    const auto& p = d.pipelines[i];
+    Source item = src;
+    item.prefix = join(src.prefix, "pipelines[" + std::to_string(i) + "]");
+    if (std::none_of(d.streams.begin(), d.streams.end(),
+                     [&](const auto& s) { return s.name == p.stream; })) {
+      return bad(item, "api.invalid_field", "stream", "no stream named '" + p.stream + "'");
+    }
+    if (std::none_of(d.models.begin(), d.models.end(),
+                     [&](const auto& m) { return m.name == p.model; })) {
+      return bad(item, "api.invalid_field", "model", "no model named '" + p.model + "'");
+    }
+  }
+  return d;
+}
+
 // ---- PATCH ------------------------------------------------------------------------------------
 
 namespace {

@@ -88,6 +88,20 @@ Checked<store::StreamRecord> stream_from_json(const nlohmann::json& j, const Sou
 Checked<store::ModelRecord> model_from_json(const nlohmann::json& j, const Source& src = {});
 Checked<store::PipelineRecord> pipeline_from_json(const nlohmann::json& j, const Source& src = {});
 
+// A whole config document (the YAML `--config` file converted to JSON):
+//   {"streams": [...], "models": [...], "pipelines": [...]}   (each list optional, null = empty)
+// Every entry is checked as a create body with the field prefix "streams[2]" (after
+// Source::prefix); unknown top-level keys, a list that is not a list, and a name given twice in
+// one list are refused; a pipeline must name a stream and a model of the same document (as
+// `orion up --config` always required). Paths are taken as given: resolving relative ones
+// against the file's folder is the loader's job, before or after.
+struct DesiredState {
+  std::vector<store::StreamRecord> streams;
+  std::vector<store::ModelRecord> models;
+  std::vector<store::PipelineRecord> pipelines;
+};
+Checked<DesiredState> desired_state_from_json(const nlohmann::json& root, const Source& src);
+
 // A PATCH body applied to the current record. `version` is the one found in the body, if any.
 template <class R>
 struct Patched {

@@ -291,6 +291,45 @@ TEST(Sources, AYamlImportGetsTheSameChecksWithItsOwnLabelAndFieldPath) {
   EXPECT_EQ(p.error().field, "pipelines[1].events.min_score");
 }
 
+TEST(Sources, AWholeConfigDocumentIsCheckedEntryByEntry) {
+  Source yaml{.label = "orion.yaml", .prefix = "", .allow_worker_command = true};
+  auto ok = desired_state_from_json(j(R"({
+      "streams": [{"name": "cam1", "url": "rtsp://127.0.0.1:8555/cam1"},
+                  {"name": "lobby", "url": "clips/v.mp4", "loop": true}],
+      "models": [{"name": "yolox", "kind": "yolox", "path": "m.onnx"}],
+      "pipelines": [{"name": "people", "stream": "lobby", "model": "yolox", "sla": "critical"}]})"),
+                                    yaml);
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(ok->streams.size(), 2u);
+  EXPECT_EQ(ok->pipelines[0].sla, "critical");
+  EXPECT_TRUE(desired_state_from_json(json(nullptr), yaml).ok());
+  EXPECT_TRUE(desired_state_from_json(j(R"({"streams": null, "models": []})"), yaml).ok());
+
+  auto bad_entry = desired_state_from_json(
+      j(R"({"streams": [{"name": "a", "url": "a.mp4"}, {"name": "b", "url": "ftp://x"}]})"), yaml);
+  ASSERT_FALSE(bad_entry.ok());
+  EXPECT_EQ(bad_entry.error().field, "streams[1].url");
+  EXPECT_EQ(bad_entry.error().message.rfind("orion.yaml: streams[1].url: ", 0), 0u)
+      << bad_entry.error().message;
+  auto dup = desired_state_from_json(
+      j(R"({"models": [{"name": "h", "kind": "hog"}, {"name": "h", "kind": "fake"}]})"), yaml);
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().field, "models[1].name");
+  auto ref = desired_state_from_json(
+      j(R"({"streams": [{"name": "a", "url": "a.mp4"}], "models": [{"name": "h", "kind": "hog"}],
+            "pipelines": [{"name": "p", "stream": "b", "model": "h"}]})"),
+      yaml);
+  ASSERT_FALSE(ref.ok());
+  EXPECT_EQ(ref.error().field, "pipelines[0].stream");
+  auto top = desired_state_from_json(j(R"({"stream": []})"), yaml);
+  ASSERT_FALSE(top.ok());
+  EXPECT_EQ(top.error().code, "api.unknown_field");
+  EXPECT_EQ(top.error().field, "stream");
+  auto notlist = desired_state_from_json(j(R"({"streams": {"name": "a"}})"), yaml);
+  ASSERT_FALSE(notlist.ok());
+  EXPECT_EQ(notlist.error().field, "streams");
+}
+
 // ---- PATCH ------------------------------------------------------------------------------------
 
 store::StreamRecord stored_stream() {
