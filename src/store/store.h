@@ -6,23 +6,41 @@
 // Two implementations behind this one interface, chosen by URL:
 //   sqlite://PATH            embedded default: WAL, busy timeout, foreign keys on
 //   postgresql://...         several engines and API processes on one database (libpqxx)
-// Numbered migrations (store/migrations_*.h) are applied by open(), inside a transaction, and
-// recorded in schema_migrations; opening a database newer than this build is an error.
-// SQL lives only in src/store/.
+// Numbered migrations (store/migrations.cc, one list for both engines) are applied by open(),
+// inside a transaction, and recorded in schema_migrations(version, name, applied_at); opening a
+// database newer than this build is an error. SQL lives only in src/store/ (docs/design/store.md).
 //
 // Versions: every desired-state record has `version` (1 at create, +1 at every update). An
 // update or delete with an expected version other than the stored one fails with
 // "store.version_conflict" and changes nothing (the API answers 409). desired_revision() grows
-// at every desired-state change, so a reconciler can poll one number (PostgreSQL also NOTIFYs
-// channel "orion_desired" on change).
+// at every desired-state change, in the same transaction as the change, so a reconciler can poll
+// one number; PostgreSQL also NOTIFYs channel "orion_desired" (payload: the new revision) at
+// commit, and wait_desired_revision() waits on it.
+//
+// References: a pipeline names an existing stream and model (foreign keys); deleting a stream or
+// model that a pipeline names fails with store.in_use. Names never change (update_* finds the
+// record by name). Stream and pipeline status rows belong to their stream / pipeline: writing
+// one for a name not in the desired state is store.missing_reference, and deleting the stream or
+// pipeline deletes its status. Events are history: they keep their stream and pipeline names
+// after those are deleted, until retention removes them.
 //
 // Errors (codes): "store.bad_url", "store.open", "store.migration", "store.not_found",
 // "store.exists" (duplicate name), "store.version_conflict", "store.in_use" (a stream or model
 // a pipeline still references), "store.missing_reference" (a pipeline naming a stream or model
-// that does not exist), "store.io" (the database failed; message has its text).
+// that does not exist), "store.invalid" (a value the store cannot hold: an empty name, text that
+// is not UTF-8 or has a NUL, a count above 2^63-1, a number that is not finite, motion_gate_json
+// that is not JSON, a query limit outside 1..1000, a negative retention), "store.io" (the database
+// failed; message has its text). Every message names the resource and the field.
 //
-// Thread-safety: every method is thread-safe (implementations serialise on their connection or
-// use a small pool). Each call is one transaction: it either happened or not.
+// Thread-safety: every method is thread-safe (each Store has one connection, guarded by a mutex;
+// open several Stores for parallel work). Each call is one transaction: it either happened or
+// not. A PostgreSQL connection that was lost is opened again by the next call (a call that was
+// not committed yet is retried once on the new connection). Several processes may share one
+// database (SQLite: WAL and a 5 s busy timeout; PostgreSQL: row locks), and versions make their
+// concurrent updates safe.
+//
+// Times set by the store (updated_at, started_at, heartbeat_at) come from the writing process's
+// wall clock, as ISO 8601 UTC with milliseconds ("2026-12-01T20:13:09.123Z").
 #pragma once
 
 #include <cstdint>
@@ -33,6 +51,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "core/time.h"
 
 namespace orion::store {
 
@@ -46,6 +65,8 @@ struct StreamRecord {
   bool tls_verify = true;
   int64_t version = 0;
   std::string updated_at;  // ISO 8601 UTC, set by the store
+
+  friend bool operator==(const StreamRecord&, const StreamRecord&) = default;
 };
 
 struct ModelRecord {
@@ -56,6 +77,8 @@ struct ModelRecord {
   std::vector<std::string> class_names;   // empty: the model's / COCO
   int64_t version = 0;
   std::string updated_at;
+
+  friend bool operator==(const ModelRecord&, const ModelRecord&) = default;
 };
 
 // Which detections of a pipeline become events (rows), so the database never takes every box of
@@ -66,6 +89,8 @@ struct EventPolicy {
   std::vector<std::string> classes;
   double min_score = 0.5;
   int64_t min_interval_ms = 1000;
+
+  friend bool operator==(const EventPolicy&, const EventPolicy&) = default;
 };
 
 struct PipelineRecord {
@@ -82,6 +107,8 @@ struct PipelineRecord {
   EventPolicy events;
   int64_t version = 0;
   std::string updated_at;
+
+  friend bool operator==(const PipelineRecord&, const PipelineRecord&) = default;
 };
 
 // ---- actual state (written by engines) ------------------------------------------------------
@@ -92,6 +119,8 @@ struct EngineRecord {
   std::string rtsp_url;                  // rtsp://host:port, the base of its outputs
   int max_streams = 0;                   // 0: no limit declared
   std::string started_at, heartbeat_at;  // set by the store
+
+  friend bool operator==(const EngineRecord&, const EngineRecord&) = default;
 };
 
 struct StreamStatusRecord {
@@ -103,6 +132,8 @@ struct StreamStatusRecord {
   uint64_t frames_in = 0, frames_out = 0, reconnects = 0;
   std::string output_url;
   std::string updated_at;
+
+  friend bool operator==(const StreamStatusRecord&, const StreamStatusRecord&) = default;
 };
 
 struct PipelineStatusRecord {
@@ -117,6 +148,8 @@ struct PipelineStatusRecord {
   uint64_t offered = 0, taken = 0, dropped = 0, results = 0;
   double last_result_age_s = -1;  // -1: no result yet
   std::string updated_at;
+
+  friend bool operator==(const PipelineStatusRecord&, const PipelineStatusRecord&) = default;
 };
 
 // ---- events ---------------------------------------------------------------------------------
@@ -133,18 +166,22 @@ struct EventRecord {
   std::string class_name;
   double score = 0;
   double x1 = 0, y1 = 0, x2 = 0, y2 = 0;
+
+  friend bool operator==(const EventRecord&, const EventRecord&) = default;
 };
 
+// Events come back oldest first (increasing id); the next page starts after the last id seen.
 struct EventQuery {
   std::string stream, pipeline;  // "" = any
   int64_t since_ms = 0;          // wall_time_ms >= since_ms
   int64_t after_id = 0;          // cursor: id > after_id
-  int limit = 100;               // 1..1000
+  int limit = 100;               // 1..1000; outside it: store.invalid (never clamped)
 };
 
+// 0 turns a limit off; negative values are store.invalid.
 struct Retention {
-  int64_t max_age_ms = 7LL * 24 * 3600 * 1000;
-  int64_t max_rows = 1'000'000;
+  int64_t max_age_ms = 7LL * 24 * 3600 * 1000;  // delete events with wall_time_ms < now - this
+  int64_t max_rows = 1'000'000;                 // then keep only the newest this many (by id)
 };
 
 class Store {
@@ -177,10 +214,18 @@ class Store {
   virtual Status delete_pipeline(const std::string& name,
                                  std::optional<int64_t> expected_version) = 0;
 
-  // Grows at every desired-state change (create, update, delete of any resource).
+  // Grows at every desired-state change (create, update, delete of any resource). Lists are
+  // ordered by name.
   virtual Result<int64_t> desired_revision() = 0;
+  // Returns the revision as soon as it differs from `known` (at once if it already does), or
+  // `known` unchanged when `limit` passed first. PostgreSQL: woken by NOTIFY orion_desired on a
+  // connection of its own (from any process); SQLite: woken at once by changes through this
+  // Store, and by polling every 100 ms for changes by other processes. Meant for one reconciler
+  // thread; a second concurrent waiter on the same Store falls back to polling.
+  virtual Result<int64_t> wait_desired_revision(int64_t known, Duration limit) = 0;
 
-  // Actual state.
+  // Actual state. Puts replace the whole row (insert or update) and stamp its time.
+  // heartbeat_engine keeps started_at from the first heartbeat of that id.
   virtual Status heartbeat_engine(const EngineRecord& e) = 0;
   virtual Result<std::vector<EngineRecord>> list_engines() = 0;
   virtual Status put_stream_status(const StreamStatusRecord& s) = 0;
@@ -188,10 +233,11 @@ class Store {
   virtual Status put_pipeline_status(const PipelineStatusRecord& s) = 0;
   virtual Result<std::vector<PipelineStatusRecord>> list_pipeline_status() = 0;
 
-  // Events: one transaction per batch; returns the ids given.
+  // Events: one transaction per batch (all or none); returns the ids given, in batch order.
   virtual Result<std::vector<int64_t>> insert_events(const std::vector<EventRecord>& batch) = 0;
   virtual Result<std::vector<EventRecord>> query_events(const EventQuery& q) = 0;
-  // Deletes events older than max_age and beyond the newest max_rows; returns rows deleted.
+  // Deletes events older than max_age and beyond the newest max_rows, in one transaction;
+  // returns rows deleted.
   virtual Result<int64_t> apply_retention(const Retention& r, int64_t now_ms) = 0;
   virtual Result<int64_t> count_events() = 0;
 };
