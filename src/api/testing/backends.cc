@@ -4,9 +4,7 @@
 
 #include <atomic>
 
-#ifdef ORION_API_TEST_POSTGRES
 #include "store/testing/postgres_fixture.h"
-#endif
 
 namespace orion::api::testing {
 
@@ -30,13 +28,7 @@ Backend& Backend::operator=(Backend&& other) noexcept {
 }
 Backend::~Backend() { store.reset(); }
 
-std::vector<std::string> backend_names() {
-#ifdef ORION_API_TEST_POSTGRES
-  return {"sqlite", "postgresql"};
-#else
-  return {"sqlite"};
-#endif
-}
+std::vector<std::string> backend_names() { return {"sqlite", "postgresql"}; }
 
 Backend open_backend(const std::string& name, const std::string& tag) {
   static std::atomic<int> counter{0};
@@ -55,9 +47,7 @@ Backend open_backend(const std::string& name, const std::string& tag) {
   }
   if (name == "sqlite") {
     b.url = "sqlite://" + (b.owned->dir / "orion.db").string();
-  }
-#ifdef ORION_API_TEST_POSTGRES
-  else if (name == "postgresql") {
+  } else if (name == "postgresql") {
     // One server for the test process (the store's fixture), a new database per test.
     auto pg = store::testing::shared_postgres();
     if (!pg) {
@@ -74,9 +64,7 @@ Backend open_backend(const std::string& name, const std::string& tag) {
       return b;
     }
     b.url = *db;
-  }
-#endif
-  else {
+  } else {
     b.error = "unknown backend '" + name + "'";
     return b;
   }
