@@ -62,11 +62,13 @@ class ApiContract : public ::testing::TestWithParam<std::string> {
     start_server({});
   }
   void TearDown() override {
+    client_.reset();  // its keep-alive connection, if any, before the server waits on it
     server_.reset();
     db_ = {};
   }
 
   void start_server(ServerOptions o) {
+    client_.reset();
     server_.reset();
     o.address = "127.0.0.1";
     o.port = 0;
@@ -513,9 +515,18 @@ TEST_P(ApiContract, OversizeBodiesAre413AndChangeNothing) {
   ASSERT_TRUE(r) << httplib::to_string(r.error());
   EXPECT_EQ(r->status, 413) << r->body;
   EXPECT_NE(r->body.find("api.body_too_large"), std::string::npos) << r->body;
-  // The server still serves (a fresh connection), and nothing changed.
+  EXPECT_EQ(r->get_header_value("Connection"), "close");
+  // The server still serves, on a fresh connection and on a client that keeps its connections
+  // alive (it honours the close), and nothing changed.
   ApiClient fresh(server_->base_url());
   EXPECT_EQ(fresh.get("/healthz").status, 200);
+  api().raw().set_keep_alive(true);
+  auto again = api().raw().Post("/api/v1/streams", big.dump(), "application/json");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 413);
+  EXPECT_EQ(api().get("/api/v1/streams").status, 200);
+  EXPECT_EQ(api().get("/healthz").status, 200);
+  api().raw().set_keep_alive(false);
   EXPECT_EQ(dump(), before);
   // Just under the limit is read (and refused for its unknown field, not its size).
   json under = {{"name", "big"}, {"url", "a.mp4"}, {"pad", std::string((1u << 20) - 100, 'x')}};

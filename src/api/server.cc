@@ -490,6 +490,8 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(store::Store& store, ServerO
   const int threads = p->options.threads;
   http.new_task_queue = [threads] { return new NamedPool(threads); };
   http.set_payload_max_length(p->options.max_body_bytes);
+  http.set_keep_alive_timeout(
+      2);  // an idle keep-alive connection holds a worker (and stop()) this long
   http.set_pre_routing_handler(
       [p](const httplib::Request& req, httplib::Response& res) { return p->authorize(req, res); });
   http.set_error_handler(httplib::Server::HandlerWithResponse(

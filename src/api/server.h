@@ -28,9 +28,11 @@
 //
 // Lifecycle: start() binds and serves on its own threads (one listener "orion-api", `threads`
 // workers "orion-api-http"); stop() (also the destructor) stops accepting, finishes the requests
-// in flight and joins every thread. The Store must outlive the server.
-// Thread-safety: start/stop/port from one owner thread; handlers run concurrently; the metrics
-// callback is called from several threads at once and must be thread-safe.
+// in flight and joins every thread (an idle keep-alive connection is dropped within 2 s).
+// Answers that leave a request body unread (401, 413) say `Connection: close`. The Store must
+// outlive the server. Thread-safety: start/stop/port from one owner thread; handlers run
+// concurrently; the metrics callback is called from several threads at once and must be
+// thread-safe.
 #pragma once
 
 #include <cstddef>
