@@ -4,9 +4,12 @@
 // (a dump of every list and the desired revision, before and after). The OpenAPI document and
 // the routes served are the same set. No password of a camera URL shows in any answer or log
 // line.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -531,6 +534,156 @@ TEST_P(ApiContract, OversizeBodiesAre413AndChangeNothing) {
   // Just under the limit is read (and refused for its unknown field, not its size).
   json under = {{"name", "big"}, {"url", "a.mp4"}, {"pad", std::string((1u << 20) - 100, 'x')}};
   expect_error(api().post("/api/v1/streams", under.dump()), 400, "api.unknown_field", "pad");
+}
+
+// Raw bytes over a loopback TCP connection (for requests an HTTP client library will not send):
+// everything the server answers until it closes the connection, or until `limit_ms` passes.
+std::string raw_exchange(int port, const std::string& request, int limit_ms = 5000) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return "socket failed";
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    timeval tv{limit_ms / 1000, (limit_ms % 1000) * 1000};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    size_t sent = 0;
+    while (sent < request.size()) {
+      const ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) break;  // the server closed early: what it answered is still read below
+      sent += static_cast<size_t>(n);
+    }
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+size_t count_answers(const std::string& raw) {
+  size_t n = 0;
+  for (size_t pos = raw.find("HTTP/1.1 "); pos != std::string::npos;
+       pos = raw.find("HTTP/1.1 ", pos + 1))
+    ++n;
+  return n;
+}
+
+std::string chunked_body(const std::string& payload) {
+  std::string out;
+  for (size_t off = 0; off < payload.size(); off += 65536) {
+    const size_t n = std::min<size_t>(65536, payload.size() - off);
+    char size[32];
+    std::snprintf(size, sizeof size, "%zx\r\n", n);
+    out += size + payload.substr(off, n) + "\r\n";
+  }
+  return out + "0\r\n\r\n";
+}
+
+TEST_P(ApiContract, BodiesAreBoundedOnEveryMethodAndPath) {
+  seed();
+  const std::string before = dump();
+  const std::string payload((1u << 20) + 4096, 'x');
+  // A chunked body to a route or to no route is cut off at the limit (never buffered whole).
+  for (const auto& [method, path] :
+       std::vector<std::pair<std::string, std::string>>{{"PUT", "/api/v1/streams/cam"},
+                                                        {"POST", "/api/v1/nosuch"},
+                                                        {"PATCH", "/api/v1/nosuch/x"},
+                                                        {"POST", "/api/v1/models"}}) {
+    SCOPED_TRACE(method + " " + path);
+    const std::string answer = raw_exchange(
+        server_->port(), method + " " + path +
+                             " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                             "Transfer-Encoding: chunked\r\n\r\n" +
+                             chunked_body(payload));
+    EXPECT_EQ(answer.rfind("HTTP/1.1 413", 0), 0u) << answer.substr(0, 300);
+    EXPECT_NE(answer.find("api.body_too_large"), std::string::npos) << answer.substr(0, 300);
+    EXPECT_EQ(count_answers(answer), 1u) << answer.substr(0, 600);
+  }
+  // A small body to a method or path without a route is read and answered as such.
+  expect_error(api().send("PUT", "/api/v1/streams/cam", "{}"), 405, "api.method_not_allowed");
+  expect_error(api().post("/api/v1/nosuch", std::string("{}")), 404, "api.no_route");
+  // A POST with neither Content-Length nor chunked encoding has no body: answered at once.
+  const std::string empty = raw_exchange(
+      server_->port(),
+      "POST /api/v1/streams HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\r\n");
+  EXPECT_EQ(empty.rfind("HTTP/1.1 400", 0), 0u) << empty;
+  EXPECT_NE(empty.find("api.malformed_json"), std::string::npos) << empty;
+  EXPECT_EQ(dump(), before);
+}
+
+TEST_P(ApiContract, BytesAfterARefusedRequestNeverRunAsARequest) {
+  seed();
+  const std::string before = dump();
+  // What an attacker would hide in a body the server does not read the way a proxy would.
+  const std::string smuggled = "DELETE /api/v1/pipelines/people HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string hdr = "Host: x\r\nContent-Type: application/json\r\n";
+  const std::string big((1u << 20) + 100, ' ');
+  struct Probe {
+    const char* what;
+    std::string request;
+    int status;
+    std::string code;
+  };
+  const std::vector<Probe> probes = {
+      {"GET with a body",
+       "GET /api/v1/streams HTTP/1.1\r\n" + hdr +
+           "Content-Length: " + std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled,
+       400, "api.bad_request"},
+      {"chunked DELETE",
+       "DELETE /api/v1/streams/nope HTTP/1.1\r\n" + hdr + "Transfer-Encoding: chunked\r\n\r\n" +
+           chunked_body(smuggled),
+       400, "api.bad_request"},
+      {"Content-Length and Transfer-Encoding",
+       "POST /api/v1/streams HTTP/1.1\r\n" + hdr +
+           "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked_body("{}") +
+           smuggled,
+       400, "api.bad_request"},
+      {"Transfer-Encoding not chunked",
+       "POST /api/v1/streams HTTP/1.1\r\n" + hdr + "Transfer-Encoding: gzip, chunked\r\n\r\n" +
+           chunked_body("{}") + smuggled,
+       400, "api.bad_request"},
+      {"Content-Length twice",
+       "POST /api/v1/streams HTTP/1.1\r\n" + hdr +
+           "Content-Length: 2\r\nContent-Length: 60\r\n\r\n{}" + smuggled,
+       400, "api.bad_request"},
+      {"a body cut off at the limit",
+       "POST /api/v1/streams HTTP/1.1\r\n" + hdr + "Transfer-Encoding: chunked\r\n\r\n" +
+           chunked_body(big + smuggled),
+       413, "api.body_too_large"},
+      {"unauthorised with a body (no token here: a malformed one)",
+       "POST /api/v1/streams HTTP/1.1\r\n" + hdr + "Content-Length: 3\r\n\r\n{x}" + smuggled, 400,
+       "api.malformed_json"},
+  };
+  for (const auto& p : probes) {
+    SCOPED_TRACE(p.what);
+    const std::string answer = raw_exchange(server_->port(), p.request);
+    EXPECT_EQ(answer.rfind("HTTP/1.1 " + std::to_string(p.status), 0), 0u) << answer.substr(0, 400);
+    EXPECT_NE(answer.find(p.code), std::string::npos) << answer.substr(0, 400);
+    EXPECT_EQ(count_answers(answer), 1u) << answer.substr(0, 800);
+    EXPECT_EQ(dump(), before);
+  }
+  // With a token, a request refused before its body is read ends the connection the same way.
+  ServerOptions o;
+  o.token = "tok-0123456789abcdef";
+  start_server(std::move(o));
+  const std::string unauth =
+      raw_exchange(server_->port(), "POST /api/v1/streams HTTP/1.1\r\n" + hdr + "Content-Length: " +
+                                        std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled);
+  EXPECT_EQ(unauth.rfind("HTTP/1.1 401", 0), 0u) << unauth;
+  EXPECT_EQ(count_answers(unauth), 1u) << unauth;
+  // And a good request keeps its connection for the next one (keep-alive still works).
+  const std::string two = raw_exchange(
+      server_->port(),
+      "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: "
+      "close\r\n\r\n");
+  EXPECT_EQ(count_answers(two), 2u) << two;
 }
 
 TEST_P(ApiContract, TokenRequiredOnApiAndMetricsButNotHealthz) {

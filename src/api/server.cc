@@ -13,6 +13,7 @@
 #include <regex>
 #include <thread>
 
+#include "api/http_connection.h"
 #include "api/redact.h"
 #include "api/resources.h"
 #include "core/thread.h"
@@ -136,6 +137,9 @@ struct ApiServer::Impl {
     redact_json(reply.body);
     res.status = reply.status;
     for (const auto& [k, v] : reply.headers) res.set_header(k, v);
+    if (reply.status >= 400 && !res.has_header("Connection")) {
+      res.set_header("Connection", "close");  // ConnectionServer ends it after any error
+    }
     res.set_content(reply.body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n",
                     "application/json");
     if (reply.status >= 500) {
@@ -156,34 +160,47 @@ struct ApiServer::Impl {
     return false;
   }
 
-  // Reads a POST/PATCH body: JSON media type, at most max_body_bytes, parsed. nullopt: answered.
-  std::optional<json> read_json(const httplib::Request& req, httplib::Response& res,
-                                const httplib::ContentReader& reader, bool patch) {
-    std::string body;
+  // Reads a request body, at most max_body_bytes, into `body`. false: answered (413, or 400
+  // when it was cut short). A request with neither Content-Length nor chunked encoding has no
+  // body (HTTP/1.1), so the reader is not asked to read to the end of the connection.
+  bool read_body(const httplib::Request& req, httplib::Response& res,
+                 const httplib::ContentReader& reader, std::string* body) {
+    std::string te = req.get_header_value("Transfer-Encoding");
+    std::transform(te.begin(), te.end(), te.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (!req.has_header("Content-Length") && te.find("chunked") == std::string::npos) return true;
+    size_t total = 0;
     bool too_big = false;
     const bool read = reader([&](const char* data, size_t n) {
-      if (body.size() + n > options.max_body_bytes) {
+      total += n;
+      if (total > options.max_body_bytes) {
         too_big = true;
         return false;
       }
-      body.append(data, n);
+      if (body != nullptr) body->append(data, n);
       return true;
     });
-    // httplib refuses a Content-Length over the limit itself (status 413, nothing read).
+    // httplib refuses a Content-Length over the limit itself (status 413, body skipped).
     if (!read && res.status == 413) too_big = true;
-    if (!read && !too_big) {
-      res.set_header("Connection", "close");
-      fail(res,
-           api_error(400, "api.bad_request", "the request body could not be read (cut short?)"));
-      return std::nullopt;
-    }
     if (too_big) {
-      res.set_header("Connection", "close");  // the rest of the body was not read
       fail(res,
            api_error(413, "api.body_too_large",
                      "request body is over " + std::to_string(options.max_body_bytes) + " bytes"));
-      return std::nullopt;
+      return false;
     }
+    if (!read) {
+      fail(res,
+           api_error(400, "api.bad_request", "the request body could not be read (cut short?)"));
+      return false;
+    }
+    return true;
+  }
+
+  // A POST/PATCH body: bounded, JSON media type, parsed. nullopt: answered.
+  std::optional<json> read_json(const httplib::Request& req, httplib::Response& res,
+                                const httplib::ContentReader& reader, bool patch) {
+    std::string body;
+    if (!read_body(req, res, reader, &body)) return std::nullopt;
     const std::string type = media_type(req);
     if (type != "application/json" && !(patch && type == "application/merge-patch+json")) {
       fail(res, api_error(415, "api.unsupported_media_type",
@@ -314,6 +331,39 @@ struct ApiServer::Impl {
   }
 
   // ---- cross-cutting --------------------------------------------------------------------------
+  // Refuses requests whose body framing two parsers could read differently (the root of request
+  // smuggling): a Transfer-Encoding other than "chunked", or on a method that takes no body here;
+  // both Content-Length and Transfer-Encoding; Content-Length given twice; a body on GET/HEAD.
+  // Every refusal is an error answer, so the connection ends with it.
+  std::optional<std::string> framing_problem(const httplib::Request& req) {
+    const bool has_te = req.has_header("Transfer-Encoding");
+    const bool takes_body = req.method == "POST" || req.method == "PUT" || req.method == "PATCH";
+    if (req.get_header_value_count("Content-Length") > 1) return "Content-Length given twice";
+    if (req.get_header_value_count("Transfer-Encoding") > 1) return "Transfer-Encoding given twice";
+    if (has_te) {
+      std::string te = req.get_header_value("Transfer-Encoding");
+      std::transform(te.begin(), te.end(), te.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (te != "chunked")
+        return "Transfer-Encoding '" + printable(te) + "' (only chunked is read)";
+      if (!takes_body) return req.method + " takes no chunked body here";
+      if (req.has_header("Content-Length")) return "both Content-Length and Transfer-Encoding";
+    }
+    if ((req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS") &&
+        req.get_header_value<uint64_t>("Content-Length") > 0) {
+      return req.method + " takes no body";
+    }
+    return std::nullopt;
+  }
+
+  httplib::Server::HandlerResponse pre_route(const httplib::Request& req, httplib::Response& res) {
+    if (auto why = framing_problem(req)) {
+      fail(res, api_error(400, "api.bad_request", "request framing refused: " + *why));
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return authorize(req, res);
+  }
+
   httplib::Server::HandlerResponse authorize(const httplib::Request& req, httplib::Response& res) {
     if (options.token.empty()) return httplib::Server::HandlerResponse::Unhandled;
     const bool guarded = req.path == "/metrics" || req.path.rfind("/metrics/", 0) == 0 ||
@@ -332,7 +382,6 @@ struct ApiServer::Impl {
       return httplib::Server::HandlerResponse::Unhandled;
     }
     res.set_header("WWW-Authenticate", "Bearer realm=\"orion\"");
-    res.set_header("Connection", "close");  // the body (if any) was not read
     fail(res, api_error(401, "api.unauthorized",
                         auth.empty() ? "this server needs Authorization: Bearer <token> "
                                        "(ORION_API_TOKEN)"
@@ -341,28 +390,31 @@ struct ApiServer::Impl {
     return httplib::Server::HandlerResponse::Handled;
   }
 
+  // No route for this method and path: 405 with Allow when another method has one, else 404.
+  void no_route(const httplib::Request& req, httplib::Response& res) {
+    std::string allow;
+    for (const auto& r : table()) {
+      if (std::regex_match(req.path, std::regex(r.regex))) {
+        allow += (allow.empty() ? "" : ", ") + std::string(r.method);
+      }
+    }
+    if (!allow.empty()) {
+      res.set_header("Allow", allow);
+      fail(res, api_error(405, "api.method_not_allowed",
+                          req.method + " is not allowed on " + printable(req.path) +
+                              " (allowed: " + allow + ")"));
+    } else {
+      fail(res, api_error(404, "api.no_route",
+                          "no such path: " + printable(req.path) + " (see /api/v1/openapi.json)"));
+    }
+  }
+
   // Errors httplib produces itself (no route, body over the limit, a bad request line) get the
   // same JSON form; answers that already have a body are left alone.
   httplib::Server::HandlerResponse on_error(const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     if (res.status == 404) {
-      std::string allow;
-      for (const auto& r : table()) {
-        if (std::regex_match(req.path, std::regex(r.regex))) {
-          allow += (allow.empty() ? "" : ", ") + std::string(r.method);
-        }
-      }
-      if (!allow.empty()) {
-        res.status = 405;
-        res.set_header("Allow", allow);
-        fail(res, api_error(405, "api.method_not_allowed",
-                            req.method + " is not allowed on " + printable(req.path) +
-                                " (allowed: " + allow + ")"));
-      } else {
-        fail(res,
-             api_error(404, "api.no_route",
-                       "no such path: " + printable(req.path) + " (see /api/v1/openapi.json)"));
-      }
+      no_route(req, res);
     } else if (res.status == 413) {
       fail(res,
            api_error(413, "api.body_too_large",
@@ -377,6 +429,10 @@ struct ApiServer::Impl {
     return httplib::Server::HandlerResponse::Handled;
   }
 
+  // Every method that may carry a body is served through a content reader, so no body is ever
+  // read beyond max_body_bytes (httplib would buffer a chunked body of any size for a plain
+  // handler): DELETE routes drop theirs, and a catch-all for POST, PUT, PATCH and DELETE
+  // answers the paths and methods the table does not have.
   void register_routes() {
     for (const auto& r : table()) {
       const std::string m = r.method;
@@ -387,20 +443,31 @@ struct ApiServer::Impl {
         };
         if (m == "POST") http.Post(r.regex, fn);
         if (m == "PATCH") http.Patch(r.regex, fn);
+      } else if (m == "DELETE") {
+        http.Delete(r.regex,
+                    [this, h = r.handler](const httplib::Request& req, httplib::Response& res,
+                                          const httplib::ContentReader& reader) {
+                      if (read_body(req, res, reader, nullptr)) (this->*h)(req, res);
+                    });
       } else {
-        auto fn = [this, h = r.handler](const httplib::Request& req, httplib::Response& res) {
-          (this->*h)(req, res);
-        };
-        if (m == "GET") http.Get(r.regex, fn);
-        if (m == "DELETE") http.Delete(r.regex, fn);
+        http.Get(r.regex, [this, h = r.handler](const httplib::Request& req,
+                                                httplib::Response& res) { (this->*h)(req, res); });
       }
     }
+    auto unrouted = [this](const httplib::Request& req, httplib::Response& res,
+                           const httplib::ContentReader& reader) {
+      if (read_body(req, res, reader, nullptr)) no_route(req, res);
+    };
+    http.Post(".*", unrouted);
+    http.Put(".*", unrouted);
+    http.Patch(".*", unrouted);
+    http.Delete(".*", unrouted);
   }
 
   ServerOptions options;
   ApiService service;
-  httplib::Server http;
-  std::thread listener;  // owner thread only
+  ConnectionServer http;  // closes the connection after every error answer
+  std::thread listener;   // owner thread only
   int port = 0;
   std::atomic<bool> listener_done{false};
   bool stopped = false;  // owner thread only
@@ -493,7 +560,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(store::Store& store, ServerO
   http.set_keep_alive_timeout(
       2);  // an idle keep-alive connection holds a worker (and stop()) this long
   http.set_pre_routing_handler(
-      [p](const httplib::Request& req, httplib::Response& res) { return p->authorize(req, res); });
+      [p](const httplib::Request& req, httplib::Response& res) { return p->pre_route(req, res); });
   http.set_error_handler(httplib::Server::HandlerWithResponse(
       [p](const httplib::Request& req, httplib::Response& res) { return p->on_error(req, res); }));
   http.set_exception_handler(
@@ -508,12 +575,14 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(store::Store& store, ServerO
         spdlog::error("api: handler failed: {}", printable(what));
         p->fail(res, api_error(500, "api.internal", "internal error (logged)"));
       });
-  if (p->options.access_log) {
-    http.set_logger([](const httplib::Request& req, const httplib::Response& res) {
-      spdlog::info("api: {} {} {} {}B", req.method, printable(req.path), res.status,
+  // Runs after every answer is written: errors end the connection (ConnectionServer).
+  http.set_logger([p](const httplib::Request& req, const httplib::Response& res) {
+    if (res.status >= 400) ConnectionServer::close_after_this_request();
+    if (p->options.access_log) {
+      spdlog::info("api: {} {} {} {}B", printable(req.method), printable(req.path), res.status,
                    res.body.size());
-    });
-  }
+    }
+  });
   p->register_routes();
 
   const std::string& address = p->options.address;
