@@ -1,0 +1,37 @@
+// ConnectionServer: httplib::Server with Orion's own connection loop, so that a connection is
+// closed whenever the bytes after a request can no longer be trusted to start the next one.
+//
+// Why: cpp-httplib 0.11 keeps a connection alive after any answer and parses whatever follows
+// as the next request. A body it did not read (a GET or a chunked DELETE with a body, a chunked
+// body cut off at the size limit, a request refused before its body was read) would then be
+// read as requests of their own — request smuggling behind a proxy, and noise otherwise. It has
+// no way for a handler to close the connection. This class runs the keep-alive loop itself
+// (httplib's protected process_request() per request) and ends it after
+//   - any answer with status >= 400 (errors are rare; a client that erred starts afresh), and
+//   - any request a handler marks with close_after_this_request().
+// It then closes gracefully ("lingering close"): shutdown(SHUT_WR), then reads and drops what
+// the client still sends, at most 1 MiB and 2 s, so the client reads the answer instead of a
+// TCP reset.
+//
+// Everything else is httplib's: routing, handlers, timeouts (read/write/keep-alive as set on the
+// Server), keep_alive_max_count.
+//
+// Thread-safety: as httplib::Server. close_after_this_request() acts on the request being
+// handled on the calling thread (each connection is served by one worker thread at a time).
+#pragma once
+
+#include <httplib.h>
+
+namespace orion::api {
+
+class ConnectionServer : public httplib::Server {
+ public:
+  // From a handler, the pre-routing handler or the logger: end the connection after the answer
+  // to the current request.
+  static void close_after_this_request();
+
+ private:
+  bool process_and_close_socket(socket_t sock) override;
+};
+
+}  // namespace orion::api

@@ -1,0 +1,629 @@
+#include "api/server.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <mutex>
+#include <regex>
+#include <thread>
+
+#include "api/http_connection.h"
+#include "api/redact.h"
+#include "api/resources.h"
+#include "core/thread.h"
+
+namespace orion::api {
+
+namespace {
+
+using nlohmann::json;
+
+// httplib's worker pool, with named threads and a catch-all per task.
+class NamedPool final : public httplib::TaskQueue {
+ public:
+  explicit NamedPool(int n) {
+    for (int i = 0; i < n; ++i) {
+      threads_.emplace_back([this] { run_guarded("orion-api-http", [this] { work(); }); });
+    }
+  }
+  void enqueue(std::function<void()> fn) override {
+    {
+      std::lock_guard lock(mu_);
+      jobs_.push_back(std::move(fn));
+    }
+    cv_.notify_one();
+  }
+  void shutdown() override {
+    {
+      std::lock_guard lock(mu_);
+      shutdown_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+
+ private:
+  void work() {
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return shutdown_ || !jobs_.empty(); });
+        if (jobs_.empty()) return;  // shut down and drained
+        fn = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      try {
+        fn();
+      } catch (const std::exception& e) {
+        spdlog::error("api: connection task failed: {}", redact_text(e.what()));
+      } catch (...) {
+        spdlog::error("api: connection task failed with an unknown exception");
+      }
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;  // guarded by mu_
+  bool shutdown_ = false;                   // guarded by mu_
+  std::vector<std::thread> threads_;        // owner thread only
+};
+
+bool constant_time_equal(std::string_view given, std::string_view expected) {
+  // Time depends on the length of `given` only, never on where the first difference is.
+  unsigned diff = given.size() == expected.size() ? 0u : 1u;
+  for (size_t i = 0; i < given.size(); ++i) {
+    const unsigned char e = expected.empty() ? 0 : expected[i % expected.size()];
+    diff |= static_cast<unsigned char>(given[i]) ^ e;
+  }
+  return diff == 0 && !expected.empty();
+}
+
+bool is_loopback(const std::string& address) {
+  return address == "localhost" || address == "::1" || address.rfind("127.", 0) == 0;
+}
+
+std::string printable(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return redact_text(out);
+}
+
+std::string media_type(const httplib::Request& req) {
+  std::string t = req.get_header_value("Content-Type");
+  t = t.substr(0, t.find(';'));
+  while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
+  std::transform(t.begin(), t.end(), t.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return t;
+}
+
+}  // namespace
+
+struct ApiServer::Impl {
+  Impl(store::Store& store, ServerOptions o)
+      : options(std::move(o)), service(store, options.service) {}
+
+  using Handler = void (Impl::*)(const httplib::Request&, httplib::Response&);
+  using BodyHandler = void (Impl::*)(const httplib::Request&, httplib::Response&,
+                                     const httplib::ContentReader&);
+  struct RouteSpec {
+    const char* method;
+    const char* path;   // OpenAPI form
+    const char* regex;  // what httplib matches (the decoded path)
+    Handler handler = nullptr;
+    BodyHandler body_handler = nullptr;
+  };
+  static const std::vector<RouteSpec>& table();
+
+  void send(httplib::Response& res, Reply reply) {
+    redact_json(reply.body);
+    res.status = reply.status;
+    for (const auto& [k, v] : reply.headers) res.set_header(k, v);
+    if (reply.status >= 400 && !res.has_header("Connection")) {
+      res.set_header("Connection", "close");  // ConnectionServer ends it after any error
+    }
+    res.set_content(reply.body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n",
+                    "application/json");
+    if (reply.status >= 500) {
+      const auto& err = reply.body.contains("error") ? reply.body["error"] : reply.body;
+      spdlog::error("api: {} {}", reply.status,
+                    printable(err.value("message", std::string("(no message)"))));
+    }
+  }
+  void fail(httplib::Response& res, const ApiError& e) { send(res, ApiService::error_reply(e)); }
+
+  // Routes that take no query parameters refuse any (a typo is never silently ignored).
+  bool no_query(const httplib::Request& req, httplib::Response& res) {
+    if (req.params.empty()) return true;
+    fail(res, api_error(400, "api.invalid_query",
+                        "query parameter " + printable(req.params.begin()->first) +
+                            ": unknown (this path takes none)",
+                        printable(req.params.begin()->first)));
+    return false;
+  }
+
+  // Reads a request body, at most max_body_bytes, into `body`. false: answered (413, or 400
+  // when it was cut short). A request with neither Content-Length nor chunked encoding has no
+  // body (HTTP/1.1), so the reader is not asked to read to the end of the connection.
+  bool read_body(const httplib::Request& req, httplib::Response& res,
+                 const httplib::ContentReader& reader, std::string* body) {
+    std::string te = req.get_header_value("Transfer-Encoding");
+    std::transform(te.begin(), te.end(), te.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (!req.has_header("Content-Length") && te.find("chunked") == std::string::npos) return true;
+    size_t total = 0;
+    bool too_big = false;
+    const bool read = reader([&](const char* data, size_t n) {
+      total += n;
+      if (total > options.max_body_bytes) {
+        too_big = true;
+        return false;
+      }
+      if (body != nullptr) body->append(data, n);
+      return true;
+    });
+    // httplib refuses a Content-Length over the limit itself (status 413, body skipped).
+    if (!read && res.status == 413) too_big = true;
+    if (too_big) {
+      fail(res,
+           api_error(413, "api.body_too_large",
+                     "request body is over " + std::to_string(options.max_body_bytes) + " bytes"));
+      return false;
+    }
+    if (!read) {
+      fail(res,
+           api_error(400, "api.bad_request", "the request body could not be read (cut short?)"));
+      return false;
+    }
+    return true;
+  }
+
+  // A POST/PATCH body: bounded, JSON media type, parsed. nullopt: answered.
+  std::optional<json> read_json(const httplib::Request& req, httplib::Response& res,
+                                const httplib::ContentReader& reader, bool patch) {
+    std::string body;
+    if (!read_body(req, res, reader, &body)) return std::nullopt;
+    const std::string type = media_type(req);
+    if (type != "application/json" && !(patch && type == "application/merge-patch+json")) {
+      fail(res, api_error(415, "api.unsupported_media_type",
+                          "Content-Type must be application/json" +
+                              std::string(patch ? " or application/merge-patch+json" : "") +
+                              " (got '" + printable(req.get_header_value("Content-Type")) + "')"));
+      return std::nullopt;
+    }
+    auto j = parse_json_text(body);
+    if (!j) {
+      fail(res, j.error());
+      return std::nullopt;
+    }
+    return std::move(j.value());
+  }
+
+  std::optional<std::string> header(const httplib::Request& req, const char* name) {
+    if (!req.has_header(name)) return std::nullopt;
+    return req.get_header_value(name);
+  }
+
+  // The {name} of a path: checked like a name in a body, so "..", NUL and control characters
+  // never reach the store.
+  std::optional<std::string> path_name(const httplib::Request& req, httplib::Response& res) {
+    const std::string raw = req.matches.size() > 1 ? req.matches[1].str() : "";
+    auto n = check_name_text(raw, "name",
+                             Source{.label = "path", .prefix = "", .allow_worker_command = false});
+    if (!n) {
+      fail(res, n.error());
+      return std::nullopt;
+    }
+    return *n;
+  }
+
+  // ---- handlers -------------------------------------------------------------------------------
+  void healthz(const httplib::Request&, httplib::Response& res) { send(res, service.health()); }
+
+  void metrics(const httplib::Request& req, httplib::Response& res) {
+    if (!no_query(req, res)) return;
+    if (!options.metrics) {
+      fail(res, api_error(404, "metrics.not_configured",
+                          "this process serves no metrics (the engine supplies them)"));
+      return;
+    }
+    res.set_content(options.metrics(), "text/plain; version=0.0.4; charset=utf-8");
+  }
+
+  void openapi(const httplib::Request& req, httplib::Response& res) {
+    if (!no_query(req, res)) return;
+    res.set_content(std::string(openapi_document()), "application/json");
+  }
+
+  template <ResourceKind K>
+  void list(const httplib::Request& req, httplib::Response& res) {
+    if (!no_query(req, res)) return;
+    send(res, service.list(K));
+  }
+  template <ResourceKind K>
+  void get(const httplib::Request& req, httplib::Response& res) {
+    if (!no_query(req, res)) return;
+    auto name = path_name(req, res);
+    if (!name) return;
+    send(res, service.get(K, *name));
+  }
+  template <ResourceKind K>
+  void create(const httplib::Request& req, httplib::Response& res,
+              const httplib::ContentReader& reader) {
+    auto body = read_json(req, res, reader, false);
+    if (!body || !no_query(req, res)) return;
+    send(res, service.create(K, *body));
+  }
+  template <ResourceKind K>
+  void patch(const httplib::Request& req, httplib::Response& res,
+             const httplib::ContentReader& reader) {
+    auto body = read_json(req, res, reader, true);
+    if (!body || !no_query(req, res)) return;
+    auto name = path_name(req, res);
+    if (!name) return;
+    send(res, service.patch(K, *name, *body, header(req, "If-Match")));
+  }
+  template <ResourceKind K>
+  void remove(const httplib::Request& req, httplib::Response& res) {
+    std::optional<std::string> version = header(req, "If-Match");
+    for (const auto& [k, v] : req.params) {
+      if (k != "version") {
+        fail(res, api_error(400, "api.invalid_query",
+                            "query parameter " + printable(k) + ": unknown (expected version)",
+                            printable(k)));
+        return;
+      }
+      if (version && *version != v) {
+        fail(res, api_error(400, "api.invalid_field", "version: ?version= and If-Match disagree",
+                            "version"));
+        return;
+      }
+      version = v;
+    }
+    auto name = path_name(req, res);
+    if (!name) return;
+    send(res, service.remove(K, *name, version));
+  }
+
+  void snapshot(const httplib::Request& req, httplib::Response& res) {
+    if (!no_query(req, res)) return;
+    auto name = path_name(req, res);
+    if (!name) return;
+    auto out = service.snapshot(*name);
+    if (auto* reply = std::get_if<Reply>(&out)) {
+      send(res, std::move(*reply));
+      return;
+    }
+    auto& jpeg = std::get<BinaryReply>(out);
+    res.set_header("Cache-Control", "no-store");
+    res.set_content(std::move(jpeg.body), jpeg.content_type.c_str());
+  }
+
+  void events(const httplib::Request& req, httplib::Response& res) {
+    QueryParams params(req.params.begin(), req.params.end());
+    send(res, service.events(params));
+  }
+  void stats(const httplib::Request& req, httplib::Response& res) {
+    if (!no_query(req, res)) return;
+    send(res, service.stats());
+  }
+  void engines(const httplib::Request& req, httplib::Response& res) {
+    if (!no_query(req, res)) return;
+    send(res, service.engines());
+  }
+
+  // ---- cross-cutting --------------------------------------------------------------------------
+  // Refuses requests whose body framing two parsers could read differently (the root of request
+  // smuggling): a Transfer-Encoding other than "chunked", or on a method that takes no body here;
+  // both Content-Length and Transfer-Encoding; Content-Length given twice; a body on GET/HEAD.
+  // Every refusal is an error answer, so the connection ends with it.
+  std::optional<std::string> framing_problem(const httplib::Request& req) {
+    const bool has_te = req.has_header("Transfer-Encoding");
+    const bool takes_body = req.method == "POST" || req.method == "PUT" || req.method == "PATCH";
+    if (req.get_header_value_count("Content-Length") > 1) return "Content-Length given twice";
+    if (req.get_header_value_count("Transfer-Encoding") > 1) return "Transfer-Encoding given twice";
+    if (has_te) {
+      std::string te = req.get_header_value("Transfer-Encoding");
+      std::transform(te.begin(), te.end(), te.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (te != "chunked")
+        return "Transfer-Encoding '" + printable(te) + "' (only chunked is read)";
+      if (!takes_body) return req.method + " takes no chunked body here";
+      if (req.has_header("Content-Length")) return "both Content-Length and Transfer-Encoding";
+    }
+    if ((req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS") &&
+        req.get_header_value<uint64_t>("Content-Length") > 0) {
+      return req.method + " takes no body";
+    }
+    return std::nullopt;
+  }
+
+  httplib::Server::HandlerResponse pre_route(const httplib::Request& req, httplib::Response& res) {
+    if (auto why = framing_problem(req)) {
+      fail(res, api_error(400, "api.bad_request", "request framing refused: " + *why));
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return authorize(req, res);
+  }
+
+  httplib::Server::HandlerResponse authorize(const httplib::Request& req, httplib::Response& res) {
+    if (options.token.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    const bool guarded = req.path == "/metrics" || req.path.rfind("/metrics/", 0) == 0 ||
+                         req.path == "/api/v1" || req.path.rfind("/api/v1/", 0) == 0;
+    if (!guarded) return httplib::Server::HandlerResponse::Unhandled;
+    const std::string auth = req.get_header_value("Authorization");
+    const std::string_view scheme = "Bearer ";
+    const bool has_scheme =
+        auth.size() > scheme.size() &&
+        std::equal(scheme.begin(), scheme.end(), auth.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) ==
+                 std::tolower(static_cast<unsigned char>(b));
+        });
+    if (has_scheme &&
+        constant_time_equal(std::string_view(auth).substr(scheme.size()), options.token)) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    res.set_header("WWW-Authenticate", "Bearer realm=\"orion\"");
+    fail(res, api_error(401, "api.unauthorized",
+                        auth.empty() ? "this server needs Authorization: Bearer <token> "
+                                       "(ORION_API_TOKEN)"
+                                     : "the Authorization header does not carry this server's "
+                                       "token"));
+    return httplib::Server::HandlerResponse::Handled;
+  }
+
+  // No route for this method and path: 405 with Allow when another method has one, else 404.
+  void no_route(const httplib::Request& req, httplib::Response& res) {
+    std::string allow;
+    for (const auto& r : table()) {
+      if (std::regex_match(req.path, std::regex(r.regex))) {
+        allow += (allow.empty() ? "" : ", ") + std::string(r.method);
+      }
+    }
+    if (!allow.empty()) {
+      res.set_header("Allow", allow);
+      fail(res, api_error(405, "api.method_not_allowed",
+                          req.method + " is not allowed on " + printable(req.path) +
+                              " (allowed: " + allow + ")"));
+    } else {
+      fail(res, api_error(404, "api.no_route",
+                          "no such path: " + printable(req.path) + " (see /api/v1/openapi.json)"));
+    }
+  }
+
+  // Errors httplib produces itself (no route, body over the limit, a bad request line) get the
+  // same JSON form; answers that already have a body are left alone.
+  httplib::Server::HandlerResponse on_error(const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    if (res.status == 404) {
+      no_route(req, res);
+    } else if (res.status == 413) {
+      fail(res,
+           api_error(413, "api.body_too_large",
+                     "request body is over " + std::to_string(options.max_body_bytes) + " bytes"));
+    } else if (res.status == 500) {
+      fail(res, api_error(500, "api.internal", "internal error (logged)"));
+    } else {
+      fail(res, api_error(res.status, "api.bad_request",
+                          "the request could not be read as HTTP (status " +
+                              std::to_string(res.status) + ")"));
+    }
+    return httplib::Server::HandlerResponse::Handled;
+  }
+
+  // Every method that may carry a body is served through a content reader, so no body is ever
+  // read beyond max_body_bytes (httplib would buffer a chunked body of any size for a plain
+  // handler): DELETE routes drop theirs, and a catch-all for POST, PUT, PATCH and DELETE
+  // answers the paths and methods the table does not have.
+  void register_routes() {
+    for (const auto& r : table()) {
+      const std::string m = r.method;
+      if (r.body_handler) {
+        auto fn = [this, h = r.body_handler](const httplib::Request& req, httplib::Response& res,
+                                             const httplib::ContentReader& reader) {
+          (this->*h)(req, res, reader);
+        };
+        if (m == "POST") http.Post(r.regex, fn);
+        if (m == "PATCH") http.Patch(r.regex, fn);
+      } else if (m == "DELETE") {
+        http.Delete(r.regex,
+                    [this, h = r.handler](const httplib::Request& req, httplib::Response& res,
+                                          const httplib::ContentReader& reader) {
+                      if (read_body(req, res, reader, nullptr)) (this->*h)(req, res);
+                    });
+      } else {
+        http.Get(r.regex, [this, h = r.handler](const httplib::Request& req,
+                                                httplib::Response& res) { (this->*h)(req, res); });
+      }
+    }
+    auto unrouted = [this](const httplib::Request& req, httplib::Response& res,
+                           const httplib::ContentReader& reader) {
+      if (read_body(req, res, reader, nullptr)) no_route(req, res);
+    };
+    http.Post(".*", unrouted);
+    http.Put(".*", unrouted);
+    http.Patch(".*", unrouted);
+    http.Delete(".*", unrouted);
+  }
+
+  ServerOptions options;
+  ApiService service;
+  ConnectionServer http;  // closes the connection after every error answer
+  std::thread listener;   // owner thread only
+  int port = 0;
+  std::atomic<bool> listener_done{false};
+  bool stopped = false;  // owner thread only
+};
+
+const std::vector<ApiServer::Impl::RouteSpec>& ApiServer::Impl::table() {
+  using I = ApiServer::Impl;
+  constexpr auto S = ResourceKind::kStream;
+  constexpr auto M = ResourceKind::kModel;
+  constexpr auto P = ResourceKind::kPipeline;
+  static const std::vector<RouteSpec> routes = {
+      {"GET", "/healthz", "/healthz", &I::healthz},
+      {"GET", "/metrics", "/metrics", &I::metrics},
+      {"GET", "/api/v1/openapi.json", R"(/api/v1/openapi\.json)", &I::openapi},
+      {"GET", "/api/v1/streams", "/api/v1/streams", &I::list<S>},
+      {"POST", "/api/v1/streams", "/api/v1/streams", nullptr, &I::create<S>},
+      {"GET", "/api/v1/streams/{name}", "/api/v1/streams/([^/]+)", &I::get<S>},
+      {"PATCH", "/api/v1/streams/{name}", "/api/v1/streams/([^/]+)", nullptr, &I::patch<S>},
+      {"DELETE", "/api/v1/streams/{name}", "/api/v1/streams/([^/]+)", &I::remove<S>},
+      {"GET", "/api/v1/streams/{name}/snapshot.jpg", R"(/api/v1/streams/([^/]+)/snapshot\.jpg)",
+       &I::snapshot},
+      {"GET", "/api/v1/models", "/api/v1/models", &I::list<M>},
+      {"POST", "/api/v1/models", "/api/v1/models", nullptr, &I::create<M>},
+      {"GET", "/api/v1/models/{name}", "/api/v1/models/([^/]+)", &I::get<M>},
+      {"PATCH", "/api/v1/models/{name}", "/api/v1/models/([^/]+)", nullptr, &I::patch<M>},
+      {"DELETE", "/api/v1/models/{name}", "/api/v1/models/([^/]+)", &I::remove<M>},
+      {"GET", "/api/v1/pipelines", "/api/v1/pipelines", &I::list<P>},
+      {"POST", "/api/v1/pipelines", "/api/v1/pipelines", nullptr, &I::create<P>},
+      {"GET", "/api/v1/pipelines/{name}", "/api/v1/pipelines/([^/]+)", &I::get<P>},
+      {"PATCH", "/api/v1/pipelines/{name}", "/api/v1/pipelines/([^/]+)", nullptr, &I::patch<P>},
+      {"DELETE", "/api/v1/pipelines/{name}", "/api/v1/pipelines/([^/]+)", &I::remove<P>},
+      {"GET", "/api/v1/events", "/api/v1/events", &I::events},
+      {"GET", "/api/v1/stats", "/api/v1/stats", &I::stats},
+      {"GET", "/api/v1/engines", "/api/v1/engines", &I::engines},
+  };
+  return routes;
+}
+
+std::vector<ApiServer::Route> ApiServer::routes() {
+  std::vector<Route> out;
+  for (const auto& r : Impl::table()) out.push_back({r.method, r.path});
+  return out;
+}
+
+Result<std::string> token_from_environment() {
+  const char* t = std::getenv("ORION_API_TOKEN");
+  if (t == nullptr) return std::string();
+  const std::string token = t;
+  if (token.empty()) {
+    return make_error("api.bad_token",
+                      "ORION_API_TOKEN is set but empty: unset it for no token, or give one");
+  }
+  for (char c : token) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f) {
+      return make_error("api.bad_token",
+                        "ORION_API_TOKEN contains whitespace or a control character (it must "
+                        "fit in an Authorization header)");
+    }
+  }
+  return token;
+}
+
+ApiServer::ApiServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+ApiServer::~ApiServer() { stop(); }
+
+Result<std::unique_ptr<ApiServer>> ApiServer::start(store::Store& store, ServerOptions options) {
+  for (char c : options.token) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f) {
+      return make_error("api.bad_token",
+                        "the API token contains whitespace or a control character");
+    }
+  }
+  if (options.token.empty() && !is_loopback(options.address) &&
+      !options.allow_unauthenticated_remote) {
+    return make_error("api.insecure",
+                      "refusing to serve the API on " + options.address +
+                          " without a token: anyone who can reach it could change every stream "
+                          "(set ORION_API_TOKEN, or serve 127.0.0.1)");
+  }
+  if (options.threads < 1) options.threads = 1;
+  auto impl = std::make_unique<Impl>(store, std::move(options));
+  Impl* p = impl.get();
+  auto& http = p->http;
+  const int threads = p->options.threads;
+  http.new_task_queue = [threads] { return new NamedPool(threads); };
+  http.set_payload_max_length(p->options.max_body_bytes);
+  http.set_keep_alive_timeout(
+      2);  // an idle keep-alive connection holds a worker (and stop()) this long
+  http.set_pre_routing_handler(
+      [p](const httplib::Request& req, httplib::Response& res) { return p->pre_route(req, res); });
+  http.set_error_handler(httplib::Server::HandlerWithResponse(
+      [p](const httplib::Request& req, httplib::Response& res) { return p->on_error(req, res); }));
+  http.set_exception_handler(
+      [p](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "unknown exception";
+        try {
+          if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        spdlog::error("api: handler failed: {}", printable(what));
+        p->fail(res, api_error(500, "api.internal", "internal error (logged)"));
+      });
+  // Runs after every answer is written: errors end the connection (ConnectionServer).
+  http.set_logger([p](const httplib::Request& req, const httplib::Response& res) {
+    if (res.status >= 400) ConnectionServer::close_after_this_request();
+    if (p->options.access_log) {
+      spdlog::info("api: {} {} {} {}B", printable(req.method), printable(req.path), res.status,
+                   res.body.size());
+    }
+  });
+  p->register_routes();
+
+  const std::string& address = p->options.address;
+  if (p->options.port == 0) {
+    p->port = http.bind_to_any_port(address);
+    if (p->port <= 0) {
+      return make_error("api.bind", "cannot listen on " + address + " (any port)");
+    }
+  } else {
+    if (!http.bind_to_port(address, p->options.port)) {
+      return make_error("api.bind", "cannot listen on " + address + ":" +
+                                        std::to_string(p->options.port) +
+                                        " (in use, or not an address of this machine)");
+    }
+    p->port = p->options.port;
+  }
+  p->listener = std::thread([p] {
+    run_guarded("orion-api", [p] {
+      if (!p->http.listen_after_bind()) spdlog::error("api: the listener stopped with an error");
+    });
+    p->listener_done = true;
+  });
+  // httplib's stop() only acts on a running listener: wait until it runs (it sets that first
+  // thing), so a stop() right after start() cannot be lost.
+  while (!p->http.is_running() && !p->listener_done) std::this_thread::yield();
+  return std::unique_ptr<ApiServer>(new ApiServer(std::move(impl)));
+}
+
+int ApiServer::port() const { return impl_->port; }
+
+std::string ApiServer::base_url() const {
+  const std::string& a = impl_->options.address;
+  const std::string host = a.find(':') != std::string::npos ? "[" + a + "]" : a;
+  return "http://" + host + ":" + std::to_string(impl_->port);
+}
+
+void ApiServer::stop() {
+  if (!impl_ || impl_->stopped) return;
+  impl_->stopped = true;
+  impl_->http.stop();
+  if (impl_->listener.joinable()) impl_->listener.join();
+}
+
+}  // namespace orion::api
