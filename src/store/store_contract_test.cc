@@ -649,7 +649,13 @@ TEST_P(StoreContract, EventsAreQueriedByFiltersAndACursor) {
     auto r = store_->query_events(query(100, cursor));
     ASSERT_OK(r);
     if (r->empty()) break;
-    for (const auto& e : *r) seen.push_back(e.id);
+    for (const auto& e : *r) {
+      // The id given for batch[i] is the row holding batch[i] (chunked inserts keep the order).
+      const size_t i = seen.size();
+      ASSERT_LT(i, batch.size());
+      EXPECT_EQ(e.sequence, batch[i].sequence) << "id " << e.id;
+      seen.push_back(e.id);
+    }
     cursor = r->back().id;
   }
   EXPECT_EQ(seen, *ids);

@@ -51,6 +51,8 @@ Result<std::string> find_bin_dir(const std::string& given) {
   } else {
     if (const char* env = std::getenv("ORION_PG_BIN"); env != nullptr && *env != '\0') {
       if (check(env)) return std::string(env);
+      return make_error("postgres.missing", std::string("ORION_PG_BIN is '") + env +
+                                                "', which holds no initdb and postgres");
     }
     // Debian: /usr/lib/postgresql/<major>/bin, the newest first.
     std::vector<fs::path> versions;
