@@ -10,6 +10,12 @@
 
 set(ORION_WARNINGS -Wall -Wextra -Wpedantic -Werror -Wshadow -Wnon-virtual-dtor
     -Wno-error=deprecated-declarations)
+# Clang checks the locking annotations of core/thread_annotations.h (GUARDED_BY, REQUIRES, ...);
+# -beta adds the lock-order checks (ACQUIRED_AFTER/ACQUIRED_BEFORE). scripts/thread-safety.sh
+# runs this build in CI. GCC has no such analysis: the annotations are empty there.
+if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+  list(APPEND ORION_WARNINGS -Wthread-safety -Wthread-safety-beta)
+endif()
 
 set(ORION_SANITIZER_FLAGS "")
 if(ORION_SANITIZE STREQUAL "thread")

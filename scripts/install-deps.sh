@@ -17,6 +17,7 @@ packages=(
   gstreamer1.0-x gstreamer1.0-rtsp
   ffmpeg
   glib-networking openssl
+  clang clang-format  # scripts/thread-safety.sh (clang++), scripts/check-format.sh
 )
 
 missing=()

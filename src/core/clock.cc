@@ -23,6 +23,7 @@ bool Clock::sleep_until(Timestamp deadline, const std::stop_token& stop) const {
   if (now() >= deadline) return true;
   if (stop.stop_requested()) return false;
   // A private condition variable nobody notifies: only the deadline or `stop` end the wait.
+  // Its mutex guards no data (a std::mutex: nothing for the thread-safety analysis to check).
   std::mutex mu;
   std::condition_variable_any cv;
   std::unique_lock lock(mu);
@@ -61,7 +62,7 @@ bool SteadyClock::wait_impl(std::condition_variable_any& cv, std::unique_lock<st
 FakeClock::FakeClock(Timestamp start) : now_(start.nanos()) {}
 
 FakeClock::~FakeClock() {
-  std::lock_guard g(mu_);
+  MutexLock g(mu_);
   assert(waiting_.empty() && "FakeClock destroyed while threads still wait through it");
 }
 
@@ -74,7 +75,7 @@ bool FakeClock::wait_impl(std::condition_variable_any& cv, std::unique_lock<std:
   std::stop_source release;
   Key key;
   {
-    std::lock_guard g(mu_);
+    MutexLock g(mu_);
     if (now_.load(std::memory_order_relaxed) >= deadline.nanos()) return pred();
     key = Key{deadline.nanos(), next_id_++};
     waiting_.emplace(key, release);
@@ -85,13 +86,13 @@ bool FakeClock::wait_impl(std::condition_variable_any& cv, std::unique_lock<std:
     cv.wait(lock, release.get_token(), [&pred] { return pred(); });
   }  // `forward` is gone (its callback finished) before `release` is destroyed
   {
-    std::lock_guard g(mu_);
+    MutexLock g(mu_);
     waiting_.erase(key);  // no-op when advance()/set() released it
   }
   return pred();
 }
 
-void FakeClock::move_to_locked(std::unique_lock<std::mutex> held, int64_t t) {
+std::vector<std::stop_source> FakeClock::move_to_locked(int64_t t) {
   now_.store(t, std::memory_order_release);
   // The waiters due at `t`, in key order: deadline, then registration.
   std::vector<std::stop_source> due;
@@ -101,44 +102,64 @@ void FakeClock::move_to_locked(std::unique_lock<std::mutex> held, int64_t t) {
     it = waiting_.erase(it);
   }
   released_ += due.size();
-  held.unlock();
+  return due;
+}
+
+void FakeClock::release(std::vector<std::stop_source>& due) {
   for (auto& s : due) s.request_stop();  // wakes each waiter's condition variable
 }
 
 void FakeClock::advance(Duration d) {
-  std::unique_lock lock(mu_);
-  const int64_t t = now_.load(std::memory_order_relaxed) + d.count_nanos();
-  move_to_locked(std::move(lock), t);
+  std::vector<std::stop_source> due;
+  {
+    MutexLock lock(mu_);
+    due = move_to_locked(now_.load(std::memory_order_relaxed) + d.count_nanos());
+  }
+  release(due);
 }
 
-void FakeClock::set(Timestamp t) { move_to_locked(std::unique_lock(mu_), t.nanos()); }
+void FakeClock::set(Timestamp t) {
+  std::vector<std::stop_source> due;
+  {
+    MutexLock lock(mu_);
+    due = move_to_locked(t.nanos());
+  }
+  release(due);
+}
 
 bool FakeClock::advance_to_next_deadline() {
-  std::unique_lock lock(mu_);
-  if (waiting_.empty() || waiting_.begin()->first.first == kNever.nanos()) return false;
-  const int64_t t = std::max(now_.load(std::memory_order_relaxed), waiting_.begin()->first.first);
-  move_to_locked(std::move(lock), t);
+  std::vector<std::stop_source> due;
+  {
+    MutexLock lock(mu_);
+    if (waiting_.empty() || waiting_.begin()->first.first == kNever.nanos()) return false;
+    const int64_t t = std::max(now_.load(std::memory_order_relaxed), waiting_.begin()->first.first);
+    due = move_to_locked(t);
+  }
+  release(due);
   return true;
 }
 
 size_t FakeClock::waiters() const {
-  std::lock_guard g(mu_);
+  MutexLock g(mu_);
   return waiting_.size();
 }
 
 bool FakeClock::wait_for_waiters(size_t n, Duration limit) const {
-  std::unique_lock lock(mu_);
-  return registered_cv_.wait_for(lock, limit.to_chrono(), [&] { return waiting_.size() >= n; });
+  UniqueLock lock(mu_);
+  return registered_cv_.wait_for(lock.native(), limit.to_chrono(), [&] {
+    mu_.assert_held();
+    return waiting_.size() >= n;
+  });
 }
 
 std::optional<Timestamp> FakeClock::next_deadline() const {
-  std::lock_guard g(mu_);
+  MutexLock g(mu_);
   if (waiting_.empty() || waiting_.begin()->first.first == kNever.nanos()) return std::nullopt;
   return Timestamp::from_nanos(waiting_.begin()->first.first);
 }
 
 uint64_t FakeClock::released() const {
-  std::lock_guard g(mu_);
+  MutexLock g(mu_);
   return released_;
 }
 

@@ -12,9 +12,11 @@
 //                                          deadline passed or `stop` was requested first).
 // A component that waits through a Clock uses a std::condition_variable_any (not a
 // std::condition_variable: the clock wakes it through a stop token, which only the `_any`
-// variant can wait on without a lost wake-up) and a std::unique_lock<std::mutex>. The waker
-// changes what `pred` reads while holding that mutex, then notifies `cv`, as with any
-// condition variable. `pred` is called with the lock held.
+// variant can wait on without a lost wake-up) and an orion::UniqueLock on an orion::Mutex
+// (core/thread_annotations.h; a std::unique_lock<std::mutex> works too). The waker changes
+// what `pred` reads while holding that mutex, then notifies `cv`, as with any condition
+// variable. `pred` is called with the lock held: a predicate that reads fields GUARDED_BY the
+// mutex starts with mu.assert_held(), since the analysis looks at a lambda on its own.
 //
 // Deadlines are Timestamps on the clock's own timeline: compute them with deadline_after(),
 // which saturates, so deadline_after(Duration::max()) is kNever (wait without a time limit).
@@ -34,7 +36,9 @@
 #include <optional>
 #include <stop_token>
 #include <utility>
+#include <vector>
 
+#include "core/thread_annotations.h"
 #include "core/time.h"
 
 namespace orion {
@@ -71,6 +75,17 @@ class Clock {
   bool wait_for(std::condition_variable_any& cv, std::unique_lock<std::mutex>& lock, Duration d,
                 const std::stop_token& stop, Pred pred) const {
     return wait_until(cv, lock, deadline_after(d), stop, std::move(pred));
+  }
+  // The same through an annotated lock (its std::unique_lock is unlocked and relocked inside).
+  template <class Pred>
+  bool wait_until(std::condition_variable_any& cv, UniqueLock& lock, Timestamp deadline,
+                  const std::stop_token& stop, Pred pred) const {
+    return wait_until(cv, lock.native(), deadline, stop, std::move(pred));
+  }
+  template <class Pred>
+  bool wait_for(std::condition_variable_any& cv, UniqueLock& lock, Duration d,
+                const std::stop_token& stop, Pred pred) const {
+    return wait_until(cv, lock.native(), deadline_after(d), stop, std::move(pred));
   }
 
  protected:
@@ -124,8 +139,9 @@ class SteadyClock final : public Clock {
 //
 // Time may be set backwards (set()); no waiter is released by that.
 // Locks: mu_ is a leaf for the clock's callers (taken under a waiter's own mutex, never the
-// other way round); the release itself (stop_source::request_stop, which notifies the
-// waiter's condition variable) runs after mu_ is dropped.
+// other way round: waiter's mutex → FakeClock::mu_); the release itself
+// (stop_source::request_stop, which notifies the waiter's condition variable) runs after mu_
+// is dropped.
 class FakeClock final : public Clock {
  public:
   explicit FakeClock(Timestamp start = Timestamp::from_nanos(1'000'000'000));
@@ -161,18 +177,19 @@ class FakeClock final : public Clock {
                  const Predicate& pred) const override;
 
  private:
-  // Sets the time to t and releases the waiters due by then. Called holding mu_ (in `held`);
-  // the release runs after it is dropped.
-  void move_to_locked(std::unique_lock<std::mutex> held, int64_t t);
+  // Sets the time to t and takes the waiters due by then out of waiting_, in release order.
+  // The caller releases them (release()) after dropping mu_.
+  std::vector<std::stop_source> move_to_locked(int64_t t) REQUIRES(mu_);
+  static void release(std::vector<std::stop_source>& due);
 
   using Key = std::pair<int64_t, uint64_t>;  // (deadline ns, registration number)
 
-  std::atomic<int64_t> now_;  // written under mu_; read without it by now()
-  mutable std::mutex mu_;
-  mutable std::condition_variable registered_cv_;    // notified when a waiter registers
-  mutable std::map<Key, std::stop_source> waiting_;  // guarded by mu_
-  mutable uint64_t next_id_ = 0;                     // guarded by mu_
-  mutable uint64_t released_ = 0;                    // guarded by mu_
+  std::atomic<int64_t> now_;  // written under mu_; read without it by now() (an atomic)
+  mutable Mutex mu_;
+  mutable std::condition_variable registered_cv_;  // notified when a waiter registers
+  mutable std::map<Key, std::stop_source> waiting_ GUARDED_BY(mu_);
+  mutable uint64_t next_id_ GUARDED_BY(mu_) = 0;
+  mutable uint64_t released_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace orion

@@ -175,21 +175,25 @@ TEST(FakeClock, AStopAlreadyRequestedReturnsAtOnce) {
 struct ConditionWaiter {
   ConditionWaiter(const Clock& clock, Timestamp deadline)
       : thread([this, &clock, deadline](std::stop_token st) {
-          std::unique_lock lock(mu);
-          result = clock.wait_until(cv, lock, deadline, st, [this] { return ready; });
+          // The UniqueLock overload (two other tests use the std::unique_lock<std::mutex> one).
+          UniqueLock lock(mu);
+          result = clock.wait_until(cv, lock, deadline, st, [this] {
+            mu.assert_held();  // the predicate runs with mu held
+            return ready;
+          });
           done.store(true);
         }) {}
   void make_ready() {
     {
-      std::lock_guard lock(mu);
+      MutexLock lock(mu);
       ready = true;
     }
     cv.notify_all();
   }
-  std::mutex mu;
+  Mutex mu;
   std::condition_variable_any cv;
-  bool ready = false;  // guarded by mu
-  bool result = false;
+  bool ready GUARDED_BY(mu) = false;
+  bool result = false;  // written by the thread, read after it is joined
   std::atomic<bool> done{false};
   std::jthread thread;
 };

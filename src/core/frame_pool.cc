@@ -5,6 +5,8 @@
 #include <string>
 #include <utility>
 
+#include "core/thread_annotations.h"
+
 namespace orion {
 
 struct HeapFramePool::State {
@@ -18,9 +20,9 @@ struct HeapFramePool::State {
   }
 
   const size_t capacity;
-  mutable std::mutex mu;
-  std::vector<Buffer> free;  // guarded by mu
-  PoolStats stats;           // guarded by mu (capacity copied in at read)
+  mutable Mutex mu;
+  std::vector<Buffer> free GUARDED_BY(mu);
+  PoolStats stats GUARDED_BY(mu);  // capacity copied in at read
 };
 
 HeapFramePool::HeapFramePool(size_t capacity) : state_(std::make_shared<State>(capacity)) {}
@@ -30,7 +32,7 @@ Result<MutableFramePtr> HeapFramePool::acquire(const FrameLayout& layout) {
   if (!layout.valid()) return make_error("pool.bad_layout", "frame layout has no pixels");
   State::Buffer buf{nullptr, 0};
   {
-    std::lock_guard lock(state_->mu);
+    MutexLock lock(state_->mu);
     if (state_->capacity != 0 && state_->stats.in_use >= state_->capacity) {
       ++state_->stats.exhausted;
       return make_error("pool.exhausted", "all " + std::to_string(state_->capacity) +
@@ -60,7 +62,7 @@ Result<MutableFramePtr> HeapFramePool::acquire(const FrameLayout& layout) {
     const size_t rounded = (layout.size + 63) / 64 * 64;
     buf.data = static_cast<uint8_t*>(std::aligned_alloc(64, rounded));
     if (buf.data == nullptr) {
-      std::lock_guard lock(state_->mu);
+      MutexLock lock(state_->mu);
       --state_->stats.in_use;
       --state_->stats.allocated;
       return make_error("pool.no_memory", "cannot allocate " + std::to_string(layout.size) + " bytes");
@@ -71,7 +73,7 @@ Result<MutableFramePtr> HeapFramePool::acquire(const FrameLayout& layout) {
   mem.data = buf.data;
   mem.size = buf.size;
   mem.release = [state = state_, buf] {
-    std::lock_guard lock(state->mu);
+    MutexLock lock(state->mu);
     state->free.push_back(buf);
     --state->stats.in_use;
   };
@@ -79,7 +81,7 @@ Result<MutableFramePtr> HeapFramePool::acquire(const FrameLayout& layout) {
 }
 
 PoolStats HeapFramePool::stats() const {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   PoolStats s = state_->stats;
   s.capacity = state_->capacity;
   return s;

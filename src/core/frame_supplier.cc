@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "core/thread.h"
+#include "core/thread_annotations.h"
 
 namespace orion {
 
@@ -34,7 +35,9 @@ void use_batch_scheduling() {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
-// Mailbox: one subscriber's single slot. Every field below `mu` is guarded by it.
+// Mailbox: one subscriber's single slot. Every field below `mu` is guarded by it; name, sla and
+// clock are constants. Lock order: Core::subscribers_mu → mu (subscribe() delivers the latest
+// frame under the list lock); nothing is locked while mu is held.
 struct Subscription::Mailbox {
   Mailbox(std::string n, SlaClass s, const Clock* c) : name(std::move(n)), sla(s), clock(c) {}
 
@@ -42,21 +45,24 @@ struct Subscription::Mailbox {
   const SlaClass sla;
   const Clock* const clock;
 
-  mutable std::mutex mu;
+  mutable Mutex mu;
   // _any: a timed next_frame() waits through the supplier's Clock, which needs one (clock.h).
   std::condition_variable_any cv;
-  FramePtr frame;  // non-null exactly when a frame is pending
-  int waiters = 0;
-  bool closed = false;
-  uint64_t offered = 0, taken = 0, dropped = 0;
-  Timestamp last_take_time;
-  Duration last_age, max_age;
+  FramePtr frame GUARDED_BY(mu);  // non-null exactly when a frame is pending
+  int waiters GUARDED_BY(mu) = 0;
+  bool closed GUARDED_BY(mu) = false;
+  uint64_t offered GUARDED_BY(mu) = 0;
+  uint64_t taken GUARDED_BY(mu) = 0;
+  uint64_t dropped GUARDED_BY(mu) = 0;
+  Timestamp last_take_time GUARDED_BY(mu);
+  Duration last_age GUARDED_BY(mu);
+  Duration max_age GUARDED_BY(mu);
 
   // Puts `f` in the slot. The replaced frame goes to `displaced` so that its release (maybe the
   // last reference, running a pool deleter) happens after the lock is dropped.
   // Returns true when a consumer is blocked and must be woken.
-  bool deliver(const FramePtr& f, FramePtr& displaced) {
-    std::lock_guard lock(mu);
+  bool deliver(const FramePtr& f, FramePtr& displaced) EXCLUDES(mu) {
+    MutexLock lock(mu);
     if (closed) return false;
     if (frame) ++dropped;
     displaced = std::exchange(frame, f);
@@ -64,9 +70,9 @@ struct Subscription::Mailbox {
     return waiters > 0;
   }
 
-  void close(FramePtr& displaced) {
+  void close(FramePtr& displaced) EXCLUDES(mu) {
     {
-      std::lock_guard lock(mu);
+      MutexLock lock(mu);
       if (closed) return;
       closed = true;
       if (frame) ++dropped;
@@ -76,8 +82,8 @@ struct Subscription::Mailbox {
     cv.notify_all();
   }
 
-  // Caller holds `mu` and frame != nullptr.
-  FramePtr take_locked() {
+  // Precondition: frame != nullptr.
+  FramePtr take_locked() REQUIRES(mu) {
     FramePtr f = std::move(frame);
     frame = nullptr;
     ++taken;
@@ -87,8 +93,8 @@ struct Subscription::Mailbox {
     return f;
   }
 
-  SubscriberStats stats() const {
-    std::lock_guard lock(mu);
+  SubscriberStats stats() const EXCLUDES(mu) {
+    MutexLock lock(mu);
     SubscriberStats s;
     s.name = name;
     s.sla = sla;
@@ -111,13 +117,14 @@ using MailboxList = std::vector<std::shared_ptr<Mailbox>>;
 // A notifier thread wakes the blocked consumers it is handed. Its job is itself a single slot:
 // a newer job replaces an older one not yet started. That is safe because every job lists every
 // consumer still blocked when its frame was delivered, a superset of the older job's.
+// mu is a leaf (the notifier wakes the mailboxes' condition variables after dropping it).
 struct Notifier {
-  std::mutex mu;
+  Mutex mu;
   std::condition_variable cv;
-  std::shared_ptr<const MailboxList> snapshot;  // guarded by mu; keeps the mailboxes alive
-  std::vector<uint32_t> job;                    // guarded by mu; indices into snapshot
-  bool has_job = false;                         // guarded by mu
-  bool stop = false;                            // guarded by mu
+  std::shared_ptr<const MailboxList> snapshot GUARDED_BY(mu);  // keeps the mailboxes alive
+  std::vector<uint32_t> job GUARDED_BY(mu);                    // indices into snapshot
+  bool has_job GUARDED_BY(mu) = false;
+  bool stop GUARDED_BY(mu) = false;
   std::jthread thread;
 
   void run(bool batch) {
@@ -126,8 +133,11 @@ struct Notifier {
     std::shared_ptr<const MailboxList> snap;
     for (;;) {
       {
-        std::unique_lock lock(mu);
-        cv.wait(lock, [&] { return has_job || stop; });
+        UniqueLock lock(mu);
+        cv.wait(lock.native(), [&] {
+          mu.assert_held();  // the predicate runs with mu held
+          return has_job || stop;
+        });
         if (stop) return;
         mine.swap(job);
         snap = std::move(snapshot);
@@ -151,25 +161,31 @@ struct FrameSupplier::Core {
   const Clock* const clock;
   const size_t threshold;
 
-  // Inbox. Guarded by inbox_mu.
-  std::mutex inbox_mu;
+  // Inbox. Guarded by inbox_mu, a leaf (never held with another lock of the supplier).
+  mutable Mutex inbox_mu;
   std::condition_variable inbox_cv;
-  FramePtr inbox;
-  bool distributor_waiting = false;
-  bool stopping = false;        // stop() was called or a thread died: publish() refuses
-  bool stop_requested = false;  // stop() was called (it joins the threads once)
-  std::string failure;          // why a thread died ("" while none did)
-  uint64_t last_sequence = 0;
-  uint64_t published = 0, rejected_stale = 0, inbox_overwritten = 0;
+  FramePtr inbox GUARDED_BY(inbox_mu);
+  bool distributor_waiting GUARDED_BY(inbox_mu) = false;
+  // stop() was called or a thread died: publish() refuses.
+  bool stopping GUARDED_BY(inbox_mu) = false;
+  // stop() was called (it joins the threads once).
+  bool stop_requested GUARDED_BY(inbox_mu) = false;
+  std::string failure GUARDED_BY(inbox_mu);  // why a thread died ("" while none did)
+  uint64_t last_sequence GUARDED_BY(inbox_mu) = 0;
+  uint64_t published GUARDED_BY(inbox_mu) = 0;
+  uint64_t rejected_stale GUARDED_BY(inbox_mu) = 0;
+  uint64_t inbox_overwritten GUARDED_BY(inbox_mu) = 0;
 
   // Subscribers. Guarded by subscribers_mu. The list is copy-on-write: the distributor takes a
   // reference to the current list and walks it without holding the lock.
-  mutable std::mutex subscribers_mu;
-  std::shared_ptr<const MailboxList> subscribers = std::make_shared<MailboxList>();
-  FramePtr latest;  // newest distributed frame, handed to new subscribers
-  bool closed = false;
+  mutable Mutex subscribers_mu ACQUIRED_BEFORE(Mailbox::mu);
+  std::shared_ptr<const MailboxList> subscribers GUARDED_BY(subscribers_mu) =
+      std::make_shared<MailboxList>();
+  // The newest distributed frame, handed to new subscribers.
+  FramePtr latest GUARDED_BY(subscribers_mu);
+  bool closed GUARDED_BY(subscribers_mu) = false;
 
-  std::atomic<uint64_t> distributed{0};
+  std::atomic<uint64_t> distributed{0};  // read without a lock (stats)
 
   // Started by the distribution thread the first time more than `threshold` consumers must be
   // woken (most streams never need them); fixed from then on. Joined by stop() after the
@@ -187,10 +203,10 @@ struct FrameSupplier::Core {
     for (;;) {
       FramePtr frame;
       {
-        std::unique_lock lock(inbox_mu);
+        UniqueLock lock(inbox_mu);
         while (!inbox && !stopping) {
           distributor_waiting = true;
-          inbox_cv.wait(lock);
+          inbox_cv.wait(lock.native());
           distributor_waiting = false;
         }
         if (stopping) return;
@@ -206,7 +222,7 @@ struct FrameSupplier::Core {
     std::shared_ptr<const MailboxList> snap;
     FramePtr previous_latest;
     {
-      std::lock_guard lock(subscribers_mu);
+      MutexLock lock(subscribers_mu);
       snap = subscribers;
       previous_latest = std::exchange(latest, frame);
     }
@@ -239,7 +255,7 @@ struct FrameSupplier::Core {
       if (staging[n].empty()) continue;
       Notifier& nt = *notifiers[n];
       {
-        std::lock_guard lock(nt.mu);
+        MutexLock lock(nt.mu);
         nt.job.swap(staging[n]);  // staging[n] gets the old (maybe unstarted) job back
         nt.snapshot = snap;
         nt.has_job = true;
@@ -272,7 +288,7 @@ struct FrameSupplier::Core {
   void fail(std::string why) {
     FramePtr inbox_left;  // released after the lock is dropped
     {
-      std::lock_guard lock(inbox_mu);
+      MutexLock lock(inbox_mu);
       if (failure.empty()) failure = std::move(why);
       stopping = true;
       inbox_left = std::move(inbox);
@@ -287,7 +303,7 @@ struct FrameSupplier::Core {
     std::shared_ptr<const MailboxList> snap;
     FramePtr latest_left;
     {
-      std::lock_guard lock(subscribers_mu);
+      MutexLock lock(subscribers_mu);
       closed = true;
       snap = std::exchange(subscribers, std::make_shared<MailboxList>());
       latest_left = std::move(latest);
@@ -299,7 +315,7 @@ struct FrameSupplier::Core {
   }
 
   void remove(const std::shared_ptr<Mailbox>& mb) {
-    std::lock_guard lock(subscribers_mu);
+    MutexLock lock(subscribers_mu);
     auto next = std::make_shared<MailboxList>();
     next->reserve(subscribers->size());
     for (const auto& m : *subscribers)
@@ -327,7 +343,7 @@ bool FrameSupplier::publish(FramePtr frame) {
   FramePtr displaced;  // released after the lock is dropped
   bool wake;
   {
-    std::lock_guard lock(c.inbox_mu);
+    MutexLock lock(c.inbox_mu);
     if (c.stopping) return false;
     const uint64_t seq = frame->identity().sequence;
     if (seq <= c.last_sequence) {
@@ -348,8 +364,9 @@ std::unique_ptr<Subscription> FrameSupplier::subscribe(std::string name, SlaClas
   Core& c = *core_;
   auto mb = std::make_shared<Mailbox>(name, sla, c.clock);
   {
-    std::lock_guard lock(c.subscribers_mu);
+    MutexLock lock(c.subscribers_mu);
     if (c.closed) {
+      MutexLock mlock(mb->mu);  // not shared yet: taken for the analysis, in the lock order
       mb->closed = true;
     } else {
       auto next = std::make_shared<MailboxList>(*c.subscribers);
@@ -369,7 +386,7 @@ SupplierStats FrameSupplier::stats() const {
   const Core& c = *core_;
   SupplierStats s;
   {
-    std::lock_guard lock(const_cast<std::mutex&>(c.inbox_mu));
+    MutexLock lock(c.inbox_mu);
     s.published = c.published;
     s.rejected_stale = c.rejected_stale;
     s.inbox_overwritten = c.inbox_overwritten;
@@ -379,7 +396,7 @@ SupplierStats FrameSupplier::stats() const {
   s.notifier_threads = c.notifiers_started.load(std::memory_order_relaxed);
   std::shared_ptr<const MailboxList> snap;
   {
-    std::lock_guard lock(c.subscribers_mu);
+    MutexLock lock(c.subscribers_mu);
     snap = c.subscribers;
   }
   s.subscribers.reserve(snap->size());
@@ -388,14 +405,14 @@ SupplierStats FrameSupplier::stats() const {
 }
 
 size_t FrameSupplier::subscriber_count() const {
-  std::lock_guard lock(core_->subscribers_mu);
+  MutexLock lock(core_->subscribers_mu);
   return core_->subscribers->size();
 }
 
 void FrameSupplier::stop() {
   Core& c = *core_;
   {
-    std::lock_guard lock(c.inbox_mu);
+    MutexLock lock(c.inbox_mu);
     if (c.stop_requested) return;
     c.stop_requested = true;
     c.stopping = true;
@@ -404,7 +421,7 @@ void FrameSupplier::stop() {
   if (c.distributor.joinable()) c.distributor.join();
   for (auto& n : c.notifiers) {
     {
-      std::lock_guard lock(n->mu);
+      MutexLock lock(n->mu);
       n->stop = true;
     }
     n->cv.notify_one();
@@ -412,7 +429,7 @@ void FrameSupplier::stop() {
   }
   FramePtr inbox_left;
   {
-    std::lock_guard lock(c.inbox_mu);
+    MutexLock lock(c.inbox_mu);
     inbox_left = std::move(c.inbox);
   }
   c.close_mailboxes();
@@ -433,19 +450,21 @@ void Subscription::unsubscribe() {
 
 Result<FramePtr> Subscription::next_frame(Duration timeout) {
   Mailbox& mb = *mailbox_;
-  std::unique_lock lock(mb.mu);
+  UniqueLock lock(mb.mu);
   if (timeout == Duration::max()) {
     while (!mb.frame && !mb.closed) {
       ++mb.waiters;
-      mb.cv.wait(lock);
+      mb.cv.wait(lock.native());
       --mb.waiters;
     }
   } else if (!mb.frame && !mb.closed) {
     // Through the supplier's clock: a FakeClock releases this wait when a test advances it.
     const Timestamp deadline = mb.clock->deadline_after(timeout);
     ++mb.waiters;
-    const bool woken =
-        mb.clock->wait_until(mb.cv, lock, deadline, {}, [&mb] { return mb.frame || mb.closed; });
+    const bool woken = mb.clock->wait_until(mb.cv, lock, deadline, {}, [&mb] {
+      mb.mu.assert_held();  // the predicate runs with mu held
+      return mb.frame || mb.closed;
+    });
     --mb.waiters;
     if (!woken)
       return make_error("timeout", "no new frame for '" + name_ + "' within " +
@@ -457,7 +476,7 @@ Result<FramePtr> Subscription::next_frame(Duration timeout) {
 
 Result<FramePtr> Subscription::try_next_frame() {
   Mailbox& mb = *mailbox_;
-  std::lock_guard lock(mb.mu);
+  MutexLock lock(mb.mu);
   if (mb.closed) return make_error("closed", "subscription '" + name_ + "' is closed");
   if (!mb.frame) return make_error("empty", "no new frame for '" + name_ + "'");
   return mb.take_locked();

@@ -23,7 +23,8 @@
 // A frame still pending when the mailbox closes is counted as dropped.
 //
 // Thread-safety: every public member is thread-safe.
-// Lock order: subscribers_mu_ → Mailbox::mu. inbox_mu_ and a notifier's mu are leaves.
+// Lock order: subscribers_mu_ → Mailbox::mu. inbox_mu_ and a notifier's mu are leaves
+// (annotated for Clang's -Wthread-safety; docs/design/threads.md has the order across modules).
 #pragma once
 
 #include <condition_variable>

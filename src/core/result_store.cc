@@ -3,7 +3,7 @@
 namespace orion {
 
 bool ResultStore::put(DetectionResult result) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto key = std::make_pair(result.frame.stream, result.pipeline);
   auto it = newest_.find(key);
   if (it != newest_.end() && it->second.frame.sequence > result.frame.sequence) return false;
@@ -13,7 +13,7 @@ bool ResultStore::put(DetectionResult result) {
 }
 
 std::vector<DetectionResult> ResultStore::latest(StreamId stream) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<DetectionResult> out;
   for (auto it = newest_.lower_bound({stream, std::string()}); it != newest_.end() && it->first.first == stream; ++it)
     out.push_back(it->second);
@@ -21,7 +21,7 @@ std::vector<DetectionResult> ResultStore::latest(StreamId stream) const {
 }
 
 void ResultStore::clear_pipeline(const std::string& pipeline) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (auto it = newest_.begin(); it != newest_.end();) {
     if (it->first.second == pipeline) it = newest_.erase(it);
     else ++it;
@@ -29,7 +29,7 @@ void ResultStore::clear_pipeline(const std::string& pipeline) {
 }
 
 uint64_t ResultStore::puts() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return puts_;
 }
 

@@ -4,6 +4,8 @@
 // replaces a newer one.
 //
 // Thread-safety: thread-safe (one mutex, held only to copy small records).
+// Locks: mu_ is a leaf: nothing is called or locked while it is held. In the cross-module
+// order (docs/design/threads.md) it comes last: supervisor → pool → result store.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "core/detection.h"
+#include "core/thread_annotations.h"
 
 namespace orion {
 
@@ -28,9 +31,9 @@ class ResultStore {
   uint64_t puts() const;
 
  private:
-  mutable std::mutex mu_;
-  std::map<std::pair<StreamId, std::string>, DetectionResult> newest_;  // guarded by mu_
-  uint64_t puts_ = 0;                                                   // guarded by mu_
+  mutable Mutex mu_;
+  std::map<std::pair<StreamId, std::string>, DetectionResult> newest_ GUARDED_BY(mu_);
+  uint64_t puts_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace orion

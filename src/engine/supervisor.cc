@@ -64,7 +64,7 @@ Supervisor::~Supervisor() {
 }
 
 Status Supervisor::start() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (started_) return {};
   if (options_.worker_executable.empty() || ::access(options_.worker_executable.c_str(), X_OK) != 0)
     return make_error("supervisor.bad_options", "worker executable '" + options_.worker_executable +
@@ -93,12 +93,12 @@ Status Supervisor::add_pipeline(PipelineSpec spec, std::shared_ptr<ipc::ShmFrame
   first.stream = p->spec.stream;
   first.sla = p->spec.sla;
   first.motion_gate = p->spec.motion_gate.enabled;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (stopping_) return make_error("supervisor.stopped", "supervisor is stopping");
   if (!names_.insert(first.name).second)
     return make_error("supervisor.duplicate", "pipeline '" + first.name + "' already exists");
   {
-    std::lock_guard s(stats_mu_);
+    MutexLock s(stats_mu_);
     published_[first.name] = first;
   }
   commands_.push_back(Command{Command::kAdd, std::move(p), first.name});
@@ -107,7 +107,7 @@ Status Supervisor::add_pipeline(PipelineSpec spec, std::shared_ptr<ipc::ShmFrame
 }
 
 Status Supervisor::remove_pipeline(const std::string& name) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (names_.erase(name) == 0)
     return make_error("supervisor.unknown_pipeline", "no pipeline '" + name + "'");
   commands_.push_back(Command{Command::kRemove, nullptr, name});
@@ -117,19 +117,19 @@ Status Supervisor::remove_pipeline(const std::string& name) {
 
 void Supervisor::stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!started_) return;
     stopping_ = true;
     wake(wake_fd_.load());
   }
   if (thread_.joinable()) thread_.join();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   started_ = false;
 }
 
 std::vector<PipelineStats> Supervisor::stats() const {
   const Timestamp now = clock_->now();
-  std::lock_guard lock(stats_mu_);
+  MutexLock lock(stats_mu_);
   std::vector<PipelineStats> out;
   for (const auto& [name, s] : published_) {
     out.push_back(s);
@@ -140,7 +140,7 @@ std::vector<PipelineStats> Supervisor::stats() const {
 
 std::optional<PipelineStats> Supervisor::stats(const std::string& pipeline) const {
   const Timestamp now = clock_->now();
-  std::lock_guard lock(stats_mu_);
+  MutexLock lock(stats_mu_);
   auto it = published_.find(pipeline);
   if (it == published_.end()) return std::nullopt;
   PipelineStats s = it->second;
@@ -169,7 +169,7 @@ void Supervisor::run() {
 bool Supervisor::turn() {
   const PipelineRunner loop(options_, *clock_, results_);
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     loop_stopping_ = stopping_;
     for (Command& c : commands_) {
       if (c.kind == Command::kAdd) {
@@ -233,7 +233,7 @@ bool Supervisor::turn() {
           loop.check_health(p, *p.inst, now);
         }
       } else if (p.removing) {
-        std::lock_guard lock(stats_mu_);
+        MutexLock lock(stats_mu_);
         published_.erase(p.spec.name);
         it = pipelines_.erase(it);
         continue;
@@ -267,7 +267,7 @@ void Supervisor::publish_stats() {
   std::vector<PipelineStats> snaps;
   snaps.reserve(pipelines_.size());
   for (const auto& [name, p] : pipelines_) snaps.push_back(runner.snapshot(*p, now));
-  std::lock_guard lock(stats_mu_);
+  MutexLock lock(stats_mu_);
   for (PipelineStats& s : snaps) {
     const std::string name = s.name;
     published_[name] = std::move(s);

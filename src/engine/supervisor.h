@@ -33,14 +33,14 @@
 // lifecycle flags) → stats_mu_ (the published snapshot). Neither is held across a syscall or a
 // parse: the loop thread alone owns pipelines, processes and descriptors, and publishes a
 // snapshot of their statistics at the end of every turn. Across modules: supervisor → pool
-// (ShmFramePool's locks, taken inside attach/detach/stats) → result store.
+// (ShmFramePool's locks, taken inside attach/detach/stats) → result store
+// (docs/design/threads.md); today the loop calls the pool and the store holding neither lock.
 #pragma once
 
 #include <atomic>
 #include <iosfwd>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -51,6 +51,7 @@
 #include "core/frame_supplier.h"
 #include "core/result.h"
 #include "core/result_store.h"
+#include "core/thread_annotations.h"
 #include "core/time.h"
 #include "ipc/shm_frame_pool.h"
 #include "protocol/control.h"
@@ -163,20 +164,23 @@ class Supervisor {
   const Clock* const clock_;
   ResultStore& results_;
 
-  mutable std::mutex mu_;
-  std::vector<Command> commands_;  // guarded by mu_
-  std::set<std::string> names_;    // guarded by mu_: pipelines added and not removed
-  bool stopping_ = false;          // guarded by mu_
-  bool started_ = false;           // guarded by mu_
-  std::atomic<int> wake_fd_{-1};   // eventfd, written by any thread; closed by the destructor
+  mutable Mutex mu_;
+  std::vector<Command> commands_ GUARDED_BY(mu_);
+  std::set<std::string> names_ GUARDED_BY(mu_);  // pipelines added and not removed
+  bool stopping_ GUARDED_BY(mu_) = false;
+  bool started_ GUARDED_BY(mu_) = false;
+  // eventfd, written by any thread without a lock (an atomic); closed by the destructor.
+  std::atomic<int> wake_fd_{-1};
 
-  mutable std::mutex stats_mu_;                     // after mu_
-  std::map<std::string, PipelineStats> published_;  // guarded by stats_mu_
+  mutable Mutex stats_mu_ ACQUIRED_AFTER(mu_);
+  std::map<std::string, PipelineStats> published_ GUARDED_BY(stats_mu_);
 
-  // Loop thread only.
+  // Loop thread only (no lock).
   std::map<std::string, std::unique_ptr<PipelineRuntime>> pipelines_;
   std::vector<Command> deferred_;  // adds waiting for a removed namesake to finish stopping
-  bool loop_stopping_ = false;
+  bool loop_stopping_ = false;     // a copy of stopping_ taken under mu_ at the start of a turn
+  // Started by start() under mu_, joined by stop() without it (joining under mu_ would block
+  // the loop's next turn): start() and stop() are the owner's, not for concurrent callers.
   std::thread thread_;
 };
 

@@ -19,7 +19,7 @@ void IpcBridge::start() {
         "ipc-" + stream_, [this] { run(); },
         [this](std::string_view why) {
           {
-            std::lock_guard lock(failure_mu_);
+            MutexLock lock(failure_mu_);
             failure_ = "ipc bridge of stream '" + stream_ + "' died: " + std::string(why);
           }
           sub_->unsubscribe();  // offer no more frames to a mailbox nobody takes from
@@ -33,7 +33,7 @@ void IpcBridge::stop() {
 }
 
 std::string IpcBridge::failure() const {
-  std::lock_guard lock(failure_mu_);
+  MutexLock lock(failure_mu_);
   return failure_;
 }
 

@@ -16,11 +16,11 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
 #include "core/frame_supplier.h"
+#include "core/thread_annotations.h"
 #include "ipc/shm_frame_pool.h"
 
 namespace orion::ipc {
@@ -46,9 +46,9 @@ class IpcBridge {
   std::shared_ptr<ShmFramePool> pool_;
   std::unique_ptr<Subscription> sub_;
   std::thread thread_;
-  std::atomic<uint64_t> published_{0}, errors_{0};
-  mutable std::mutex failure_mu_;
-  std::string failure_;  // guarded by failure_mu_
+  std::atomic<uint64_t> published_{0}, errors_{0};  // read without a lock
+  mutable Mutex failure_mu_;                        // a leaf
+  std::string failure_ GUARDED_BY(failure_mu_);
 };
 
 }  // namespace orion::ipc

@@ -6,10 +6,10 @@
 #include <array>
 #include <atomic>
 #include <cstring>
-#include <mutex>
 #include <random>
 #include <utility>
 
+#include "core/thread_annotations.h"
 #include "ipc/futex.h"
 #include "ipc/shared_memory.h"
 
@@ -42,7 +42,7 @@ void wake_all_readers(uint32_t* wake_word) {
 struct MailboxPort::Impl {
   using Delivery = MailboxPort::Delivery;
 
-  // Set by attach(), then constant.
+  // Set by attach() before the port is shared, then constant: read without a lock.
   std::string name;
   SharedMemory shm;               // read-write, one page, shared with the worker
   MailboxBlock* block = nullptr;  // in shm: the worker may write any byte of it at any time
@@ -52,13 +52,20 @@ struct MailboxPort::Impl {
   // Engine-private bookkeeping: the authority for every count. `mu` guards all of it. A leaf
   // lock: taken alone (stats, delivery) or under the pool's publish_mu (offer, close), and
   // nothing is acquired while it is held.
-  mutable std::mutex mu;
-  bool closed = false;                // the engine's own flag (the shared `flags` is a mirror)
-  uint64_t pending_token = kNoToken;  // our latest offer while we believe it untaken
-  uint64_t foreign_word = kNoToken;   // a scribbled offer word already counted by settle
-  uint64_t offered = 0, taken = 0, dropped = 0, scribbled = 0;
-  uint32_t notify_seq = 0;
-  uint64_t foreign_lease = kNoToken;  // a forged lease word already counted as a scribble
+  mutable Mutex mu;
+  // The engine's own flag (the shared `flags` is a mirror).
+  bool closed GUARDED_BY(mu) = false;
+  // Our latest offer while we believe it untaken.
+  uint64_t pending_token GUARDED_BY(mu) = kNoToken;
+  // A scribbled offer word already counted by settle.
+  uint64_t foreign_word GUARDED_BY(mu) = kNoToken;
+  uint64_t offered GUARDED_BY(mu) = 0;
+  uint64_t taken GUARDED_BY(mu) = 0;
+  uint64_t dropped GUARDED_BY(mu) = 0;
+  uint64_t scribbled GUARDED_BY(mu) = 0;
+  uint32_t notify_seq GUARDED_BY(mu) = 0;
+  // A forged lease word already counted as a scribble.
+  uint64_t foreign_lease GUARDED_BY(mu) = kNoToken;
   struct Sent {
     uint64_t sequence = 0;
     Delivery state = Delivery::kNeverOffered;
@@ -66,11 +73,13 @@ struct MailboxPort::Impl {
   };
   // Offer number i (0-based, i < offered) is window[i % kDeliveryWindow] while
   // i >= offered - kDeliveryWindow. Sequences increase with i (publish() refuses older ones).
-  std::array<Sent, kDeliveryWindow> window{};
+  std::array<Sent, kDeliveryWindow> window GUARDED_BY(mu){};
 
-  Sent& newest_locked() { return window[(offered - 1) % kDeliveryWindow]; }
+  Sent& newest_locked() REQUIRES(mu) { return window[(offered - 1) % kDeliveryWindow]; }
+  // Offer number i, while it is in the window.
+  const Sent& sent_locked(uint64_t i) const REQUIRES(mu) { return window[i % kDeliveryWindow]; }
   // Whether `token` is one of the offers still in the window.
-  bool offered_recently_locked(uint64_t token) const {
+  bool offered_recently_locked(uint64_t token) const REQUIRES(mu) {
     const uint64_t count = std::min<uint64_t>(offered, kDeliveryWindow);
     for (uint64_t i = offered - count; i < offered; ++i)
       if (window[i % kDeliveryWindow].token == token) return true;
@@ -78,14 +87,14 @@ struct MailboxPort::Impl {
   }
 
   // The pending offer's fate is known: count it.
-  void resolve_pending_locked(Delivery outcome) {
+  void resolve_pending_locked(Delivery outcome) REQUIRES(mu) {
     newest_locked().state = outcome;
     (outcome == Delivery::kTaken ? taken : dropped) += 1;
     pending_token = kNoToken;
   }
 
   // Accounts for `old`, the value our exchange of the offer word returned.
-  void account_replaced_locked(uint64_t old) {
+  void account_replaced_locked(uint64_t old) REQUIRES(mu) {
     if (pending_token != kNoToken) {
       if (old == pending_token) {
         resolve_pending_locked(Delivery::kDropped);
@@ -101,7 +110,7 @@ struct MailboxPort::Impl {
 
   // Looks whether the reader took the pending offer since we made it, so that a snapshot and
   // delivery() see a take at once rather than at the next offer. Reads only `offer`.
-  void settle_locked() {
+  void settle_locked() REQUIRES(mu) {
     if (pending_token == kNoToken) return;
     const uint64_t w = block->offer.load(std::memory_order_seq_cst);
     if (w == pending_token) return;
@@ -112,7 +121,7 @@ struct MailboxPort::Impl {
     resolve_pending_locked(Delivery::kTaken);
   }
 
-  void mirror_locked() {
+  void mirror_locked() REQUIRES(mu) {
     block->offered.store(offered, std::memory_order_relaxed);
     block->dropped.store(dropped, std::memory_order_relaxed);
     block->notify_seq.store(++notify_seq, std::memory_order_relaxed);
@@ -120,8 +129,8 @@ struct MailboxPort::Impl {
 
   // Offers one token. Called under the pool's publish_mu only; the caller bumps the pool's
   // wake word after offering to every mailbox, then reads `waiting` (see ShmFramePool::publish).
-  void offer(uint64_t token, uint64_t sequence) {
-    std::lock_guard lock(mu);
+  void offer(uint64_t token, uint64_t sequence) EXCLUDES(mu) {
+    MutexLock lock(mu);
     if (closed) return;
     // The exchange (seq_cst) publishes the slot header and pixels written before it.
     account_replaced_locked(block->offer.exchange(token, std::memory_order_seq_cst));
@@ -140,8 +149,8 @@ struct MailboxPort::Impl {
   // Closes the mailbox. When it closed it now, the caller wakes the readers
   // (wake_all_readers) after it, without holding `mu`. Called under publish_mu when the pool
   // is alive (offers and close never interleave), alone when it is gone.
-  Closed close() {
-    std::lock_guard lock(mu);
+  Closed close() EXCLUDES(mu) {
+    MutexLock lock(mu);
     if (closed) return {};
     closed = true;
     block->flags.fetch_or(kMailboxClosed, std::memory_order_seq_cst);
@@ -151,11 +160,11 @@ struct MailboxPort::Impl {
     return {true, dropped != before};
   }
 
-  MailboxStats stats() {
+  MailboxStats stats() EXCLUDES(mu) {
     MailboxStats s;
     s.name = name;
     {
-      std::lock_guard lock(mu);
+      MutexLock lock(mu);
       settle_locked();
       s.offered = offered;
       s.taken = taken;
@@ -179,45 +188,50 @@ struct MailboxPort::Impl {
     return s;
   }
 
-  Delivery delivery(uint64_t sequence) {
-    std::lock_guard lock(mu);
+  Delivery delivery(uint64_t sequence) EXCLUDES(mu) {
+    MutexLock lock(mu);
     settle_locked();
     const uint64_t count = std::min<uint64_t>(offered, kDeliveryWindow);
     if (count == 0) return Delivery::kNeverOffered;
     const uint64_t first = offered - count;
-    auto at = [this](uint64_t i) -> const Sent& { return window[i % kDeliveryWindow]; };
-    if (sequence > at(offered - 1).sequence) return Delivery::kNeverOffered;
+    if (sequence > sent_locked(offered - 1).sequence) return Delivery::kNeverOffered;
     // Every offer this mailbox ever had is in the window when first == 0.
-    if (sequence < at(first).sequence)
+    if (sequence < sent_locked(first).sequence)
       return first == 0 ? Delivery::kNeverOffered : Delivery::kTooOld;
-    uint64_t lo = first, hi = offered;  // the first offer with at(i).sequence >= sequence
+    uint64_t lo = first, hi = offered;  // the first offer whose sequence is >= `sequence`
     while (lo < hi) {
       const uint64_t mid = lo + (hi - lo) / 2;
-      if (at(mid).sequence < sequence)
+      if (sent_locked(mid).sequence < sequence)
         lo = mid + 1;
       else
         hi = mid;
     }
-    return at(lo).sequence == sequence ? at(lo).state : Delivery::kNeverOffered;
+    return sent_locked(lo).sequence == sequence ? sent_locked(lo).state : Delivery::kNeverOffered;
   }
 };
 
 // ---------------------------------------------------------------------------------------------
 struct ShmFramePool::State {
+  // Set by create() before the pool is shared, then constant: read without a lock.
   ShmFramePoolOptions options;
   SharedMemory shm;
   PoolGeometry geo;
 
-  std::mutex publish_mu;                  // serialises publish(), close and detach of mailboxes
-  mutable std::mutex mu;                  // guards everything below
-  std::vector<uint8_t> engine_held;       // 1 while a Frame of the slot is alive in the engine
-  std::vector<uint8_t> identity_written;  // 1 once publish() wrote the identity of this write
-  std::shared_ptr<const std::vector<std::shared_ptr<MailboxPort::Impl>>> ports =
+  // Serialises publish(), close and detach of mailboxes. Guards no field: it orders the offers
+  // and closes of the ports (each port's own mutex guards what they change). Lock order:
+  // publish_mu → mu, publish_mu → MailboxPort::Impl::mu (file comment of shm_frame_pool.h).
+  Mutex publish_mu ACQUIRED_BEFORE(MailboxPort::Impl::mu);
+  mutable Mutex mu ACQUIRED_AFTER(publish_mu);
+  // 1 while a Frame of the slot is alive in the engine.
+  std::vector<uint8_t> engine_held GUARDED_BY(mu);
+  // 1 once publish() wrote the identity of this write.
+  std::vector<uint8_t> identity_written GUARDED_BY(mu);
+  std::shared_ptr<const std::vector<std::shared_ptr<MailboxPort::Impl>>> ports GUARDED_BY(mu) =
       std::make_shared<std::vector<std::shared_ptr<MailboxPort::Impl>>>();
-  uint64_t next_generation = 1;
-  uint64_t last_sequence = 0;
-  ShmPoolStats stats;
-  std::vector<uint8_t> busy_scratch;  // guarded by mu
+  uint64_t next_generation GUARDED_BY(mu) = 1;
+  uint64_t last_sequence GUARDED_BY(mu) = 0;
+  ShmPoolStats stats GUARDED_BY(mu);
+  std::vector<uint8_t> busy_scratch GUARDED_BY(mu);
 
   PoolHeader* header() { return reinterpret_cast<PoolHeader*>(shm.data()); }
   SlotHeader* slot(uint32_t i) {
@@ -225,10 +239,10 @@ struct ShmFramePool::State {
   }
   uint8_t* payload(uint32_t i) { return shm.data() + geo.slot_payload_offset(i); }
 
-  // Marks the slots that a mailbox offers or a reader leases. Caller holds mu.
+  // Marks the slots that a mailbox offers or a reader leases.
   // Per mailbox the offer is read before the lease: a reader stores its lease before it takes
   // the offer (both seq_cst), so a slot being taken is seen in one word or the other.
-  void mark_mailbox_slots(std::vector<uint8_t>& busy) const {
+  void mark_mailbox_slots(std::vector<uint8_t>& busy) const REQUIRES(mu) {
     busy.assign(geo.slot_count, 0);
     for (const auto& p : *ports) {
       const uint32_t o = token_slot(p->block->offer.load(std::memory_order_seq_cst));
@@ -238,7 +252,7 @@ struct ShmFramePool::State {
     }
   }
 
-  void count_locked(ShmPoolStats& s) {
+  void count_locked(ShmPoolStats& s) REQUIRES(mu) {
     mark_mailbox_slots(busy_scratch);
     s.slots = geo.slot_count;
     s.engine_held = s.offered_or_leased = s.in_use = 0;
@@ -266,7 +280,7 @@ MailboxPort::Delivery MailboxPort::delivery(uint64_t sequence) const {
 
 void MailboxPort::close() {
   if (auto pool = impl_->pool.lock()) {
-    std::lock_guard lock(pool->publish_mu);
+    MutexLock lock(pool->publish_mu);
     if (impl_->close().now) wake_all_readers(&pool->header()->wake_word);
   } else {
     // The pool closed every mailbox (and woke its readers) when it went.
@@ -336,19 +350,22 @@ Result<std::shared_ptr<ShmFramePool>> ShmFramePool::create(ShmFramePoolOptions o
     s->stream_id = options.stream_id;
     s->payload_offset = st->geo.slot_payload_offset(i);
   }
-  st->engine_held.assign(options.slot_count, 0);
-  st->identity_written.assign(options.slot_count, 0);
-  st->stats.slots = options.slot_count;
+  {
+    MutexLock lock(st->mu);  // not shared yet: taken for the analysis
+    st->engine_held.assign(options.slot_count, 0);
+    st->identity_written.assign(options.slot_count, 0);
+    st->stats.slots = options.slot_count;
+  }
   return std::shared_ptr<ShmFramePool>(new ShmFramePool(std::move(st)));
 }
 
 ShmFramePool::~ShmFramePool() {
   // Close every mailbox so blocked readers learn that no more frames come.
   State& s = *state_;
-  std::lock_guard lock(s.publish_mu);
+  MutexLock lock(s.publish_mu);
   std::shared_ptr<const std::vector<std::shared_ptr<MailboxPort::Impl>>> ports;
   {
-    std::lock_guard l2(s.mu);
+    MutexLock l2(s.mu);
     ports = s.ports;
   }
   bool any = false;
@@ -373,7 +390,7 @@ Result<MutableFramePtr> ShmFramePool::acquire(const FrameLayout& layout) {
   uint32_t index = 0;
   uint64_t generation = 0;
   {
-    std::lock_guard lock(s.mu);
+    MutexLock lock(s.mu);
     s.mark_mailbox_slots(s.busy_scratch);
     index = s.geo.slot_count;
     for (uint32_t i = 0; i < s.geo.slot_count; ++i) {
@@ -417,7 +434,7 @@ Result<MutableFramePtr> ShmFramePool::acquire(const FrameLayout& layout) {
   mem.size = layout.size;
   mem.kind = MemoryKind::kHost;
   mem.release = [st = state_, index] {
-    std::lock_guard lock(st->mu);
+    MutexLock lock(st->mu);
     st->engine_held[index] = 0;
   };
   return std::make_unique<Frame>(layout, std::move(mem));
@@ -425,11 +442,11 @@ Result<MutableFramePtr> ShmFramePool::acquire(const FrameLayout& layout) {
 
 Status ShmFramePool::publish(const FramePtr& frame) {
   State& s = *state_;
-  std::lock_guard plock(s.publish_mu);
+  MutexLock plock(s.publish_mu);
   if (!frame) return make_error("ipc.bad_frame", "publish(nullptr)");
   const FrameIdentity& id = frame->identity();
   {
-    std::lock_guard lock(s.mu);
+    MutexLock lock(s.mu);
     if (id.sequence <= s.last_sequence) {
       ++s.stats.rejected_stale;
       return make_error("ipc.not_newer", "frame " + std::to_string(id.sequence) +
@@ -459,14 +476,14 @@ Status ShmFramePool::publish(const FramePtr& frame) {
     local = freeze(std::move(m));
     const uint8_t* q = local->data();
     index = static_cast<uint32_t>(static_cast<uint64_t>(q - base) / s.geo.payload_stride);
-    std::lock_guard lock(s.mu);
+    MutexLock lock(s.mu);
     ++s.stats.published_by_copy;
     s.stats.bytes_copied += frame->layout().size;
   }
   std::shared_ptr<const std::vector<std::shared_ptr<MailboxPort::Impl>>> ports;
   uint64_t generation;
   {
-    std::lock_guard lock(s.mu);
+    MutexLock lock(s.mu);
     if (s.identity_written[index]) {
       // This write of the slot was published before (under another sequence): its header is
       // out there and must not change. A frame is published once.
@@ -520,8 +537,8 @@ Result<std::shared_ptr<MailboxPort>> ShmFramePool::attach(std::string name) {
   copy_name(b->name, sizeof b->name, impl->name);
   impl->block = b;
   {
-    std::lock_guard plock(s.publish_mu);
-    std::lock_guard lock(s.mu);
+    MutexLock plock(s.publish_mu);
+    MutexLock lock(s.mu);
     auto next = std::make_shared<std::vector<std::shared_ptr<MailboxPort::Impl>>>(*s.ports);
     next->push_back(impl);
     s.ports = std::move(next);
@@ -532,11 +549,11 @@ Result<std::shared_ptr<MailboxPort>> ShmFramePool::attach(std::string name) {
 void ShmFramePool::detach_and_reclaim(const std::shared_ptr<MailboxPort>& port) {
   if (!port) return;
   State& s = *state_;
-  std::lock_guard plock(s.publish_mu);
+  MutexLock plock(s.publish_mu);
   MailboxPort::Impl& m = *port->impl_;
   const MailboxPort::Impl::Closed closed = m.close();
   if (closed.now) wake_all_readers(&s.header()->wake_word);
-  std::lock_guard lock(s.mu);
+  MutexLock lock(s.mu);
   auto next = std::make_shared<std::vector<std::shared_ptr<MailboxPort::Impl>>>();
   for (const auto& p : *s.ports)
     if (p.get() != &m) next->push_back(p);
@@ -551,7 +568,7 @@ void ShmFramePool::detach_and_reclaim(const std::shared_ptr<MailboxPort>& port) 
 
 PoolStats ShmFramePool::stats() const {
   State& s = *state_;
-  std::lock_guard lock(s.mu);
+  MutexLock lock(s.mu);
   ShmPoolStats x = s.stats;
   s.count_locked(x);
   PoolStats p;
@@ -565,7 +582,7 @@ PoolStats ShmFramePool::stats() const {
 
 ShmPoolStats ShmFramePool::shm_stats() const {
   State& s = *state_;
-  std::lock_guard lock(s.mu);
+  MutexLock lock(s.mu);
   ShmPoolStats x = s.stats;
   s.count_locked(x);
   return x;

@@ -41,7 +41,10 @@
 // Thread-safety: every member is thread-safe. publish() calls are serialised by publish_mu;
 // slot bookkeeping and the mailbox list are guarded by mu; each port's counters and window by
 // the port's own mutex, a leaf. Lock order: publish_mu → mu, publish_mu → port mutex; nothing
-// is acquired while a port mutex is held. publish() never blocks on a worker: it is
+// is acquired while a port mutex is held (checked by Clang, src/core/thread_annotations.h).
+// Across modules the pool comes after the supervisor and before the result store
+// (docs/design/threads.md); a frame's release takes mu, so no other module's lock may be held
+// when the last FramePtr of a pool frame goes. publish() never blocks on a worker: it is
 // O(mailboxes) atomic operations and port locks (held elsewhere only for a few loads) plus,
 // when any worker sleeps, one FUTEX_WAKE on the pool's wake word for all of them (ADR 0031).
 #pragma once

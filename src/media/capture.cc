@@ -14,9 +14,10 @@
 #include <utility>
 #include <vector>
 
-#include "core/backoff.h"
 #include "colour/convert.h"
+#include "core/backoff.h"
 #include "core/thread.h"
+#include "core/thread_annotations.h"
 #include "media/frame_timeline.h"
 #include "media/gst_ptr.h"
 #include "media/gst_util.h"
@@ -62,12 +63,16 @@ struct Attempt {
   GstPtr<GstElement> appsink;
   GstPtr<GstElement> video_in;  // first element of the video chain (videoconvert)
   GstPtr<GstElement> decodebin;
-  std::mutex mu;
-  std::string decoder;        // guarded by mu
-  bool video_linked = false;  // guarded by mu
-  bool no_video = false;      // guarded by mu: decodebin exposed every pad, none was video
-  bool tls_accept_any = false;  // rtsps with tls_verify off; set before the pipeline starts
-  unsigned tls_rejected = 0;    // guarded by mu: GTlsCertificateFlags of a refused certificate
+  // Held for a few stores by the streaming threads and the capture thread. Lock order:
+  // mu → Capture::Impl::status_mu (run_attempt() copies the decoder name into the status).
+  Mutex mu;
+  std::string decoder GUARDED_BY(mu);
+  bool video_linked GUARDED_BY(mu) = false;
+  bool no_video GUARDED_BY(mu) = false;  // decodebin exposed every pad, none was video
+  // rtsps with tls_verify off; set before the pipeline starts, read without a lock.
+  bool tls_accept_any = false;
+  // GTlsCertificateFlags of a refused certificate.
+  unsigned tls_rejected GUARDED_BY(mu) = 0;
 };
 
 // rtspsrc "accept-certificate": emitted on the connection's thread only when GIO's validation
@@ -77,7 +82,7 @@ gboolean on_accept_certificate(GstElement*, GTlsConnection*, GTlsCertificate*, G
                                gpointer user) {
   auto* a = static_cast<Attempt*>(user);
   if (a->tls_accept_any) return TRUE;
-  std::lock_guard lock(a->mu);
+  MutexLock lock(a->mu);
   a->tls_rejected = static_cast<unsigned>(errors) != 0 ? static_cast<unsigned>(errors)
                                                        : static_cast<unsigned>(G_TLS_CERTIFICATE_GENERIC_ERROR);
   return FALSE;
@@ -138,7 +143,7 @@ void on_decodebin_pad(GstElement*, GstPad* pad, gpointer user) {
   if (caps) gst_caps_unref(caps);
   bool link_video = false;
   {
-    std::lock_guard lock(a->mu);
+    MutexLock lock(a->mu);
     if (n == "video/x-raw" && !a->video_linked) {
       a->video_linked = true;
       link_video = true;
@@ -155,7 +160,7 @@ void on_decodebin_pad(GstElement*, GstPad* pad, gpointer user) {
 
 void on_no_more_pads(GstElement*, gpointer user) {
   auto* a = static_cast<Attempt*>(user);
-  std::lock_guard lock(a->mu);
+  MutexLock lock(a->mu);
   if (!a->video_linked) a->no_video = true;
 }
 
@@ -184,7 +189,7 @@ void on_deep_element_added(GstBin*, GstBin*, GstElement* element, gpointer user)
   if (f == nullptr) return;
   const gchar* klass = gst_element_factory_get_metadata(f, GST_ELEMENT_METADATA_KLASS);
   if (klass && std::strstr(klass, "Decoder") && std::strstr(klass, "Video")) {
-    std::lock_guard lock(a->mu);
+    MutexLock lock(a->mu);
     a->decoder = GST_OBJECT_NAME(f);
   }
 }
@@ -217,13 +222,16 @@ struct Capture::Impl {
   const Clock& clock;
 
   std::thread thread;
+  // Read without a lock; stop() sets it holding wait_mu, so a waiter cannot miss the wake-up.
   std::atomic<bool> stopping{false};
-  std::mutex wait_mu;
+  Mutex wait_mu;                        // guards no field (see `stopping`); a leaf
   std::condition_variable_any wait_cv;  // _any: waits through the Clock (core/clock.h)
 
-  mutable std::mutex status_mu;
-  StreamStatus status;  // guarded by status_mu
-  Timestamp retry_at;   // guarded by status_mu: when the next attempt starts (kRetrying)
+  // Held to copy or update the status; nothing is locked under it.
+  mutable Mutex status_mu ACQUIRED_AFTER(Attempt::mu);
+  StreamStatus status GUARDED_BY(status_mu);
+  // When the next attempt starts (kRetrying).
+  Timestamp retry_at GUARDED_BY(status_mu);
 
   // Capture thread only.
   uint64_t sequence = 0;
@@ -233,23 +241,25 @@ struct Capture::Impl {
   Duration pts_offset;
   bool use_udp = false;
 
+  // f(StreamStatus&) runs holding status_mu (a lambda that also sets retry_at says
+  // REQUIRES(status_mu)).
   template <class F>
   void update(F&& f) {
-    std::lock_guard lock(status_mu);
+    MutexLock lock(status_mu);
     f(status);
   }
 
   // Waits until `deadline` on the capture's clock (a FakeClock releases it when advanced);
   // false when stopping.
   bool wait_until(Timestamp deadline) {
-    std::unique_lock lock(wait_mu);
+    UniqueLock lock(wait_mu);
     return !clock.wait_until(wait_cv, lock, deadline, {}, [this] { return stopping.load(); });
   }
   // A short real-time pause while GStreamer finishes something (not a timed wait: it does not
   // go through the clock, so a FakeClock never holds it up); false when stopping.
   bool pause_real_time(Duration d) {
-    std::unique_lock lock(wait_mu);
-    return !wait_cv.wait_for(lock, d.to_chrono(), [this] { return stopping.load(); });
+    UniqueLock lock(wait_mu);
+    return !wait_cv.wait_for(lock.native(), d.to_chrono(), [this] { return stopping.load(); });
   }
 
   Result<std::unique_ptr<Attempt>> build();
@@ -314,7 +324,7 @@ Result<std::unique_ptr<Attempt>> Capture::Impl::build() {
       if (!gst_element_link_many(*src, *caps, *convert, nullptr)) {
         return make_error("media.pipeline", "stream '" + name + "': cannot link the test source");
       }
-      std::lock_guard lock(a->mu);
+      MutexLock lock(a->mu);
       a->video_linked = true;
       a->decoder = "none (raw test pattern)";
       break;
@@ -442,7 +452,7 @@ void Capture::Impl::handle_sample(GstSample* sample, bool& delivered) {
 Error Capture::Impl::attempt_error(Attempt& a, GstMessage* m) {
   unsigned rejected = 0;
   {
-    std::lock_guard lock(a.mu);
+    MutexLock lock(a.mu);
     rejected = a.tls_rejected;
   }
   if (rejected != 0) {
@@ -528,7 +538,7 @@ Capture::Impl::AttemptResult Capture::Impl::run_attempt() {
     }
     if (done) break;
     {
-      std::lock_guard lock(a->mu);
+      MutexLock lock(a->mu);
       if (a->no_video) {
         finish(Outcome::kFailed, make_error("media.not_video", "stream '" + name + "': '" + spec.location +
                                                                    "' has no video track"));
@@ -605,7 +615,7 @@ void Capture::Impl::run_loop() {
     const Duration delay = backoff.next();
     const Timestamp retry = clock.deadline_after(delay);
     spdlog::warn("{} (code {}); retrying in {:.1f} s", r.error.message, r.error.code, delay.as_seconds());
-    update([&](StreamStatus& s) {
+    update([&](StreamStatus& s) REQUIRES(status_mu) {
       s.state = StreamState::kRetrying;
       s.last_error = r.error.to_string();
       s.backoff = delay;
@@ -640,7 +650,7 @@ void Capture::start() {
 
 void Capture::stop() {
   {
-    std::lock_guard lock(impl_->wait_mu);
+    MutexLock lock(impl_->wait_mu);
     impl_->stopping.store(true);
   }
   impl_->wait_cv.notify_all();
@@ -648,7 +658,7 @@ void Capture::stop() {
 }
 
 StreamStatus Capture::status() const {
-  std::lock_guard lock(impl_->status_mu);
+  MutexLock lock(impl_->status_mu);
   StreamStatus s = impl_->status;
   if (s.state == StreamState::kRetrying) {
     s.retry_in = std::max(Duration::zero(), impl_->retry_at - impl_->clock.now());

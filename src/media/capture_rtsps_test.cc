@@ -8,12 +8,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "core/frame_pool.h"
 #include "core/frame_supplier.h"
+#include "core/thread_annotations.h"
 #include "media/capture.h"
 #include "media/testing/rtsp_fixtures.h"
 #include "testing/wait.h"
@@ -37,7 +37,7 @@ class IdentityCollector {
           while (!stop_) {
             auto f = sub_->next_frame(Duration::millis(50));
             if (!f) continue;
-            std::lock_guard lock(mu_);
+            MutexLock lock(mu_);
             ids_.push_back((*f)->identity());
           }
         }) {}
@@ -46,19 +46,19 @@ class IdentityCollector {
     thread_.join();
   }
   std::vector<FrameIdentity> ids() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return ids_;
   }
   size_t size() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return ids_.size();
   }
 
  private:
   std::unique_ptr<Subscription> sub_;
   std::atomic<bool> stop_{false};
-  std::mutex mu_;
-  std::vector<FrameIdentity> ids_;
+  Mutex mu_;
+  std::vector<FrameIdentity> ids_ GUARDED_BY(mu_);
   std::thread thread_;
 };
 

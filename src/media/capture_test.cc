@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/thread_annotations.h"
 #include "media/frame_timeline.h"
 #include "media/testing/rtsp_fixtures.h"
 #include "testing/assets.h"
@@ -38,7 +39,7 @@ class Collector {
             auto f = sub_->next_frame(Duration::millis(50));
             if (!f) continue;
             {
-              std::lock_guard lock(mu_);
+              MutexLock lock(mu_);
               frames_.push_back(*f);
               if (frames_.size() > 400) frames_.erase(frames_.begin());
             }
@@ -51,19 +52,19 @@ class Collector {
     thread_.join();
   }
   std::vector<FramePtr> frames() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return frames_;
   }
   uint64_t last_sequence() {  // 0 before the first frame
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return frames_.empty() ? 0 : frames_.back()->identity().sequence;
   }
 
  private:
   std::unique_ptr<Subscription> sub_;
   std::atomic<bool> stop_{false};
-  std::mutex mu_;
-  std::vector<FramePtr> frames_;
+  Mutex mu_;
+  std::vector<FramePtr> frames_ GUARDED_BY(mu_);
   std::thread thread_;
 };
 

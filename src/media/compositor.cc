@@ -5,10 +5,10 @@
 #include <atomic>
 #include <cstring>
 #include <deque>
-#include <mutex>
 #include <thread>
 
 #include "core/thread.h"
+#include "core/thread_annotations.h"
 #include "media/frame_timeline.h"
 #include "media/overlay.h"
 
@@ -26,13 +26,16 @@ struct Compositor::Impl {
   const CompositorOptions options;
   const Clock& clock;
 
+  // Set by start() before the thread starts; then used by that thread and by stop().
   std::unique_ptr<Subscription> sub;
   std::thread thread;
-  std::atomic<bool> stopping{false};
+  std::atomic<bool> stopping{false};  // read without a lock
 
-  mutable std::mutex mu;
-  CompositorStats stats;               // guarded by mu
-  std::deque<FrameLatency> latencies;  // guarded by mu
+  // Held to update or copy the statistics. Lock order: mu → FrameTimeline's (compose() looks
+  // the publish time up under it). The result store and the encoder are called without it.
+  mutable Mutex mu;
+  CompositorStats stats GUARDED_BY(mu);
+  std::deque<FrameLatency> latencies GUARDED_BY(mu);
 
   // Compositor thread only.
   std::vector<uint8_t> picture;  // the encoder's input, BGR
@@ -58,7 +61,7 @@ struct Compositor::Impl {
   void compose(const FramePtr& f, Timestamp taken) {
     const FrameIdentity& id = f->identity();
     if (id.sequence <= last_seq) {
-      std::lock_guard lock(mu);
+      MutexLock lock(mu);
       ++stats.repeated;
       return;
     }
@@ -81,7 +84,7 @@ struct Compositor::Impl {
     const Timestamp composited = clock.now();
     auto handed = output.submit(BgrImage{picture.data(), width, height, static_cast<int>(row)},
                                 pts_of(id.capture_time), interval);
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     stats.signal_lost = false;
     stats.fps = fps;
     stats.last_sequence = id.sequence;
@@ -111,7 +114,7 @@ struct Compositor::Impl {
     draw_signal_lost(card.data(), width, height, row, options.stream_name, now - last_frame_time,
                      options.status_text ? options.status_text() : std::string());
     auto handed = output.submit(BgrImage{card.data(), width, height, row}, pts_of(now), interval);
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     if (!stats.signal_lost) spdlog::warn("output '{}': signal lost, sending the signal-lost card", options.stream_name);
     stats.signal_lost = true;
     if (handed) ++stats.signal_lost_frames;
@@ -132,7 +135,7 @@ struct Compositor::Impl {
         if (f.error().code == "closed") break;
         if (last_frame_time.is_set() && now - last_frame_time > options.signal_lost_after) signal_lost(now);
       } catch (const std::exception& e) {
-        std::lock_guard lock(mu);
+        MutexLock lock(mu);
         if (stats.errors++ == 0) spdlog::error("output '{}': compositing failed: {}", options.stream_name, e.what());
       }
     }
@@ -155,7 +158,7 @@ void Compositor::start() {
         "comp-" + m->options.stream_name, [m] { m->run(); },
         [m](std::string_view why) {
           {
-            std::lock_guard lock(m->mu);
+            MutexLock lock(m->mu);
             m->stats.failure = "compositor thread died: " + std::string(why);
           }
           spdlog::error("output '{}': compositor thread died: {}", m->options.stream_name, why);
@@ -171,12 +174,12 @@ void Compositor::stop() {
 }
 
 CompositorStats Compositor::stats() const {
-  std::lock_guard lock(impl_->mu);
+  MutexLock lock(impl_->mu);
   return impl_->stats;
 }
 
 std::vector<FrameLatency> Compositor::latencies() const {
-  std::lock_guard lock(impl_->mu);
+  MutexLock lock(impl_->mu);
   return {impl_->latencies.begin(), impl_->latencies.end()};
 }
 

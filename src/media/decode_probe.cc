@@ -2,9 +2,9 @@
 
 #include <atomic>
 #include <cstring>
-#include <mutex>
 
 #include "core/clock.h"
+#include "core/thread_annotations.h"
 #include "media/capture.h"
 #include "media/gst_ptr.h"
 #include "media/gst_util.h"
@@ -14,9 +14,9 @@ namespace orion::media {
 namespace {
 
 struct Counter {
-  std::atomic<uint64_t> frames{0};
-  std::mutex mu;
-  std::string decoder;  // guarded by mu
+  std::atomic<uint64_t> frames{0};  // read without a lock
+  Mutex mu;
+  std::string decoder GUARDED_BY(mu);
 };
 
 GstPadProbeReturn count_buffer(GstPad*, GstPadProbeInfo*, gpointer user) {
@@ -45,7 +45,7 @@ void on_element(GstBin*, GstBin*, GstElement* element, gpointer user) {
   const gchar* klass = f ? gst_element_factory_get_metadata(f, GST_ELEMENT_METADATA_KLASS) : nullptr;
   if (klass && std::strstr(klass, "Decoder") && std::strstr(klass, "Video")) {
     auto* c = static_cast<Counter*>(user);
-    std::lock_guard lock(c->mu);
+    MutexLock lock(c->mu);
     c->decoder = GST_OBJECT_NAME(f);
   }
 }
@@ -78,7 +78,7 @@ Result<DecodeRate> measure_decode_rate(const std::string& path, Duration limit) 
     r.frames = counter.frames.load();
     r.elapsed = t1 - t0;
     r.fps = static_cast<double>(r.frames) / r.elapsed.as_seconds();
-    std::lock_guard lock(counter.mu);
+    MutexLock lock(counter.mu);
     r.decoder = counter.decoder;
     out = r;
   }

@@ -4,14 +4,15 @@
 //
 // A fixed ring indexed by sequence; an entry is valid only if its stored sequence matches
 // (older frames are forgotten, never confused with newer ones).
-// Thread-safety: thread-safe (one mutex, held for a few stores).
+// Thread-safety: thread-safe (one mutex, held for a few stores). mu_ is a leaf (the compositor
+// calls published() holding its own stats lock).
 #pragma once
 
 #include <array>
 #include <cstdint>
-#include <mutex>
 #include <optional>
 
+#include "core/thread_annotations.h"
 #include "core/time.h"
 
 namespace orion::media {
@@ -19,13 +20,13 @@ namespace orion::media {
 class FrameTimeline {
  public:
   void record_published(uint64_t sequence, Timestamp published) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto& e = ring_[sequence % ring_.size()];
     e.sequence = sequence;
     e.published = published;
   }
   std::optional<Timestamp> published(uint64_t sequence) const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     const auto& e = ring_[sequence % ring_.size()];
     if (e.sequence != sequence) return std::nullopt;
     return e.published;
@@ -36,8 +37,8 @@ class FrameTimeline {
     uint64_t sequence = 0;
     Timestamp published;
   };
-  mutable std::mutex mu_;
-  std::array<Entry, 256> ring_{};  // guarded by mu_
+  mutable Mutex mu_;
+  std::array<Entry, 256> ring_ GUARDED_BY(mu_){};
 };
 
 }  // namespace orion::media

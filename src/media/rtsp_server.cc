@@ -10,13 +10,13 @@
 
 #include <algorithm>
 #include <map>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "colour/convert.h"
 #include "core/clock.h"
 #include "core/thread.h"
+#include "core/thread_annotations.h"
 #include "media/capture.h"
 #include "media/gst_ptr.h"
 #include "media/gst_util.h"
@@ -36,15 +36,17 @@ struct Fanout {
     bool have_offset = false;
     GstClockTimeDiff offset = 0;  // media running time - encoder pts
   };
-  std::string name;
-  std::mutex mu;
-  std::vector<Sink> sinks;     // guarded by mu
-  GstMiniPtr<GstCaps> caps;    // guarded by mu: caps of the encoded stream, once known
-  uint64_t encoded = 0;        // guarded by mu
-  uint64_t sent = 0;           // guarded by mu
+  std::string name;  // set before the fan-out is shared, then constant
+  // A leaf: held by the encoder's streaming thread to push to every sink, by the RTSP server's
+  // thread to add and remove sinks, and by StreamOutput::stats().
+  Mutex mu;
+  std::vector<Sink> sinks GUARDED_BY(mu);
+  GstMiniPtr<GstCaps> caps GUARDED_BY(mu);  // caps of the encoded stream, once known
+  uint64_t encoded GUARDED_BY(mu) = 0;
+  uint64_t sent GUARDED_BY(mu) = 0;
 
   void add(GstRTSPMedia* media, GstElement* appsrc) {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     Sink s;
     s.media = media;
     s.appsrc = GstPtr<GstElement>::ref(appsrc);
@@ -52,7 +54,7 @@ struct Fanout {
     sinks.push_back(std::move(s));
   }
   void remove(GstRTSPMedia* media) {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     std::erase_if(sinks, [media](const Sink& s) { return s.media == media; });
   }
 
@@ -62,7 +64,7 @@ struct Fanout {
     GstCaps* c = gst_sample_get_caps(sample);
     if (buf == nullptr) return;
     const bool key = !GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT);
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     ++encoded;
     if (c != nullptr && (!caps || !gst_caps_is_equal(c, caps.get()))) {
       caps = GstMiniPtr<GstCaps>::ref(c);
@@ -146,23 +148,27 @@ GstFlowReturn on_encoded(GstAppSink* sink, gpointer user) {
 }  // namespace
 
 struct StreamOutput::Impl {
+  // Set by RtspServer::add_output() before the output is shared, then constant.
   std::string name;
   OutputOptions opt;
   std::shared_ptr<Fanout> fan;
   const Clock& clock = SteadyClock::instance();
 
-  std::mutex mu;  // serializes submit() with stop(); guards the fields below
-  bool stopped = false;
-  GstPtr<GstElement> pipeline;
-  GstPtr<GstElement> appsrc;
-  int width = 0, height = 0;
-  std::string encoder;
-  uint64_t submitted = 0;
-  Duration last_pts;
-  bool have_pts = false;
+  // Serializes submit() with stop(); guards the fields below. Not held with Fanout::mu (the
+  // encoder thread takes that one; stats() takes them one after the other).
+  Mutex mu;
+  bool stopped GUARDED_BY(mu) = false;
+  GstPtr<GstElement> pipeline GUARDED_BY(mu);
+  GstPtr<GstElement> appsrc GUARDED_BY(mu);
+  int width GUARDED_BY(mu) = 0;
+  int height GUARDED_BY(mu) = 0;
+  std::string encoder GUARDED_BY(mu);
+  uint64_t submitted GUARDED_BY(mu) = 0;
+  Duration last_pts GUARDED_BY(mu);
+  bool have_pts GUARDED_BY(mu) = false;
 
-  Status build(int w, int h, Duration frame_duration);
-  void teardown() {
+  Status build(int w, int h, Duration frame_duration) REQUIRES(mu);
+  void teardown() REQUIRES(mu) {
     if (pipeline) {
       gst_app_src_end_of_stream(GST_APP_SRC(appsrc.get()));
       gst_element_set_state(pipeline.get(), GST_STATE_NULL);
@@ -251,7 +257,7 @@ Status StreamOutput::Impl::build(int w, int h, Duration frame_duration) {
 StreamOutput::StreamOutput(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 StreamOutput::~StreamOutput() {
-  std::lock_guard lock(impl_->mu);
+  MutexLock lock(impl_->mu);
   impl_->stopped = true;
   impl_->teardown();
 }
@@ -264,7 +270,7 @@ Result<Timestamp> StreamOutput::submit(const BgrImage& image, Duration pts, Dura
     return make_error("output.bad_size", "output '" + m.name + "': picture size " + std::to_string(image.width) +
                                              "x" + std::to_string(image.height) + " must be even and positive");
   }
-  std::lock_guard lock(m.mu);
+  MutexLock lock(m.mu);
   if (m.stopped) return make_error("output.stopped", "output '" + m.name + "' is stopped");
   if (!m.pipeline || image.width != m.width || image.height != m.height) {
     if (auto s = m.build(image.width, image.height, duration); !s) return s.error();
@@ -302,13 +308,13 @@ Result<Timestamp> StreamOutput::submit(const BgrImage& image, Duration pts, Dura
 OutputStats StreamOutput::stats() const {
   OutputStats s;
   {
-    std::lock_guard lock(impl_->mu);
+    MutexLock lock(impl_->mu);
     s.submitted = impl_->submitted;
     s.width = impl_->width;
     s.height = impl_->height;
     s.encoder = impl_->encoder;
   }
-  std::lock_guard lock(impl_->fan->mu);
+  MutexLock lock(impl_->fan->mu);
   s.encoded = impl_->fan->encoded;
   s.sent = impl_->fan->sent;
   s.media = impl_->fan->sinks.size();
@@ -323,10 +329,10 @@ struct RtspServer::Impl {
   guint source_id = 0;
   int port = 0;
   std::thread thread;
-  std::mutex mu;
-  bool stopped = false;                                   // guarded by mu
-  std::string failure;                                    // guarded by mu
-  std::map<std::string, std::shared_ptr<StreamOutput>> outputs;  // guarded by mu
+  Mutex mu;  // a leaf
+  bool stopped GUARDED_BY(mu) = false;
+  std::string failure GUARDED_BY(mu);
+  std::map<std::string, std::shared_ptr<StreamOutput>> outputs GUARDED_BY(mu);
 };
 
 RtspServer::RtspServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -356,7 +362,7 @@ Result<std::unique_ptr<RtspServer>> RtspServer::start(RtspServerOptions options)
         "rtsp-server", [p] { g_main_loop_run(p->loop); },
         [p](std::string_view why) {
           spdlog::error("RTSP server: main loop died: {}", why);
-          std::lock_guard lock(p->mu);
+          MutexLock lock(p->mu);
           p->failure = "RTSP server main loop died: " + std::string(why);
         });
     g_main_context_pop_thread_default(p->ctx);
@@ -372,7 +378,7 @@ Result<std::shared_ptr<StreamOutput>> RtspServer::add_output(const std::string& 
   if (!ok_name) {
     return make_error("rtsp.bad_name", "output name '" + name + "' must be letters, digits, '-', '_' or '.'");
   }
-  std::lock_guard lock(impl_->mu);
+  MutexLock lock(impl_->mu);
   if (impl_->stopped) return make_error("rtsp.stopped", "RTSP server is stopped");
   if (impl_->outputs.count(name)) return make_error("rtsp.duplicate", "output '" + name + "' already exists");
   auto fan = std::make_shared<Fanout>();
@@ -404,7 +410,7 @@ Result<std::shared_ptr<StreamOutput>> RtspServer::add_output(const std::string& 
 int RtspServer::port() const { return impl_->port; }
 
 std::string RtspServer::failure() const {
-  std::lock_guard lock(impl_->mu);
+  MutexLock lock(impl_->mu);
   return impl_->failure;
 }
 
@@ -415,7 +421,7 @@ std::string RtspServer::url(const std::string& name, const std::string& host) co
 void RtspServer::stop() {
   std::map<std::string, std::shared_ptr<StreamOutput>> outputs;
   {
-    std::lock_guard lock(impl_->mu);
+    MutexLock lock(impl_->mu);
     if (impl_->stopped) return;
     impl_->stopped = true;
     outputs.swap(impl_->outputs);

@@ -7,10 +7,10 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
-#include <mutex>
 #include <string>
 #include <thread>
 
+#include "core/thread_annotations.h"
 #include "core/time.h"
 
 namespace orion::testing {
@@ -19,8 +19,11 @@ class Watchdog {
  public:
   Watchdog(Duration limit, std::string what) : what_(std::move(what)) {
     thread_ = std::thread([this, limit] {
-      std::unique_lock lock(mu_);
-      if (!cv_.wait_for(lock, limit.to_chrono(), [this] { return done_; })) {
+      UniqueLock lock(mu_);
+      if (!cv_.wait_for(lock.native(), limit.to_chrono(), [this] {
+            mu_.assert_held();  // the predicate runs with mu_ held
+            return done_;
+          })) {
         std::fprintf(stderr, "WATCHDOG: '%s' still running after %.1f s, aborting\n",
                      what_.c_str(), limit.as_seconds());
         std::abort();
@@ -29,7 +32,7 @@ class Watchdog {
   }
   ~Watchdog() {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       done_ = true;
     }
     cv_.notify_all();
@@ -39,10 +42,10 @@ class Watchdog {
   Watchdog& operator=(const Watchdog&) = delete;
 
  private:
-  std::string what_;
-  std::mutex mu_;
+  const std::string what_;
+  Mutex mu_;  // a leaf
   std::condition_variable cv_;
-  bool done_ = false;
+  bool done_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

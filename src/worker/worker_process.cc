@@ -9,12 +9,12 @@
 #include <csignal>
 #include <cstring>
 #include <exception>
-#include <mutex>
 #include <string>
 #include <thread>
 
 #include "core/clock.h"
 #include "core/thread.h"
+#include "core/thread_annotations.h"
 #include "infer/motion_gate.h"
 #include "infer/registry.h"
 #include "ipc/frame_reader.h"
@@ -36,7 +36,7 @@ class Emitter {
  public:
   explicit Emitter(int fd) : fd_(fd) {}
   void line(const std::string& s) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     std::string out = s + "\n";
     const char* p = out.data();
     size_t n = out.size();
@@ -53,8 +53,8 @@ class Emitter {
   void error(const Error& e, bool fatal) { line(protocol::encode_error(e, fatal)); }
 
  private:
-  std::mutex mu_;
-  int fd_;
+  Mutex mu_;  // guards no field: it keeps each line whole on the descriptor (a leaf)
+  int fd_;    // constant
 };
 
 Result<infer::DetectorPtr> make_detector(const WorkerConfig& c) {
@@ -88,7 +88,7 @@ class Loop {
   }
   uint64_t frames() const { return frames_.load(); }
   infer::MotionGateStats motion_stats() const {
-    std::lock_guard lock(motion_mu_);
+    MutexLock lock(motion_mu_);
     return motion_;
   }
   int64_t busy_ms() const {
@@ -158,7 +158,7 @@ class Loop {
         // that fails on this frame lets it through (the detector then says what is wrong).
         auto decision = gate.update(**f);
         if (decision.ok()) {
-          std::lock_guard lock(motion_mu_);
+          MutexLock lock(motion_mu_);
           motion_ = gate.stats();
         } else {
           errors_.fetch_add(1);
@@ -206,8 +206,8 @@ class Loop {
   std::atomic<bool> stop_{false};
   std::atomic<int> state_{0};
   std::atomic<uint64_t> frames_{0}, errors_{0}, sent_{0}, unsent_{0};
-  mutable std::mutex motion_mu_;
-  infer::MotionGateStats motion_;  // guarded by motion_mu_: a copy of the gate's, consistent
+  mutable Mutex motion_mu_;                               // a leaf
+  infer::MotionGateStats motion_ GUARDED_BY(motion_mu_);  // a copy of the gate's, consistent
   std::atomic<int64_t> busy_since_{0};
 };
 

@@ -12,13 +12,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <sstream>
 #include <thread>
 #include <vector>
 
 #include "core/clock.h"
 #include "core/thread.h"
+#include "core/thread_annotations.h"
 #include "media/capture.h"
 #include "media/gst_ptr.h"
 #include "media/gst_util.h"
@@ -220,16 +220,16 @@ struct RtspTestClient::Impl {
   GstPtr<GstElement> pipeline;
   GstPtr<GstElement> sink;
   std::thread thread;
-  std::atomic<bool> stopping{false};
-  mutable std::mutex mu;
-  std::vector<ReceivedFrame> frames;  // guarded by mu
-  std::string error;                  // guarded by mu
+  std::atomic<bool> stopping{false};  // read without a lock
+  mutable Mutex mu;                   // a leaf
+  std::vector<ReceivedFrame> frames GUARDED_BY(mu);
+  std::string error GUARDED_BY(mu);
 
   void run() {
     GstPtr<GstBus> bus = GstPtr<GstBus>::adopt(gst_element_get_bus(pipeline.get()));
     while (!stopping.load()) {
       if (GstMessage* m = gst_bus_pop_filtered(bus.get(), GST_MESSAGE_ERROR)) {
-        std::lock_guard lock(mu);
+        MutexLock lock(mu);
         error = error_from_message("client", m).to_string();
         gst_message_unref(m);
       }
@@ -251,7 +251,7 @@ struct RtspTestClient::Impl {
       }
       if (GST_BUFFER_PTS_IS_VALID(buf)) f.pts = Duration::nanos(static_cast<int64_t>(GST_BUFFER_PTS(buf)));
       gst_sample_unref(s);
-      std::lock_guard lock(mu);
+      MutexLock lock(mu);
       frames.push_back(f);
     }
     gst_element_set_state(pipeline.get(), GST_STATE_NULL);
@@ -283,7 +283,7 @@ Result<std::unique_ptr<RtspTestClient>> RtspTestClient::start(const std::string&
     run_guarded(
         "rtsp-client", [raw] { raw->run(); },
         [raw](std::string_view why) {
-          std::lock_guard lock(raw->mu);
+          MutexLock lock(raw->mu);
           raw->error = "test client thread died: " + std::string(why);
         });
   });
@@ -291,12 +291,12 @@ Result<std::unique_ptr<RtspTestClient>> RtspTestClient::start(const std::string&
 }
 
 std::vector<ReceivedFrame> RtspTestClient::frames() const {
-  std::lock_guard lock(impl_->mu);
+  MutexLock lock(impl_->mu);
   return impl_->frames;
 }
 
 std::string RtspTestClient::error() const {
-  std::lock_guard lock(impl_->mu);
+  MutexLock lock(impl_->mu);
   return impl_->error;
 }
 
