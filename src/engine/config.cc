@@ -18,9 +18,8 @@ constexpr std::array<const char*, 3> kTopLevelKeys = {"streams", "models", "pipe
 constexpr std::array<const char*, 5> kStreamKeys = {"name", "url", "loop", "enabled", "tls_verify"};
 constexpr std::array<const char*, 7> kModelKeys = {"name", "kind", "path", "input_width", "input_height",
                                                    "class_names", "threads"};
-constexpr std::array<const char*, 9> kPipelineKeys = {"name",    "stream",      "model",
-                                                      "sla",     "min_score",   "classes",
-                                                      "enabled", "motion_gate", "worker"};
+constexpr std::array<const char*, 9> kPipelineKeys = {
+    "name", "stream", "model", "sla", "min_score", "classes", "enabled", "motion_gate", "worker"};
 constexpr std::array<const char*, 5> kMotionGateKeys = {"enabled", "min_motion", "analysis_width", "history",
                                                         "max_skipped_in_row"};
 
@@ -250,9 +249,11 @@ Result<std::vector<std::string>> parse_worker(const YAML::Node& n, const std::st
   return cmd;
 }
 
-Result<std::vector<PipelineConfig>> parse_pipelines(const YAML::Node& node, const std::vector<StreamConfig>& streams,
+Result<std::vector<PipelineConfig>> parse_pipelines(const YAML::Node& node,
+                                                    const std::vector<StreamConfig>& streams,
                                                     const std::vector<ModelConfig>& models,
-                                                    const std::string& base_dir, const std::string& source) {
+                                                    const std::string& base_dir,
+                                                    const std::string& source) {
   std::vector<PipelineConfig> out;
   if (!node || node.IsNull()) return out;
   if (!node.IsSequence()) return invalid(source, "pipelines", "must be a list of {name, stream, model}");

@@ -10,8 +10,8 @@
 #include <map>
 
 #include "core/frame_pool.h"
-#include "ipc/ipc_bridge.h"
 #include "infer/registry.h"
+#include "ipc/ipc_bridge.h"
 #include "media/frame_timeline.h"
 
 namespace orion::engine {
@@ -45,7 +45,7 @@ struct Stream {
   StreamId id = 0;
   HeapFramePool pool;
   std::shared_ptr<ipc::ShmFramePool> shm;  // instead of `pool` when the stream has pipelines
-  std::unique_ptr<ipc::IpcBridge> bridge;       // supplier → shm mailboxes of the workers
+  std::unique_ptr<ipc::IpcBridge> bridge;  // supplier → shm mailboxes of the workers
   std::unique_ptr<FrameSupplier> supplier;
   media::FrameTimeline timeline;
   std::unique_ptr<media::Capture> capture;     // null when the url was refused
@@ -143,8 +143,9 @@ Result<std::unique_ptr<Engine>> Engine::create(Config config, EngineOptions opti
       spec.worker_command = pc.worker;
       spec.worker_command[0] = find_executable(pc.worker[0]);
       if (spec.worker_command[0].empty())
-        return make_error("engine.bad_pipeline", "pipeline '" + pc.name + "': worker '" + pc.worker[0] +
-                                                     "' is not an executable file (nor found on PATH)");
+        return make_error("engine.bad_pipeline",
+                          "pipeline '" + pc.name + "': worker '" + pc.worker[0] +
+                              "' is not an executable file (nor found on PATH)");
     }
     specs.emplace(pc.name, std::move(spec));
   }

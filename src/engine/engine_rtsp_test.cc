@@ -13,8 +13,8 @@
 
 #include "engine/engine.h"
 #include "media/testing/rtsp_fixtures.h"
-#include "testing/wait.h"
 #include "testing/assets.h"
+#include "testing/wait.h"
 #include "testing/watchdog.h"
 
 namespace orion::engine {
@@ -174,18 +174,22 @@ TEST(EngineRtsp, SourceKilledFor5sReconnectsWhileTheOtherStreamKeepsItsRate) {
   // and b has sent 50 more frames (5 s at 10 fps). b is sampled at every poll.
   bool a_left_live = false, b_always_live = true;
   std::vector<std::pair<double, uint64_t>> b_samples;  // (s since t0, b's compositor frames)
-  ASSERT_TRUE(wait_until([&] {
-    auto ra = *e.report("a");
-    auto rb = *e.report("b");
-    a_left_live = a_left_live || ra.capture.state != StreamState::kLive;
-    b_always_live = b_always_live && rb.capture.state == StreamState::kLive;
-    b_samples.emplace_back(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-        rb.compositor.frames);
-    return a_left_live && ra.compositor.signal_lost_frames > 0 &&
-           ra.capture.attempts >= a_attempts0 + 2 && rb.compositor.frames >= b0 + 50;
-  }, Duration::seconds(30))) << e.report("a")->capture.last_error;
-  const double outage = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto ra = *e.report("a");
+        auto rb = *e.report("b");
+        a_left_live = a_left_live || ra.capture.state != StreamState::kLive;
+        b_always_live = b_always_live && rb.capture.state == StreamState::kLive;
+        b_samples.emplace_back(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+            rb.compositor.frames);
+        return a_left_live && ra.compositor.signal_lost_frames > 0 &&
+               ra.capture.attempts >= a_attempts0 + 2 && rb.compositor.frames >= b0 + 50;
+      },
+      Duration::seconds(30)))
+      << e.report("a")->capture.last_error;
+  const double outage =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_TRUE(b_always_live);
   // b's frames in consecutive windows of (at least) one second through the outage.
   uint64_t b_min_per_second = 1000;

@@ -84,7 +84,8 @@ TEST(EngineWorkers, SeveralPipelinesOnSeveralStreamsEachWithItsOwnStatistics) {
       5s));
   // Half a second more of output (12 frames at 25 fps) after the replacement is running.
   const uint64_t frames_replaced = e.report("a")->compositor.frames;
-  ASSERT_TRUE(eventually([&] { return e.report("a")->compositor.frames >= frames_replaced + 12; }, 5s));
+  ASSERT_TRUE(
+      eventually([&] { return e.report("a")->compositor.frames >= frames_replaced + 12; }, 5s));
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const double fps_a = static_cast<double>(e.report("a")->compositor.frames - frames_a) / secs;
   EXPECT_GT(fps_a, 0.8 * 25) << "output of stream a slowed down while its worker was replaced";

@@ -72,7 +72,8 @@ class OrionUp : public ::testing::Test {
         << text;
     EXPECT_NE(text.find("output rtsp://127.0.0.1:"), std::string::npos) << text;
     // The relative path was resolved against the config's folder, and the error names it.
-    EXPECT_TRUE(wait_until([&] { return output_says("media.not_found"); }, orion::Duration::seconds(5)))
+    EXPECT_TRUE(
+        wait_until([&] { return output_says("media.not_found"); }, orion::Duration::seconds(5)))
         << text;
     EXPECT_NE(text.find((dir_ / "clips/missing.mp4").string()), std::string::npos) << text;
     ASSERT_EQ(::kill(pid, sig), 0);

@@ -53,11 +53,15 @@ Status PipelineRunner::spawn(PipelineRuntime& p) const {
   // Where a result's frame stands among the offers made to this very instance.
   rc.offer_state = [port = *port](uint64_t seq) {
     switch (port->delivery(seq)) {
-      case ipc::MailboxPort::Delivery::kTaken: return OfferState::kTaken;
+      case ipc::MailboxPort::Delivery::kTaken:
+        return OfferState::kTaken;
       case ipc::MailboxPort::Delivery::kDropped:
-      case ipc::MailboxPort::Delivery::kPending: return OfferState::kNotTaken;
-      case ipc::MailboxPort::Delivery::kTooOld: return OfferState::kTooOld;
-      case ipc::MailboxPort::Delivery::kNeverOffered: break;
+      case ipc::MailboxPort::Delivery::kPending:
+        return OfferState::kNotTaken;
+      case ipc::MailboxPort::Delivery::kTooOld:
+        return OfferState::kTooOld;
+      case ipc::MailboxPort::Delivery::kNeverOffered:
+        break;
     }
     return OfferState::kNeverOffered;
   };
@@ -140,8 +144,9 @@ void PipelineRunner::check_health(PipelineRuntime& p, Instance& i, Timestamp now
   if (i.killed) return;
   const ipc::MailboxStats m = i.mailbox.port().stats();
   if (m.scribbled > i.scribbled) {
-    i.violations.add("mailbox.scribbled", "wrote a frame token the engine never offered into its mailbox (" +
-                                              std::to_string(m.scribbled) + " times)");
+    i.violations.add("mailbox.scribbled",
+                     "wrote a frame token the engine never offered into its mailbox (" +
+                         std::to_string(m.scribbled) + " times)");
     i.scribbled = m.scribbled;
   }
   if (m.lease_token != i.lease_token) {
@@ -218,8 +223,8 @@ bool PipelineRunner::try_reap(PipelineRuntime& p, bool stopping) const {
     p.acc.last_error = fatal;
     p.state = PipelineState::kFailed;
   } else {
-    p.acc.last_error = for_violation && !violation.empty() ? reason + ": " + violation
-                                                           : reason + ": " + detail;
+    p.acc.last_error =
+        for_violation && !violation.empty() ? reason + ": " + violation : reason + ": " + detail;
     p.state = PipelineState::kBackoff;
   }
   if (produced) p.backoff.reset();

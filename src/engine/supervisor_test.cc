@@ -222,7 +222,8 @@ TEST(SupervisorTest, FailedSpawnsGiveTheirMailboxBackEveryTime) {
   rlimit saved{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
   size_t open_fds = 0;
-  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++open_fds;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd"))
+    ++open_fds;
   rlimit tight = saved;
   tight.rlim_cur = open_fds + 2;  // the mailbox and the pool's reader fd fit; the pipes do not
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
@@ -545,10 +546,12 @@ TEST(SupervisorTest, NoWorkerOutlivesItsEngine) {
     if (!sup.start().ok()) ::_exit(2);
     (void)sup.add_pipeline(fake_pipeline("a", 5), pool);
     (void)sup.add_pipeline(fake_pipeline("b", 5), pool);
-    if (!eventually([&] {
-          return sup.stats("a")->state == PipelineState::kRunning &&
-                 sup.stats("b")->state == PipelineState::kRunning;
-        }, 30s))
+    if (!eventually(
+            [&] {
+              return sup.stats("a")->state == PipelineState::kRunning &&
+                     sup.stats("b")->state == PipelineState::kRunning;
+            },
+            30s))
       ::_exit(3);
     const pid_t w[2] = {sup.stats("a")->pid, sup.stats("b")->pid};
     (void)!::write(pids[1], w, sizeof w);

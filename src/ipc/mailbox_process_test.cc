@@ -282,7 +282,8 @@ TEST(MailboxProcessTest, AReaderScribblingOverItsMailboxCannotFalsifyTheEngineCo
   EXPECT_EQ(m.taken, 4u);    // 1, 3 (overwritten), 4, 5
   EXPECT_EQ(m.dropped, 3u);  // 2 and 6 replaced, 7 closed
   EXPECT_EQ(m.pending, 0u);
-  EXPECT_EQ(m.scribbled, 2u);  // its forged offer word, and its forever lease of a frame never offered
+  EXPECT_EQ(m.scribbled,
+            2u);  // its forged offer word, and its forever lease of a frame never offered
   EXPECT_TRUE(m.closed);
   EXPECT_EQ(mirror->offered.load(), 7u);
   EXPECT_EQ(mirror->dropped.load(), 3u);

@@ -614,7 +614,8 @@ void Capture::Impl::run_loop() {
     }
     const Duration delay = backoff.next();
     const Timestamp retry = clock.deadline_after(delay);
-    spdlog::warn("{} (code {}); retrying in {:.1f} s", r.error.message, r.error.code, delay.as_seconds());
+    spdlog::warn("{} (code {}); retrying in {:.1f} s", r.error.message, r.error.code,
+                 delay.as_seconds());
     update([&](StreamStatus& s) REQUIRES(status_mu) {
       s.state = StreamState::kRetrying;
       s.last_error = r.error.to_string();

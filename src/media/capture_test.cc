@@ -135,8 +135,7 @@ TEST(Capture, TestPatternPublishesFramesWithIdentityAtItsRate) {
   ASSERT_TRUE(wait_until([&] { return (*cap)->status().frames >= 1; }, Duration::seconds(10)));
   // The rate over the next 40 frames (about 2 s), start-up excluded.
   const uint64_t first = (*cap)->status().frames + 1;
-  ASSERT_TRUE(wait_until([&] { return c.last_sequence() >= first + 40; },
-                         Duration::seconds(10)));
+  ASSERT_TRUE(wait_until([&] { return c.last_sequence() >= first + 40; }, Duration::seconds(10)));
   EXPECT_NEAR(capture_rate(c.frames(), first), 20.0, 2.0);
   auto st = (*cap)->status();
   EXPECT_EQ(st.state, StreamState::kLive);
@@ -175,8 +174,7 @@ TEST(Capture, AssetFilePlaysAtNativeRateIgnoringItsAudio) {
   ASSERT_TRUE(wait_until([&] { return (*cap)->status().frames >= 1; }, Duration::seconds(10)));
   // The rate over the next 30 frames (about 3 s): native 10 fps, not faster.
   const uint64_t first = (*cap)->status().frames + 1;
-  ASSERT_TRUE(wait_until([&] { return c.last_sequence() >= first + 30; },
-                         Duration::seconds(15)));
+  ASSERT_TRUE(wait_until([&] { return c.last_sequence() >= first + 30; }, Duration::seconds(15)));
   EXPECT_NEAR(capture_rate(c.frames(), first), 10.0, 0.7);
   auto st = (*cap)->status();
   EXPECT_EQ(st.width, 480);
@@ -368,7 +366,9 @@ TEST(Capture, AFrozenCameraIsStalledWhenTheCaptureClockPassesTheStallTimeout) {
       << (*cap)->status().last_error;
   EXPECT_EQ((*cap)->status().state, StreamState::kLive);
   (*src)->set_frozen(true);
-  auto stalled = [&] { return (*cap)->status().last_error.find("media.stalled") != std::string::npos; };
+  auto stalled = [&] {
+    return (*cap)->status().last_error.find("media.stalled") != std::string::npos;
+  };
   int advances = 0;
   ASSERT_TRUE(wait_until(
       [&] {
@@ -387,11 +387,14 @@ TEST(Capture, AFrozenCameraIsStalledWhenTheCaptureClockPassesTheStallTimeout) {
   // The camera comes back: the retry, once the clock reaches the backoff, is live again.
   (*src)->set_frozen(false);
   const uint64_t before = st.last_sequence;
-  ASSERT_TRUE(wait_until([&] {
-    if (clock.waiters() > 0) clock.advance_to_next_deadline();  // the backoff wait
-    auto s = (*cap)->status();
-    return s.state == StreamState::kLive && s.last_sequence > before + 5;
-  }, Duration::seconds(20))) << (*cap)->status().last_error;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        if (clock.waiters() > 0) clock.advance_to_next_deadline();  // the backoff wait
+        auto s = (*cap)->status();
+        return s.state == StreamState::kLive && s.last_sequence > before + 5;
+      },
+      Duration::seconds(20)))
+      << (*cap)->status().last_error;
   EXPECT_GE((*cap)->status().attempts, 2u);
   (*cap)->stop();
 }

@@ -64,7 +64,7 @@ struct CompositorStats {
   uint64_t last_sequence = 0;
   double fps = 0;                   // measured over the last ~2 s of capture times
   bool signal_lost = false;
-  std::string failure;              // why the compositor thread died ("" while it runs)
+  std::string failure;  // why the compositor thread died ("" while it runs)
 };
 
 class Compositor {

@@ -368,8 +368,8 @@ TEST(ProtocolResultTest, TheEncoderStaysWithinTheLimits) {
   DetectionResult r;
   r.frame = FrameIdentity{1, 1, Duration::nanos(0), Timestamp::from_nanos(1)};
   for (size_t i = 0; i < kMaxDetectionsPerResult + 50; ++i)
-    r.detections.push_back(
-        Detection{1, std::string(i == 0 ? kMaxClassNameBytes + 10 : 1, 'k'), 0.5f, Box{0, 0, 1, 1}});
+    r.detections.push_back(Detection{1, std::string(i == 0 ? kMaxClassNameBytes + 10 : 1, 'k'),
+                                     0.5f, Box{0, 0, 1, 1}});
   auto d = decode_result(encode_result(r));
   ASSERT_TRUE(d.ok()) << d.error().to_string();
   EXPECT_EQ(d->detections.size(), kMaxDetectionsPerResult);

@@ -210,7 +210,8 @@ class Hostile {
 
   int run() {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (o_.parent != 0 && ::getppid() != 0 && ::getppid() != o_.parent) return 1;  // 0: own PID namespace
+    if (o_.parent != 0 && ::getppid() != 0 && ::getppid() != o_.parent)
+      return 1;  // 0: own PID namespace
     ::signal(SIGPIPE, SIG_IGN);
     report_.line("mode " + o_.mode);
     if (o_.mode == "relay") return relay();
