@@ -37,7 +37,7 @@ void use_batch_scheduling() {
 // ---------------------------------------------------------------------------------------------
 // Mailbox: one subscriber's single slot. Every field below `mu` is guarded by it; name, sla and
 // clock are constants. Lock order: Core::subscribers_mu → mu (subscribe() delivers the latest
-// frame under the list lock); nothing is locked while mu is held.
+// frame under the list lock) → the clock's (a timed next_frame() waits through it).
 struct Subscription::Mailbox {
   Mailbox(std::string n, SlaClass s, const Clock* c) : name(std::move(n)), sla(s), clock(c) {}
 
