@@ -123,7 +123,10 @@ TEST(CaptureRtsps, SelfSignedSourceWithoutVerificationIsIngestedAtItsRate) {
     EXPECT_GT(ids[i].sequence, ids[i - 1].sequence);
     EXPECT_GT(ids[i].pts, ids[i - 1].pts);
   }
-  EXPECT_EQ(ids.front().sequence, 1u);
+  // Sequences start at 1; the collector, a newest-frame subscriber, may miss the first frames
+  // when the next one arrives before it takes them (dropped on purpose, never reordered).
+  EXPECT_GE(ids.front().sequence, 1u);
+  EXPECT_LE(ids.front().sequence, 5u);
   // Rate from the capture times of the frames in the window, and from pts (source clock).
   const size_t n = ids.size() - skip;
   const double secs = (ids.back().capture_time - ids[skip].capture_time).as_seconds();
