@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "protocol/control.h"
@@ -109,6 +110,7 @@ void PipelineRunner::read_stdout(PipelineRuntime& p, Instance& i, size_t budget)
 
 void PipelineRunner::read_results(PipelineRuntime& p, Instance& i, int budget) const {
   static thread_local std::vector<char> buf(protocol::kMaxResultBytes + 1);
+  std::optional<FrameSize> frame;  // the newest frame's size, read once per call when needed
   for (; budget > 0 && i.proc.results_fd() >= 0; --budget) {
     const ssize_t k = ::recv(i.proc.results_fd(), buf.data(), buf.size(), MSG_DONTWAIT | MSG_TRUNC);
     if (k < 0) break;
@@ -117,9 +119,12 @@ void PipelineRunner::read_results(PipelineRuntime& p, Instance& i, int budget) c
       break;
     }
     const size_t got = std::min(static_cast<size_t>(k), buf.size());
-    const ipc::ShmPoolStats ps = p.pool->shm_stats();
+    if (!frame) {
+      const ipc::ShmPoolStats ps = p.pool->shm_stats();
+      frame = FrameSize{ps.last_width, ps.last_height};
+    }
     auto r = i.results.on_datagram(std::string_view(buf.data(), got), static_cast<size_t>(k),
-                                   FrameSize{ps.last_width, ps.last_height}, i.violations);
+                                   *frame, i.violations);
     if (!r) {
       ++p.acc.bad_results;
       continue;
