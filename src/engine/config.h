@@ -78,6 +78,7 @@ struct PipelineConfig {
   std::string model;
   SlaClass sla = SlaClass::kBestEffort;  // parsed with parse_sla (core/frame_supplier.h)
   float min_score = 0.25f;
+  float iou = 0.45f;  // non-maximum suppression overlap, [0, 1]
   std::vector<std::string> classes;
   bool enabled = true;
   infer::MotionGateConfig motion_gate;  // enabled = false unless the config turns it on

@@ -130,6 +130,7 @@ void PipelineRunner::read_results(PipelineRuntime& p, Instance& i, int budget) c
       continue;
     }
     p.acc.last_result_latency = r->done_time - r->frame.capture_time;
+    if (o_.on_result) o_.on_result(*r);
     results_.put(std::move(*r));
     ++p.acc.results;
     p.acc.last_result_time = clock_.now();

@@ -38,6 +38,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <iosfwd>
 #include <map>
 #include <memory>
@@ -69,6 +70,8 @@ struct PipelineSpec {
   // The worker program for this pipeline: executable and arguments placed before
   // "--parent-pid PID". Empty: SupervisorOptions::worker_executable and worker_args.
   std::vector<std::string> worker_command;
+
+  friend bool operator==(const PipelineSpec&, const PipelineSpec&) = default;
 };
 
 struct SupervisorOptions {
@@ -93,6 +96,9 @@ struct SupervisorOptions {
   // Every time the supervisor decides on (health, backoff, ages). Worker progress marks are
   // CLOCK_MONOTONIC, so a clock other than SteadyClock is for statistics-only tests.
   const Clock* clock = nullptr;  // nullptr: SteadyClock
+  // Every result accepted from a worker (validated, clamped, capped), before it goes into the
+  // ResultStore. Called on the supervisor's thread: it must not block (the event writer queues).
+  std::function<void(const DetectionResult&)> on_result;
 };
 
 enum class PipelineState { kStarting, kRunning, kBackoff, kFailed, kStopped };

@@ -137,6 +137,33 @@ void on_client_connected(GstRTSPServer*, GstRTSPClient* client, gpointer) {
 
 GstRTSPFilterResult close_client(GstRTSPServer*, GstRTSPClient*, gpointer) { return GST_RTSP_FILTER_REMOVE; }
 
+// remove_output(): every client with a session on that mount is disconnected (removing only
+// the session under a client that streams over TCP crashed gst-rtsp-server), so a viewer of a
+// deleted stream sees its connection end instead of a frozen picture. A client that also
+// watched another mount over the same connection reconnects for it.
+struct MountFilter {
+  std::string path;  // "/name"
+  bool matched = false;
+};
+
+GstRTSPFilterResult find_mount_session(GstRTSPClient*, GstRTSPSession* session, gpointer user) {
+  auto* f = static_cast<MountFilter*>(user);
+  // A session media matches when its path is a prefix of the one asked for ("/cam" would
+  // match "/cam1"): only a match of the whole path is this mount.
+  gint matched = 0;
+  if (gst_rtsp_session_get_media(session, f->path.c_str(), &matched) != nullptr &&
+      static_cast<size_t>(matched) == f->path.size())
+    f->matched = true;
+  return GST_RTSP_FILTER_KEEP;
+}
+
+GstRTSPFilterResult close_mount_client(GstRTSPServer*, GstRTSPClient* client, gpointer user) {
+  auto* f = static_cast<MountFilter*>(user);
+  f->matched = false;
+  gst_rtsp_client_session_filter(client, find_mount_session, f);
+  return f->matched ? GST_RTSP_FILTER_REMOVE : GST_RTSP_FILTER_KEEP;
+}
+
 GstFlowReturn on_encoded(GstAppSink* sink, gpointer user) {
   GstSample* sample = gst_app_sink_pull_sample(sink);
   if (sample == nullptr) return GST_FLOW_FLUSHING;
@@ -256,7 +283,9 @@ Status StreamOutput::Impl::build(int w, int h, Duration frame_duration) {
 
 StreamOutput::StreamOutput(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-StreamOutput::~StreamOutput() {
+StreamOutput::~StreamOutput() { close(); }
+
+void StreamOutput::close() {
   MutexLock lock(impl_->mu);
   impl_->stopped = true;
   impl_->teardown();
@@ -405,6 +434,26 @@ Result<std::shared_ptr<StreamOutput>> RtspServer::add_output(const std::string& 
   gst_rtsp_mount_points_add_factory(mounts.get(), ("/" + name).c_str(), factory);  // transfer full
   impl_->outputs[name] = out;
   return out;
+}
+
+Status RtspServer::remove_output(const std::string& name) {
+  std::shared_ptr<StreamOutput> out;
+  {
+    MutexLock lock(impl_->mu);
+    if (impl_->stopped) return make_error("rtsp.stopped", "RTSP server is stopped");
+    auto it = impl_->outputs.find(name);
+    if (it == impl_->outputs.end())
+      return make_error("rtsp.unknown_output", "output '" + name + "' does not exist");
+    out = std::move(it->second);
+    impl_->outputs.erase(it);
+  }
+  GstPtr<GstRTSPMountPoints> mounts =
+      GstPtr<GstRTSPMountPoints>::adopt(gst_rtsp_server_get_mount_points(impl_->server.get()));
+  MountFilter filter{"/" + name};
+  gst_rtsp_mount_points_remove_factory(mounts.get(), filter.path.c_str());
+  gst_rtsp_server_client_filter(impl_->server.get(), close_mount_client, &filter);
+  out->close();
+  return {};
 }
 
 int RtspServer::port() const { return impl_->port; }

@@ -11,17 +11,16 @@
 // processing-deadline=0 and client sockets TCP_NODELAY (DESIGN.md, GStreamer pitfalls).
 //
 // Lifecycle: start() binds the port and runs the server's GMainLoop on its own thread →
-// add_output() per stream (mount exists at once; the encoder starts with the first picture and
-// is rebuilt if the picture size changes) → stop() (idempotent; closes clients, joins).
-// An exception escaping the main loop ends its thread, not the process: failure() says why.
-// Ownership: StreamOutput objects are shared with their producers; they stay usable (submit
-// fails harmlessly) after the server stops.
-// Thread-safety: RtspServer methods are thread-safe; StreamOutput::submit() is for one
-// producer thread, stats() for any. Locks: RtspServer::mu guards the output map;
-// StreamOutput's mutex guards its encoder pipeline and is held while that pipeline is torn
-// down (joining its streaming thread); the fan-out mutex guards the list of client media and
-// is a leaf (taken by the encoder's streaming thread and the server's main loop, never while
-// taking another lock), so the teardown cannot deadlock with a delivery.
+// add_output() / remove_output() per stream at any time (mount exists at once; the encoder starts
+// with the first picture and is rebuilt if the picture size changes) → stop() (idempotent; closes
+// clients, joins). An exception escaping the main loop ends its thread, not the process: failure()
+// says why. Ownership: StreamOutput objects are shared with their producers; they stay usable
+// (submit fails harmlessly) after the server stops. Thread-safety: RtspServer methods are
+// thread-safe; StreamOutput::submit() is for one producer thread, stats() for any. Locks:
+// RtspServer::mu guards the output map; StreamOutput's mutex guards its encoder pipeline and is
+// held while that pipeline is torn down (joining its streaming thread); the fan-out mutex guards
+// the list of client media and is a leaf (taken by the encoder's streaming thread and the server's
+// main loop, never while taking another lock), so the teardown cannot deadlock with a delivery.
 #pragma once
 
 #include <cstdint>
@@ -60,6 +59,9 @@ class StreamOutput final : public EncoderInput {
   Result<Timestamp> submit(const BgrImage& image, Duration pts, Duration duration) override;
   OutputStats stats() const;
   const std::string& name() const;
+  // Ends the encoder; submit() then fails harmlessly. Idempotent (RtspServer::remove_output and
+  // the destructor call it).
+  void close();
 
   struct Impl;
   explicit StreamOutput(std::unique_ptr<Impl> impl);
@@ -78,6 +80,10 @@ class RtspServer {
 
   // Mounts /<name>. Errors: "rtsp.bad_name", "rtsp.duplicate".
   Result<std::shared_ptr<StreamOutput>> add_output(const std::string& name, OutputOptions options = {});
+  // Unmounts /<name>: new clients get 404, every client with a session on it is disconnected,
+  // and the output is closed. Other mounts and their
+  // clients are untouched. Errors: "rtsp.unknown_output", "rtsp.stopped".
+  Status remove_output(const std::string& name);
   int port() const;
   // Why the server's main loop thread died ("" while it serves): clients can no longer connect,
   // the rest of the process goes on.

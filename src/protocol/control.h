@@ -67,6 +67,7 @@ struct ModelConfig {
   std::string class_names_path;
   int threads = 0;        // 0..kMaxModelThreads; 0 = the backend's default
   int fake_delay_ms = 0;  // kind "fake" only: time each detect() takes, 0..kMaxBusyMs
+  bool operator==(const ModelConfig&) const = default;
 };
 
 // Run the detector only on frames with motion: the same fields, defaults and meaning as the

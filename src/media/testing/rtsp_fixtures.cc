@@ -224,13 +224,17 @@ struct RtspTestClient::Impl {
   mutable Mutex mu;                   // a leaf
   std::vector<ReceivedFrame> frames GUARDED_BY(mu);
   std::string error GUARDED_BY(mu);
+  bool ended GUARDED_BY(mu) = false;  // end of stream or an error
 
   void run() {
     GstPtr<GstBus> bus = GstPtr<GstBus>::adopt(gst_element_get_bus(pipeline.get()));
     while (!stopping.load()) {
-      if (GstMessage* m = gst_bus_pop_filtered(bus.get(), GST_MESSAGE_ERROR)) {
+      if (GstMessage* m = gst_bus_pop_filtered(
+              bus.get(), static_cast<GstMessageType>(GST_MESSAGE_ERROR | GST_MESSAGE_EOS))) {
         MutexLock lock(mu);
-        error = error_from_message("client", m).to_string();
+        if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ERROR)
+          error = error_from_message("client", m).to_string();
+        ended = true;
         gst_message_unref(m);
       }
       GstSample* s = gst_app_sink_try_pull_sample(GST_APP_SINK(sink.get()), 50 * GST_MSECOND);
@@ -293,6 +297,11 @@ Result<std::unique_ptr<RtspTestClient>> RtspTestClient::start(const std::string&
 std::vector<ReceivedFrame> RtspTestClient::frames() const {
   MutexLock lock(impl_->mu);
   return impl_->frames;
+}
+
+bool RtspTestClient::ended() const {
+  MutexLock lock(impl_->mu);
+  return impl_->ended;
 }
 
 std::string RtspTestClient::error() const {

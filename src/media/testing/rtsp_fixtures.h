@@ -98,6 +98,7 @@ class RtspTestClient {
 
   std::vector<ReceivedFrame> frames() const;
   std::string error() const;  // "" unless the pipeline posted an error
+  bool ended() const;         // the server ended the stream (end of stream) or an error came
   void stop();
 
   struct Impl;

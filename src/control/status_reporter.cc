@@ -1,0 +1,144 @@
+#include "control/status_reporter.h"
+
+#include <spdlog/spdlog.h>
+
+#include "core/thread.h"
+
+namespace orion::control {
+
+StatusReporter::StatusReporter(store::Store& store, const engine::Engine& engine,
+                               StatusReporterOptions options)
+    : store_(store),
+      engine_(engine),
+      options_(std::move(options)),
+      clock_(options_.clock ? *options_.clock : SteadyClock::instance()) {}
+
+StatusReporter::~StatusReporter() { stop(); }
+
+void StatusReporter::start() {
+  if (thread_.joinable()) return;
+  thread_ = std::jthread([this](const std::stop_token& stop) {
+    set_current_thread_name("orion-status");
+    run_guarded(
+        "status reporter", [&] { run(stop); },
+        [this](std::string_view why) {
+          spdlog::error("status reporter: thread died: {}", why);
+          MutexLock lock(mu_);
+          stats_.last_error = "status thread died: " + std::string(why);
+        });
+  });
+}
+
+void StatusReporter::stop() {
+  if (!thread_.joinable()) return;
+  thread_.request_stop();
+  thread_.join();
+}
+
+StatusReporterStats StatusReporter::stats() const {
+  MutexLock lock(mu_);
+  return stats_;
+}
+
+void StatusReporter::run(const std::stop_token& stop) {
+  Timestamp next = clock_.now();
+  while (!stop.stop_requested()) {
+    report_now();
+    next = next + options_.interval;
+    if (next < clock_.now()) next = clock_.now();  // a slow round (database) does not pile up
+    if (!clock_.sleep_until(next, stop)) break;
+  }
+}
+
+store::StreamStatusRecord StatusReporter::stream_row(const engine::StreamReport& r,
+                                                     const std::string& engine_id,
+                                                     uint64_t previous_frames, Duration elapsed) {
+  store::StreamStatusRecord s;
+  s.stream = r.capture.name;
+  s.engine_id = engine_id;
+  s.state = std::string(media::to_string(r.capture.state));
+  s.last_error = r.capture.last_error;
+  s.frames_in = r.capture.frames;
+  s.frames_out = r.compositor.frames;
+  s.fps_out = r.compositor.fps;
+  const double seconds = elapsed.as_seconds();
+  s.fps_in = seconds > 0 && r.capture.frames >= previous_frames
+                 ? (r.capture.frames - previous_frames) / seconds
+                 : 0;
+  s.reconnects = r.capture.attempts > 1 ? r.capture.attempts - 1 : 0;
+  s.output_url = r.output_url;
+  return s;
+}
+
+store::PipelineStatusRecord StatusReporter::pipeline_row(const engine::PipelineStats& p,
+                                                         const std::string& engine_id) {
+  store::PipelineStatusRecord s;
+  s.pipeline = p.name;
+  s.engine_id = engine_id;
+  s.state = engine::to_string(p.state);
+  s.last_error = p.last_error;
+  s.pid = p.pid;
+  s.restarts = p.restarts;
+  s.restart_reasons = p.restart_reasons;
+  s.violations = p.violations;
+  s.offered = p.offered;
+  s.taken = p.taken;
+  s.dropped = p.dropped;
+  s.results = p.results;
+  s.last_result_age_s = p.last_result_age == Duration::max() ? -1 : p.last_result_age.as_seconds();
+  return s;
+}
+
+void StatusReporter::report_now() {
+  MutexLock lock(mu_);
+  const Timestamp now = clock_.now();
+  const Duration elapsed = have_round_ ? now - last_round_ : Duration::zero();
+  const std::string& id = options_.identity.id;
+  bool failed = false;
+  auto check = [&](const Status& st) {
+    // A stream or pipeline deleted since the engine's last apply has no row to write to.
+    if (st.ok() || st.error().code == "store.missing_reference") return;
+    failed = true;
+    stats_.last_error = st.error().to_string();
+  };
+  check(store_.heartbeat_engine(options_.identity));
+  std::map<std::string, uint64_t> frames;
+  for (const auto& r : engine_.report()) {
+    auto it = frames_.find(r.capture.name);
+    check(store_.put_stream_status(
+        stream_row(r, id, it == frames_.end() ? r.capture.frames : it->second, elapsed)));
+    frames[r.capture.name] = r.capture.frames;
+  }
+  for (const auto& [name, count] : frames_) {
+    if (frames.count(name)) continue;
+    store::StreamStatusRecord gone;
+    gone.stream = name;
+    gone.engine_id = id;
+    gone.state = "stopped";
+    check(store_.put_stream_status(gone));
+  }
+  std::set<std::string> pipelines;
+  for (const auto& p : engine_.pipelines()) {
+    check(store_.put_pipeline_status(pipeline_row(p, id)));
+    pipelines.insert(p.name);
+  }
+  for (const auto& name : pipelines_) {
+    if (pipelines.count(name)) continue;
+    store::PipelineStatusRecord gone;
+    gone.pipeline = name;
+    gone.engine_id = id;
+    gone.state = "stopped";
+    check(store_.put_pipeline_status(gone));
+  }
+  frames_ = std::move(frames);
+  pipelines_ = std::move(pipelines);
+  last_round_ = now;
+  have_round_ = true;
+  ++stats_.rounds;
+  if (failed) {
+    ++stats_.write_errors;
+    spdlog::warn("status: {}", stats_.last_error);
+  }
+}
+
+}  // namespace orion::control
