@@ -1,0 +1,78 @@
+// `orion engine --db URL [--rtsp-port 8554] [--http-port 8081]`: one engine, run from the
+// database (docs/design/reconciler.md): it applies the desired state the API wrote, serves each
+// stream's annotated output over RTSP and its media endpoint over HTTP, and writes its status and
+// heartbeat back. Runs until SIGINT / SIGTERM, then stops cleanly.
+//
+// Prints one line when it runs, which scripts and tests read:
+//   orion engine: ENGINE-ID running on sqlite://orion.db, RTSP rtsp://127.0.0.1:8554
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "api/redact.h"
+#include "commands.h"
+#include "control/engine_node.h"
+#include "node_console.h"
+
+namespace {
+
+struct EngineCmdOptions {
+  std::string db = "sqlite://orion.db";
+  int rtsp_port = 8554;
+  int http_port = 8081;
+  std::string host = "127.0.0.1";
+  double duration_s = 0;
+  bool stamp_sequence = false;
+};
+
+int run_engine(const EngineCmdOptions& o) {
+  const sigset_t stop = orion::cli::block_stop_signals();
+  orion::control::EngineNodeOptions no;
+  no.db = o.db;
+  no.engine.rtsp_port = o.rtsp_port;
+  no.engine.http_port = o.http_port;
+  no.engine.public_host = o.host;
+  no.engine.stamp_sequence = o.stamp_sequence;
+  auto node = orion::control::EngineNode::start(no);
+  if (!node) {
+    std::fprintf(stderr, "orion engine: %s\n",
+                 orion::api::redact_text(node.error().to_string()).c_str());
+    return 2;
+  }
+  orion::control::EngineNode& n = **node;
+  std::printf("orion engine: %s running on %s, RTSP rtsp://%s:%d\n", n.id().c_str(),
+              orion::api::redact_text(o.db).c_str(), o.host.c_str(), n.engine().rtsp_port());
+  orion::cli::NodeConsole console(n.engine());
+  console.tick();
+  const int sig = orion::cli::run_until_stopped(stop, o.duration_s, [&] { console.tick(); });
+  std::printf("orion engine: %s, stopping\n", sig > 0 ? strsignal(sig) : "duration reached");
+  n.stop();
+  std::printf("orion engine: stopped cleanly\n");
+  return 0;
+}
+
+void add_engine(CLI::App& app, CLI::App& /*bench*/) {
+  static EngineCmdOptions opts;
+  auto* cmd =
+      app.add_subcommand("engine", "Run one engine from the database (no API; see `orion api`)");
+  cmd->add_option("--db", opts.db, "database: sqlite://PATH or postgresql://...")
+      ->capture_default_str();
+  cmd->add_option("--rtsp-port", opts.rtsp_port, "RTSP output port (0: any free port)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--http-port", opts.http_port,
+                  "port of the engine's media endpoint (snapshots, metrics)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--host", opts.host, "host name written into the output URLs")
+      ->capture_default_str();
+  cmd->add_option("--duration", opts.duration_s,
+                  "stop after this many seconds (0: until a signal)");
+  cmd->add_flag("--stamp-sequence", opts.stamp_sequence,
+                "draw each frame's sequence as a block code (testing)");
+  cmd->callback([] { orion::cli::exit_code = run_engine(opts); });
+}
+
+}  // namespace
+
+ORION_REGISTER_COMMAND(add_engine);

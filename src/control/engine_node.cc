@@ -1,0 +1,78 @@
+#include "control/engine_node.h"
+
+#include <unistd.h>
+
+#include <chrono>
+
+namespace orion::control {
+
+namespace {
+
+std::string make_engine_id() {
+  char host[256] = "";
+  if (::gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "host");
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch());
+  return std::string(host) + ":" + std::to_string(::getpid()) + ":" + std::to_string(ms.count());
+}
+
+}  // namespace
+
+struct EngineNode::Impl {
+  EngineNodeOptions options;
+  std::string id;
+  std::unique_ptr<store::Store> desired_store, status_store;
+  std::unique_ptr<engine::Engine> engine;
+  std::unique_ptr<Reconciler> reconciler;
+  std::unique_ptr<StatusReporter> status;
+  bool stopped = false;
+};
+
+EngineNode::EngineNode(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+EngineNode::~EngineNode() { stop(); }
+
+Result<std::unique_ptr<EngineNode>> EngineNode::start(EngineNodeOptions options) {
+  auto m = std::make_unique<Impl>();
+  m->options = std::move(options);
+  m->id = make_engine_id();
+  auto desired = store::Store::open(m->options.db);
+  if (!desired) return desired.error();
+  m->desired_store = std::move(desired.value());
+  auto status = store::Store::open(m->options.db);
+  if (!status) return status.error();
+  m->status_store = std::move(status.value());
+
+  m->engine = engine::Engine::create_empty(m->options.engine);
+  if (auto st = m->engine->start(); !st) return st.error();
+  auto revision = m->desired_store->desired_revision();
+  if (!revision) return revision.error();
+  m->reconciler = std::make_unique<Reconciler>(*m->desired_store, *m->engine);
+  m->reconciler->start();
+  m->reconciler->wait_applied(*revision, m->options.first_apply_limit);
+
+  StatusReporterOptions so;
+  so.identity.id = m->id;
+  so.identity.rtsp_url =
+      "rtsp://" + m->options.engine.public_host + ":" + std::to_string(m->engine->rtsp_port());
+  so.interval = m->options.status_interval;
+  m->status = std::make_unique<StatusReporter>(*m->status_store, *m->engine, so);
+  m->status->report_now();
+  m->status->start();
+  return std::unique_ptr<EngineNode>(new EngineNode(std::move(m)));
+}
+
+void EngineNode::stop() {
+  Impl& m = *impl_;
+  if (m.stopped) return;
+  m.stopped = true;
+  if (m.reconciler) m.reconciler->stop();
+  if (m.status) m.status->stop();
+  if (m.engine) m.engine->stop();
+}
+
+const std::string& EngineNode::id() const { return impl_->id; }
+engine::Engine& EngineNode::engine() { return *impl_->engine; }
+ReconcilerStats EngineNode::reconciler() const { return impl_->reconciler->stats(); }
+StatusReporterStats EngineNode::status() const { return impl_->status->stats(); }
+
+}  // namespace orion::control

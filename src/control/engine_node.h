@@ -1,0 +1,57 @@
+// EngineNode: one engine process as the control plane sees it — the Engine, fed by a Reconciler
+// from the database, reporting through a StatusReporter, with its own Store connections
+// (reconciler, status; each thread its own so none waits on another's query). `orion engine`
+// is an EngineNode; `orion up` is an EngineNode plus the API in the same process, and the two
+// still meet only in the database.
+//
+// Identity: "<host>:<pid>:<start unix ms>", unique per process run, written with every
+// heartbeat together with the base of its RTSP outputs and its media endpoint's URL.
+//
+// Lifecycle: start() (opens the stores, starts the engine, applies the desired state once and
+// writes a first status round before it returns, so a caller can print what runs) → stop()
+// (idempotent; also the destructor): reconciler, status, engine.
+// Thread-safety: start/stop from one thread; engine(), id() and the accessors from any thread
+// after start().
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "control/reconciler.h"
+#include "control/status_reporter.h"
+#include "core/result.h"
+#include "engine/engine.h"
+#include "store/store.h"
+
+namespace orion::control {
+
+struct EngineNodeOptions {
+  std::string db = "sqlite://orion.db";
+  engine::EngineOptions engine;
+  Duration status_interval = Duration::seconds(1);
+  Duration first_apply_limit =
+      Duration::seconds(30);  // start() waits this long for the first apply
+};
+
+class EngineNode {
+ public:
+  // Errors: the Store's (store.bad_url, store.open, store.migration), the engine's (rtsp.bind).
+  static Result<std::unique_ptr<EngineNode>> start(EngineNodeOptions options);
+  ~EngineNode();
+  EngineNode(const EngineNode&) = delete;
+  EngineNode& operator=(const EngineNode&) = delete;
+
+  void stop();
+  const std::string& id() const;
+  engine::Engine& engine();
+  ReconcilerStats reconciler() const;
+  StatusReporterStats status() const;
+
+  struct Impl;
+
+ private:
+  explicit EngineNode(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace orion::control
