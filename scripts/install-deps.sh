@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
-  libsqlite3-dev libpqxx-dev libcpp-httplib-dev
+  libsqlite3-dev libpqxx-dev libcpp-httplib-dev prometheus-cpp-dev
   postgresql
   libopencv-dev python3-opencv
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev
@@ -16,6 +16,7 @@ packages=(
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   gstreamer1.0-x gstreamer1.0-rtsp
   ffmpeg
+  wrk  # HTTP load generator, used by bench/ (API and /metrics figures)
   glib-networking openssl
   clang clang-format  # scripts/thread-safety.sh (clang++), scripts/check-format.sh
 )

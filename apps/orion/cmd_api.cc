@@ -4,6 +4,8 @@
 // /metrics request needs `Authorization: Bearer <token>`; without one it serves loopback only
 // unless --insecure-no-token.
 //
+// GET /metrics renders the engines' status rows from the database (metrics/from_status.h).
+//
 // Prints one line when it serves, which scripts and tests read:
 //   orion api: serving http://127.0.0.1:8080/api/v1 on sqlite://orion.db (token required)
 #include <signal.h>
@@ -15,6 +17,7 @@
 #include "api/redact.h"
 #include "api/server.h"
 #include "commands.h"
+#include "metrics/from_status.h"
 #include "store/store.h"
 
 namespace {
@@ -53,6 +56,12 @@ int run_api(const ApiCmdOptions& o) {
   so.token = *token;
   so.allow_unauthenticated_remote = o.insecure_no_token;
   so.access_log = !o.quiet;
+  // GET /metrics: the status rows the engines write, plus this process's CPU and memory. A failed
+  // status query still answers: process metrics, orion_metrics_store_up 0 and a comment naming
+  // the error code (docs/design/metrics.md).
+  so.metrics = [&s = **store] {
+    return orion::metrics::render(orion::metrics::snapshot_from_store(s));
+  };
   auto server = orion::api::ApiServer::start(**store, so);
   if (!server) {
     std::fprintf(stderr, "orion api: %s\n", server.error().message.c_str());
