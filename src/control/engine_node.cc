@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "control/engine_metrics.h"
+
 namespace orion::control {
 
 namespace {
@@ -74,5 +76,9 @@ const std::string& EngineNode::id() const { return impl_->id; }
 engine::Engine& EngineNode::engine() { return *impl_->engine; }
 ReconcilerStats EngineNode::reconciler() const { return impl_->reconciler->stats(); }
 StatusReporterStats EngineNode::status() const { return impl_->status->stats(); }
+
+std::string EngineNode::metrics_text() const {
+  return metrics::render(engine_snapshot(*impl_->engine, impl_->id, impl_->status->fps_in()));
+}
 
 }  // namespace orion::control

@@ -46,6 +46,8 @@ class EngineNode {
   engine::Engine& engine();
   ReconcilerStats reconciler() const;
   StatusReporterStats status() const;
+  // GET /metrics of this process: the engine's figures in the Prometheus text format.
+  std::string metrics_text() const;
 
   struct Impl;
 

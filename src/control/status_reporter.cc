@@ -40,6 +40,11 @@ StatusReporterStats StatusReporter::stats() const {
   return stats_;
 }
 
+std::map<std::string, double> StatusReporter::fps_in() const {
+  MutexLock lock(mu_);
+  return fps_in_;
+}
+
 void StatusReporter::run(const std::stop_token& stop) {
   Timestamp next = clock_.now();
   while (!stop.stop_requested()) {
@@ -103,11 +108,14 @@ void StatusReporter::report_now() {
   };
   check(store_.heartbeat_engine(options_.identity));
   std::map<std::string, uint64_t> frames;
+  std::map<std::string, double> measured;
   for (const auto& r : engine_.report()) {
     auto it = frames_.find(r.capture.name);
-    check(store_.put_stream_status(
-        stream_row(r, id, it == frames_.end() ? r.capture.frames : it->second, elapsed)));
+    const store::StreamStatusRecord row =
+        stream_row(r, id, it == frames_.end() ? r.capture.frames : it->second, elapsed);
+    check(store_.put_stream_status(row));
     frames[r.capture.name] = r.capture.frames;
+    measured[r.capture.name] = row.fps_in;
   }
   for (const auto& [name, count] : frames_) {
     if (frames.count(name)) continue;
@@ -131,6 +139,7 @@ void StatusReporter::report_now() {
     check(store_.put_pipeline_status(gone));
   }
   frames_ = std::move(frames);
+  fps_in_ = std::move(measured);
   pipelines_ = std::move(pipelines);
   last_round_ = now;
   have_round_ = true;

@@ -56,6 +56,8 @@ class StatusReporter {
   void stop();
   void report_now();
   StatusReporterStats stats() const;
+  // fps_in per stream as the last round measured it (for /metrics, which has no interval).
+  std::map<std::string, double> fps_in() const;
 
   // The rows one round writes (pure; exposed for tests). `elapsed` is the time since the
   // previous round and `previous_frames` its capture counts (fps_in), per stream.
@@ -75,6 +77,7 @@ class StatusReporter {
   mutable Mutex mu_;
   StatusReporterStats stats_ GUARDED_BY(mu_);
   std::map<std::string, uint64_t> frames_ GUARDED_BY(mu_);  // capture frames at the last round
+  std::map<std::string, double> fps_in_ GUARDED_BY(mu_);    // measured at the last round
   std::set<std::string> pipelines_ GUARDED_BY(mu_);         // pipelines in the last round
   Timestamp last_round_ GUARDED_BY(mu_);
   bool have_round_ GUARDED_BY(mu_) = false;

@@ -1,0 +1,215 @@
+#include "bench/api_load_bench.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
+
+#include "api/server.h"
+#include "control/engine_node.h"
+#include "store/testing/postgres_fixture.h"
+
+namespace orion::bench {
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// POST a disabled pipeline, then DELETE it, per wrk connection, over and over.
+const char* kPostDeleteLua = R"(counter = 0
+request = function()
+  counter = counter + 1
+  local name = "wrk" .. tostring(math.random(1, 1000000000))
+  if counter % 2 == 1 then
+    last = name
+    return wrk.format("POST", "/api/v1/pipelines", {["Content-Type"] = "application/json"},
+      '{"name":"' .. name .. '","stream":"s0","model":"quick","enabled":false}')
+  end
+  return wrk.format("DELETE", "/api/v1/pipelines/" .. last)
+end
+)";
+
+struct WrkResult {
+  double requests_per_s = 0;
+  double p50_ms = 0, p99_ms = 0;
+  uint64_t non_2xx = 0;
+  bool ok = false;
+  std::string raw;
+};
+
+double to_ms(double v, const std::string& unit) {
+  if (unit == "us") return v / 1e3;
+  if (unit == "s") return v * 1e3;
+  return v;  // ms
+}
+
+WrkResult run_wrk(const ApiLoadBenchOptions& o, const std::string& url, const std::string& script) {
+  std::string cmd = o.wrk + " --latency -t" + std::to_string(o.threads) + " -c" +
+                    std::to_string(o.connections) + " -d" + std::to_string(o.seconds) + "s";
+  if (!script.empty()) cmd += " -s " + script;
+  cmd += " " + url + " 2>&1";
+  WrkResult r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, p)) r.raw.append(buf, n);
+  const int rc = ::pclose(p);
+  std::smatch m;
+  if (std::regex_search(r.raw, m, std::regex(R"(Requests/sec:\s+([0-9.]+))")))
+    r.requests_per_s = std::stod(m[1]);
+  if (std::regex_search(r.raw, m, std::regex(R"(\n\s+50%\s+([0-9.]+)(us|ms|s))")))
+    r.p50_ms = to_ms(std::stod(m[1]), m[2]);
+  if (std::regex_search(r.raw, m, std::regex(R"(\n\s+99%\s+([0-9.]+)(us|ms|s))")))
+    r.p99_ms = to_ms(std::stod(m[1]), m[2]);
+  if (std::regex_search(r.raw, m, std::regex(R"(Non-2xx or 3xx responses:\s+([0-9]+))")))
+    r.non_2xx = std::stoull(m[1]);
+  r.ok = rc == 0 && r.requests_per_s > 0;
+  return r;
+}
+
+// Output frames of every stream, summed, from the engine's own compositor counters.
+std::map<std::string, uint64_t> frames_out(const engine::Engine& e) {
+  std::map<std::string, uint64_t> out;
+  for (const auto& r : e.report()) out[r.capture.name] = r.compositor.frames;
+  return out;
+}
+
+// The lowest per-stream output fps between two snapshots `seconds` apart.
+double min_fps(const std::map<std::string, uint64_t>& a, const std::map<std::string, uint64_t>& b,
+               double seconds) {
+  double lowest = -1;
+  for (const auto& [name, n] : b) {
+    auto it = a.find(name);
+    if (it == a.end()) continue;
+    const double fps = (n - it->second) / seconds;
+    lowest = lowest < 0 ? fps : std::min(lowest, fps);
+  }
+  return lowest;
+}
+
+int run_on(const ApiLoadBenchOptions& o, const std::string& db, const std::string& label,
+           const fs::path& dir, json& out) {
+  control::EngineNodeOptions no;
+  no.db = db;
+  no.engine.rtsp_port = 0;
+  no.engine.rtsp_address = "127.0.0.1";
+  auto node = control::EngineNode::start(no);
+  if (!node) {
+    std::fprintf(stderr, "bench api: %s\n", node.error().to_string().c_str());
+    return 1;
+  }
+  auto api_store = store::Store::open(db);
+  if (!api_store) return 1;
+  api::ServerOptions so;
+  so.port = 0;
+  so.access_log = false;
+  control::EngineNode* n = node->get();
+  so.metrics = [n] { return n->metrics_text(); };
+  auto server = api::ApiServer::start(**api_store, so);
+  if (!server) {
+    std::fprintf(stderr, "bench api: %s\n", server.error().to_string().c_str());
+    return 1;
+  }
+  const std::string base = (*server)->base_url();
+  httplib::Client http(base);
+  http.Post("/api/v1/models", R"({"name":"quick","kind":"fake"})", "application/json");
+  for (int i = 0; i < o.streams; ++i) {
+    http.Post(
+        "/api/v1/streams",
+        json{{"name", "s" + std::to_string(i)}, {"url", "test://ball?width=640&height=480&fps=25"}}
+            .dump(),
+        "application/json");
+  }
+  engine::Engine& e = n->engine();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {  // until every stream outputs frames
+    auto f = frames_out(e);
+    if (static_cast<int>(f.size()) == o.streams &&
+        std::all_of(f.begin(), f.end(), [](const auto& kv) { return kv.second > 25; }))
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  auto measure_idle = [&] {
+    const auto a = frames_out(e);
+    const auto t0 = std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(std::chrono::seconds(o.seconds));  // the measuring window itself
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return min_fps(a, frames_out(e), s);
+  };
+  const double idle_fps = measure_idle();
+  std::printf("%-10s  %d streams, no load: lowest output fps %.1f\n", label.c_str(), o.streams,
+              idle_fps);
+  out[label]["baseline_min_fps"] = idle_fps;
+
+  const fs::path lua = dir / "post_delete.lua";
+  std::ofstream(lua) << kPostDeleteLua;
+  struct Case {
+    const char* name;
+    std::string url, script;
+  };
+  for (const Case& c : {Case{"GET /api/v1/streams", base + "/api/v1/streams", ""},
+                        Case{"GET /metrics", base + "/metrics", ""},
+                        Case{"POST+DELETE pipelines", base, lua.string()}}) {
+    const auto a = frames_out(e);
+    const auto t0 = std::chrono::steady_clock::now();
+    const WrkResult w = run_wrk(o, c.url, c.script);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double fps = min_fps(a, frames_out(e), s);
+    if (!w.ok) {
+      std::fprintf(stderr, "bench api: wrk failed for %s:\n%s\n", c.name, w.raw.c_str());
+      return 1;
+    }
+    std::printf(
+        "%-10s  %-22s %9.0f req/s  p50 %6.2f ms  p99 %6.2f ms  non-2xx %llu  output fps %.1f (%.2f "
+        "of "
+        "baseline)\n",
+        label.c_str(), c.name, w.requests_per_s, w.p50_ms, w.p99_ms,
+        static_cast<unsigned long long>(w.non_2xx), fps, idle_fps > 0 ? fps / idle_fps : 0);
+    out[label][c.name] = {{"requests_per_s", w.requests_per_s},
+                          {"p50_ms", w.p50_ms},
+                          {"p99_ms", w.p99_ms},
+                          {"non_2xx", w.non_2xx},
+                          {"min_output_fps", fps},
+                          {"fps_ratio", fps / idle_fps}};
+  }
+  (*server)->stop();
+  (*node)->stop();
+  return 0;
+}
+
+}  // namespace
+
+int run_api_load_bench(const ApiLoadBenchOptions& o) {
+  spdlog::set_level(spdlog::level::warn);
+  std::string templ = (fs::temp_directory_path() / "orion-bench-api-XXXXXX").string();
+  if (::mkdtemp(templ.data()) == nullptr) return 1;
+  const fs::path dir = templ;
+  json out;
+  int rc = run_on(o, "sqlite://" + (dir / "bench.db").string(), "sqlite", dir, out);
+  if (rc == 0 && o.postgres) {
+    auto server = store::testing::PostgresServer::start({});
+    if (!server) {
+      std::fprintf(stderr, "bench api: %s\n", server.error().to_string().c_str());
+      rc = 1;
+    } else if (auto url = (*server)->create_database("bench"); url) {
+      rc = run_on(o, *url, "postgresql", dir, out);
+    } else {
+      rc = 1;
+    }
+  }
+  if (!o.json_path.empty()) std::ofstream(o.json_path) << out.dump(2) << "\n";
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  return rc;
+}
+
+}  // namespace orion::bench
