@@ -22,7 +22,7 @@
 
 #include <httplib.h>
 
-namespace orion::api {
+namespace orion::http {
 
 class ConnectionServer : public httplib::Server {
  public:
@@ -34,4 +34,4 @@ class ConnectionServer : public httplib::Server {
   bool process_and_close_socket(socket_t sock) override;
 };
 
-}  // namespace orion::api
+}  // namespace orion::http

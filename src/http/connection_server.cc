@@ -1,4 +1,4 @@
-#include "api/http_connection.h"
+#include "http/connection_server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -10,7 +10,7 @@
 #include <chrono>
 #include <cstring>
 
-namespace orion::api {
+namespace orion::http {
 
 namespace {
 
@@ -172,4 +172,4 @@ bool ConnectionServer::process_and_close_socket(socket_t sock) {
   return ret;
 }
 
-}  // namespace orion::api
+}  // namespace orion::http
