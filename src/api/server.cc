@@ -468,6 +468,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(store::Store& store, ServerO
                           "(set ORION_API_TOKEN, or serve 127.0.0.1)");
   }
   if (options.threads < 1) options.threads = 1;
+  if (options.service.engine_token.empty()) options.service.engine_token = options.token;
   auto impl = std::make_unique<Impl>(store, std::move(options));
   Impl* p = impl.get();
   auto& http = p->http;
