@@ -6,90 +6,22 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
-#include <condition_variable>
 #include <cstdlib>
-#include <deque>
-#include <mutex>
 #include <regex>
 #include <thread>
 
-#include "api/http_connection.h"
 #include "api/redact.h"
 #include "api/resources.h"
 #include "core/thread.h"
+#include "http/auth.h"
+#include "http/connection_server.h"
+#include "http/task_queue.h"
 
 namespace orion::api {
 
 namespace {
 
 using nlohmann::json;
-
-// httplib's worker pool, with named threads and a catch-all per task.
-class NamedPool final : public httplib::TaskQueue {
- public:
-  explicit NamedPool(int n) {
-    for (int i = 0; i < n; ++i) {
-      threads_.emplace_back([this] { run_guarded("orion-api-http", [this] { work(); }); });
-    }
-  }
-  void enqueue(std::function<void()> fn) override {
-    {
-      std::lock_guard lock(mu_);
-      jobs_.push_back(std::move(fn));
-    }
-    cv_.notify_one();
-  }
-  void shutdown() override {
-    {
-      std::lock_guard lock(mu_);
-      shutdown_ = true;
-    }
-    cv_.notify_all();
-    for (auto& t : threads_) t.join();
-    threads_.clear();
-  }
-
- private:
-  void work() {
-    for (;;) {
-      std::function<void()> fn;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [this] { return shutdown_ || !jobs_.empty(); });
-        if (jobs_.empty()) return;  // shut down and drained
-        fn = std::move(jobs_.front());
-        jobs_.pop_front();
-      }
-      try {
-        fn();
-      } catch (const std::exception& e) {
-        spdlog::error("api: connection task failed: {}", redact_text(e.what()));
-      } catch (...) {
-        spdlog::error("api: connection task failed with an unknown exception");
-      }
-    }
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> jobs_;  // guarded by mu_
-  bool shutdown_ = false;                   // guarded by mu_
-  std::vector<std::thread> threads_;        // owner thread only
-};
-
-bool constant_time_equal(std::string_view given, std::string_view expected) {
-  // Time depends on the length of `given` only, never on where the first difference is.
-  unsigned diff = given.size() == expected.size() ? 0u : 1u;
-  for (size_t i = 0; i < given.size(); ++i) {
-    const unsigned char e = expected.empty() ? 0 : expected[i % expected.size()];
-    diff |= static_cast<unsigned char>(given[i]) ^ e;
-  }
-  return diff == 0 && !expected.empty();
-}
-
-bool is_loopback(const std::string& address) {
-  return address == "localhost" || address == "::1" || address.rfind("127.", 0) == 0;
-}
 
 std::string printable(std::string_view s) {
   std::string out;
@@ -370,15 +302,7 @@ struct ApiServer::Impl {
                          req.path == "/api/v1" || req.path.rfind("/api/v1/", 0) == 0;
     if (!guarded) return httplib::Server::HandlerResponse::Unhandled;
     const std::string auth = req.get_header_value("Authorization");
-    const std::string_view scheme = "Bearer ";
-    const bool has_scheme =
-        auth.size() > scheme.size() &&
-        std::equal(scheme.begin(), scheme.end(), auth.begin(), [](char a, char b) {
-          return std::tolower(static_cast<unsigned char>(a)) ==
-                 std::tolower(static_cast<unsigned char>(b));
-        });
-    if (has_scheme &&
-        constant_time_equal(std::string_view(auth).substr(scheme.size()), options.token)) {
+    if (http::bearer_matches(auth, options.token)) {
       return httplib::Server::HandlerResponse::Unhandled;
     }
     res.set_header("WWW-Authenticate", "Bearer realm=\"orion\"");
@@ -466,7 +390,7 @@ struct ApiServer::Impl {
 
   ServerOptions options;
   ApiService service;
-  ConnectionServer http;  // closes the connection after every error answer
+  http::ConnectionServer http;  // closes the connection after every error answer
   std::thread listener;   // owner thread only
   int port = 0;
   std::atomic<bool> listener_done{false};
@@ -520,13 +444,10 @@ Result<std::string> token_from_environment() {
     return make_error("api.bad_token",
                       "ORION_API_TOKEN is set but empty: unset it for no token, or give one");
   }
-  for (char c : token) {
-    const unsigned char u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u == 0x7f) {
-      return make_error("api.bad_token",
-                        "ORION_API_TOKEN contains whitespace or a control character (it must "
-                        "fit in an Authorization header)");
-    }
+  if (!http::token_fits_header(token)) {
+    return make_error("api.bad_token",
+                      "ORION_API_TOKEN contains whitespace or a control character (it must "
+                      "fit in an Authorization header)");
   }
   return token;
 }
@@ -536,14 +457,10 @@ ApiServer::ApiServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ApiServer::~ApiServer() { stop(); }
 
 Result<std::unique_ptr<ApiServer>> ApiServer::start(store::Store& store, ServerOptions options) {
-  for (char c : options.token) {
-    const unsigned char u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u == 0x7f) {
-      return make_error("api.bad_token",
-                        "the API token contains whitespace or a control character");
-    }
+  if (!http::token_fits_header(options.token)) {
+    return make_error("api.bad_token", "the API token contains whitespace or a control character");
   }
-  if (options.token.empty() && !is_loopback(options.address) &&
+  if (options.token.empty() && !http::is_loopback_address(options.address) &&
       !options.allow_unauthenticated_remote) {
     return make_error("api.insecure",
                       "refusing to serve the API on " + options.address +
@@ -551,11 +468,16 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(store::Store& store, ServerO
                           "(set ORION_API_TOKEN, or serve 127.0.0.1)");
   }
   if (options.threads < 1) options.threads = 1;
+  if (options.service.engine_token.empty()) options.service.engine_token = options.token;
   auto impl = std::make_unique<Impl>(store, std::move(options));
   Impl* p = impl.get();
   auto& http = p->http;
   const int threads = p->options.threads;
-  http.new_task_queue = [threads] { return new NamedPool(threads); };
+  http.new_task_queue = [threads] {
+    return new http::NamedTaskQueue(threads, "orion-api-http", [](const std::string& what) {
+      spdlog::error("api: connection task failed: {}", redact_text(what));
+    });
+  };
   http.set_payload_max_length(p->options.max_body_bytes);
   http.set_keep_alive_timeout(
       2);  // an idle keep-alive connection holds a worker (and stop()) this long
@@ -577,7 +499,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(store::Store& store, ServerO
       });
   // Runs after every answer is written: errors end the connection (ConnectionServer).
   http.set_logger([p](const httplib::Request& req, const httplib::Response& res) {
-    if (res.status >= 400) ConnectionServer::close_after_this_request();
+    if (res.status >= 400) http::ConnectionServer::close_after_this_request();
     if (p->options.access_log) {
       spdlog::info("api: {} {} {} {}B", printable(req.method), printable(req.path), res.status,
                    res.body.size());

@@ -21,7 +21,8 @@
 // browsers on other origins cannot read answers.
 //
 // Closed by default: start() refuses to serve an address other than loopback without a token,
-// unless allow_unauthenticated_remote says so.
+// unless allow_unauthenticated_remote says so. The token is also what the API presents to
+// engines' media endpoints when it relays a snapshot (ServiceOptions::engine_token, unless set).
 //
 // Logs (spdlog): one line per request (method, path, status, bytes) and every 5xx with its
 // message; URLs in them are redacted (api/redact.h).

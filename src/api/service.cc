@@ -582,6 +582,7 @@ std::variant<BinaryReply, Reply> ApiService::snapshot(const std::string& name) {
   client.set_write_timeout(secs.count(), usecs.count());
   client.set_follow_location(false);
   client.set_keep_alive(false);
+  if (!options_.engine_token.empty()) client.set_bearer_token_auth(options_.engine_token.c_str());
 
   std::string body;
   bool too_big = false;

@@ -17,11 +17,13 @@
 // Snapshots: `GET streams/{name}/snapshot.jpg` asks the engine that owns the stream (its status
 // row's engine_id → EngineRecord::media_url) for
 //   GET <media_url>/media/streams/<name>/snapshot.jpg
-// with ServiceOptions::snapshot_timeout, at most max_snapshot_bytes, no redirects followed, and
-// relays the JPEG. Errors: 404 store.not_found (no such stream), 503 snapshot.not_running (no
-// engine reports the stream), 503 snapshot.no_engine (its engine is not registered or has no
-// media address), 503 snapshot.engine_unreachable, 404 snapshot.not_available (the engine has
-// no frame yet), 502 snapshot.engine_error (any other answer, or not a JPEG).
+// with ServiceOptions::snapshot_timeout, at most max_snapshot_bytes, no redirects followed,
+// `Authorization: Bearer <engine_token>` when there is one (ApiServer gives its own token,
+// ORION_API_TOKEN: engine and API share it), and relays the JPEG. Errors: 404 store.not_found (no
+// such stream), 503 snapshot.not_running (no engine reports the stream), 503 snapshot.no_engine
+// (its engine is not registered or has no media address), 503 snapshot.engine_unreachable, 404
+// snapshot.not_available (the engine has no frame yet), 502 snapshot.engine_error (any other answer
+// — a 401 when the engine wants another token — or not a JPEG).
 //
 // Lifecycle: borrows the Store, which must outlive it. Thread-safety: thread-safe (the Store is;
 // the service keeps no mutable state).
@@ -64,6 +66,9 @@ struct ServiceOptions {
   std::function<int64_t()> now_ms;
   Duration snapshot_timeout = Duration::seconds(2);
   size_t max_snapshot_bytes = 16u << 20;
+  // Sent as `Authorization: Bearer` to engines' media endpoints ("" = none). ApiServer::start
+  // sets it to ServerOptions::token when it is empty here.
+  std::string engine_token;
 };
 
 class ApiService {

@@ -7,6 +7,7 @@
 #include <deque>
 #include <thread>
 
+#include "core/frame_pool.h"
 #include "core/thread.h"
 #include "core/thread_annotations.h"
 #include "media/frame_timeline.h"
@@ -31,14 +32,21 @@ struct Compositor::Impl {
   std::thread thread;
   std::atomic<bool> stopping{false};  // read without a lock
 
-  // Held to update or copy the statistics. Lock order: mu → FrameTimeline's (compose() looks
-  // the publish time up under it). The result store and the encoder are called without it.
+  // Held to update or copy the statistics and the newest picture. Lock order: mu →
+  // FrameTimeline's (compose() looks the publish time up under it). The result store, the
+  // encoder and the picture pool are called without it (a replaced picture is released after
+  // the lock is let go).
   mutable Mutex mu;
   CompositorStats stats GUARDED_BY(mu);
   std::deque<FrameLatency> latencies GUARDED_BY(mu);
+  std::optional<SnapshotPicture> last GUARDED_BY(mu);
+
+  // Where pictures are composed (thread-safe; its buffers return when the last reference to a
+  // picture goes, from whichever thread that is).
+  HeapFramePool pictures;
 
   // Compositor thread only.
-  std::vector<uint8_t> picture;  // the encoder's input, BGR
+  FramePtr shown;  // the newest picture sent (the signal-lost card is drawn on a copy of it)
   int width = 0, height = 0;
   std::deque<Timestamp> recent;  // capture times of the last ~2 s
   Duration interval = Duration::millis(100);
@@ -67,31 +75,51 @@ struct Compositor::Impl {
     }
     last_seq = id.sequence;
     if (!origin.is_set()) origin = id.capture_time;
+    auto acquired =
+        pictures.acquire(FrameLayout::packed(PixelFormat::kBGR24, f->width(), f->height()));
+    if (!acquired) {  // no memory (the pool is unbounded): this picture is lost, and counted
+      MutexLock lock(mu);
+      if (stats.errors++ == 0)
+        spdlog::error("output '{}': {}", options.stream_name, acquired.error().message);
+      return;
+    }
+    MutableFramePtr picture = std::move(*acquired);
+    picture->set_identity(id);
     width = f->width();
     height = f->height();
     const size_t row = static_cast<size_t>(width) * 3;
-    picture.resize(row * static_cast<size_t>(height));
     for (int y = 0; y < height; ++y) {
-      std::memcpy(&picture[row * static_cast<size_t>(y)], f->data() + static_cast<size_t>(y) * static_cast<size_t>(f->stride()), row);
+      std::memcpy(picture->mutable_data() + row * static_cast<size_t>(y),
+                  f->data() + static_cast<size_t>(y) * static_cast<size_t>(f->stride()), row);
     }
     const double fps = measure_fps(id.capture_time);
     if (recent.size() >= 2) interval = (recent.back() - recent.front()) / static_cast<int64_t>(recent.size() - 1);
     if (options.draw) {
       OverlayText text{options.stream_name, format_wall_time(id.capture_time), fps, id.sequence};
-      draw_overlay(picture.data(), width, height, static_cast<int>(row), text, store.latest(options.stream_id));
+      draw_overlay(picture->mutable_data(), width, height, static_cast<int>(row), text,
+                   store.latest(options.stream_id));
     }
-    if (options.stamp_sequence) stamp_sequence(picture.data(), width, height, static_cast<int>(row), id.sequence);
+    if (options.stamp_sequence)
+      stamp_sequence(picture->mutable_data(), width, height, static_cast<int>(row), id.sequence);
     const Timestamp composited = clock.now();
-    auto handed = output.submit(BgrImage{picture.data(), width, height, static_cast<int>(row)},
+    auto handed = output.submit(BgrImage{picture->data(), width, height, static_cast<int>(row)},
                                 pts_of(id.capture_time), interval);
+    std::optional<SnapshotPicture> replaced;  // released after mu is let go
+    if (handed) {
+      shown = freeze(std::move(picture));
+      replaced = SnapshotPicture{shown, composited};
+    }
+    const size_t buffers = pictures.stats().allocated;
     MutexLock lock(mu);
     stats.signal_lost = false;
     stats.fps = fps;
     stats.last_sequence = id.sequence;
+    stats.picture_buffers = buffers;
     if (!handed) {
       if (stats.errors++ == 0) spdlog::error("{}", handed.error().message);
       return;
     }
+    std::swap(last, replaced);
     ++stats.frames;
     if (options.latency_capacity > 0) {
       FrameLatency l;
@@ -107,9 +135,10 @@ struct Compositor::Impl {
   }
 
   void signal_lost(Timestamp now) {
-    if (picture.empty() || now < next_lost_time) return;
+    if (!shown || now < next_lost_time) return;
     next_lost_time = now + interval;
-    std::vector<uint8_t> card = picture;  // the last picture, dimmed, under the banner
+    // The last picture, dimmed, under the banner.
+    std::vector<uint8_t> card(shown->data(), shown->data() + shown->size());
     const int row = width * 3;
     draw_signal_lost(card.data(), width, height, row, options.stream_name, now - last_frame_time,
                      options.status_text ? options.status_text() : std::string());
@@ -181,6 +210,11 @@ CompositorStats Compositor::stats() const {
 std::vector<FrameLatency> Compositor::latencies() const {
   MutexLock lock(impl_->mu);
   return {impl_->latencies.begin(), impl_->latencies.end()};
+}
+
+std::optional<SnapshotPicture> Compositor::last_picture() const {
+  MutexLock lock(impl_->mu);
+  return impl_->last;
 }
 
 }  // namespace orion::media

@@ -11,16 +11,33 @@
 // Latency per frame, exact from identity: decoded (capture_time) → published (FrameTimeline)
 // → taken → composited → handed to the encoder; kept for the last `latency_capacity` frames.
 //
+// Snapshots: last_picture() is the newest annotated picture the encoder accepted, with the
+// identity of the camera frame it was drawn on (GET .../snapshot.jpg). Cost on the video path:
+// no pixel copy and, in steady state, no pixel allocation. Each picture is composed into a
+// buffer of the compositor's own HeapFramePool (the copy out of the camera frame that was
+// always made, now into a pool buffer instead of a std::vector), frozen once the encoder took
+// it, and kept as the newest picture by a shared_ptr swapped under the stats lock; the one it
+// replaces goes back to the pool. Two buffers take turns (stats().picture_buffers == 2); each
+// frame adds three pool-mutex round trips (acquire, release, the buffer count) and three small
+// heap allocations (Frame, its release function, the shared_ptr's control block). A reader
+// holding a picture keeps its buffer out of the pool, and the compositor allocates another:
+// the pool is unbounded, so a slow reader never stalls the video, and readers hold a picture
+// only while they use it (one per snapshot request in flight). Signal-lost cards are not
+// snapshots: while the signal is lost, last_picture() stays the last camera picture (its
+// sequence says so).
+//
 // Lifecycle: construct → start() → stop() (idempotent, joins; run by the destructor).
 // A std::exception while compositing one picture (OpenCV, the encoder) costs that picture and
 // counts as an error; any other exception ends the thread without ending the process, and
 // stats().failure says why (the output then freezes until the engine restarts the stream).
 // Ownership: supplier, store, output and timeline are borrowed and must outlive the
-// Compositor. Thread-safety: start/stop from the owner; stats()/latencies() from any thread.
+// Compositor; a SnapshotPicture may outlive it (its pool's memory lives while any picture does).
+// Thread-safety: start/stop from the owner; stats()/latencies()/last_picture() from any thread.
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,7 +81,20 @@ struct CompositorStats {
   uint64_t last_sequence = 0;
   double fps = 0;                   // measured over the last ~2 s of capture times
   bool signal_lost = false;
+  size_t picture_buffers = 0;  // picture buffers allocated (2 in steady state, see above)
   std::string failure;  // why the compositor thread died ("" while it runs)
+};
+
+// The newest picture the compositor sent to the output, shared and immutable.
+struct SnapshotPicture {
+  // BGR24, packed rows (stride() == width * 3), overlay drawn. identity() is the camera
+  // frame's: stream id, sequence, pts, capture time.
+  FramePtr picture;
+  Timestamp composited;  // when the overlay was drawn (the compositor's clock)
+
+  BgrImage image() const {
+    return {picture->data(), picture->width(), picture->height(), picture->stride()};
+  }
 };
 
 class Compositor {
@@ -79,6 +109,9 @@ class Compositor {
   void stop();
   CompositorStats stats() const;
   std::vector<FrameLatency> latencies() const;
+  // The newest picture the encoder accepted; nullopt before the first. O(1): a shared_ptr
+  // copy under the stats lock, never a pixel copy.
+  std::optional<SnapshotPicture> last_picture() const;
 
   struct Impl;
 

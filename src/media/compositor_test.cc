@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
@@ -183,6 +184,11 @@ TEST(Compositor, SendsSignalLostPicturesWhenFramesStopAndResumesAfter) {
     EXPECT_EQ(comp.stats().signal_lost_frames, k);
   }
   EXPECT_TRUE(comp.stats().signal_lost);
+  // Snapshots stay the last camera picture while the signal is lost (not the dimmed card).
+  auto snap = comp.last_picture();
+  ASSERT_TRUE(snap.has_value());
+  EXPECT_EQ(snap->picture->identity().sequence, 3u);
+  EXPECT_GT(snap->picture->data()[snap->picture->size() - 1], 100);
 
   clock.advance(Duration::millis(10));  // the camera is back 10 ms after the last card
   supplier.publish(grey_frame(pool, 4, 200, clock.now()));
@@ -267,6 +273,134 @@ TEST(Compositor, AnyOtherExceptionEndsTheThreadNotTheProcessAndTheStatsSayWhy) {
       wait_until([&] { return rig.supplier.subscriber_count() == 0; }, Duration::seconds(5)));
   rig.comp.stop();
   EXPECT_EQ(rig.enc.inner.count(), 0u);
+}
+
+// ---- snapshots: the newest picture sent, without a copy on the video path -------------------
+
+// A started compositor of stream "cam" (id 4) drawing the sequence stamp, over a recorder.
+struct SnapshotRig {
+  SnapshotRig() : comp(std::make_unique<Compositor>(supplier, store, enc, nullptr, options())) {
+    comp->start();
+  }
+  static CompositorOptions options() {
+    CompositorOptions o;
+    o.stream_name = "cam";
+    o.stream_id = 4;
+    o.stamp_sequence = true;
+    return o;
+  }
+  // Publishes frame `seq` and waits until the compositor has sent it.
+  bool send(uint64_t seq, uint8_t value = 90) {
+    supplier.publish(grey_frame(pool, seq, value));
+    return wait_until([&] { return comp->stats().frames == seq; }, Duration::seconds(5));
+  }
+  HeapFramePool pool;
+  FrameSupplier supplier;
+  ResultStore store;
+  RecordingEncoder enc;
+  std::unique_ptr<Compositor> comp;  // last: stopped and destroyed first
+};
+
+std::optional<uint64_t> stamped_sequence(const Frame& f) {
+  std::vector<uint8_t> luma(static_cast<size_t>(f.width() * f.height()));
+  for (size_t k = 0; k < luma.size(); ++k) luma[k] = f.data()[k * 3 + 1];
+  return read_sequence(luma.data(), f.width(), f.height(), f.width());
+}
+
+TEST(Compositor, LastPictureIsTheNewestPictureSentWithItsFrameIdentity) {
+  testing::Watchdog dog(Duration::seconds(20), "compositor last picture");
+  SnapshotRig rig;
+  EXPECT_FALSE(rig.comp->last_picture().has_value());  // nothing sent yet
+
+  for (uint64_t seq = 1; seq <= 4; ++seq) {
+    ASSERT_TRUE(rig.send(seq));
+    auto snap = rig.comp->last_picture();
+    ASSERT_TRUE(snap.has_value());
+    const Frame& p = *snap->picture;
+    EXPECT_EQ(p.identity().stream, 4u);
+    EXPECT_EQ(p.identity().sequence, seq);
+    EXPECT_EQ(p.identity().pts, Duration::millis(100) * static_cast<int64_t>(seq));
+    EXPECT_EQ(p.format(), PixelFormat::kBGR24);
+    EXPECT_EQ(p.width(), kW);
+    EXPECT_EQ(p.height(), kH);
+    EXPECT_EQ(p.stride(), kW * 3);
+    EXPECT_TRUE(snap->composited.is_set());
+    // The very picture the encoder got, overlay and stamp included.
+    const auto& sent = rig.enc.pictures.back();
+    ASSERT_EQ(sent.bgr.size(), p.size());
+    EXPECT_EQ(std::memcmp(sent.bgr.data(), p.data(), p.size()), 0);
+    EXPECT_EQ(stamped_sequence(p), std::optional<uint64_t>(seq));
+    const BgrImage img = snap->image();
+    EXPECT_EQ(img.data, p.data());
+    EXPECT_EQ(img.width, kW);
+    EXPECT_EQ(img.stride, kW * 3);
+  }
+}
+
+// Cost on the video path: pictures are composed into two pool buffers that take turns, so no
+// frame allocates pixel memory or copies pixels for snapshots. A held snapshot keeps its
+// buffer (the compositor takes a third one) and never changes; it outlives the compositor.
+TEST(Compositor, TwoPictureBuffersTakeTurnsAndAHeldSnapshotNeverChanges) {
+  testing::Watchdog dog(Duration::seconds(20), "compositor picture buffers");
+  SnapshotRig rig;
+  for (uint64_t seq = 1; seq <= 10; ++seq) ASSERT_TRUE(rig.send(seq));
+  EXPECT_EQ(rig.comp->stats().picture_buffers, 2u);
+
+  auto held = rig.comp->last_picture();
+  ASSERT_TRUE(held.has_value());
+  const std::vector<uint8_t> before(held->picture->data(),
+                                    held->picture->data() + held->picture->size());
+  for (uint64_t seq = 11; seq <= 20; ++seq)
+    ASSERT_TRUE(rig.send(seq, static_cast<uint8_t>(seq * 7)));
+  EXPECT_EQ(rig.comp->stats().picture_buffers, 3u);
+  EXPECT_EQ(held->picture->identity().sequence, 10u);
+  EXPECT_EQ(std::memcmp(before.data(), held->picture->data(), before.size()), 0);
+  EXPECT_EQ(rig.comp->last_picture()->picture->identity().sequence, 20u);
+
+  held.reset();  // back to the pool: the next frames reuse it, nothing new is allocated
+  for (uint64_t seq = 21; seq <= 30; ++seq) ASSERT_TRUE(rig.send(seq));
+  EXPECT_EQ(rig.comp->stats().picture_buffers, 3u);
+
+  auto last = rig.comp->last_picture();
+  rig.comp.reset();  // stopped and destroyed
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->picture->identity().sequence, 30u);
+  EXPECT_EQ(stamped_sequence(*last->picture), std::optional<uint64_t>(30));
+}
+
+// Readers on other threads while frames flow: every picture they get is whole and matches its
+// identity (the stamp drawn on it reads back as its sequence), and sequences never go back.
+// Under ThreadSanitizer this also checks that no buffer is written while a reader holds it.
+TEST(Compositor, SnapshotsReadConcurrentlyWithTheVideoAreWholeAndInOrder) {
+  testing::Watchdog dog(Duration::seconds(30), "compositor concurrent snapshots");
+  SnapshotRig rig;
+  std::atomic<bool> done{false};
+  std::atomic<int> bad{0};
+  std::atomic<int> reads{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 2; ++r) {
+    readers.emplace_back([&] {
+      uint64_t newest = 0;
+      while (!done.load()) {
+        auto snap = rig.comp->last_picture();
+        if (!snap) {
+          std::this_thread::yield();
+          continue;
+        }
+        const uint64_t seq = snap->picture->identity().sequence;
+        if (seq < newest || stamped_sequence(*snap->picture) != std::optional<uint64_t>(seq)) ++bad;
+        newest = seq;
+        ++reads;
+      }
+    });
+  }
+  for (uint64_t seq = 1; seq <= 40; ++seq)
+    ASSERT_TRUE(rig.send(seq, static_cast<uint8_t>(seq * 5)));
+  ASSERT_TRUE(wait_until([&] { return reads.load() > 0; }, Duration::seconds(5)));
+  done = true;
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(rig.comp->stats().errors, 0u);
 }
 
 }  // namespace

@@ -479,7 +479,19 @@ void RtspServer::stop() {
   for (const auto& [name, out] : outputs) gst_rtsp_mount_points_remove_factory(mounts.get(), ("/" + name).c_str());
   gst_rtsp_server_client_filter(impl_->server.get(), close_client, nullptr);
   if (GSource* s = g_main_context_find_source_by_id(impl_->ctx, impl_->source_id)) g_source_destroy(s);
-  g_main_loop_quit(impl_->loop);
+  // Quit from inside the loop: a g_main_loop_quit() that comes before the thread has entered
+  // g_main_loop_run() is lost (run sets the loop running again), and a stop() right after
+  // start() then waited forever. An idle source on the loop's context runs once it does run.
+  GSource* quit = g_idle_source_new();
+  g_source_set_callback(
+      quit,
+      [](gpointer loop) -> gboolean {
+        g_main_loop_quit(static_cast<GMainLoop*>(loop));
+        return G_SOURCE_REMOVE;
+      },
+      impl_->loop, nullptr);
+  g_source_attach(quit, impl_->ctx);
+  g_source_unref(quit);
   if (impl_->thread.joinable()) impl_->thread.join();
   g_main_loop_unref(impl_->loop);
   g_main_context_unref(impl_->ctx);

@@ -13,6 +13,10 @@
 // the client still sends, at most 1 MiB and 2 s, so the client reads the answer instead of a
 // TCP reset.
 //
+// Its listening socket is its own: SO_REUSEADDR (a restart need not wait for TIME_WAIT) but not
+// httplib's default SO_REUSEPORT, with which a second server on the same port bound without an
+// error and took a share of the connections (an engine could answer for another one).
+//
 // Everything else is httplib's: routing, handlers, timeouts (read/write/keep-alive as set on the
 // Server), keep_alive_max_count.
 //
@@ -22,10 +26,12 @@
 
 #include <httplib.h>
 
-namespace orion::api {
+namespace orion::http {
 
 class ConnectionServer : public httplib::Server {
  public:
+  ConnectionServer();
+
   // From a handler, the pre-routing handler or the logger: end the connection after the answer
   // to the current request.
   static void close_after_this_request();
@@ -34,4 +40,4 @@ class ConnectionServer : public httplib::Server {
   bool process_and_close_socket(socket_t sock) override;
 };
 
-}  // namespace orion::api
+}  // namespace orion::http

@@ -1,4 +1,4 @@
-#include "api/http_connection.h"
+#include "http/connection_server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -10,7 +10,7 @@
 #include <chrono>
 #include <cstring>
 
-namespace orion::api {
+namespace orion::http {
 
 namespace {
 
@@ -134,6 +134,14 @@ void lingering_close(socket_t sock) {
 
 }  // namespace
 
+ConnectionServer::ConnectionServer() {
+  set_socket_options([](socket_t sock) {
+    int yes = 1;
+    // Without it a restart may find the port busy until TIME_WAIT ends, which bind reports.
+    if (::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes) != 0) return;
+  });
+}
+
 void ConnectionServer::close_after_this_request() { t_close_after = true; }
 
 bool ConnectionServer::process_and_close_socket(socket_t sock) {
@@ -172,4 +180,4 @@ bool ConnectionServer::process_and_close_socket(socket_t sock) {
   return ret;
 }
 
-}  // namespace orion::api
+}  // namespace orion::http

@@ -1,0 +1,514 @@
+// The engine's media endpoint over real HTTP on loopback, serving the pictures of a real
+// Compositor (fed through a FrameSupplier, encoding into a real RTSP output): snapshots are the
+// compositor's newest annotated picture as a JPEG with its frame identity; bad names, unknown
+// streams, missing or wrong tokens and other requests get the documented errors; the API's
+// snapshot relay (a real ApiServer over SQLite) serves the same JPEG through the engine's
+// registered address, with and without ORION_API_TOKEN.
+#include "engine/media_endpoint.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <thread>
+#include <vector>
+
+#include "api/server.h"
+#include "api/testing/api_client.h"
+#include "api/testing/backends.h"
+#include "core/frame_pool.h"
+#include "core/frame_supplier.h"
+#include "core/result_store.h"
+#include "media/compositor.h"
+#include "media/overlay.h"
+#include "media/rtsp_server.h"
+#include "testing/wait.h"
+#include "testing/watchdog.h"
+
+namespace orion::engine {
+namespace {
+
+using api::testing::Answer;
+using api::testing::ApiClient;
+using nlohmann::json;
+using orion::testing::wait_until;
+
+constexpr int kW = 320, kH = 240;
+constexpr uint8_t kB = 30, kG = 160, kR = 220;  // the camera's colour
+constexpr StreamId kStreamId = 7;
+
+// One stream as the engine runs it: FrameSupplier → Compositor (overlay and sequence stamp
+// drawn) → a real H.264 RTSP output. A person box is in the result store, so the pictures are
+// annotated.
+class StreamRig {
+ public:
+  StreamRig(media::RtspServer& rtsp, const std::string& name) {
+    auto out = rtsp.add_output(name);
+    EXPECT_TRUE(out.ok()) << (out.ok() ? "" : out.error().to_string());
+    if (out.ok()) output_ = *out;
+    media::CompositorOptions o;
+    o.stream_name = name;
+    o.stream_id = kStreamId;
+    o.stamp_sequence = true;
+    DetectionResult r;
+    r.pipeline = "people";
+    r.frame.stream = kStreamId;
+    r.frame.sequence = 1;
+    r.detections.push_back(Detection{0, "person", 0.9f, Box{100, 100, 200, 200}});
+    results_.put(r);
+    if (output_) {
+      compositor_ = std::make_unique<media::Compositor>(supplier_, results_, *output_, nullptr, o);
+      compositor_->start();
+    }
+  }
+  ~StreamRig() {
+    if (compositor_) compositor_->stop();
+  }
+
+  // Publishes frame `seq` and waits until the compositor has sent it to the output.
+  bool send(uint64_t seq) {
+    if (!compositor_) return false;
+    auto f = pool_.acquire(FrameLayout::packed(PixelFormat::kBGR24, kW, kH));
+    if (!f) return false;
+    uint8_t* p = (*f)->mutable_data();
+    for (int k = 0; k < kW * kH; ++k) {
+      p[k * 3] = kB;
+      p[k * 3 + 1] = kG;
+      p[k * 3 + 2] = kR;
+    }
+    FrameIdentity id;
+    id.stream = kStreamId;
+    id.sequence = seq;
+    id.pts = Duration::millis(40) * static_cast<int64_t>(seq);
+    id.capture_time = SteadyClock::instance().now();
+    (*f)->set_identity(id);
+    supplier_.publish(freeze(std::move(*f)));
+    return wait_until([&] { return compositor_->stats().frames >= seq; }, Duration::seconds(10));
+  }
+
+  media::Compositor& compositor() { return *compositor_; }
+
+ private:
+  HeapFramePool pool_;
+  FrameSupplier supplier_;
+  ResultStore results_;
+  std::shared_ptr<media::StreamOutput> output_;
+  std::unique_ptr<media::Compositor> compositor_;  // last: stopped first
+};
+
+// The pictures of the rigs by stream name, as an engine's SnapshotSource; counts the calls and
+// keeps the names it was asked for.
+struct Streams {
+  std::map<std::string, StreamRig*> rigs;  // set before the endpoint starts, then read-only
+  std::mutex mu;
+  std::vector<std::string> asked;  // guarded by mu
+
+  SnapshotSource source() {
+    return [this](const std::string& name) -> std::optional<media::SnapshotPicture> {
+      {
+        std::lock_guard lock(mu);
+        asked.push_back(name);
+      }
+      auto it = rigs.find(name);
+      if (it == rigs.end()) return std::nullopt;
+      return it->second->compositor().last_picture();
+    };
+  }
+  std::vector<std::string> names_asked() {
+    std::lock_guard lock(mu);
+    return asked;
+  }
+};
+
+struct Decoded {
+  cv::Mat bgr, luma;
+};
+
+Decoded decode(const std::string& jpeg) {
+  const std::vector<uint8_t> bytes(jpeg.begin(), jpeg.end());
+  return {cv::imdecode(bytes, cv::IMREAD_COLOR), cv::imdecode(bytes, cv::IMREAD_GRAYSCALE)};
+}
+
+std::optional<uint64_t> stamp_of(const Decoded& d) {
+  if (d.luma.empty()) return std::nullopt;
+  return media::read_sequence(d.luma.data, d.luma.cols, d.luma.rows, static_cast<int>(d.luma.step));
+}
+
+void expect_error(const Answer& a, int status, const std::string& code,
+                  const std::string& field = "") {
+  EXPECT_EQ(a.status, status) << a.body;
+  EXPECT_EQ(a.error_code(), code) << a.body;
+  EXPECT_EQ(a.error_field(), field) << a.body;
+  EXPECT_FALSE(a.error_message().empty()) << a.body;
+  EXPECT_NE(a.header("Content-Type").find("application/json"), std::string::npos);
+}
+
+// A JPEG answer is the stream's picture `seq`: headers, size, stamp, colours, overlay.
+void expect_picture(const Answer& a, uint64_t seq) {
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(a.header("Content-Type"), "image/jpeg");
+  EXPECT_EQ(a.header("Cache-Control"), "no-store");
+  EXPECT_EQ(a.header("X-Orion-Frame-Sequence"), std::to_string(seq));
+  EXPECT_EQ(a.header("X-Orion-Frame-Pts-Ns"),
+            std::to_string(Duration::millis(40).count_nanos() * static_cast<int64_t>(seq)));
+  const Decoded d = decode(a.body);
+  ASSERT_FALSE(d.bgr.empty()) << "not a JPEG (" << a.body.size() << " bytes)";
+  EXPECT_EQ(d.bgr.cols, kW);
+  EXPECT_EQ(d.bgr.rows, kH);
+  EXPECT_EQ(stamp_of(d), std::optional<uint64_t>(seq));
+  // Inside the box (and away from the text): the camera's colour, through JPEG.
+  const uint8_t* inside = d.bgr.ptr<uint8_t>(150) + 150 * 3;
+  EXPECT_NEAR(inside[0], kB, 10);
+  EXPECT_NEAR(inside[1], kG, 10);
+  EXPECT_NEAR(inside[2], kR, 10);
+  // The box's left edge is drawn: not the camera's colour.
+  const uint8_t* edge = d.bgr.ptr<uint8_t>(150) + 100 * 3;
+  const int diff = std::abs(edge[0] - kB) + std::abs(edge[1] - kG) + std::abs(edge[2] - kR);
+  EXPECT_GT(diff, 60) << "the overlay is missing from the snapshot";
+}
+
+class MediaEndpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    media::RtspServerOptions ro;
+    ro.port = 0;
+    ro.address = "127.0.0.1";
+    auto rtsp = media::RtspServer::start(ro);
+    ASSERT_TRUE(rtsp.ok()) << rtsp.error().to_string();
+    rtsp_ = std::move(*rtsp);
+    cam_ = std::make_unique<StreamRig>(*rtsp_, "cam");
+    idle_ = std::make_unique<StreamRig>(*rtsp_, "idle");  // running, no frame yet
+    streams_.rigs = {{"cam", cam_.get()}, {"idle", idle_.get()}};
+  }
+  void TearDown() override {
+    endpoint_.reset();  // stops calling the rigs before they go
+    cam_.reset();
+    idle_.reset();
+    rtsp_.reset();
+  }
+
+  // Starts the endpoint on 127.0.0.1, any port, with `o`'s token and metrics.
+  void start(MediaEndpointOptions o = {}, MetricsSource metrics = {}) {
+    endpoint_ = std::make_unique<MediaEndpoint>(o, streams_.source(), std::move(metrics));
+    auto started = endpoint_->start();
+    ASSERT_TRUE(started.ok()) << started.error().to_string();
+    ASSERT_GT(endpoint_->port(), 0);
+    EXPECT_EQ(endpoint_->url(), "http://127.0.0.1:" + std::to_string(endpoint_->port()));
+  }
+  ApiClient client(const std::string& token = "") { return ApiClient(endpoint_->url(), token); }
+
+  std::unique_ptr<media::RtspServer> rtsp_;
+  std::unique_ptr<StreamRig> cam_, idle_;
+  Streams streams_;
+  std::unique_ptr<MediaEndpoint> endpoint_;
+};
+
+TEST_F(MediaEndpointTest, SnapshotIsTheCompositorsNewestAnnotatedPictureAsJpeg) {
+  orion::testing::Watchdog dog(Duration::seconds(60), "media endpoint snapshot");
+  start();
+  for (uint64_t seq = 1; seq <= 3; ++seq) ASSERT_TRUE(cam_->send(seq));
+  ApiClient c = client();
+  expect_picture(c.get("/media/streams/cam/snapshot.jpg"), 3);
+  // Asked again after two more frames: the newest one.
+  ASSERT_TRUE(cam_->send(4));
+  ASSERT_TRUE(cam_->send(5));
+  expect_picture(c.get("/media/streams/cam/snapshot.jpg"), 5);
+}
+
+TEST_F(MediaEndpointTest, UnknownStreamOrNoPictureYetIs404NotAvailable) {
+  orion::testing::Watchdog dog(Duration::seconds(60), "media endpoint 404");
+  start();
+  ApiClient c = client();
+  expect_error(c.get("/media/streams/door/snapshot.jpg"), 404, "snapshot.not_available");
+  expect_error(c.get("/media/streams/idle/snapshot.jpg"), 404, "snapshot.not_available");
+  EXPECT_EQ(streams_.names_asked(), (std::vector<std::string>{"door", "idle"}));
+}
+
+TEST_F(MediaEndpointTest, StreamNamesAreCheckedBeforeAnyLookup) {
+  orion::testing::Watchdog dog(Duration::seconds(60), "media endpoint names");
+  start();
+  ApiClient c = client();
+  for (const std::string& path : std::vector<std::string>{
+           "/media/streams/..hidden/snapshot.jpg", "/media/streams/%2e%2e/snapshot.jpg",
+           "/media/streams/a%20b/snapshot.jpg", "/media/streams/a%00b/snapshot.jpg",
+           "/media/streams/caf%C3%A9/snapshot.jpg", "/media/streams/a;b/snapshot.jpg",
+           "/media/streams/" + std::string(65, 'x') + "/snapshot.jpg"}) {
+    SCOPED_TRACE(path);
+    expect_error(c.get(path), 400, "media.invalid_name", "name");
+  }
+  // A '/' (encoded or not) is no name at all: not this route.
+  expect_error(c.get("/media/streams/a%2Fb/snapshot.jpg"), 404, "media.no_route");
+  expect_error(c.get("/media/streams/../cam/snapshot.jpg"), 404, "media.no_route");
+  EXPECT_TRUE(streams_.names_asked().empty());
+  // The longest good name is looked up.
+  expect_error(c.get("/media/streams/" + std::string(64, 'x') + "/snapshot.jpg"), 404,
+               "snapshot.not_available");
+  EXPECT_EQ(streams_.names_asked().size(), 1u);
+}
+
+TEST_F(MediaEndpointTest, TokenGuardsMediaAndMetricsButNotHealthz) {
+  orion::testing::Watchdog dog(Duration::seconds(60), "media endpoint token");
+  MediaEndpointOptions o;
+  o.token = "eng1ne-t0ken";
+  start(o, [] { return std::string("orion_up 1\n"); });
+  ASSERT_TRUE(cam_->send(1));
+
+  ApiClient anon = client();
+  for (const char* path : {"/media/streams/cam/snapshot.jpg", "/metrics",
+                           "/media/streams/nosuch/snapshot.jpg", "/media/other"}) {
+    SCOPED_TRACE(path);
+    Answer a = anon.get(path);
+    expect_error(a, 401, "media.unauthorized");
+    EXPECT_NE(a.header("WWW-Authenticate").find("Bearer"), std::string::npos);
+  }
+  for (const char* wrong : {"eng1ne-t0kem", "eng1ne-t0ke", "eng1ne-t0ken0", "x"}) {
+    expect_error(client(wrong).get("/media/streams/cam/snapshot.jpg"), 401, "media.unauthorized");
+  }
+  expect_error(anon.get("/media/streams/cam/snapshot.jpg", {{"Authorization", "Basic eDp5"}}), 401,
+               "media.unauthorized");
+  EXPECT_TRUE(streams_.names_asked().empty());  // nothing was looked up for them
+
+  Answer health = anon.get("/healthz");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(health.json["status"], "ok");
+
+  ApiClient good = client("eng1ne-t0ken");
+  expect_picture(good.get("/media/streams/cam/snapshot.jpg"), 1);
+  EXPECT_EQ(good.get("/metrics").body, "orion_up 1\n");
+}
+
+TEST_F(MediaEndpointTest, MetricsComeFromTheCallbackOr404) {
+  orion::testing::Watchdog dog(Duration::seconds(60), "media endpoint metrics");
+  std::atomic<int> calls{0};
+  start({}, [&] {
+    ++calls;
+    return std::string("# TYPE orion_frames_total counter\norion_frames_total 42\n");
+  });
+  Answer m = client().get("/metrics");
+  ASSERT_EQ(m.status, 200);
+  EXPECT_EQ(m.body, "# TYPE orion_frames_total counter\norion_frames_total 42\n");
+  EXPECT_EQ(m.header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_EQ(calls.load(), 1);
+
+  start();  // another endpoint, without metrics
+  expect_error(client().get("/metrics"), 404, "metrics.not_configured");
+}
+
+TEST_F(MediaEndpointTest, OnlyGetWithoutABodyOrQueryOnKnownPaths) {
+  orion::testing::Watchdog dog(Duration::seconds(60), "media endpoint requests");
+  start();
+  ApiClient c = client();
+  Answer post = c.post("/media/streams/cam/snapshot.jpg", std::string("{}"));
+  expect_error(post, 405, "media.method_not_allowed");
+  EXPECT_EQ(post.header("Allow"), "GET, HEAD");
+  expect_error(c.del("/healthz"), 405, "media.method_not_allowed");
+  expect_error(c.send("GET", "/healthz", "a body"), 400, "media.bad_request");
+  expect_error(c.get("/nosuch"), 404, "media.no_route");
+  expect_error(c.get("/media/streams/cam/snapshot.png"), 404, "media.no_route");
+  expect_error(c.get("/media/streams/cam/snapshot.jpg?t=1"), 400, "media.invalid_query", "t");
+  EXPECT_TRUE(streams_.names_asked().empty());
+  // Each error ended its connection; the client reconnects and is served.
+  EXPECT_EQ(c.get("/healthz").status, 200);
+}
+
+TEST_F(MediaEndpointTest, ConcurrentSnapshotsWhileFramesFlowCarryTheirOwnFrameIdentity) {
+  orion::testing::Watchdog dog(Duration::seconds(90), "media endpoint concurrent");
+  start();
+  ASSERT_TRUE(cam_->send(1));
+  std::atomic<bool> done{false};
+  std::atomic<int> served{0}, bad{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 3; ++t) {
+    clients.emplace_back([&] {
+      ApiClient c = client();
+      while (!done.load()) {
+        Answer a = c.get("/media/streams/cam/snapshot.jpg");
+        const std::string seq = a.header("X-Orion-Frame-Sequence");
+        const auto stamp = stamp_of(decode(a.body));
+        if (a.status != 200 || !stamp || std::to_string(*stamp) != seq) ++bad;
+        ++served;
+      }
+    });
+  }
+  for (uint64_t seq = 2; seq <= 30; ++seq) ASSERT_TRUE(cam_->send(seq));
+  ASSERT_TRUE(wait_until([&] { return served.load() >= 6; }, Duration::seconds(20)));
+  done = true;
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(bad.load(), 0) << "of " << served.load();
+}
+
+TEST(MediaEndpoint, RefusesANonLoopbackAddressWithoutATokenAndBadOptions) {
+  orion::testing::Watchdog dog(Duration::seconds(30), "media endpoint options");
+  auto start = [](MediaEndpointOptions o) { return MediaEndpoint(o, {}, {}).start(); };
+  MediaEndpointOptions remote;
+  remote.address = "0.0.0.0";
+  Status refused = start(remote);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "media.insecure");
+  EXPECT_NE(refused.error().message.find("0.0.0.0"), std::string::npos);
+  remote.address = "127.example.com";  // a host name, wherever it points
+  EXPECT_EQ(start(remote).error().code, "media.insecure");
+
+  remote.address = "0.0.0.0";
+  remote.allow_insecure_no_token = true;  // the operator says so
+  EXPECT_TRUE(start(remote).ok());
+  remote.allow_insecure_no_token = false;
+  remote.token = "t0k";
+  {
+    MediaEndpoint e(remote, {}, {});
+    ASSERT_TRUE(e.start().ok());
+    EXPECT_EQ(ApiClient("http://127.0.0.1:" + std::to_string(e.port())).get("/healthz").status,
+              200);
+    // Its port is taken: another endpoint cannot listen there.
+    MediaEndpointOptions same;
+    same.port = e.port();
+    same.token = "t0k";
+    same.address = "0.0.0.0";
+    Status bind = start(same);
+    ASSERT_FALSE(bind.ok());
+    EXPECT_EQ(bind.error().code, "media.bind");
+    EXPECT_NE(bind.error().message.find(std::to_string(e.port())), std::string::npos);
+  }
+
+  MediaEndpointOptions bad;
+  bad.token = "has space";
+  EXPECT_EQ(start(bad).error().code, "media.bad_token");
+  bad.token = "";
+  bad.jpeg_quality = 0;
+  EXPECT_EQ(start(bad).error().code, "media.bad_options");
+  bad.jpeg_quality = 80;
+  bad.threads = 0;
+  EXPECT_EQ(start(bad).error().code, "media.bad_options");
+  bad.threads = 1;
+  bad.port = 70000;
+  EXPECT_EQ(start(bad).error().code, "media.bad_options");
+
+  MediaEndpoint twice(MediaEndpointOptions{}, {}, {});
+  ASSERT_TRUE(twice.start().ok());
+  EXPECT_EQ(twice.start().error().code, "media.bad_options");
+}
+
+// ---- the API's snapshot relay, end to end -----------------------------------------------------
+
+// ORION_API_TOKEN set for the scope of a test (unset again after).
+class TokenEnv {
+ public:
+  explicit TokenEnv(const char* token) { setenv("ORION_API_TOKEN", token, 1); }
+  ~TokenEnv() { unsetenv("ORION_API_TOKEN"); }
+};
+
+class SnapshotRelayTest : public MediaEndpointTest {
+ protected:
+  void SetUp() override {
+    MediaEndpointTest::SetUp();
+    if (HasFatalFailure()) return;
+    db_ = api::testing::open_backend(
+        "sqlite", ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    ASSERT_TRUE(db_.store) << db_.error;
+  }
+  void TearDown() override {
+    api_.reset();
+    db_ = {};
+    MediaEndpointTest::TearDown();
+  }
+
+  // The API on loopback with `token`; streams cam and idle in the database, owned by engine
+  // "engine-a", whose media address is the endpoint's.
+  void start_api(const std::string& token) {
+    api::ServerOptions o;
+    o.address = "127.0.0.1";
+    o.port = 0;
+    o.token = token;
+    o.access_log = false;
+    auto s = api::ApiServer::start(*db_.store, o);
+    ASSERT_TRUE(s.ok()) << s.error().to_string();
+    api_ = std::move(*s);
+    ApiClient c(api_->base_url(), token);
+    for (const char* name : {"cam", "idle"}) {
+      ASSERT_EQ(c.post("/api/v1/streams", json{{"name", name}, {"url", "test://ball"}}).status,
+                201);
+      store::StreamStatusRecord st;
+      st.stream = name;
+      st.engine_id = "engine-a";
+      st.state = "live";
+      ASSERT_TRUE(db_.store->put_stream_status(st).ok());
+    }
+    store::EngineRecord e;
+    e.id = "engine-a";
+    e.media_url = endpoint_->url();
+    ASSERT_TRUE(db_.store->heartbeat_engine(e).ok());
+  }
+
+  api::testing::Backend db_;
+  std::unique_ptr<api::ApiServer> api_;
+};
+
+TEST_F(SnapshotRelayTest, TheApiRelaysTheEnginesJpegWithoutAToken) {
+  orion::testing::Watchdog dog(Duration::seconds(60), "relay without token");
+  start();
+  start_api("");
+  for (uint64_t seq = 1; seq <= 2; ++seq) ASSERT_TRUE(cam_->send(seq));
+  ApiClient c(api_->base_url());
+  Answer snap = c.get("/api/v1/streams/cam/snapshot.jpg");
+  ASSERT_EQ(snap.status, 200) << snap.body;
+  EXPECT_EQ(snap.header("Content-Type"), "image/jpeg");
+  EXPECT_EQ(snap.header("Cache-Control"), "no-store");
+  const Decoded d = decode(snap.body);
+  ASSERT_FALSE(d.bgr.empty());
+  EXPECT_EQ(d.bgr.cols, kW);
+  EXPECT_EQ(d.bgr.rows, kH);
+  EXPECT_EQ(stamp_of(d), std::optional<uint64_t>(2));
+  // The engine has no picture of "idle" yet: its 404 comes through as such.
+  expect_error(c.get("/api/v1/streams/idle/snapshot.jpg"), 404, "snapshot.not_available");
+}
+
+TEST_F(SnapshotRelayTest, WithOrionApiTokenTheApiPresentsItToTheEngine) {
+  orion::testing::Watchdog dog(Duration::seconds(60), "relay with token");
+  TokenEnv env("sh4red-t0ken");
+  auto token = api::token_from_environment();
+  ASSERT_TRUE(token.ok()) << token.error().to_string();
+  MediaEndpointOptions o;
+  o.token = *token;
+  start(o);
+  start_api(*token);
+  ASSERT_TRUE(cam_->send(1));
+  ASSERT_TRUE(cam_->send(2));
+  ASSERT_TRUE(cam_->send(3));
+
+  // The engine refuses anyone without the token...
+  expect_error(client().get("/media/streams/cam/snapshot.jpg"), 401, "media.unauthorized");
+  // ...the API too, and the API, given it, is let in by the engine.
+  expect_error(ApiClient(api_->base_url()).get("/api/v1/streams/cam/snapshot.jpg"), 401,
+               "api.unauthorized");
+  ApiClient c(api_->base_url(), *token);
+  Answer snap = c.get("/api/v1/streams/cam/snapshot.jpg");
+  ASSERT_EQ(snap.status, 200) << snap.body;
+  EXPECT_EQ(snap.header("Content-Type"), "image/jpeg");
+  const Decoded d = decode(snap.body);
+  ASSERT_FALSE(d.bgr.empty());
+  EXPECT_EQ(d.bgr.cols, kW);
+  EXPECT_EQ(d.bgr.rows, kH);
+  EXPECT_EQ(stamp_of(d), std::optional<uint64_t>(3));
+}
+
+TEST_F(SnapshotRelayTest, AnEngineWithAnotherTokenIsAnEngineErrorNotAPicture) {
+  orion::testing::Watchdog dog(Duration::seconds(60), "relay token mismatch");
+  MediaEndpointOptions o;
+  o.token = "engine-only";
+  start(o);
+  start_api("api-only");
+  ASSERT_TRUE(cam_->send(1));
+  Answer a = ApiClient(api_->base_url(), "api-only").get("/api/v1/streams/cam/snapshot.jpg");
+  expect_error(a, 502, "snapshot.engine_error");
+  EXPECT_NE(a.error_message().find("401"), std::string::npos) << a.body;
+  EXPECT_TRUE(streams_.names_asked().empty());
+}
+
+}  // namespace
+}  // namespace orion::engine
