@@ -10,6 +10,7 @@
 #include <string>
 
 #include "api/redact.h"
+#include "api/server.h"
 #include "commands.h"
 #include "control/engine_node.h"
 #include "node_console.h"
@@ -23,11 +24,21 @@ struct EngineCmdOptions {
   std::string host = "127.0.0.1";
   double duration_s = 0;
   bool stamp_sequence = false;
+  std::string http_address = "127.0.0.1";
+  bool insecure_no_token = false;
 };
 
 int run_engine(const EngineCmdOptions& o) {
   const sigset_t stop = orion::cli::block_stop_signals();
+  auto token = orion::api::token_from_environment();
+  if (!token) {
+    std::fprintf(stderr, "orion engine: %s\n", token.error().message.c_str());
+    return 2;
+  }
   orion::control::EngineNodeOptions no;
+  no.token = *token;
+  no.http_address = o.http_address;
+  no.allow_insecure_no_token = o.insecure_no_token;
   no.db = o.db;
   no.engine.rtsp_port = o.rtsp_port;
   no.engine.http_port = o.http_port;
@@ -40,8 +51,8 @@ int run_engine(const EngineCmdOptions& o) {
     return 2;
   }
   orion::control::EngineNode& n = **node;
-  std::printf("orion engine: %s running on %s, RTSP rtsp://%s:%d\n", n.id().c_str(),
-              orion::api::redact_text(o.db).c_str(), o.host.c_str(), n.engine().rtsp_port());
+  std::printf("orion engine: %s running on %s, RTSP rtsp://%s:%d, media %s\n", n.id().c_str(),
+              orion::api::redact_text(o.db).c_str(), o.host.c_str(), n.engine().rtsp_port(), n.media_url().c_str());
   orion::cli::NodeConsole console(n.engine());
   console.tick();
   const int sig = orion::cli::run_until_stopped(stop, o.duration_s, [&] { console.tick(); });
@@ -64,6 +75,9 @@ void add_engine(CLI::App& app, CLI::App& /*bench*/) {
                   "port of the engine's media endpoint (snapshots, metrics)")
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
+  cmd->add_option("--http-address", opts.http_address, "address of the media endpoint")->capture_default_str();
+  cmd->add_flag("--insecure-no-token", opts.insecure_no_token,
+                "serve the media endpoint on a non-loopback address without ORION_API_TOKEN");
   cmd->add_option("--host", opts.host, "host name written into the output URLs")
       ->capture_default_str();
   cmd->add_option("--duration", opts.duration_s,

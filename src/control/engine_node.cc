@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 
 #include "control/engine_metrics.h"
+#include "engine/media_endpoint.h"
 
 namespace orion::control {
 
@@ -27,6 +29,10 @@ struct EngineNode::Impl {
   std::unique_ptr<engine::Engine> engine;
   std::unique_ptr<Reconciler> reconciler;
   std::unique_ptr<StatusReporter> status;
+  std::unique_ptr<engine::MediaEndpoint> media;
+  // `status` for the media endpoint's threads, which start before it exists.
+  std::atomic<const StatusReporter*> status_for_metrics{nullptr};
+  std::string media_url;
   bool stopped = false;
 };
 
@@ -46,6 +52,21 @@ Result<std::unique_ptr<EngineNode>> EngineNode::start(EngineNodeOptions options)
 
   m->engine = engine::Engine::create_empty(m->options.engine);
   if (auto st = m->engine->start(); !st) return st.error();
+  engine::MediaEndpointOptions mo;
+  mo.address = m->options.http_address;
+  mo.port = m->options.engine.http_port;
+  mo.token = m->options.token;
+  mo.allow_insecure_no_token = m->options.allow_insecure_no_token;
+  Impl* raw = m.get();
+  m->media = std::make_unique<engine::MediaEndpoint>(
+      mo, [raw](const std::string& stream) { return raw->engine->snapshot(stream); },
+      [raw] {
+        const StatusReporter* reporter = raw->status_for_metrics.load();
+        return metrics::render(
+            engine_snapshot(*raw->engine, raw->id, reporter ? reporter->fps_in() : std::map<std::string, double>{}));
+      });
+  if (auto st = m->media->start(); !st) return st.error();
+  m->media_url = "http://" + m->options.engine.public_host + ":" + std::to_string(m->media->port());
   auto revision = m->desired_store->desired_revision();
   if (!revision) return revision.error();
   m->reconciler = std::make_unique<Reconciler>(*m->desired_store, *m->engine);
@@ -54,10 +75,12 @@ Result<std::unique_ptr<EngineNode>> EngineNode::start(EngineNodeOptions options)
 
   StatusReporterOptions so;
   so.identity.id = m->id;
+  so.identity.media_url = m->media_url;
   so.identity.rtsp_url =
       "rtsp://" + m->options.engine.public_host + ":" + std::to_string(m->engine->rtsp_port());
   so.interval = m->options.status_interval;
   m->status = std::make_unique<StatusReporter>(*m->status_store, *m->engine, so);
+  m->status_for_metrics.store(m->status.get());
   m->status->report_now();
   m->status->start();
   return std::unique_ptr<EngineNode>(new EngineNode(std::move(m)));
@@ -67,6 +90,7 @@ void EngineNode::stop() {
   Impl& m = *impl_;
   if (m.stopped) return;
   m.stopped = true;
+  if (m.media) m.media->stop();  // its callbacks read the engine
   if (m.reconciler) m.reconciler->stop();
   if (m.status) m.status->stop();
   if (m.engine) m.engine->stop();
@@ -76,6 +100,8 @@ const std::string& EngineNode::id() const { return impl_->id; }
 engine::Engine& EngineNode::engine() { return *impl_->engine; }
 ReconcilerStats EngineNode::reconciler() const { return impl_->reconciler->stats(); }
 StatusReporterStats EngineNode::status() const { return impl_->status->stats(); }
+
+std::string EngineNode::media_url() const { return impl_->media_url; }
 
 std::string EngineNode::metrics_text() const {
   return metrics::render(engine_snapshot(*impl_->engine, impl_->id, impl_->status->fps_in()));

@@ -7,7 +7,7 @@
 // Identity: "<host>:<pid>:<start unix ms>", unique per process run, written with every
 // heartbeat together with the base of its RTSP outputs and its media endpoint's URL.
 //
-// Lifecycle: start() (opens the stores, starts the engine, applies the desired state once and
+// Lifecycle: start() (opens the stores, starts the engine and its media endpoint, applies the desired state once and
 // writes a first status round before it returns, so a caller can print what runs) → stop()
 // (idempotent; also the destructor): reconciler, status, engine.
 // Thread-safety: start/stop from one thread; engine(), id() and the accessors from any thread
@@ -28,6 +28,13 @@ namespace orion::control {
 struct EngineNodeOptions {
   std::string db = "sqlite://orion.db";
   engine::EngineOptions engine;
+  // The media endpoint (engine/media_endpoint.h): snapshots and /metrics of this engine, at
+  // http://<engine.public_host>:<port>, registered in the engines table. Its port is
+  // engine.http_port (0: any free one); the token is ORION_API_TOKEN's, so the API's relay
+  // presents the same one.
+  std::string http_address = "127.0.0.1";
+  std::string token;
+  bool allow_insecure_no_token = false;
   Duration status_interval = Duration::seconds(1);
   Duration first_apply_limit =
       Duration::seconds(30);  // start() waits this long for the first apply
@@ -46,6 +53,7 @@ class EngineNode {
   engine::Engine& engine();
   ReconcilerStats reconciler() const;
   StatusReporterStats status() const;
+  std::string media_url() const;  // http://host:port of the media endpoint
   // GET /metrics of this process: the engine's figures in the Prometheus text format.
   std::string metrics_text() const;
 

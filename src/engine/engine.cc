@@ -492,6 +492,12 @@ std::vector<media::FrameLatency> Engine::latencies(const std::string& stream) co
   return s->compositor->latencies();
 }
 
+std::optional<media::SnapshotPicture> Engine::snapshot(const std::string& stream) const {
+  auto s = impl_->find(stream);
+  if (!s || !s->compositor) return std::nullopt;
+  return s->compositor->last_picture();
+}
+
 FrameSupplier* Engine::supplier(const std::string& stream) {
   auto s = impl_->find(stream);
   return s ? s->supplier.get() : nullptr;

@@ -116,6 +116,9 @@ class Engine {
   std::vector<StreamReport> report() const;
   std::optional<StreamReport> report(const std::string& stream) const;
   std::vector<media::FrameLatency> latencies(const std::string& stream) const;
+  // The newest annotated picture of the stream's output (media::Compositor::last_picture);
+  // nullopt for a stream not running here or with no picture yet.
+  std::optional<media::SnapshotPicture> snapshot(const std::string& stream) const;
   // The stream's supplier; valid until apply() removes the stream or stop().
   FrameSupplier* supplier(const std::string& stream);
   ResultStore& results();
