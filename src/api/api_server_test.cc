@@ -174,9 +174,17 @@ TEST_P(ApiContract, ModelsAndPipelinesWithTheirReferences) {
                                                {"path", "m.onnx"},
                                                {"input_width", 416},
                                                {"input_height", 416},
-                                               {"class_names", {"person", "car"}}});
+                                               {"class_names", {"person", "car"}},
+                                               {"threads", 2}});
   ASSERT_EQ(m.status, 201) << m.body;
   EXPECT_EQ(m.json["class_names"], json({"person", "car"}));
+  EXPECT_EQ(m.json["threads"], 2);
+  EXPECT_EQ(store().get_model("yx")->threads, 2);
+  Answer threads = api().patch("/api/v1/models/yx", json{{"version", 1}, {"threads", 6}});
+  ASSERT_EQ(threads.status, 200) << threads.body;
+  EXPECT_EQ(api().get("/api/v1/models/yx").json["threads"], 6);
+  expect_error(api().patch("/api/v1/models/yx", json{{"version", 2}, {"threads", 2000}}), 400,
+               "api.invalid_field", "threads");
 
   expect_error(
       api().post("/api/v1/pipelines", json{{"name", "p"}, {"stream", "nocam"}, {"model", "yx"}}),

@@ -460,8 +460,8 @@ Err read_input_size(const json& j, const char* key, const Source& src, int& out)
 
 Checked<store::ModelRecord> model_from_json(const nlohmann::json& j, const Source& src) {
   if (Err e = check_object(
-          j, {"name", "kind", "path", "input_width", "input_height", "class_names"}, src, "",
-          "a model: name, kind, path, input_width, input_height, class_names")) {
+          j, {"name", "kind", "path", "input_width", "input_height", "class_names", "threads"}, src,
+          "", "a model: name, kind, path, input_width, input_height, class_names, threads")) {
     return *e;
   }
   store::ModelRecord r;
@@ -483,6 +483,12 @@ Checked<store::ModelRecord> model_from_json(const nlohmann::json& j, const Sourc
   if (Err e = read_input_size(j, "input_width", src, r.input_width)) return *e;
   if (Err e = read_input_size(j, "input_height", src, r.input_height)) return *e;
   if (Err e = read_labels(j, "class_names", "", src, r.class_names, false)) return *e;
+  int64_t threads = 0;
+  if (Err e = read_integer(j, "threads", "", src, threads, 0, kMaxModelThreads,
+                           "0 (the backend's default) or 1..1024")) {
+    return *e;
+  }
+  r.threads = static_cast<int>(threads);
   return r;
 }
 
@@ -493,6 +499,7 @@ nlohmann::json to_json(const store::ModelRecord& r) {
               {"input_width", r.input_width},
               {"input_height", r.input_height},
               {"class_names", r.class_names},
+              {"threads", r.threads},
               {"version", r.version},
               {"updated_at", r.updated_at}};
 }

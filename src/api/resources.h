@@ -8,7 +8,8 @@
 //   stream    name*, url*, enabled (true), loop (false), tls_verify (true)
 //   model     name*, kind* (yolov8 | yolox | hog | fake), path (required for yolov8/yolox, not
 //             taken for hog/fake), input_width, input_height (0 = the model's own, else
-//             32..4096), class_names (list of strings; empty = the model's own / COCO)
+//             32..4096), class_names (list of strings; empty = the model's own / COCO),
+//             threads (0 = the backend's default, else 1..1024 inference threads)
 //   pipeline  name*, stream*, model*, sla (critical | best_effort; "best-effort" is read as
 //             best_effort), min_score (0.25, [0,1]), iou (0.45, [0,1]), classes (names or ids;
 //             empty = all), enabled (true), motion_gate (false | true | {enabled, min_motion
@@ -58,6 +59,7 @@ inline constexpr size_t kMaxClassNameLength = 128;
 inline constexpr size_t kMaxWorkerArgs = 64;
 inline constexpr int kMaxJsonDepth = 32;
 inline constexpr int kMinInputSize = 32, kMaxInputSize = 4096;
+inline constexpr int kMaxModelThreads = 1024;
 inline constexpr int64_t kMaxEventIntervalMs = 86'400'000;
 inline constexpr int kMaxEventLimit = 1000, kDefaultEventLimit = 100;
 

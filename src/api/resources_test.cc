@@ -196,6 +196,44 @@ TEST(Models, KindsPathsAndSizes) {
   expect_refused(model_from_json(many), "api.invalid_field", "class_names", "at most 1000");
 }
 
+TEST(Models, ThreadsAreAnIntegerInZeroTo1024) {
+  auto dflt = model_from_json(j(R"({"name":"h","kind":"hog"})"));
+  ASSERT_TRUE(dflt.ok()) << dflt.error().message;
+  EXPECT_EQ(dflt->threads, 0);
+  for (int n : {0, 1, 4, 1024}) {
+    auto ok = model_from_json(json{{"name", "h"}, {"kind", "hog"}, {"threads", n}});
+    ASSERT_TRUE(ok.ok()) << ok.error().message;
+    EXPECT_EQ(ok->threads, n);
+    EXPECT_EQ(to_json(*ok)["threads"], n);
+  }
+  for (const char* bad : {"-1", "1025", "100000000000", "18446744073709551615"}) {
+    const std::string body = std::string(R"({"name":"h","kind":"hog","threads":)") + bad + "}";
+    expect_refused(model_from_json(j(body.c_str())), "api.invalid_field", "threads",
+                   "0 (the backend's default) or 1..1024");
+  }
+  expect_refused(model_from_json(j(R"({"name":"h","kind":"hog","threads":2.5})")), "api.wrong_type",
+                 "threads", "integer");
+  expect_refused(model_from_json(j(R"({"name":"h","kind":"hog","threads":"4"})")), "api.wrong_type",
+                 "threads", "integer");
+  expect_refused(model_from_json(j(R"({"name":"h","kind":"hog","threads":null})")),
+                 "api.wrong_type", "threads", "integer");
+
+  // PATCH: given replaces, null resets to 0.
+  store::ModelRecord hog;
+  hog.name = "h";
+  hog.kind = "hog";
+  hog.threads = 2;
+  auto patched = patch_model(hog, j(R"({"threads":8})"));
+  ASSERT_TRUE(patched.ok()) << patched.error().message;
+  EXPECT_EQ(patched->record.threads, 8);
+  auto kept = patch_model(hog, j(R"({"input_width":320})"));
+  ASSERT_TRUE(kept.ok()) << kept.error().message;
+  EXPECT_EQ(kept->record.threads, 2);
+  auto reset = patch_model(hog, j(R"({"threads":null})"));
+  ASSERT_TRUE(reset.ok()) << reset.error().message;
+  EXPECT_EQ(reset->record.threads, 0);
+}
+
 // ---- pipelines --------------------------------------------------------------------------------
 
 TEST(Pipelines, FullRecordWithDefaultsAndNestedObjects) {

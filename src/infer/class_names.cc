@@ -91,10 +91,22 @@ const std::vector<std::string>& coco_class_names() {
   return names;
 }
 
-Result<ClassNames> resolve_class_names(const std::string& path,
+Result<ClassNames> resolve_class_names(const std::vector<std::string>& inline_names,
+                                       const std::string& path,
                                        const std::map<std::string, std::string>& metadata,
                                        int num_classes, const std::string& model_path) {
   ClassNames out;
+  if (!inline_names.empty()) {
+    if (static_cast<int>(inline_names.size()) != num_classes) {
+      return make_error("model.class_count_mismatch",
+                        "the model's class_names lists " + std::to_string(inline_names.size()) +
+                            " names but model '" + model_path + "' outputs " +
+                            std::to_string(num_classes) + " classes");
+    }
+    out.names = inline_names;
+    out.source = "inline";
+    return out;
+  }
   if (!path.empty()) {
     auto names = read_class_names_file(path);
     if (!names) return names.error();

@@ -14,7 +14,7 @@ namespace orion::infer {
 
 struct ClassNames {
   std::vector<std::string> names;  // index = class id
-  std::string source;              // "file", "model metadata", "coco default", "generated"
+  std::string source;  // "inline", "file", "model metadata", "coco default", "generated"
 };
 
 // One name per line (trailing whitespace and '\r' trimmed, trailing empty lines ignored).
@@ -28,10 +28,13 @@ std::vector<std::string> parse_names_metadata(const std::string& text);
 // The 80 COCO names in YOLO order (0 person ... 79 toothbrush).
 const std::vector<std::string>& coco_class_names();
 
-// Resolves the names of a model with `num_classes` classes: file (when `path` is set), else
-// metadata["names"], else COCO when num_classes == 80, else "class_<id>".
-// Error codes: "detector.class_names" (file unreadable), "model.class_count_mismatch".
-Result<ClassNames> resolve_class_names(const std::string& path,
+// Resolves the names of a model with `num_classes` classes: `inline_names` when not empty
+// (DetectorConfig::class_names), else the file (when `path` is set), else metadata["names"], else
+// COCO when num_classes == 80, else "class_<id>". Inline names and a file must list exactly
+// num_classes names. Error codes: "detector.class_names" (file unreadable),
+// "model.class_count_mismatch".
+Result<ClassNames> resolve_class_names(const std::vector<std::string>& inline_names,
+                                       const std::string& path,
                                        const std::map<std::string, std::string>& metadata,
                                        int num_classes, const std::string& model_path);
 

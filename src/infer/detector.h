@@ -52,9 +52,14 @@ struct DetectorConfig {
   // no class of the model is an error at load ("detector.unknown_class").
   std::vector<std::string> classes;
 
-  // Class names, one per line, line i = class id i. Empty = from the model's metadata (the
-  // Ultralytics "names" entry), else the 80 COCO names when the model has 80 classes, else
-  // "class_<id>".
+  // The model's class names inline, index = class id (from the database: a model's
+  // class_names). When not empty they win over class_names_path; their count must be the
+  // model's class count ("model.class_count_mismatch"; hog takes the first as its one class).
+  std::vector<std::string> class_names;
+
+  // Class names, one per line, line i = class id i. Empty (and no inline class_names) = from the
+  // model's metadata (the Ultralytics "names" entry), else the 80 COCO names when the model has
+  // 80 classes, else "class_<id>".
   std::string class_names_path;
 
   // Inference threads (OpenCV: cv::setNumThreads, process-wide). 0 = leave OpenCV's default.
@@ -76,7 +81,8 @@ struct DetectorInfo {
   int input_width = 0;
   int input_height = 0;
   std::vector<std::string> class_names;  // index = class id
-  std::string class_names_source;        // "file", "model metadata", "coco default", "generated"
+  std::string
+      class_names_source;  // "inline", "file", "model metadata", "coco default", "generated"
 };
 
 class Detector {

@@ -36,7 +36,10 @@ class HogDetector final : public Detector {
     }
     std::vector<std::string> names = {"person"};
     std::string source = "generated";
-    if (!config_.class_names_path.empty()) {
+    if (!config_.class_names.empty()) {
+      names = {config_.class_names.front()};  // class 0 of the inline names
+      source = "inline";
+    } else if (!config_.class_names_path.empty()) {
       auto file = read_class_names_file(config_.class_names_path);
       if (!file) return file.error();
       names = {file->front()};  // class 0 of the names file

@@ -137,8 +137,8 @@ class YoloDnnDetector final : public Detector {
                             " model? (try " + family_.other_kind + ":" + config_.model_path + ")");
     }
 
-    auto names = resolve_class_names(config_.class_names_path, onnx->metadata, layout_.num_classes,
-                                     config_.model_path);
+    auto names = resolve_class_names(config_.class_names, config_.class_names_path, onnx->metadata,
+                                     layout_.num_classes, config_.model_path);
     if (!names) return names.error();
     auto mask = class_mask(config_.classes, names->names);
     if (!mask) return mask.error();

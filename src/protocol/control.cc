@@ -60,6 +60,7 @@ std::string encode_configure(const WorkerConfig& c) {
             {"input_width", c.model.input_width},
             {"input_height", c.model.input_height},
             {"classes", c.model.classes},
+            {"class_names", c.model.class_names},
             {"class_names_path", c.model.class_names_path},
             {"threads", c.model.threads},
             {"fake_delay_ms", c.model.fake_delay_ms}};
@@ -134,6 +135,27 @@ Result<WorkerConfig> decode_configure(std::string_view line) {
                 "must be a one-line string of at most " + std::to_string(kMaxNameBytes) + " bytes");
       else
         c.model.classes.push_back(name.get<std::string>());
+    }
+  }
+  if (const json* names = mf.array("class_names", kMaxModelClassNames)) {
+    size_t total = 0;
+    for (size_t i = 0; i < names->size() && mf.ok(); ++i) {
+      const json& name = (*names)[i];
+      const std::string at = "class_names[" + std::to_string(i) + "]";
+      if (!name.is_string() || name.get_ref<const std::string&>().empty() ||
+          name.get_ref<const std::string&>().size() > kMaxNameBytes ||
+          !detail::is_one_line(name.get_ref<const std::string&>())) {
+        mf.fail(at, "must be a non-empty one-line string of at most " +
+                        std::to_string(kMaxNameBytes) + " bytes");
+        continue;
+      }
+      total += name.get_ref<const std::string&>().size();
+      if (total > kMaxClassNamesBytes) {
+        mf.fail("class_names", "holds more than " + std::to_string(kMaxClassNamesBytes) +
+                                   " bytes of names (at " + at + ")");
+        continue;
+      }
+      c.model.class_names.push_back(name.get<std::string>());
     }
   }
   if (!mf.ok()) return mf.error();

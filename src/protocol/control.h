@@ -50,6 +50,10 @@ inline constexpr size_t kMaxPathBytes = 4096;               // model paths
 inline constexpr size_t kMaxErrorCodeBytes = 128;
 inline constexpr size_t kMaxErrorMessageBytes = 4096;  // encode_error() truncates to this
 inline constexpr size_t kMaxConfiguredClasses = 1000;  // configure.model.classes
+// configure.model.class_names: at most this many names (each 1..kMaxNameBytes, one line) and
+// this many bytes of names in all, so that the line stays far below kMaxControlLineBytes.
+inline constexpr size_t kMaxModelClassNames = 4096;
+inline constexpr size_t kMaxClassNamesBytes = 128 * 1024;
 inline constexpr int kMaxModelInput = 16384;           // model.input_width / input_height
 inline constexpr int kMaxModelThreads = 1024;
 inline constexpr int64_t kMaxBusyMs = 86'400'000;  // one day: busy_ms is in [-1, kMaxBusyMs]
@@ -64,6 +68,10 @@ struct ModelConfig {
   int input_width = 0;               // 0..kMaxModelInput; 0 = the model's own
   int input_height = 0;              // 0..kMaxModelInput
   std::vector<std::string> classes;  // at most kMaxConfiguredClasses names (or ids as text)
+  // The model's class names, index = class id (the store's ModelRecord::class_names), given
+  // inline; when not empty they win over class_names_path. Bounded by kMaxModelClassNames and
+  // kMaxClassNamesBytes.
+  std::vector<std::string> class_names;
   std::string class_names_path;
   int threads = 0;        // 0..kMaxModelThreads; 0 = the backend's default
   int fake_delay_ms = 0;  // kind "fake" only: time each detect() takes, 0..kMaxBusyMs

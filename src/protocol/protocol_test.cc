@@ -38,6 +38,7 @@ TEST(ProtocolConfigureTest, RoundTrips) {
   c.model.kind = "yolox";
   c.model.path = "models/yolox_nano.onnx";
   c.model.classes = {"person"};
+  c.model.class_names = {"person", "caméra ✓", "a \"quoted\" \\ name"};
   c.model.input_width = 416;
   c.model.threads = 2;
   c.model.fake_delay_ms = 7;
@@ -52,6 +53,8 @@ TEST(ProtocolConfigureTest, RoundTrips) {
   EXPECT_EQ(d->model.kind, "yolox");
   EXPECT_EQ(d->model.path, "models/yolox_nano.onnx");
   EXPECT_EQ(d->model.classes, std::vector<std::string>{"person"});
+  EXPECT_EQ(d->model.class_names,
+            (std::vector<std::string>{"person", "caméra ✓", "a \"quoted\" \\ name"}));
   EXPECT_EQ(d->model.input_width, 416);
   EXPECT_EQ(d->model.threads, 2);
   EXPECT_EQ(d->model.fake_delay_ms, 7);
@@ -60,6 +63,31 @@ TEST(ProtocolConfigureTest, RoundTrips) {
   EXPECT_EQ(d->pool_fd, 3);
   EXPECT_EQ(d->mailbox_fd, 4);
   EXPECT_EQ(d->results_fd, 5);
+}
+
+TEST(ProtocolConfigureTest, InlineClassNamesUpToBothLimitsRoundTrip) {
+  WorkerConfig c;
+  c.pipeline = "p";
+  c.model.kind = "yolox";
+  const size_t each = kMaxClassNamesBytes / kMaxModelClassNames;  // both limits met exactly
+  for (size_t i = 0; i < kMaxModelClassNames; ++i) {
+    std::string name = "class_" + std::to_string(i);
+    name.resize(each, 'x');
+    c.model.class_names.push_back(name);
+  }
+  const std::string line = encode_configure(c);
+  EXPECT_LT(line.size(), kMaxControlLineBytes);
+  auto d = decode_configure(line);
+  ASSERT_TRUE(d.ok()) << d.error().to_string();
+  EXPECT_EQ(d->model.class_names, c.model.class_names);
+
+  // Absent, null and [] all mean "no inline names".
+  for (const char* names : {"", R"(,"class_names":null)", R"(,"class_names":[])"}) {
+    auto e = decode_configure(std::string(R"({"type":"configure","protocol":1,"pipeline":"p",)") +
+                              R"("model":{"kind":"fake")" + names + "}}");
+    ASSERT_TRUE(e.ok()) << e.error().to_string();
+    EXPECT_TRUE(e->model.class_names.empty());
+  }
 }
 
 TEST(ProtocolConfigureTest, TheProtocolVersionIsRequired) {
@@ -86,6 +114,15 @@ TEST(ProtocolConfigureTest, EveryBadFieldIsNamed) {
   std::string many_classes = "[";
   for (size_t i = 0; i <= kMaxConfiguredClasses; ++i) many_classes += (i ? ",\"c\"" : "\"c\"");
   many_classes += "]";
+  std::string many_names = "[";
+  for (size_t i = 0; i <= kMaxModelClassNames; ++i) many_names += (i ? ",\"c\"" : "\"c\"");
+  many_names += "]";
+  // Names of kMaxNameBytes each, one more than kMaxClassNamesBytes allows in all.
+  std::string heavy_names = "[";
+  for (size_t i = 0; i <= kMaxClassNamesBytes / kMaxNameBytes; ++i) {
+    heavy_names += (i ? ",\"" : "\"") + std::string(kMaxNameBytes, 'h') + "\"";
+  }
+  heavy_names += "]";
   const std::vector<Case> cases = {
       {R"(,"min_score":"high")", "min_score"},
       {R"(,"min_score":1.5)", "min_score"},
@@ -107,6 +144,18 @@ TEST(ProtocolConfigureTest, EveryBadFieldIsNamed) {
       {R"(,"model":{"kind":"fake","classes":)" + many_classes + "}", "model.classes"},
       {R"(,"model":{"kind":"fake","classes":[1]})", "model.classes[0]"},
       {R"(,"model":{"kind":"fake","classes":["ok",")" + long_name + "\"]}", "model.classes[1]"},
+      {R"(,"model":{"kind":"fake","class_names":)" + many_names + "}", "model.class_names"},
+      {R"(,"model":{"kind":"fake","class_names":)" + heavy_names + "}",
+       "model.class_names' holds more than 131072 bytes"},
+      {R"(,"model":{"kind":"fake","class_names":"person"})", "model.class_names"},
+      {R"(,"model":{"kind":"fake","class_names":{"0":"person"}})", "model.class_names"},
+      {R"(,"model":{"kind":"fake","class_names":["a",2]})", "model.class_names[1]"},
+      {R"(,"model":{"kind":"fake","class_names":["a",null]})", "model.class_names[1]"},
+      {R"(,"model":{"kind":"fake","class_names":["a",["b"]]})", "model.class_names[1]"},
+      {R"(,"model":{"kind":"fake","class_names":["a",""]})", "model.class_names[1]"},
+      {R"(,"model":{"kind":"fake","class_names":["a","b\tc"]})", "model.class_names[1]"},
+      {R"(,"model":{"kind":"fake","class_names":["ok",")" + long_name + "\"]}",
+       "model.class_names[1]"},
       {R"(,"model":{"kind":7})", "model.kind"},
       {R"(,"model":{"kind":""})", "model.kind"},
       {R"(,"model":{})", "model.kind"},

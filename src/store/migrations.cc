@@ -106,6 +106,16 @@ const Migration kInitial{
     },
 };
 
+// Migration 2: a model's inference thread count (the YAML `threads`), 0 = the backend's default.
+// Rows from before it get 0.
+const Migration kModelThreads{
+    2,
+    "models.threads: inference threads of a model",
+    {
+        "ALTER TABLE models ADD COLUMN threads INTEGER NOT NULL DEFAULT 0 CHECK (threads >= 0)",
+    },
+};
+
 std::string with_dialect(std::string_view statement, const sql::Dialect& d) {
   std::string s(statement);
   for (size_t p = s.find("{{ID}}"); p != std::string::npos; p = s.find("{{ID}}", p)) {
@@ -121,7 +131,7 @@ Error migration_error(const sql::Connection& conn, const std::string& what) {
 }  // namespace
 
 const std::vector<Migration>& migrations() {
-  static const std::vector<Migration> all{kInitial};
+  static const std::vector<Migration> all{kInitial, kModelThreads};
   return all;
 }
 

@@ -222,12 +222,14 @@ struct Desired<ModelRecord> {
                                         col<&ModelRecord::path>("path"),
                                         col<&ModelRecord::input_width>("input_width"),
                                         col<&ModelRecord::input_height>("input_height"),
-                                        col<&ModelRecord::class_names>("class_names")};
+                                        col<&ModelRecord::class_names>("class_names"),
+                                        col<&ModelRecord::threads>("threads")};
     return c;
   }
   static Status validate(const ModelRecord& m) {
     if (m.input_width < 0) return invalid("input_width", "is negative");
     if (m.input_height < 0) return invalid("input_height", "is negative");
+    if (m.threads < 0) return invalid("threads", "is negative");
     return {};
   }
 };

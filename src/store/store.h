@@ -75,6 +75,7 @@ struct ModelRecord {
   std::string path;
   int input_width = 0, input_height = 0;  // 0: the model's own
   std::vector<std::string> class_names;   // empty: the model's / COCO
+  int threads = 0;                        // inference threads; 0: the backend's default
   int64_t version = 0;
   std::string updated_at;
 

@@ -11,6 +11,7 @@
 #include <limits>
 #include <thread>
 
+#include "store/migrations.h"
 #include "store/sql.h"
 #include "store/store.h"
 #include "store/testing/postgres_fixture.h"
@@ -46,6 +47,7 @@ ModelRecord model(const std::string& name) {
   m.input_width = 416;
   m.input_height = 416;
   m.class_names = {"person", "bicycle", "caméra ✓"};
+  m.threads = 3;
   return m;
 }
 
@@ -250,17 +252,20 @@ TEST_P(StoreContract, ModelsKeepEveryFieldIncludingClassNames) {
   ASSERT_OK(got);
   EXPECT_EQ(*got, *created);
   EXPECT_EQ(got->class_names, (std::vector<std::string>{"person", "bicycle", "caméra ✓"}));
+  EXPECT_EQ(got->threads, 3);
 
   ModelRecord changed = *got;
   changed.kind = "hog";
   changed.class_names.clear();
   changed.input_width = 0;
+  changed.threads = 0;
   auto updated = store_->update_model(changed, got->version);
   ASSERT_OK(updated);
   auto reread = store_->get_model("yolox");
   ASSERT_OK(reread);
   EXPECT_EQ(*reread, *updated);
   EXPECT_TRUE(reread->class_names.empty());
+  EXPECT_EQ(reread->threads, 0);
   EXPECT_EQ(reread->version, 2);
 
   ASSERT_OK(store_->delete_model("yolox", 2));
@@ -409,6 +414,12 @@ TEST_P(StoreContract, InvalidValuesAreRefusedOnBothBackendsAlike) {
   ModelRecord m = model("m2");
   m.class_names = {"ok", "\xc0\xaf"};  // an overlong '/': not UTF-8
   EXPECT_ERROR(store_->create_model(m), "store.invalid");
+  m = model("m3");
+  m.threads = -1;
+  auto threads = store_->create_model(m);
+  EXPECT_ERROR(threads, "store.invalid");
+  EXPECT_NE(threads.error().message.find("'threads'"), std::string::npos)
+      << threads.error().message;
 
   PipelineStatusRecord ps;
   ps.pipeline = "p";
@@ -608,6 +619,59 @@ TEST_P(StoreContract, MigrationsRunOnceAndDataSurvivesReopening) {
   EXPECT_EQ(revision(), rev);
   ASSERT_OK(store_->get_pipeline("people"));
   EXPECT_EQ(*store_->count_events(), 1);
+}
+
+TEST_P(StoreContract, ADatabaseAtVersion1IsMigratedKeepingItsModels) {
+  // A database as a build of migration 1 left it, with one model, written by raw SQL.
+  store_.reset();
+  if (GetParam() == Backend::kSqlite) {
+    url_ = "sqlite://" + dir_ + "/v1.db";
+  } else {
+    auto db = pg_->fresh_database();
+    ASSERT_TRUE(db.ok()) << db.error().to_string();
+    url_ = *db;
+  }
+  {
+    auto conn = sql::connect(url_);
+    ASSERT_TRUE(conn.ok()) << conn.error().to_string();
+    ASSERT_OK((*conn)->begin(true));
+    ASSERT_OK((*conn)->exec_ddl(
+        "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, "
+        "applied_at TEXT NOT NULL)"));
+    for (auto statement : migrations().at(0).statements) {
+      std::string s(statement);
+      if (const size_t p = s.find("{{ID}}"); p != std::string::npos) {
+        s.replace(p, 6, (*conn)->dialect().id_column);
+      }
+      ASSERT_OK((*conn)->exec_ddl(s));
+    }
+    ASSERT_OK((*conn)->exec(
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+        {int64_t{1}, std::string("initial"), std::string("2026-01-01T00:00:00.000Z")}));
+    ASSERT_OK((*conn)->exec(
+        "INSERT INTO models (name, kind, path, input_width, input_height, class_names, version, "
+        "updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        {std::string("old"), std::string("yolox"), std::string("m.onnx"), int64_t{416},
+         int64_t{416}, std::string(R"(["a","b"])"), int64_t{4}, int64_t{1'700'000'000'000}}));
+    ASSERT_OK((*conn)->commit());
+  }
+
+  store_ = open();
+  ASSERT_NE(store_, nullptr);
+  const auto versions = raw("SELECT version FROM schema_migrations ORDER BY version");
+  ASSERT_EQ(versions.rows.size(), migrations().size());
+  for (size_t i = 0; i < versions.rows.size(); ++i) {
+    EXPECT_EQ(versions.rows[i].i64(0), static_cast<int64_t>(i + 1));
+  }
+  auto old = store_->get_model("old");
+  ASSERT_OK(old);
+  EXPECT_EQ(old->threads, 0);  // the default for rows from before migration 2
+  EXPECT_EQ(old->class_names, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(old->version, 4);
+  ModelRecord changed = *old;
+  changed.threads = 8;
+  ASSERT_OK(store_->update_model(changed, 4));
+  EXPECT_EQ(store_->get_model("old")->threads, 8);
 }
 
 TEST_P(StoreContract, ADatabaseNewerThanThisBuildIsRefused) {

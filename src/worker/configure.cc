@@ -23,6 +23,7 @@ infer::DetectorConfig to_detector_config(const protocol::WorkerConfig& c) {
   d.score_threshold = c.min_score;
   d.iou_threshold = c.iou;
   d.classes = c.model.classes;
+  d.class_names = c.model.class_names;
   d.class_names_path = c.model.class_names_path;
   d.threads = c.model.threads;
   return d;

@@ -45,6 +45,7 @@ TEST(WorkerConfigureTest, TheModelAndThresholdsBecomeTheDetectorConfig) {
   c.model.input_width = 416;
   c.model.input_height = 320;
   c.model.classes = {"person", "2"};
+  c.model.class_names = {"cat", "dog"};
   c.model.class_names_path = "names.txt";
   c.model.threads = 2;
   c.min_score = 0.4f;
@@ -55,6 +56,7 @@ TEST(WorkerConfigureTest, TheModelAndThresholdsBecomeTheDetectorConfig) {
   EXPECT_EQ(d.input_width, 416);
   EXPECT_EQ(d.input_height, 320);
   EXPECT_EQ(d.classes, (std::vector<std::string>{"person", "2"}));
+  EXPECT_EQ(d.class_names, (std::vector<std::string>{"cat", "dog"}));
   EXPECT_EQ(d.class_names_path, "names.txt");
   EXPECT_EQ(d.threads, 2);
   EXPECT_FLOAT_EQ(d.score_threshold, 0.4f);
