@@ -79,7 +79,7 @@ Status EventWriter::validate(const EventWriterOptions& o) {
   return {};
 }
 
-EventWriter::EventWriter(store::Store& store, Clock& clock, EventWriterOptions options)
+EventWriter::EventWriter(store::Store& store, const Clock& clock, EventWriterOptions options)
     : store_(store),
       clock_(clock),
       options_(std::move(options)),

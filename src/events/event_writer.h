@@ -151,7 +151,7 @@ class EventWriter {
   static Status validate(const EventWriterOptions& options);
 
   // `store` and `clock` must outlive the writer.
-  EventWriter(store::Store& store, Clock& clock, EventWriterOptions options);
+  EventWriter(store::Store& store, const Clock& clock, EventWriterOptions options);
   ~EventWriter();
   EventWriter(const EventWriter&) = delete;
   EventWriter& operator=(const EventWriter&) = delete;
@@ -212,7 +212,7 @@ class EventWriter {
   void recycle(Batch&& b) EXCLUDES(mu_);
 
   store::Store& store_;
-  Clock& clock_;
+  const Clock& clock_;
   const EventWriterOptions options_;  // constant after construction: read without a lock
   const WallTimeMs wall_ms_;          // likewise
   Backoff backoff_;                   // the writer thread's (or the draining caller's) alone
