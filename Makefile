@@ -17,7 +17,8 @@ build: configure
 
 # The main job: `orion up` on the demo video (looped) when ../shared/assets has it, on a test
 # pattern otherwise, with a person-detection pipeline in a worker process: YOLOX when the model
-# is there, HOG otherwise. Writes $(BUILD)/demo.yaml and prints the output URL; Ctrl-C stops it.
+# is there, HOG otherwise. Writes $(BUILD)/demo.yaml, imports it into $(BUILD)/demo.db and prints
+# where the API, the metrics and the RTSP output are; Ctrl-C stops it.
 DEMO_VIDEO ?= ../shared/assets/vtest_480x360.mp4
 DEMO_MODEL ?= ../shared/assets/yolox_nano.onnx
 demo: build
@@ -33,7 +34,7 @@ demo: build
 	  echo "demo: $(DEMO_MODEL) not found, detecting people with HOG"; \
 	  printf 'models:\n  - {name: hog, kind: hog}\npipelines:\n  - {name: people, stream: demo, model: hog, sla: critical}\n' >> $(BUILD)/demo.yaml; \
 	fi
-	./$(BUILD)/orion up --config $(BUILD)/demo.yaml
+	./$(BUILD)/orion up --db sqlite://$(BUILD)/demo.db --config $(BUILD)/demo.yaml
 
 # Every test (unit, integration, system) through CTest.
 test: build

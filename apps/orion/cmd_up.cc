@@ -1,141 +1,131 @@
-// `orion up --config orion.yaml`: runs the engine (streams → capture → compositor → RTSP out)
-// until Ctrl-C / SIGTERM, then stops every stream cleanly. Prints each output URL.
-#include <signal.h>
-
+// `orion up [--db sqlite://orion.db] [--config orion.yaml]`: the whole system in one process —
+// an engine (EngineNode: reconciler, status, events, media endpoint) and the REST API with
+// /metrics — over one database, which is still the only thing the two share
+// (docs/design/reconciler.md). `--config` imports the YAML file into the database first, through
+// the API's validator (api/config_import.h): a name already there is updated, never duplicated;
+// what the file does not name is kept. With an empty database and no --config it serves the API
+// and waits for streams to be added. Runs until SIGINT / SIGTERM, then stops cleanly.
+//
+// Prints where everything is, which scripts and tests read:
+//   orion up: API      http://127.0.0.1:8080/api/v1 (sqlite://orion.db, no token: ...)
+//   orion up: metrics  http://127.0.0.1:8080/metrics
+//   orion up: RTSP     rtsp://127.0.0.1:8554/<stream>
+//   stream lobby        rtsp://127.0.0.1:8554/lobby        (one per stream, also when added later)
 #include <cstdio>
 #include <cstring>
-#include <ctime>
-#include <map>
 #include <string>
 
+#include "api/config_import.h"
+#include "api/redact.h"
+#include "api/server.h"
 #include "commands.h"
-#include "engine/config.h"
-#include "engine/engine.h"
+#include "control/engine_node.h"
+#include "node_console.h"
 
 namespace {
 
 struct UpOptions {
+  std::string db = "sqlite://orion.db";
   std::string config;
   int rtsp_port = 8554;
   int http_port = 8080;
+  int media_port = 0;
+  std::string http_address = "127.0.0.1";
   std::string host = "127.0.0.1";
   double duration_s = 0;  // 0: until a signal
   bool stamp_sequence = false;
+  bool insecure_no_token = false;
+  bool quiet = false;
 };
 
+int fail(const std::string& what) {
+  std::fprintf(stderr, "orion up: %s\n", orion::api::redact_text(what).c_str());
+  return 2;
+}
+
 int run_up(const UpOptions& o) {
-  // Block the stop signals before any thread exists, so every thread inherits the mask and
-  // only sigtimedwait() below receives them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  const sigset_t stop = orion::cli::block_stop_signals();
+  auto token = orion::api::token_from_environment();
+  if (!token) return fail(token.error().message);
+  auto api_store = orion::store::Store::open(o.db);
+  if (!api_store) return fail(api_store.error().to_string());
+  if (!o.config.empty()) {
+    auto imported = orion::api::import_config_file(**api_store, o.config);
+    if (!imported) return fail(imported.error().message);
+    std::printf("orion up: imported %s: %s\n", o.config.c_str(),
+                orion::api::to_string(*imported).c_str());
+  }
 
-  auto config = orion::engine::load_config(o.config);
-  if (!config) {
-    std::fprintf(stderr, "orion up: %s\n", config.error().message.c_str());
-    return 2;
-  }
-  orion::engine::EngineOptions eo;
-  eo.rtsp_port = o.rtsp_port;
-  eo.http_port = o.http_port;
-  eo.public_host = o.host;
-  eo.stamp_sequence = o.stamp_sequence;
-  auto engine = orion::engine::Engine::create(std::move(config.value()), eo);
-  if (!engine) {
-    std::fprintf(stderr, "orion up: %s\n", engine.error().message.c_str());
-    return 2;
-  }
-  if (auto s = (*engine)->start(); !s) {
-    std::fprintf(stderr, "orion up: %s\n", s.error().message.c_str());
-    return 1;
-  }
-  std::printf("orion up: HTTP port %d reserved (the API/dashboard is not built yet)\n", o.http_port);
-  for (const auto& r : (*engine)->report()) {
-    if (r.capture.state == orion::media::StreamState::kFailed) {
-      std::printf("  %-16s FAILED: %s\n", r.capture.name.c_str(), r.capture.last_error.c_str());
-    } else {
-      std::printf("  %-16s output %s\n", r.capture.name.c_str(), r.output_url.c_str());
-    }
-  }
-  for (const auto& p : (*engine)->pipelines())
-    std::printf("  pipeline %-16s on %s, worker %s%s\n", p.name.c_str(), p.stream.c_str(),
-                orion::engine::to_string(p.state), p.motion_gate ? ", motion gate on" : "");
+  orion::control::EngineNodeOptions no;
+  no.db = o.db;
+  no.engine.rtsp_port = o.rtsp_port;
+  no.engine.http_port = o.media_port;
+  no.engine.public_host = o.host;
+  no.engine.stamp_sequence = o.stamp_sequence;
+  no.token = *token;
+  no.http_address = "127.0.0.1";  // the API relays snapshots from it over loopback
+  auto node = orion::control::EngineNode::start(no);
+  if (!node) return fail(node.error().to_string());
+  orion::control::EngineNode* n = node->get();
+
+  orion::api::ServerOptions so;
+  so.address = o.http_address;
+  so.port = o.http_port;
+  so.token = *token;
+  so.allow_unauthenticated_remote = o.insecure_no_token;
+  so.access_log = !o.quiet;
+  so.metrics = [n] { return n->metrics_text(); };
+  auto server = orion::api::ApiServer::start(**api_store, so);
+  if (!server) return fail(server.error().message);
+  const std::string base = (*server)->base_url();
+  std::printf("orion up: API      %s/api/v1 (%s, %s)\n", base.c_str(),
+              (*api_store)->url_redacted().c_str(),
+              so.token.empty() ? "no token: set ORION_API_TOKEN to require one" : "token required");
+  std::printf("orion up: metrics  %s/metrics\n", base.c_str());
+  std::printf("orion up: RTSP     rtsp://%s:%d/<stream>\n", o.host.c_str(),
+              n->engine().rtsp_port());
+  std::printf("orion up: engine %s, media endpoint %s\n", n->id().c_str(), n->media_url().c_str());
+  if (n->engine().stream_names().empty())
+    std::printf("orion up: no streams yet: add one with POST %s/api/v1/streams\n", base.c_str());
   std::printf("orion up: running; Ctrl-C to stop\n");
-  std::fflush(stdout);
-
-  std::map<std::string, std::string> shown;  // last state printed per stream
-  const timespec tick{1, 0};
-  int elapsed = 0;
-  int sig = 0;
-  while (o.duration_s <= 0 || elapsed < o.duration_s) {
-    sig = sigtimedwait(&stop_signals, nullptr, &tick);
-    if (sig == SIGINT || sig == SIGTERM) break;
-    ++elapsed;
-    for (const auto& r : (*engine)->report()) {
-      std::string state(orion::media::to_string(r.capture.state));
-      if (r.compositor.signal_lost) state += " (signal lost)";
-      if (!r.compositor.failure.empty()) state += " (" + r.compositor.failure + ")";
-      if (shown[r.capture.name] != state) {
-        shown[r.capture.name] = state;
-        std::printf("  %-16s %s%s\n", r.capture.name.c_str(), state.c_str(),
-                    r.capture.state == orion::media::StreamState::kLive ? ""
-                                                                         : (" " + r.capture.last_error).c_str());
-      }
-    }
-    for (const auto& p : (*engine)->pipelines()) {
-      const std::string key = "pipeline " + p.name;
-      const std::string state = orion::engine::to_string(p.state);
-      if (shown[key] != state) {
-        shown[key] = state;
-        std::printf("  pipeline %-16s %s (pid %d)%s\n", p.name.c_str(), state.c_str(), p.pid,
-                    p.last_error.empty() ? "" : (": " + p.last_error).c_str());
-      }
-    }
-    if (elapsed % 30 == 0) {
-      for (const auto& p : (*engine)->pipelines()) {
-        char motion[128] = "";
-        if (p.motion_gate)
-          std::snprintf(motion, sizeof motion, ", motion gate %llu passed, %llu skipped",
-                        static_cast<unsigned long long>(p.motion_passed),
-                        static_cast<unsigned long long>(p.motion_skipped));
-        std::printf(
-            "  pipeline %-16s %s, %llu offered, %llu taken, %llu dropped, %llu results, %llu "
-            "restarts, "
-            "last result %.0f ms ago, capture->result %.0f ms%s\n",
-            p.name.c_str(), orion::engine::to_string(p.state),
-            static_cast<unsigned long long>(p.offered), static_cast<unsigned long long>(p.taken),
-            static_cast<unsigned long long>(p.dropped), static_cast<unsigned long long>(p.results),
-            static_cast<unsigned long long>(p.restarts),
-            p.last_result_age == orion::Duration::max() ? -1.0 : p.last_result_age.as_millis(),
-            p.last_result_latency.as_millis(), motion);
-      }
-      for (const auto& r : (*engine)->report()) {
-        std::printf("  %-16s %s, %llu frames in, %llu out, %.1f fps, %llu client media\n", r.capture.name.c_str(),
-                    std::string(orion::media::to_string(r.capture.state)).c_str(),
-                    static_cast<unsigned long long>(r.capture.frames),
-                    static_cast<unsigned long long>(r.compositor.frames), r.compositor.fps,
-                    static_cast<unsigned long long>(r.output.media));
-      }
-    }
-    std::fflush(stdout);
-  }
+  orion::cli::NodeConsole console(n->engine());
+  console.tick();
+  const int sig = orion::cli::run_until_stopped(stop, o.duration_s, [&] { console.tick(); });
   std::printf("orion up: %s, stopping\n", sig > 0 ? strsignal(sig) : "duration reached");
-  (*engine)->stop();
+  (*server)->stop();
+  n->stop();
   std::printf("orion up: stopped cleanly\n");
   return 0;
 }
 
 void add_up(CLI::App& app, CLI::App& /*bench*/) {
   static UpOptions opts;
-  auto* cmd = app.add_subcommand("up", "Run the engine: ingest streams, annotate, serve RTSP (until Ctrl-C)");
-  cmd->add_option("--config", opts.config, "YAML config with streams (models, pipelines)")->required();
-  cmd->add_option("--rtsp-port", opts.rtsp_port, "RTSP output port")->capture_default_str();
-  cmd->add_option("--http-port", opts.http_port, "HTTP port (API, dashboard; not built yet)")->capture_default_str();
+  auto* cmd =
+      app.add_subcommand("up", "Run engine + API + metrics over one database (until Ctrl-C)");
+  cmd->add_option("--db", opts.db, "database: sqlite://PATH or postgresql://...")
+      ->capture_default_str();
+  cmd->add_option("--config", opts.config,
+                  "YAML file imported into the database first (streams, models, pipelines)");
+  cmd->add_option("--rtsp-port", opts.rtsp_port, "RTSP output port (0: any free port)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--http-port", opts.http_port,
+                  "HTTP port of the API and /metrics (0: any free port)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--http-address", opts.http_address, "address the API listens on")
+      ->capture_default_str();
+  cmd->add_option("--media-port", opts.media_port,
+                  "loopback port of the engine's media endpoint (0: any free)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
   cmd->add_option("--host", opts.host, "host name printed in the output URLs")->capture_default_str();
   cmd->add_option("--duration", opts.duration_s, "stop after this many seconds (0: until a signal)");
   cmd->add_flag("--stamp-sequence", opts.stamp_sequence, "draw each frame's sequence as a block code (testing)");
+  cmd->add_flag("--insecure-no-token", opts.insecure_no_token,
+                "serve a non-loopback address without ORION_API_TOKEN (anyone who reaches it can "
+                "change every stream)");
+  cmd->add_flag("--quiet", opts.quiet, "no access log line per request");
   cmd->callback([] { orion::cli::exit_code = run_up(opts); });
 }
 

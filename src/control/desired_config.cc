@@ -57,6 +57,8 @@ DesiredConfig to_engine_config(const std::vector<store::StreamRecord>& streams,
     m.path = r.path;
     m.input_width = r.input_width;
     m.input_height = r.input_height;
+    m.class_names_inline = r.class_names;
+    m.threads = r.threads;
     out.config.models.push_back(std::move(m));
   }
   for (const auto& r : pipelines) {

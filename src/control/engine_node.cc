@@ -1,9 +1,11 @@
 #include "control/engine_node.h"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <set>
 
 #include "control/engine_metrics.h"
 #include "engine/media_endpoint.h"
@@ -25,7 +27,9 @@ std::string make_engine_id() {
 struct EngineNode::Impl {
   EngineNodeOptions options;
   std::string id;
-  std::unique_ptr<store::Store> desired_store, status_store;
+  std::unique_ptr<store::Store> desired_store, status_store, events_store;
+  std::unique_ptr<events::EventWriter> events;
+  std::set<std::string> policies;  // pipelines with an event policy (reconciler thread)
   std::unique_ptr<engine::Engine> engine;
   std::unique_ptr<Reconciler> reconciler;
   std::unique_ptr<StatusReporter> status;
@@ -34,6 +38,32 @@ struct EngineNode::Impl {
   std::atomic<const StatusReporter*> status_for_metrics{nullptr};
   std::string media_url;
   bool stopped = false;
+
+  std::string metrics_text() const {
+    const StatusReporter* reporter = status_for_metrics.load();
+    metrics::Snapshot snap = engine_snapshot(
+        *engine, id, reporter ? reporter->fps_in() : std::map<std::string, double>{});
+    const events::EventWriterStats e = events->stats();
+    snap.events.present = true;
+    snap.events.written = e.written;
+    snap.events.filtered = e.filtered + e.rate_limited + e.ignored;
+    snap.events.dropped = e.dropped + e.failed + e.invalid;
+    snap.events.write_errors = e.write_errors;
+    return metrics::render(snap);
+  }
+
+  // The event policy of every pipeline in the desired state; none for the others.
+  void apply_policies(const std::vector<store::PipelineRecord>& pipelines) {
+    std::set<std::string> now;
+    for (const auto& p : pipelines) {
+      if (auto st = events->set_policy(p.name, p.stream, p.events); !st)
+        spdlog::warn("events: pipeline '{}': {}", p.name, st.error().to_string());
+      now.insert(p.name);
+    }
+    for (const auto& name : policies)
+      if (!now.count(name)) events->remove_policy(name);
+    policies = std::move(now);
+  }
 };
 
 EngineNode::EngineNode(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -50,7 +80,18 @@ Result<std::unique_ptr<EngineNode>> EngineNode::start(EngineNodeOptions options)
   if (!status) return status.error();
   m->status_store = std::move(status.value());
 
-  m->engine = engine::Engine::create_empty(m->options.engine);
+  auto events_store = store::Store::open(m->options.db);
+  if (!events_store) return events_store.error();
+  m->events_store = std::move(events_store.value());
+  if (auto st = events::EventWriter::validate(m->options.events); !st) return st.error();
+  m->events = std::make_unique<events::EventWriter>(*m->events_store, SteadyClock::instance(),
+                                                    m->options.events);
+  m->events->start();
+  engine::EngineOptions eo = m->options.engine;
+  events::EventWriter* writer = m->events.get();
+  eo.supervisor.on_result = [writer](const DetectionResult& r) { writer->offer(r); };
+
+  m->engine = engine::Engine::create_empty(eo);
   if (auto st = m->engine->start(); !st) return st.error();
   engine::MediaEndpointOptions mo;
   mo.address = m->options.http_address;
@@ -60,16 +101,16 @@ Result<std::unique_ptr<EngineNode>> EngineNode::start(EngineNodeOptions options)
   Impl* raw = m.get();
   m->media = std::make_unique<engine::MediaEndpoint>(
       mo, [raw](const std::string& stream) { return raw->engine->snapshot(stream); },
-      [raw] {
-        const StatusReporter* reporter = raw->status_for_metrics.load();
-        return metrics::render(
-            engine_snapshot(*raw->engine, raw->id, reporter ? reporter->fps_in() : std::map<std::string, double>{}));
-      });
+      [raw] { return raw->metrics_text(); });
   if (auto st = m->media->start(); !st) return st.error();
   m->media_url = "http://" + m->options.engine.public_host + ":" + std::to_string(m->media->port());
   auto revision = m->desired_store->desired_revision();
   if (!revision) return revision.error();
-  m->reconciler = std::make_unique<Reconciler>(*m->desired_store, *m->engine);
+  ReconcilerOptions ro;
+  ro.on_applied = [raw](const std::vector<store::PipelineRecord>& pipelines) {
+    raw->apply_policies(pipelines);
+  };
+  m->reconciler = std::make_unique<Reconciler>(*m->desired_store, *m->engine, ro);
   m->reconciler->start();
   m->reconciler->wait_applied(*revision, m->options.first_apply_limit);
 
@@ -94,6 +135,7 @@ void EngineNode::stop() {
   if (m.reconciler) m.reconciler->stop();
   if (m.status) m.status->stop();
   if (m.engine) m.engine->stop();
+  if (m.events) m.events->stop();  // writes what is queued
 }
 
 const std::string& EngineNode::id() const { return impl_->id; }
@@ -101,10 +143,10 @@ engine::Engine& EngineNode::engine() { return *impl_->engine; }
 ReconcilerStats EngineNode::reconciler() const { return impl_->reconciler->stats(); }
 StatusReporterStats EngineNode::status() const { return impl_->status->stats(); }
 
+events::EventWriterStats EngineNode::events() const { return impl_->events->stats(); }
+
 std::string EngineNode::media_url() const { return impl_->media_url; }
 
-std::string EngineNode::metrics_text() const {
-  return metrics::render(engine_snapshot(*impl_->engine, impl_->id, impl_->status->fps_in()));
-}
+std::string EngineNode::metrics_text() const { return impl_->metrics_text(); }
 
 }  // namespace orion::control

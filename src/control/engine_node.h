@@ -1,17 +1,18 @@
 // EngineNode: one engine process as the control plane sees it — the Engine, fed by a Reconciler
 // from the database, reporting through a StatusReporter, with its own Store connections
-// (reconciler, status; each thread its own so none waits on another's query). `orion engine`
+// (reconciler, status, events; each thread its own so none waits on another's query). Every
+// result a worker delivers is offered to the EventWriter on the supervisor's thread (a queue
+// push); the reconciler hands it the pipelines' event policies after each apply. `orion engine`
 // is an EngineNode; `orion up` is an EngineNode plus the API in the same process, and the two
 // still meet only in the database.
 //
 // Identity: "<host>:<pid>:<start unix ms>", unique per process run, written with every
 // heartbeat together with the base of its RTSP outputs and its media endpoint's URL.
 //
-// Lifecycle: start() (opens the stores, starts the engine and its media endpoint, applies the desired state once and
-// writes a first status round before it returns, so a caller can print what runs) → stop()
-// (idempotent; also the destructor): reconciler, status, engine.
-// Thread-safety: start/stop from one thread; engine(), id() and the accessors from any thread
-// after start().
+// Lifecycle: start() (opens the stores, starts the engine and its media endpoint, applies the
+// desired state once and writes a first status round before it returns, so a caller can print what
+// runs) → stop() (idempotent; also the destructor): reconciler, status, engine. Thread-safety:
+// start/stop from one thread; engine(), id() and the accessors from any thread after start().
 #pragma once
 
 #include <memory>
@@ -21,6 +22,7 @@
 #include "control/status_reporter.h"
 #include "core/result.h"
 #include "engine/engine.h"
+#include "events/event_writer.h"
 #include "store/store.h"
 
 namespace orion::control {
@@ -38,6 +40,9 @@ struct EngineNodeOptions {
   Duration status_interval = Duration::seconds(1);
   Duration first_apply_limit =
       Duration::seconds(30);  // start() waits this long for the first apply
+  // Detections → events (events/event_writer.h): each pipeline's `events` policy from the
+  // database, batches written on a Store connection of their own, retention by age and count.
+  events::EventWriterOptions events;
 };
 
 class EngineNode {
@@ -53,6 +58,7 @@ class EngineNode {
   engine::Engine& engine();
   ReconcilerStats reconciler() const;
   StatusReporterStats status() const;
+  events::EventWriterStats events() const;
   std::string media_url() const;  // http://host:port of the media endpoint
   // GET /metrics of this process: the engine's figures in the Prometheus text format.
   std::string metrics_text() const;

@@ -69,6 +69,8 @@ struct ModelConfig {
   int input_width = 0;
   int input_height = 0;
   std::string class_names;  // resolved path, or empty
+  std::vector<std::string>
+      class_names_inline;  // the names themselves (database); win over the file
   int threads = 0;
 };
 

@@ -116,6 +116,7 @@ Result<PipelineSpec> build_spec(const PipelineConfig& pc, const Config& config) 
   spec.model.input_width = mc->input_width;
   spec.model.input_height = mc->input_height;
   spec.model.class_names_path = mc->class_names;
+  spec.model.class_names = mc->class_names_inline;
   spec.model.threads = mc->threads;
   spec.model.classes = pc.classes;
   spec.min_score = pc.min_score;

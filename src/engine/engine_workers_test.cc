@@ -118,7 +118,7 @@ TEST(EngineWorkers, AYoloxWorkerFindsPeopleInTheDemoVideo) {
   orion::testing::Watchdog dog(Duration::seconds(120), "yolox worker");
   Config cfg;
   cfg.streams.push_back({"lobby", video, true, true});
-  cfg.models.push_back({"yolox", "yolox", model, 0, 0, "", 0});
+  cfg.models.push_back({"yolox", "yolox", model, 0, 0, "", {}, 0});
   PipelineConfig pc;
   pc.name = "people";
   pc.stream = "lobby";

@@ -9,8 +9,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
+#include "api/testing/api_client.h"
+#include "testing/program.h"
 #include "testing/wait.h"
 #include "testing/watchdog.h"
 
@@ -50,7 +53,10 @@ class OrionUp : public ::testing::Test {
     posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
     const std::string config = (dir_ / "orion.yaml").string();
-    const char* argv[] = {ORION_BINARY, "up", "--config", config.c_str(), "--rtsp-port", "0", "--http-port", "0", nullptr};
+    const std::string db = "sqlite://" + (dir_ / "orion.db").string();
+    const char* argv[] = {ORION_BINARY,  "up",       "--config",    config.c_str(),
+                          "--db",        db.c_str(), "--rtsp-port", "0",
+                          "--http-port", "0",        nullptr};
     pid_t pid = -1;
     EXPECT_EQ(posix_spawn(&pid, ORION_BINARY, &fa, nullptr, const_cast<char* const*>(argv), environ), 0);
     posix_spawn_file_actions_destroy(&fa);
@@ -70,7 +76,9 @@ class OrionUp : public ::testing::Test {
     EXPECT_TRUE(wait_until([&] { return output_says("pattern          live"); },
                            orion::Duration::seconds(15)))
         << text;
-    EXPECT_NE(text.find("output rtsp://127.0.0.1:"), std::string::npos) << text;
+    EXPECT_NE(text.find("pattern          rtsp://127.0.0.1:"), std::string::npos) << text;
+    EXPECT_NE(text.find("orion up: API      http://127.0.0.1:"), std::string::npos) << text;
+    EXPECT_NE(text.find("orion up: metrics  http://127.0.0.1:"), std::string::npos) << text;
     // The relative path was resolved against the config's folder, and the error names it.
     EXPECT_TRUE(
         wait_until([&] { return output_says("media.not_found"); }, orion::Duration::seconds(5)))
@@ -99,6 +107,60 @@ TEST_F(OrionUp, BadConfigIsRefusedNamingTheField) {
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2);
   EXPECT_NE(slurp(out).find("streams[0].lop: unknown field"), std::string::npos) << slurp(out);
+}
+
+// No --config and an empty database: the API serves, and what is added through it runs, shows in
+// /metrics and is printed with its output URL; a second `orion up --config` of the same file
+// into the same database duplicates nothing.
+TEST_F(OrionUp, AnEmptyDatabaseServesTheApiAndRunsWhatIsAdded) {
+  orion::testing::Watchdog dog(orion::Duration::seconds(90), "orion up, empty database");
+  const std::string db = "sqlite://" + (dir_ / "empty.db").string();
+  auto up = orion::testing::Program::start(
+      {ORION_BINARY, "up", "--db", db, "--rtsp-port", "0", "--http-port", "0", "--quiet"},
+      dir_ / "up.txt");
+  ASSERT_TRUE(up.ok()) << up.error().to_string();
+  auto url = (*up)->wait_for(std::regex(R"(API +(http://127\.0\.0\.1:[0-9]+)/api/v1)"),
+                             orion::Duration::seconds(30));
+  ASSERT_TRUE(url) << (*up)->output();
+  EXPECT_NE((*up)->output().find("no streams yet"), std::string::npos) << (*up)->output();
+  orion::api::testing::ApiClient api(*url);
+  EXPECT_EQ(api.get("/api/v1/streams").json["streams"].size(), 0u)
+      << api.get("/api/v1/streams").body;
+  ASSERT_EQ(
+      api.post("/api/v1/streams",
+               nlohmann::json{{"name", "cam"}, {"url", "test://ball?width=160&height=120&fps=10"}})
+          .status,
+      201);
+  EXPECT_TRUE((*up)->wait_for(std::regex(R"(stream cam +(rtsp://127\.0\.0\.1:[0-9]+/cam))"),
+                              orion::Duration::seconds(15)))
+      << (*up)->output();
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto m = api.get("/metrics");
+        return m.status == 200 &&
+               m.body.find("orion_stream_frames_out_total{") != std::string::npos &&
+               m.body.find("stream=\"cam\"") != std::string::npos;
+      },
+      orion::Duration::seconds(15)))
+      << api.get("/metrics").body;
+  EXPECT_EQ((*up)->terminate(), 0) << (*up)->output();
+
+  // The same file imported twice: every record once, the second import changes nothing.
+  for (int round = 0; round < 2; ++round) {
+    auto again = orion::testing::Program::start(
+        {ORION_BINARY, "up", "--db", db, "--config", (dir_ / "orion.yaml").string(), "--rtsp-port",
+         "0", "--http-port", "0", "--duration", "1"},
+        dir_ / ("again" + std::to_string(round) + ".txt"));
+    ASSERT_TRUE(again.ok());
+    auto summary =
+        (*again)->wait_for(std::regex(R"(imported [^:]+: (.*))"), orion::Duration::seconds(30));
+    ASSERT_TRUE(summary) << (*again)->output();
+    if (round == 1) {
+      EXPECT_NE(summary->find("streams 0 created, 0 updated, 2 unchanged"), std::string::npos)
+          << *summary;
+    }
+    EXPECT_EQ((*again)->terminate(), 0) << (*again)->output();
+  }
 }
 
 }  // namespace
