@@ -11,6 +11,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "api/server.h"
@@ -24,19 +25,42 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// POST a disabled pipeline, then DELETE it, per wrk connection, over and over.
-const char* kPostDeleteLua = R"(counter = 0
-request = function()
-  counter = counter + 1
-  local name = "wrk" .. tostring(math.random(1, 1000000000))
-  if counter % 2 == 1 then
-    last = name
-    return wrk.format("POST", "/api/v1/pipelines", {["Content-Type"] = "application/json"},
-      '{"name":"' .. name .. '","stream":"s0","model":"quick","enabled":false}')
-  end
-  return wrk.format("DELETE", "/api/v1/pipelines/" .. last)
+// POST a disabled pipeline (named by wrk thread and count); DELETE, oldest first, the pipelines whose POST was answered 201 (a
+// thread's connections run concurrently, so a DELETE is only sent for a name known to exist).
+const char* kPostDeleteLua = R"lua(created = {}
+codes = {}
+threads = {}
+counter = 0
+setup = function(thread)
+  table.insert(threads, thread)
+  thread:set("id", #threads)  -- unseeded math.random repeats across threads: names by thread id
 end
-)";
+done = function(summary, latency, requests)
+  local all = {}
+  for _, t in ipairs(threads) do
+    local c = t:get("codes")
+    for k, v in pairs(c) do all[k] = (all[k] or 0) + v end
+  end
+  for k, v in pairs(all) do io.write("status ", k, ": ", v, "\n") end
+end
+request = function()
+  if #created > 0 then
+    return wrk.format("DELETE", "/api/v1/pipelines/" .. table.remove(created, 1))
+  end
+  counter = counter + 1
+  local name = "wrk" .. id .. "_" .. counter
+  return wrk.format("POST", "/api/v1/pipelines", {["Content-Type"] = "application/json"},
+    '{"name":"' .. name .. '","stream":"s0","model":"quick","enabled":false}')
+end
+response = function(status, headers, body)
+  codes[status] = (codes[status] or 0) + 1
+  if status >= 300 then io.write("answer ", status, " ", body, "\n") end
+  if status == 201 then
+    local name = string.match(body, '"name":"(wrk[0-9]+_[0-9]+)"')
+    if name then table.insert(created, name) end
+  end
+end
+)lua";
 
 struct WrkResult {
   double requests_per_s = 0;
@@ -174,6 +198,15 @@ int run_on(const ApiLoadBenchOptions& o, const std::string& db, const std::strin
         "baseline)\n",
         label.c_str(), c.name, w.requests_per_s, w.p50_ms, w.p99_ms,
         static_cast<unsigned long long>(w.non_2xx), fps, idle_fps > 0 ? fps / idle_fps : 0);
+    if (w.non_2xx > 0) {  // which answers, and one of each (the script prints them)
+      std::map<std::string, std::string> first;
+      std::istringstream lines(w.raw);
+      for (std::string line; std::getline(lines, line);) {
+        if (line.rfind("status ", 0) == 0) std::printf("            %s\n", line.c_str());
+        if (line.rfind("answer ", 0) == 0) first.emplace(line.substr(7, 3), line);
+      }
+      for (const auto& [code, line] : first) std::printf("            e.g. %s\n", line.substr(0, 300).c_str());
+    }
     out[label][c.name] = {{"requests_per_s", w.requests_per_s},
                           {"p50_ms", w.p50_ms},
                           {"p99_ms", w.p99_ms},
