@@ -14,8 +14,7 @@
 #include <sstream>
 #include <thread>
 
-#include "api/server.h"
-#include "control/engine_node.h"
+#include "control/local_system.h"
 #include "store/testing/postgres_fixture.h"
 
 namespace orion::bench {
@@ -25,8 +24,9 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// POST a disabled pipeline (named by wrk thread and count); DELETE, oldest first, the pipelines whose POST was answered 201 (a
-// thread's connections run concurrently, so a DELETE is only sent for a name known to exist).
+// POST a disabled pipeline (named by wrk thread and count); DELETE, oldest first, the pipelines
+// whose POST was answered 201 (a thread's connections run concurrently, so a DELETE is only sent
+// for a name known to exist).
 const char* kPostDeleteLua = R"lua(created = {}
 codes = {}
 threads = {}
@@ -122,28 +122,12 @@ double min_fps(const std::map<std::string, uint64_t>& a, const std::map<std::str
 
 int run_on(const ApiLoadBenchOptions& o, const std::string& db, const std::string& label,
            const fs::path& dir, json& out) {
-  control::EngineNodeOptions no;
-  no.db = db;
-  no.engine.rtsp_port = 0;
-  no.engine.rtsp_address = "127.0.0.1";
-  auto node = control::EngineNode::start(no);
-  if (!node) {
-    std::fprintf(stderr, "bench api: %s\n", node.error().to_string().c_str());
+  auto up = control::LocalSystem::start(control::loopback_options(db));
+  if (!up) {
+    std::fprintf(stderr, "bench api: %s\n", up.error().to_string().c_str());
     return 1;
   }
-  auto api_store = store::Store::open(db);
-  if (!api_store) return 1;
-  api::ServerOptions so;
-  so.port = 0;
-  so.access_log = false;
-  control::EngineNode* n = node->get();
-  so.metrics = [n] { return n->metrics_text(); };
-  auto server = api::ApiServer::start(**api_store, so);
-  if (!server) {
-    std::fprintf(stderr, "bench api: %s\n", server.error().to_string().c_str());
-    return 1;
-  }
-  const std::string base = (*server)->base_url();
+  const std::string base = (*up)->base_url();
   httplib::Client http(base);
   http.Post("/api/v1/models", R"({"name":"quick","kind":"fake"})", "application/json");
   for (int i = 0; i < o.streams; ++i) {
@@ -153,7 +137,7 @@ int run_on(const ApiLoadBenchOptions& o, const std::string& db, const std::strin
             .dump(),
         "application/json");
   }
-  engine::Engine& e = n->engine();
+  engine::Engine& e = (*up)->engine();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {  // until every stream outputs frames
     auto f = frames_out(e);
@@ -205,7 +189,8 @@ int run_on(const ApiLoadBenchOptions& o, const std::string& db, const std::strin
         if (line.rfind("status ", 0) == 0) std::printf("            %s\n", line.c_str());
         if (line.rfind("answer ", 0) == 0) first.emplace(line.substr(7, 3), line);
       }
-      for (const auto& [code, line] : first) std::printf("            e.g. %s\n", line.substr(0, 300).c_str());
+      for (const auto& [code, line] : first)
+        std::printf("            e.g. %s\n", line.substr(0, 300).c_str());
     }
     out[label][c.name] = {{"requests_per_s", w.requests_per_s},
                           {"p50_ms", w.p50_ms},
@@ -214,8 +199,7 @@ int run_on(const ApiLoadBenchOptions& o, const std::string& db, const std::strin
                           {"min_output_fps", fps},
                           {"fps_ratio", fps / idle_fps}};
   }
-  (*server)->stop();
-  (*node)->stop();
+  (*up)->stop();
   return 0;
 }
 

@@ -11,9 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "api/server.h"
 #include "bench/percentiles.h"
-#include "control/engine_node.h"
+#include "control/local_system.h"
 #include "media/testing/rtsp_fixtures.h"
 #include "store/testing/postgres_fixture.h"
 
@@ -76,29 +75,12 @@ int64_t first_frame_ns(httplib::Client& http, const std::string& stream, Clock::
 
 int run_on(const ReconfigureBenchOptions& o, const std::string& db, const std::string& label,
            json& out) {
-  control::EngineNodeOptions no;
-  no.db = db;
-  no.engine.rtsp_port = 0;
-  no.engine.rtsp_address = "127.0.0.1";
-  auto node = control::EngineNode::start(no);
-  if (!node) {
-    std::fprintf(stderr, "bench reconfigure: %s\n", node.error().to_string().c_str());
+  auto up = control::LocalSystem::start(control::loopback_options(db));
+  if (!up) {
+    std::fprintf(stderr, "bench reconfigure: %s\n", up.error().to_string().c_str());
     return 1;
   }
-  auto api_store = store::Store::open(db);
-  if (!api_store) {
-    std::fprintf(stderr, "bench reconfigure: %s\n", api_store.error().to_string().c_str());
-    return 1;
-  }
-  api::ServerOptions so;
-  so.port = 0;
-  so.access_log = false;
-  auto server = api::ApiServer::start(**api_store, so);
-  if (!server) {
-    std::fprintf(stderr, "bench reconfigure: %s\n", server.error().to_string().c_str());
-    return 1;
-  }
-  httplib::Client http((*server)->base_url());
+  httplib::Client http((*up)->base_url());
   http.set_read_timeout(10, 0);
   // The steady stream the baseline connects to.
   http.Post("/api/v1/streams", json{{"name", "steady"}, {"url", kPattern}}.dump(),
@@ -125,7 +107,7 @@ int run_on(const ReconfigureBenchOptions& o, const std::string& db, const std::s
     reconfigure.push_back(ns);
     baseline.push_back(first_frame_ns(http, "steady", Clock::now()));
     http.Delete(("/api/v1/streams/" + name).c_str());
-    engine::Engine& e = (*node)->engine();
+    engine::Engine& e = (*up)->engine();
     poll_until([&] { return !e.report(name).has_value(); }, std::chrono::seconds(10));
   }
   const Summary rs = summarize(reconfigure), bs = summarize(baseline);
@@ -140,8 +122,7 @@ int run_on(const ReconfigureBenchOptions& o, const std::string& db, const std::s
                 {"baseline_max_ms", bs.max / 1e3},
                 {"ratio_p50", bs.p50 > 0 ? rs.p50 / bs.p50 : 0},
                 {"rounds", rs.n}};
-  (*server)->stop();
-  (*node)->stop();
+  (*up)->stop();
   return 0;
 }
 

@@ -52,7 +52,8 @@ int run_engine(const EngineCmdOptions& o) {
   }
   orion::control::EngineNode& n = **node;
   std::printf("orion engine: %s running on %s, RTSP rtsp://%s:%d, media %s\n", n.id().c_str(),
-              orion::api::redact_text(o.db).c_str(), o.host.c_str(), n.engine().rtsp_port(), n.media_url().c_str());
+              orion::api::redact_text(o.db).c_str(), o.host.c_str(), n.engine().rtsp_port(),
+              n.media_url().c_str());
   orion::cli::NodeConsole console(n.engine());
   console.tick();
   const int sig = orion::cli::run_until_stopped(stop, o.duration_s, [&] { console.tick(); });
@@ -75,7 +76,8 @@ void add_engine(CLI::App& app, CLI::App& /*bench*/) {
                   "port of the engine's media endpoint (snapshots, metrics)")
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
-  cmd->add_option("--http-address", opts.http_address, "address of the media endpoint")->capture_default_str();
+  cmd->add_option("--http-address", opts.http_address, "address of the media endpoint")
+      ->capture_default_str();
   cmd->add_flag("--insecure-no-token", opts.insecure_no_token,
                 "serve the media endpoint on a non-loopback address without ORION_API_TOKEN");
   cmd->add_option("--host", opts.host, "host name written into the output URLs")

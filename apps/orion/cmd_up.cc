@@ -19,7 +19,7 @@
 #include "api/redact.h"
 #include "api/server.h"
 #include "commands.h"
-#include "control/engine_node.h"
+#include "control/local_system.h"
 #include "node_console.h"
 
 namespace {
@@ -56,31 +56,28 @@ int run_up(const UpOptions& o) {
                 orion::api::to_string(*imported).c_str());
   }
 
-  orion::control::EngineNodeOptions no;
-  no.db = o.db;
-  no.engine.rtsp_port = o.rtsp_port;
-  no.engine.http_port = o.media_port;
-  no.engine.public_host = o.host;
-  no.engine.stamp_sequence = o.stamp_sequence;
-  no.token = *token;
-  no.http_address = "127.0.0.1";  // the API relays snapshots from it over loopback
-  auto node = orion::control::EngineNode::start(no);
-  if (!node) return fail(node.error().to_string());
-  orion::control::EngineNode* n = node->get();
-
-  orion::api::ServerOptions so;
-  so.address = o.http_address;
-  so.port = o.http_port;
-  so.token = *token;
-  so.allow_unauthenticated_remote = o.insecure_no_token;
-  so.access_log = !o.quiet;
-  so.metrics = [n] { return n->metrics_text(); };
-  auto server = orion::api::ApiServer::start(**api_store, so);
-  if (!server) return fail(server.error().message);
-  const std::string base = (*server)->base_url();
-  std::printf("orion up: API      %s/api/v1 (%s, %s)\n", base.c_str(),
-              (*api_store)->url_redacted().c_str(),
-              so.token.empty() ? "no token: set ORION_API_TOKEN to require one" : "token required");
+  api_store->reset();  // the system opens its own connections
+  orion::control::LocalSystemOptions lo;
+  lo.node.db = o.db;
+  lo.node.engine.rtsp_port = o.rtsp_port;
+  lo.node.engine.http_port = o.media_port;
+  lo.node.engine.public_host = o.host;
+  lo.node.engine.stamp_sequence = o.stamp_sequence;
+  lo.node.token = *token;
+  lo.node.http_address = "127.0.0.1";  // the API relays snapshots from it over loopback
+  lo.api.address = o.http_address;
+  lo.api.port = o.http_port;
+  lo.api.token = *token;
+  lo.api.allow_unauthenticated_remote = o.insecure_no_token;
+  lo.api.access_log = !o.quiet;
+  auto up = orion::control::LocalSystem::start(lo);
+  if (!up) return fail(up.error().to_string());
+  orion::control::EngineNode* n = &(*up)->node();
+  const std::string base = (*up)->base_url();
+  std::printf(
+      "orion up: API      %s/api/v1 (%s, %s)\n", base.c_str(),
+      (*up)->api_store().url_redacted().c_str(),
+      lo.api.token.empty() ? "no token: set ORION_API_TOKEN to require one" : "token required");
   std::printf("orion up: metrics  %s/metrics\n", base.c_str());
   std::printf("orion up: RTSP     rtsp://%s:%d/<stream>\n", o.host.c_str(),
               n->engine().rtsp_port());
@@ -92,8 +89,7 @@ int run_up(const UpOptions& o) {
   console.tick();
   const int sig = orion::cli::run_until_stopped(stop, o.duration_s, [&] { console.tick(); });
   std::printf("orion up: %s, stopping\n", sig > 0 ? strsignal(sig) : "duration reached");
-  (*server)->stop();
-  n->stop();
+  (*up)->stop();
   std::printf("orion up: stopped cleanly\n");
   return 0;
 }

@@ -7,9 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "api/server.h"
 #include "api/testing/api_client.h"
-#include "control/engine_node.h"
+#include "control/local_system.h"
 #include "testing/wait.h"
 #include "testing/watchdog.h"
 
@@ -30,23 +29,12 @@ TEST(EventsFlow, DetectionsBecomeEventsByThePipelinesPolicy) {
       fs::temp_directory_path() / ("orion_events_flow_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const std::string db = "sqlite://" + (dir / "orion.db").string();
-  EngineNodeOptions no;
-  no.db = db;
-  no.engine.rtsp_port = 0;
-  no.engine.rtsp_address = "127.0.0.1";
-  no.engine.http_port = 0;
-  no.engine.worker_executable = ORION_BINARY;
-  no.events.flush_interval = Duration::millis(50);
-  auto node = EngineNode::start(no);
-  ASSERT_TRUE(node.ok()) << node.error().to_string();
-  auto api_store = store::Store::open(db);
-  ASSERT_TRUE(api_store.ok());
-  api::ServerOptions so;
-  so.port = 0;
-  so.access_log = false;
-  auto server = api::ApiServer::start(**api_store, so);
-  ASSERT_TRUE(server.ok());
-  api::testing::ApiClient client((*server)->base_url());
+  LocalSystemOptions so = loopback_options(db, ORION_BINARY);
+  so.node.events.flush_interval = Duration::millis(50);
+  auto up = LocalSystem::start(so);
+  ASSERT_TRUE(up.ok()) << up.error().to_string();
+  EngineNode* n = &(*up)->node();
+  api::testing::ApiClient client((*up)->base_url());
 
   ASSERT_EQ(client.post("/api/v1/models", json{{"name", "quick"}, {"kind", "fake"}}).status, 201);
   ASSERT_EQ(client
@@ -90,13 +78,13 @@ TEST(EventsFlow, DetectionsBecomeEventsByThePipelinesPolicy) {
     previous_capture = capture;
   }
   const auto results = [&] {
-    for (const auto& p : (*node)->engine().pipelines())
+    for (const auto& p : n->engine().pipelines())
       if (p.name == "p") return p.results;
     return uint64_t{0};
   };
   EXPECT_LT(events.size(), results())
       << "every result became an event: the interval is not applied";
-  const events::EventWriterStats written = (*node)->events();
+  const events::EventWriterStats written = n->events();
   EXPECT_GT(written.rate_limited, 0u);
   EXPECT_EQ(written.dropped + written.failed, 0u);
 
@@ -107,16 +95,15 @@ TEST(EventsFlow, DetectionsBecomeEventsByThePipelinesPolicy) {
                        json{{"events", {{"enabled", false}}}, {"version", current["version"]}})
                 .status,
             200);
-  ASSERT_TRUE(wait_until([&] { return (*node)->events().ignored > written.ignored; },
-                         Duration::seconds(10)))
+  ASSERT_TRUE(
+      wait_until([&] { return n->events().ignored > written.ignored; }, Duration::seconds(10)))
       << "the disabled policy was not applied";
-  const uint64_t stored = (*node)->events().written;
+  const uint64_t stored = n->events().written;
   const uint64_t results_then = results();
   ASSERT_TRUE(wait_until([&] { return results() > results_then + 25; }, Duration::seconds(20)));
-  EXPECT_EQ((*node)->events().written, stored);
+  EXPECT_EQ(n->events().written, stored);
   EXPECT_EQ(client.get("/api/v1/events?pipeline=p&limit=1000").json["events"].size(), stored);
-  (*server)->stop();
-  (*node)->stop();
+  (*up)->stop();
   fs::remove_all(dir);
 }
 

@@ -7,9 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "api/server.h"
 #include "api/testing/api_client.h"
-#include "control/engine_node.h"
+#include "control/local_system.h"
 #include "media/testing/rtsp_fixtures.h"
 #include "metrics/testing/exposition.h"
 #include "testing/wait.h"
@@ -41,24 +40,11 @@ TEST(MetricsOverload, DroppedFramesOnMetricsAreTheEnginesOwnCounts) {
   auto camera = media::testing::RtspSourceFixture::serve_pattern(640, 480, 30);
   ASSERT_TRUE(camera.ok()) << camera.error().to_string();
 
-  EngineNodeOptions no;
-  no.db = db;
-  no.engine.rtsp_port = 0;
-  no.engine.rtsp_address = "127.0.0.1";
-  no.engine.http_port = 0;
-  no.engine.worker_executable = ORION_BINARY;
-  auto node = EngineNode::start(no);
-  ASSERT_TRUE(node.ok()) << node.error().to_string();
-  auto api_store = store::Store::open(db);
-  ASSERT_TRUE(api_store.ok());
-  api::ServerOptions so;
-  so.port = 0;
-  so.access_log = false;
-  EngineNode* n = node->get();
-  so.metrics = [n] { return n->metrics_text(); };
-  auto server = api::ApiServer::start(**api_store, so);
-  ASSERT_TRUE(server.ok()) << server.error().to_string();
-  api::testing::ApiClient client((*server)->base_url());
+  LocalSystemOptions so = loopback_options(db, ORION_BINARY);
+  auto up = LocalSystem::start(so);
+  ASSERT_TRUE(up.ok()) << up.error().to_string();
+  EngineNode* n = &(*up)->node();
+  api::testing::ApiClient client((*up)->base_url());
 
   ASSERT_EQ(client.post("/api/v1/models", json{{"name", "people"}, {"kind", "hog"}}).status, 201);
   ASSERT_EQ(client.post("/api/v1/streams", json{{"name", "cam"}, {"url", (*camera)->url()}}).status,
@@ -124,8 +110,7 @@ TEST(MetricsOverload, DroppedFramesOnMetricsAreTheEnginesOwnCounts) {
       },
       Duration::seconds(10)))
       << client.get("/api/v1/stats").body;
-  (*server)->stop();
-  (*node)->stop();
+  (*up)->stop();
   fs::remove_all(dir);
 }
 

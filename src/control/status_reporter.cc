@@ -100,11 +100,12 @@ void StatusReporter::report_now() {
   const Duration elapsed = have_round_ ? now - last_round_ : Duration::zero();
   const std::string& id = options_.identity.id;
   bool failed = false;
+  std::string error;
   auto check = [&](const Status& st) {
     // A stream or pipeline deleted since the engine's last apply has no row to write to.
     if (st.ok() || st.error().code == "store.missing_reference") return;
     failed = true;
-    stats_.last_error = st.error().to_string();
+    error = st.error().to_string();
   };
   check(store_.heartbeat_engine(options_.identity));
   std::map<std::string, uint64_t> frames;
@@ -145,6 +146,7 @@ void StatusReporter::report_now() {
   have_round_ = true;
   ++stats_.rounds;
   if (failed) {
+    stats_.last_error = error;
     ++stats_.write_errors;
     spdlog::warn("status: {}", stats_.last_error);
   }
