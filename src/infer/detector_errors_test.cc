@@ -156,28 +156,6 @@ TEST(BadModel, HogTakesNoModelFile) {
   EXPECT_CONTAINS(d.error().message, "takes no model file");
 }
 
-TEST(BadModel, InlineClassNamesMustMatchTheModelsClassCount) {
-  ORION_REQUIRE_ASSET(yolox, "yolox_nano.onnx");
-  DetectorConfig c;
-  c.kind = "yolox";
-  c.model_path = yolox;
-  c.class_names = {"person", "car", "dog"};
-  c.class_names_path = "/nonexistent/names.txt";  // not read: inline names win
-  auto wrong = create_detector(c);
-  ASSERT_FALSE(wrong.ok());
-  EXPECT_EQ(wrong.error().code, "model.class_count_mismatch");
-  EXPECT_CONTAINS(wrong.error().message,
-                  "class_names lists 3 names but model '" + yolox + "' outputs 80 classes");
-
-  c.class_names.clear();
-  for (int i = 0; i < 80; ++i) c.class_names.push_back("thing " + std::to_string(i));
-  c.classes = {"thing 5"};  // the class filter reads the inline names
-  auto right = create_detector(c);
-  ASSERT_TRUE(right.ok()) << right.error().to_string();
-  EXPECT_EQ((*right)->info().class_names, c.class_names);
-  EXPECT_EQ((*right)->info().class_names_source, "inline");
-}
-
 TEST(BadModel, HogTakesItsOneClassNameFromInlineNames) {
   DetectorConfig c;
   c.kind = "hog";

@@ -1,5 +1,6 @@
-// ThreadSanitizer suppressions for third-party code linked into src/infer tests (TSan reads
-// them through this hook, so no TSAN_OPTIONS change is needed in CI). Only code we did not
+// ThreadSanitizer suppressions for third-party code linked into the tests that use OpenCV
+// (src/infer, src/media's jpeg_test; TSan reads them through this hook, so no TSAN_OPTIONS
+// change is needed in CI). Only code we did not
 // build with TSan is named here; a report in Orion's own code is never suppressed.
 //   libgdal: OpenCV's imgcodecs initialises GDAL (a plugin of Debian's OpenCV) on first
 //   imread/imwrite; GDAL takes two of its own global mutexes in both orders during that
