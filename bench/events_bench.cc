@@ -65,23 +65,7 @@ DetectionResult make_result(int64_t r, int per) {
 
 // The rows an EventWriter makes of `r` (the baseline writes exactly these).
 void append_rows(const DetectionResult& r, int64_t wall_ms, std::vector<store::EventRecord>& out) {
-  for (const auto& d : r.detections) {
-    store::EventRecord e;
-    e.stream = "cam1";
-    e.pipeline = r.pipeline;
-    e.sequence = r.frame.sequence;
-    e.pts_ns = r.frame.pts.count_nanos();
-    e.capture_ns = r.frame.capture_time.nanos();
-    e.wall_time_ms = wall_ms;
-    e.class_id = d.class_id;
-    e.class_name = d.class_name;
-    e.score = d.score;
-    e.x1 = d.box.x1;
-    e.y1 = d.box.y1;
-    e.x2 = d.box.x2;
-    e.y2 = d.box.y2;
-    out.push_back(std::move(e));
-  }
+  for (const auto& d : r.detections) out.push_back(events::event_record("cam1", r, d, wall_ms));
 }
 
 bool report(const std::string& name, const Error& e) {

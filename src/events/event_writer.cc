@@ -53,6 +53,25 @@ bool storable(const Detection& d) {
 
 }  // namespace
 
+store::EventRecord event_record(const std::string& stream, const DetectionResult& r,
+                                const Detection& d, int64_t wall_ms) {
+  store::EventRecord e;
+  e.stream = stream;
+  e.pipeline = r.pipeline;
+  e.sequence = r.frame.sequence;
+  e.pts_ns = r.frame.pts.count_nanos();
+  e.capture_ns = r.frame.capture_time.nanos();
+  e.wall_time_ms = wall_ms;
+  e.class_id = d.class_id;
+  e.class_name = d.class_name;
+  e.score = d.score;
+  e.x1 = d.box.x1;
+  e.y1 = d.box.y1;
+  e.x2 = d.box.x2;
+  e.y2 = d.box.y2;
+  return e;
+}
+
 int64_t system_wall_time_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -273,21 +292,7 @@ void EventWriter::offer(const DetectionResult& r) {
     for (size_t i = 0; i < n; ++i) {
       if (take_[i] == 0) continue;
       const Detection& d = r.detections[i];
-      store::EventRecord e;
-      e.stream = p.stream;
-      e.pipeline = r.pipeline;
-      e.sequence = r.frame.sequence;
-      e.pts_ns = r.frame.pts.count_nanos();
-      e.capture_ns = r.frame.capture_time.nanos();
-      e.wall_time_ms = wall_ms;
-      e.class_id = d.class_id;
-      e.class_name = d.class_name;
-      e.score = d.score;
-      e.x1 = d.box.x1;
-      e.y1 = d.box.y1;
-      e.x2 = d.box.x2;
-      e.y2 = d.box.y2;
-      wake = enqueue_locked(std::move(e), now) || wake;
+      wake = enqueue_locked(event_record(p.stream, r, d, wall_ms), now) || wake;
     }
   }
   if (wake) cv_.notify_one();

@@ -108,6 +108,11 @@ using WallTimeMs = std::function<int64_t()>;
 // std::chrono::system_clock in Unix milliseconds (the default wall-time source).
 int64_t system_wall_time_ms();
 
+// The row of detection `d` of result `r` of a pipeline on `stream`, seen at `wall_ms` (id left
+// 0 for the store): what the writer stores for a detection its policy lets through.
+store::EventRecord event_record(const std::string& stream, const DetectionResult& r,
+                                const Detection& d, int64_t wall_ms);
+
 struct EventWriterOptions {
   size_t queue_capacity = 8192;  // events held (queued or being written); beyond: dropped
   size_t max_batch = 500;        // rows per insert_events transaction (>= 1)
