@@ -77,6 +77,12 @@ ApiError store_unavailable(const Error& e) {
   if (e.code == "store.invalid") {  // a value the store cannot hold that the validator let by
     return api_error(400, "store.invalid", redact_text(e.message));
   }
+  if (e.code == "store.unavailable") {  // the store reconnects by itself (capped backoff)
+    return api_error(503, "store.unavailable",
+                     redact_text("the database is unreachable; the API reconnects by itself, "
+                                 "try again shortly: " +
+                                 e.message));
+  }
   if (e.code == "store.io" || e.code == "store.open") {
     return api_error(503, "store.io", redact_text("the database failed: " + e.message));
   }
@@ -105,6 +111,7 @@ int64_t ApiService::now_ms() const {
 Reply ApiService::error_reply(const ApiError& e) {
   Reply r;
   r.status = e.status;
+  if (e.code == "store.unavailable") r.headers.emplace_back("Retry-After", "1");
   r.body = json{{"error",
                  {{"code", e.code},
                   {"message", redact_text(e.message)},

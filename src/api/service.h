@@ -7,7 +7,8 @@
 //   store.version_conflict → 409 (field version; the message gives the current version)
 //   store.in_use → 409             store.missing_reference → 422 (field stream or model)
 //   store.invalid → 400            store.io, store.open → 503     anything else → 500
-//   api.internal
+//   store.unavailable → 503 with Retry-After: 1 (the database cannot be reached; the Store
+//   reconnects by itself, so the next request after it is back succeeds)       api.internal
 //
 // Read-only fields in answers (null when no engine reports the resource):
 //   stream    state, owner_engine, output_url, last_error   (from its stream status row)

@@ -117,8 +117,8 @@ TEST(SnapshotFromStore, PostgresGoneLeavesProcessMetricsAndStoreUpZero) {
   EXPECT_TRUE(down.pipelines.empty());
   EXPECT_TRUE(down.process.present);
   ASSERT_EQ(down.comments.size(), 2u);
-  EXPECT_EQ(down.comments[0], "stream status not read from the store (store.io)");
-  EXPECT_EQ(down.comments[1], "pipeline status not read from the store (store.io)");
+  EXPECT_EQ(down.comments[0], "stream status not read from the store (store.unavailable)");
+  EXPECT_EQ(down.comments[1], "pipeline status not read from the store (store.unavailable)");
 
   const std::string text = render(down);
   auto doc = testing::parse_exposition(text);

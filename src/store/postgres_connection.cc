@@ -1,18 +1,29 @@
 // sql::Connection on libpqxx 6.4: one server connection, statements prepared once per text (and
 // again after a reconnect), parameters sent as text. libpq parses and checks the URL first.
+//
+// Reconnecting (docs/design/db_resilience.md): a connection found lost (a broken_connection, a
+// SQLSTATE of class 08 or 57P01 "terminating connection due to administrator command") is
+// dropped; the next begin() dials again. A dial that fails schedules the next one after a capped
+// backoff (kReconnect: 100 ms doubling to 2 s); a begin() before that time fails at once with
+// sql.broken ("database unreachable ... next attempt in N ms") instead of dialling, so a caller
+// that loops never hammers a server that is restarting, and never waits longer than one
+// connect_timeout. The first successful dial resets the backoff.
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <pqxx/pqxx>
 #include <unordered_map>
 
+#include "core/backoff.h"
 #include "store/backends.h"
 
 namespace orion::store::sql {
 namespace {
 
 constexpr const char* kDefaultConnectTimeoutS = "5";
+const BackoffPolicy kReconnect{Duration::millis(100), Duration::seconds(2), 2.0};
 
 const Dialect kPostgres{
     .name = "postgresql",
@@ -82,7 +93,10 @@ Result<std::unique_ptr<pqxx::connection>> dial(const std::string& conninfo,
 class PostgresConnection final : public Connection {
  public:
   PostgresConnection(std::unique_ptr<pqxx::connection> conn, std::string conninfo, std::string url)
-      : conn_(std::move(conn)), conninfo_(std::move(conninfo)), url_(std::move(url)) {}
+      : conn_(std::move(conn)),
+        conninfo_(std::move(conninfo)),
+        url_(std::move(url)),
+        backoff_(kReconnect) {}
   ~PostgresConnection() override {
     tx_.reset();  // aborts an open transaction
   }
@@ -143,18 +157,35 @@ class PostgresConnection final : public Connection {
     return guarded(sql, [&] { tx_->exec(sql); });
   }
 
-  bool lost() const override { return broken_; }
+  bool lost() const override { return broken_ || !conn_; }
 
  private:
+  using SteadyTime = std::chrono::steady_clock::time_point;
+
   Status ensure_connected() {
     if (!broken_ && conn_ && conn_->is_open()) return {};
     tx_.reset();
     prepared_.clear();
     conn_.reset();
+    broken_ = true;
+    const SteadyTime now = std::chrono::steady_clock::now();
+    if (now < next_dial_) {
+      const auto wait_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(next_dial_ - now).count();
+      return make_error(kBroken, "database unreachable (PostgreSQL " + redact_url(url_) +
+                                     "); next reconnect attempt in " + std::to_string(wait_ms) +
+                                     " ms; last error: " + last_dial_error_);
+    }
     auto c = dial(conninfo_, url_);
-    if (!c.ok()) return make_error(kBroken, c.error().message);
+    if (!c.ok()) {
+      last_dial_error_ = c.error().message;
+      next_dial_ = std::chrono::steady_clock::now() + backoff_.next().to_chrono();
+      return make_error(kBroken, "database unreachable: " + c.error().message);
+    }
     conn_ = std::move(*c);
     broken_ = false;
+    backoff_.reset();
+    next_dial_ = {};
     return {};
   }
 
@@ -197,6 +228,9 @@ class PostgresConnection final : public Connection {
   std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
   std::string conninfo_, url_;
   bool broken_ = false;  // reconnect at the next begin()
+  Backoff backoff_;      // between failed dials
+  SteadyTime next_dial_{};
+  std::string last_dial_error_;
 };
 
 class PostgresListener final : public Listener {

@@ -522,7 +522,8 @@ class SqlStore final : public Store {
  private:
   // Runs `body` in one transaction under mu_; commits when it succeeds, rolls back otherwise.
   // A body that failed because the PostgreSQL connection was lost (so nothing was committed)
-  // runs once more on a new connection. sql.* errors become store.invalid / store.io, prefixed
+  // runs once more on a new connection. sql.* errors become store.invalid / store.unavailable
+  // (sql.broken: the connection is lost and could not be opened again) / store.io, prefixed
   // with `what`; store.* errors pass as the body made them.
   template <class F>
   auto transact(bool write, const std::string& what, F&& body) -> decltype(body()) {
@@ -542,7 +543,12 @@ class SqlStore final : public Store {
       }
       if (Status c = conn_->commit(); !c.ok()) {
         conn_->rollback();
-        return R(to_store_error(what, c.error()));
+        Error e = c.error();
+        if (e.code == sql::kBroken)  // never retried: it may have been committed
+          e.message +=
+              " (the connection was lost during COMMIT: the change may or may not be "
+              "stored)";
+        return R(to_store_error(what, e));
       }
       return r;
     }
@@ -551,6 +557,7 @@ class SqlStore final : public Store {
   static Error to_store_error(const std::string& what, const Error& e) {
     if (e.code.rfind("store.", 0) == 0) return e;
     if (e.code == sql::kCheck) return make_error("store.invalid", what + ": " + e.message);
+    if (e.code == sql::kBroken) return make_error("store.unavailable", what + ": " + e.message);
     return make_error("store.io", what + ": " + e.message);
   }
 

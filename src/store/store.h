@@ -30,12 +30,18 @@
 // that does not exist), "store.invalid" (a value the store cannot hold: an empty name, text that
 // is not UTF-8 or has a NUL, a count above 2^63-1, a number that is not finite, motion_gate_json
 // that is not JSON, a query limit outside 1..1000, a negative retention), "store.io" (the database
-// failed; message has its text). Every message names the resource and the field.
+// failed; message has its text), "store.unavailable" (the database cannot be reached: the
+// connection was lost and opening it again failed, or the next attempt is not due yet — see
+// below; the caller may try again later). Every message names the resource and the field.
 //
 // Thread-safety: every method is thread-safe (each Store has one connection, guarded by a mutex;
 // open several Stores for parallel work). Each call is one transaction: it either happened or
 // not. A PostgreSQL connection that was lost is opened again by the next call (a call that was
-// not committed yet is retried once on the new connection). Several processes may share one
+// not committed yet is retried once on the new connection; one lost during its COMMIT is not
+// retried, as it may have been committed, and its message says so). While the server stays
+// away, reconnect attempts are spaced by a capped backoff (100 ms doubling to 2 s, reset by
+// the first success): a call between two attempts fails at once with store.unavailable and
+// never waits (docs/design/db_resilience.md). Several processes may share one
 // database (SQLite: WAL and a 5 s busy timeout; PostgreSQL: row locks), and versions make their
 // concurrent updates safe.
 //
