@@ -19,6 +19,7 @@ packages=(
   wrk  # HTTP load generator, used by bench/ (API and /metrics figures)
   glib-networking openssl
   clang clang-format  # scripts/thread-safety.sh (clang++), scripts/check-format.sh
+  systemd  # systemd-analyze verify of deploy/systemd/*.service (deploy_files_test)
 )
 
 missing=()
