@@ -49,6 +49,13 @@ struct EngineNode::Impl {
     snap.events.filtered = e.filtered + e.rate_limited + e.ignored;
     snap.events.dropped = e.dropped + e.failed + e.invalid;
     snap.events.write_errors = e.write_errors;
+    snap.events.buffered = e.queued;
+    if (reporter != nullptr) {
+      const StatusReporterStats st = reporter->stats();
+      snap.status_writes.present = true;
+      snap.status_writes.rows_pending = st.rows_pending;
+      snap.status_writes.row_write_errors = st.row_write_errors;
+    }
     return metrics::render(snap);
   }
 

@@ -101,11 +101,14 @@ void StatusReporter::report_now() {
   const std::string& id = options_.identity.id;
   bool failed = false;
   std::string error;
+  uint64_t unwritten = 0;
   auto check = [&](const Status& st) {
     // A stream or pipeline deleted since the engine's last apply has no row to write to.
-    if (st.ok() || st.error().code == "store.missing_reference") return;
+    if (st.ok() || st.error().code == "store.missing_reference") return true;
     failed = true;
+    ++unwritten;
     error = st.error().to_string();
+    return false;
   };
   check(store_.heartbeat_engine(options_.identity));
   std::map<std::string, uint64_t> frames;
@@ -118,26 +121,33 @@ void StatusReporter::report_now() {
     frames[r.capture.name] = r.capture.frames;
     measured[r.capture.name] = row.fps_in;
   }
-  for (const auto& [name, count] : frames_) {
+  // A "stopped" row that could not be written (database down) is tried again every round.
+  std::set<std::string> gone_streams = std::move(unwritten_gone_streams_);
+  unwritten_gone_streams_.clear();
+  for (const auto& [name, count] : frames_) gone_streams.insert(name);
+  for (const auto& name : gone_streams) {
     if (frames.count(name)) continue;
     store::StreamStatusRecord gone;
     gone.stream = name;
     gone.engine_id = id;
     gone.state = "stopped";
-    check(store_.put_stream_status(gone));
+    if (!check(store_.put_stream_status(gone))) unwritten_gone_streams_.insert(name);
   }
   std::set<std::string> pipelines;
   for (const auto& p : engine_.pipelines()) {
     check(store_.put_pipeline_status(pipeline_row(p, id)));
     pipelines.insert(p.name);
   }
-  for (const auto& name : pipelines_) {
+  std::set<std::string> gone_pipelines = std::move(unwritten_gone_pipelines_);
+  unwritten_gone_pipelines_.clear();
+  gone_pipelines.insert(pipelines_.begin(), pipelines_.end());
+  for (const auto& name : gone_pipelines) {
     if (pipelines.count(name)) continue;
     store::PipelineStatusRecord gone;
     gone.pipeline = name;
     gone.engine_id = id;
     gone.state = "stopped";
-    check(store_.put_pipeline_status(gone));
+    if (!check(store_.put_pipeline_status(gone))) unwritten_gone_pipelines_.insert(name);
   }
   frames_ = std::move(frames);
   fps_in_ = std::move(measured);
@@ -145,6 +155,8 @@ void StatusReporter::report_now() {
   last_round_ = now;
   have_round_ = true;
   ++stats_.rounds;
+  stats_.rows_pending = unwritten;
+  stats_.row_write_errors += unwritten;
   if (failed) {
     stats_.last_error = error;
     ++stats_.write_errors;

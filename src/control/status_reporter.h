@@ -10,7 +10,11 @@
 // A stream or pipeline this engine stopped running gets one last row with state "stopped"
 // (when it still exists in the desired state; a deleted one's row went with it). A write that
 // fails (database down) is counted and retried at the next interval with fresh figures; the
-// video path never waits on it (its own thread, its own Store).
+// video path never waits on it (its own thread, its own Store). So what is buffered while the
+// database is away is bounded by construction: one row per stream and pipeline (plus the
+// heartbeat), always the newest figures; rows_pending says how many are not in the database
+// yet, row_write_errors how many writes failed (each superseded by the next round's). A
+// "stopped" row that failed is kept and written at a later round (docs/design/db_resilience.md).
 //
 // Lifecycle: construct → start() (thread "orion-status") → stop() (idempotent; also the
 // destructor; writes nothing more). report_now() writes one round from the caller's thread
@@ -41,7 +45,9 @@ struct StatusReporterOptions {
 
 struct StatusReporterStats {
   uint64_t rounds = 0;
-  uint64_t write_errors = 0;
+  uint64_t write_errors = 0;      // rounds with at least one failed write
+  uint64_t rows_pending = 0;      // rows (heartbeat included) the last round could not write
+  uint64_t row_write_errors = 0;  // failed row writes in all
   std::string last_error;
 };
 
@@ -79,6 +85,9 @@ class StatusReporter {
   std::map<std::string, uint64_t> frames_ GUARDED_BY(mu_);  // capture frames at the last round
   std::map<std::string, double> fps_in_ GUARDED_BY(mu_);    // measured at the last round
   std::set<std::string> pipelines_ GUARDED_BY(mu_);         // pipelines in the last round
+  // "stopped" rows a failed write left for a later round.
+  std::set<std::string> unwritten_gone_streams_ GUARDED_BY(mu_);
+  std::set<std::string> unwritten_gone_pipelines_ GUARDED_BY(mu_);
   Timestamp last_round_ GUARDED_BY(mu_);
   bool have_round_ GUARDED_BY(mu_) = false;
   std::jthread thread_;

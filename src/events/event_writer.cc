@@ -404,7 +404,10 @@ void EventWriter::write(const Batch& rows, bool final_attempt, const std::stop_t
       write(Batch(mid, rows.end()), final_attempt, stop);
       return;
     }
-    if (final_attempt || attempt >= options_.max_attempts) {
+    // The database is unreachable: the batch stays buffered (bounded by queue_capacity, which
+    // counts it) and is tried again after the backoff for as long as the outage lasts.
+    const bool unreachable = r.error().code == "store.unavailable";
+    if (final_attempt || (!unreachable && attempt >= options_.max_attempts)) {
       give_up(rows.size());
       return;
     }

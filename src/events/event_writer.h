@@ -44,7 +44,12 @@
 //   - store.invalid (a row it cannot hold, e.g. text that is not UTF-8): retrying cannot help,
 //     so the batch is split in halves, each written on its own, down to the single rows it
 //     refuses, which are counted `invalid`; every other row is written;
-//   - any other error (store.io: the database is down, locked, read-only, full): counted in
+//   - store.unavailable (the database cannot be reached: PostgreSQL down or restarting):
+//     counted in `write_errors`, retried after EventWriterOptions::retry without a limit on
+//     attempts: the events stay buffered (`queued`) for as long as the outage lasts, bounded
+//     by queue_capacity — events offered beyond it are `dropped` — and are written, oldest
+//     first, once the store is back (docs/design/db_resilience.md);
+//   - any other error (store.io: the database is locked, read-only, full): counted in
 //     `write_errors` (one per failed call), retried after EventWriterOptions::retry (core
 //     Backoff, waited on the injected Clock) up to max_attempts calls in all, then the batch
 //     is counted `failed` and dropped. The writer then goes on with the next batch: a store
@@ -119,8 +124,8 @@ struct EventWriterOptions {
   Duration flush_interval = Duration::millis(200);      // a partial batch waits at most this long
   store::Retention retention;                           // applied at start, then every interval
   Duration retention_interval = Duration::seconds(60);  // > 0
-  // A batch that fails with something other than store.invalid: at most max_attempts calls in
-  // all (>= 1), waiting retry.next() between them.
+  // A batch that fails with something other than store.invalid or store.unavailable: at most
+  // max_attempts calls in all (>= 1), waiting retry.next() between them.
   int max_attempts = 5;
   BackoffPolicy retry{Duration::millis(100), Duration::seconds(2), 2.0};
   Duration stop_timeout = Duration::seconds(5);  // stop(): writing what is queued, at most

@@ -654,7 +654,7 @@ TEST_F(EventWriterTest, RetentionOffMakesNoCalls) {
 #ifdef ORION_EVENTS_TEST_POSTGRES
 
 // A server of its own (not the shared one), stopped under the writer and started again.
-TEST_F(EventWriterTest, APostgresServerThatGoesAwayIsCountedAndWrittenToWhenBack) {
+TEST_F(EventWriterTest, APostgresServerThatGoesAwayBuffersWithinCapacityAndFlushesWhenBack) {
   auto started = store::testing::PostgresServer::start();
   ASSERT_TRUE(started.ok()) << started.error().to_string();
   auto server = std::move(*started);
@@ -665,7 +665,8 @@ TEST_F(EventWriterTest, APostgresServerThatGoesAwayIsCountedAndWrittenToWhenBack
   auto pg_store = std::move(*opened);
 
   auto o = options();
-  o.max_attempts = 2;
+  o.max_attempts = 2;      // applies to other errors; an unreachable database is waited out
+  o.queue_capacity = 250;  // 100 written before the outage, 250 held during it, 50 dropped
   EventWriter w(*pg_store, clock_, o);
   ASSERT_OK(w.set_policy("people", "cam1", policy({}, 0.0, 0)));
   w.start();
@@ -675,20 +676,38 @@ TEST_F(EventWriterTest, APostgresServerThatGoesAwayIsCountedAndWrittenToWhenBack
   ASSERT_OK(server->stop());
   for (uint64_t i = 101; i <= 200; ++i) w.offer(result("people", i, 0, {det(0, "person", 0.9f)}));
   ASSERT_TRUE(testing::wait_until([&] { return w.stats().write_errors == 1; }, kLimit));
-  ASSERT_TRUE(clock_.wait_for_waiters(1));
-  ASSERT_TRUE(clock_.advance_to_next_deadline());
-  ASSERT_TRUE(testing::wait_until([&] { return w.stats().failed == 100; }, kLimit));
-  EXPECT_EQ(w.stats().write_errors, 2u);
+  // Far more failed attempts than max_attempts: the batch stays buffered, nothing is given up.
+  for (uint64_t k = 2; k <= 5; ++k) {
+    ASSERT_TRUE(clock_.wait_for_waiters(1));
+    ASSERT_TRUE(clock_.advance_to_next_deadline());
+    ASSERT_TRUE(testing::wait_until([&] { return w.stats().write_errors == k; }, kLimit));
+  }
+  for (uint64_t i = 201; i <= 400; ++i) w.offer(result("people", i, 0, {det(0, "person", 0.9f)}));
+  auto s = w.stats();
+  EXPECT_EQ(s.failed, 0u);
+  EXPECT_EQ(s.queued, 250u);
+  EXPECT_EQ(s.dropped, 50u);  // beyond the bound: counted, never held
+  EXPECT_NE(s.last_error.find("store.unavailable"), std::string::npos) << s.last_error;
+  expect_conserved(s);
 
   ASSERT_OK(server->start_again());
-  for (uint64_t i = 201; i <= 300; ++i) w.offer(result("people", i, 0, {det(0, "person", 0.9f)}));
-  ASSERT_TRUE(testing::wait_until([&] { return w.stats().written == 200; }, kLimit));
+  // The writer's backoff runs on the fake clock, the store's reconnect backoff (<= 2 s) on the
+  // real one: advance the fake clock whenever the writer waits on it, until all are written.
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        if (clock_.waiters() > 0) clock_.advance_to_next_deadline();
+        return w.stats().written == 350;
+      },
+      kLimit))
+      << w.stats().last_error;
   w.stop();
-  const auto s = w.stats();
+  s = w.stats();
+  EXPECT_EQ(s.failed, 0u);
+  EXPECT_EQ(s.dropped, 50u);
   expect_conserved(s);
   auto n = pg_store->count_events();
   ASSERT_TRUE(n.ok()) << n.error().to_string();
-  EXPECT_EQ(*n, 200);
+  EXPECT_EQ(*n, 350);
 }
 
 #else  // SQLite build only: what does not depend on the backend

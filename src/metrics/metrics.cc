@@ -236,6 +236,22 @@ void render_events(Document& doc, const EventsSample& e) {
   doc.counter("orion_events_write_errors_total", "Writes of events to the store that failed.")
       .Add({})
       .Increment(as_value(e.write_errors));
+  doc.gauge("orion_events_buffered",
+            "Events held by the event writer for the store (waiting, or being written).")
+      .Add({})
+      .Set(as_value(e.buffered));
+}
+
+void render_status_writes(Document& doc, const StatusWritesSample& w) {
+  if (!w.present) return;
+  doc.gauge("orion_status_rows_pending",
+            "Status rows (and heartbeat) the last round could not write to the store.")
+      .Add({})
+      .Set(as_value(w.rows_pending));
+  doc.counter("orion_status_row_write_errors_total",
+              "Writes of status rows to the store that failed (each superseded by a later one).")
+      .Add({})
+      .Increment(as_value(w.row_write_errors));
 }
 
 void render_process(Document& doc, const ProcessSample& p) {
@@ -257,6 +273,7 @@ std::string render_or_throw(const Snapshot& snapshot) {
   render_streams(doc, snapshot.streams, duplicates);
   render_pipelines(doc, snapshot.pipelines, duplicates);
   render_events(doc, snapshot.events);
+  render_status_writes(doc, snapshot.status_writes);
   render_process(doc, snapshot.process);
   if (snapshot.store_up.has_value()) {
     doc.gauge("orion_metrics_store_up",

@@ -87,7 +87,15 @@ struct EventsSample {
   uint64_t filtered = 0;      // detections the pipeline's event policy kept out
   uint64_t dropped = 0;       // events given up before the store (e.g. the writer's queue full)
   uint64_t write_errors = 0;  // writes to the store that failed
+  uint64_t buffered = 0;      // events held for the store now (queued, or being written)
   bool present = false;       // false: no event writer in this process (families left out)
+};
+
+// The engine's status rows (stream/pipeline status, heartbeat) while the store may be away.
+struct StatusWritesSample {
+  uint64_t rows_pending = 0;      // rows the last round could not write (rewritten fresh)
+  uint64_t row_write_errors = 0;  // failed row writes in all
+  bool present = false;           // false: no status reporter in this process
 };
 
 // This process (read_process_sample()).
@@ -102,6 +110,7 @@ struct Snapshot {
   std::vector<StreamSample> streams;
   std::vector<PipelineSample> pipelines;
   EventsSample events;
+  StatusWritesSample status_writes;
   ProcessSample process;
   // Set by a process that reads the figures from the store (`orion api`, from_status.h):
   // orion_metrics_store_up 1 when the status could be read, 0 when it could not (then the

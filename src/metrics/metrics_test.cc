@@ -78,7 +78,13 @@ Snapshot two_by_two() {
   cars.taken = 7;
   s.pipelines = {people, cars};
 
-  s.events = {.written = 10, .filtered = 20, .dropped = 3, .write_errors = 1, .present = true};
+  s.events = {.written = 10,
+              .filtered = 20,
+              .dropped = 3,
+              .write_errors = 1,
+              .buffered = 42,
+              .present = true};
+  s.status_writes = {.rows_pending = 2, .row_write_errors = 9, .present = true};
   s.process = {.cpu_seconds = 12.5,
                .rss_bytes = 104857600,
                .start_time_seconds = 1764619989.5,
@@ -120,6 +126,9 @@ TEST(Render, EveryFamilyHasHelpTypeLabelsAndValuesInDocumentedOrder) {
       {"orion_events_filtered_total", "counter"},
       {"orion_events_dropped_total", "counter"},
       {"orion_events_write_errors_total", "counter"},
+      {"orion_events_buffered", "gauge"},
+      {"orion_status_rows_pending", "gauge"},
+      {"orion_status_row_write_errors_total", "counter"},
       {"process_cpu_seconds_total", "counter"},
       {"process_resident_memory_bytes", "gauge"},
       {"process_start_time_seconds", "gauge"},
@@ -161,13 +170,16 @@ TEST(Render, EveryFamilyHasHelpTypeLabelsAndValuesInDocumentedOrder) {
   EXPECT_EQ(doc.of("orion_events_filtered_total"), (Values{{{}, 20}}));
   EXPECT_EQ(doc.of("orion_events_dropped_total"), (Values{{{}, 3}}));
   EXPECT_EQ(doc.of("orion_events_write_errors_total"), (Values{{{}, 1}}));
+  EXPECT_EQ(doc.of("orion_events_buffered"), (Values{{{}, 42}}));
+  EXPECT_EQ(doc.of("orion_status_rows_pending"), (Values{{{}, 2}}));
+  EXPECT_EQ(doc.of("orion_status_row_write_errors_total"), (Values{{{}, 9}}));
   EXPECT_EQ(doc.of("process_cpu_seconds_total"), (Values{{{}, 12.5}}));
   EXPECT_EQ(doc.of("process_resident_memory_bytes"), (Values{{{}, 104857600}}));
   EXPECT_EQ(doc.of("process_start_time_seconds"), (Values{{{}, 1764619989.5}}));
 
   // Nothing else: 2 streams × 6, people 11, cars 5 (no restarts, violations, age or motion
-  // figure), events 4, process 3.
-  EXPECT_EQ(doc.series.size(), 12u + 11u + 5u + 4u + 3u);
+  // figure), events 5, status writes 2, process 3.
+  EXPECT_EQ(doc.series.size(), 12u + 11u + 5u + 5u + 2u + 3u);
   EXPECT_TRUE(doc.comments.empty());
   // Counts are written as integers, not in exponent form.
   EXPECT_EQ(doc.find("orion_pipeline_frames_offered_total", kPeople)->value_text, "1000");
@@ -258,6 +270,7 @@ TEST(Render, AbsentEventsAndProcessAndAnEmptySnapshotWriteNothing) {
   EXPECT_EQ(render(Snapshot{}), "");
   Snapshot s = two_by_two();
   s.events.present = false;
+  s.status_writes.present = false;
   s.process.present = false;
   const Exposition doc = parsed(render(s));
   for (const auto& [name, family] : doc.families) {
