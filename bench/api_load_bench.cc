@@ -16,6 +16,7 @@
 
 #include "control/local_system.h"
 #include "store/testing/postgres_fixture.h"
+#include "testing/program.h"
 
 namespace orion::bench {
 
@@ -31,6 +32,10 @@ const char* kPostDeleteLua = R"lua(created = {}
 codes = {}
 threads = {}
 counter = 0
+prefix = ""
+init = function(args)  -- a prefix (wrk ... -- PREFIX) keeps two wrk runs' names apart
+  prefix = args[1] or ""
+end
 setup = function(thread)
   table.insert(threads, thread)
   thread:set("id", #threads)  -- unseeded math.random repeats across threads: names by thread id
@@ -48,7 +53,7 @@ request = function()
     return wrk.format("DELETE", "/api/v1/pipelines/" .. table.remove(created, 1))
   end
   counter = counter + 1
-  local name = "wrk" .. id .. "_" .. counter
+  local name = "wrk" .. prefix .. id .. "_" .. counter
   return wrk.format("POST", "/api/v1/pipelines", {["Content-Type"] = "application/json"},
     '{"name":"' .. name .. '","stream":"s0","model":"quick","enabled":false}')
 end
@@ -76,11 +81,15 @@ double to_ms(double v, const std::string& unit) {
   return v;  // ms
 }
 
-WrkResult run_wrk(const ApiLoadBenchOptions& o, const std::string& url, const std::string& script) {
-  std::string cmd = o.wrk + " --latency -t" + std::to_string(o.threads) + " -c" +
-                    std::to_string(o.connections) + " -d" + std::to_string(o.seconds) + "s";
+WrkResult run_wrk(const ApiLoadBenchOptions& o, const std::string& url, const std::string& script,
+                  int threads = 0, int connections = 0, const std::string& script_arg = "") {
+  std::string cmd = o.wrk + " --latency -t" + std::to_string(threads ? threads : o.threads) +
+                    " -c" + std::to_string(connections ? connections : o.connections) + " -d" +
+                    std::to_string(o.seconds) + "s";
   if (!script.empty()) cmd += " -s " + script;
-  cmd += " " + url + " 2>&1";
+  cmd += " " + url;
+  if (!script_arg.empty()) cmd += " -- " + script_arg;
+  cmd += " 2>&1";
   WrkResult r;
   FILE* p = ::popen(cmd.c_str(), "r");
   if (p == nullptr) return r;
@@ -203,6 +212,102 @@ int run_on(const ApiLoadBenchOptions& o, const std::string& db, const std::strin
   return 0;
 }
 
+// Two `orion api` processes on one PostgreSQL database against one (the API is stateless:
+// docs/design/db_resilience.md). Both are started from this binary; the same wrk load (threads,
+// connections) goes to one process, then is split in halves across the two, run at once, and
+// their requests/s summed. No engine runs: this measures the API and the database alone.
+int run_api_processes(const ApiLoadBenchOptions& o, const std::string& db, const fs::path& dir,
+                      json& out) {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) {
+    std::fprintf(stderr, "bench api: cannot find this executable: %s\n", ec.message().c_str());
+    return 1;
+  }
+  std::vector<std::unique_ptr<testing::Program>> apis;
+  std::vector<std::string> urls;
+  for (int i = 0; i < 2; ++i) {
+    auto p =
+        testing::Program::start({self.string(), "api", "--db", db, "--http-port", "0", "--quiet"},
+                                dir / ("api" + std::to_string(i) + ".log"));
+    if (!p) {
+      std::fprintf(stderr, "bench api: %s\n", p.error().to_string().c_str());
+      return 1;
+    }
+    auto url = (*p)->wait_for(std::regex(R"(serving (http://127\.0\.0\.1:[0-9]+)/api/v1)"),
+                              Duration::seconds(30));
+    if (!url) {
+      std::fprintf(stderr, "bench api: orion api did not start:\n%s\n", (*p)->output().c_str());
+      return 1;
+    }
+    apis.push_back(std::move(*p));
+    urls.push_back(*url);
+  }
+  httplib::Client http(urls[0]);
+  http.Post("/api/v1/models", R"({"name":"quick","kind":"fake"})", "application/json");
+  for (int i = 0; i < o.streams; ++i)
+    http.Post(
+        "/api/v1/streams",
+        json{{"name", "s" + std::to_string(i)}, {"url", "test://ball"}, {"enabled", false}}.dump(),
+        "application/json");
+  const fs::path lua = dir / "post_delete.lua";
+  std::ofstream(lua) << kPostDeleteLua;
+  const int half_c = std::max(1, o.connections / 2), half_t = std::max(1, o.threads / 2);
+  struct Case {
+    const char* name;
+    std::string path, script;
+  };
+  for (const Case& c : {Case{"GET /api/v1/streams", "/api/v1/streams", ""},
+                        Case{"POST+DELETE pipelines", "", lua.string()}}) {
+    // Name prefixes 1, 2, 3: no run creates a name another left behind.
+    const WrkResult one = run_wrk(o, urls[0] + c.path, c.script, 0, 0, c.script.empty() ? "" : "1");
+    WrkResult two[2];
+    {
+      std::jthread a([&] {
+        two[0] =
+            run_wrk(o, urls[0] + c.path, c.script, half_t, half_c, c.script.empty() ? "" : "2");
+      });
+      std::jthread b([&] {
+        two[1] =
+            run_wrk(o, urls[1] + c.path, c.script, half_t, half_c, c.script.empty() ? "" : "3");
+      });
+    }
+    for (const WrkResult* w : std::initializer_list<const WrkResult*>{&one, &two[0], &two[1]}) {
+      if (!w->ok) {
+        std::fprintf(stderr, "bench api: wrk failed for %s:\n%s\n", c.name, w->raw.c_str());
+        return 1;
+      }
+    }
+    for (const WrkResult* w : std::initializer_list<const WrkResult*>{&one, &two[0], &two[1]}) {
+      if (w->non_2xx == 0) continue;  // which answers, one of each (the script prints them)
+      std::map<std::string, std::string> first;
+      std::istringstream lines(w->raw);
+      for (std::string line; std::getline(lines, line);)
+        if (line.rfind("answer ", 0) == 0) first.emplace(line.substr(7, 3), line);
+      for (const auto& [code, line] : first)
+        std::printf("            e.g. %s\n", line.substr(0, 300).c_str());
+    }
+    const double sum = two[0].requests_per_s + two[1].requests_per_s;
+    std::printf(
+        "postgresql  %-22s 1 API process %8.0f req/s (p99 %6.2f ms)  2 API processes %8.0f req/s "
+        "(%.0f + %.0f, p99 %6.2f / %6.2f ms)  ratio %.2f  non-2xx %llu / %llu\n",
+        c.name, one.requests_per_s, one.p99_ms, sum, two[0].requests_per_s, two[1].requests_per_s,
+        two[0].p99_ms, two[1].p99_ms, one.requests_per_s > 0 ? sum / one.requests_per_s : 0,
+        static_cast<unsigned long long>(one.non_2xx),
+        static_cast<unsigned long long>(two[0].non_2xx + two[1].non_2xx));
+    out["api_processes"][c.name] = {
+        {"one_requests_per_s", one.requests_per_s},
+        {"two_requests_per_s", sum},
+        {"one_p99_ms", one.p99_ms},
+        {"two_p99_ms", std::max(two[0].p99_ms, two[1].p99_ms)},
+        {"one_non_2xx", one.non_2xx},
+        {"two_non_2xx", two[0].non_2xx + two[1].non_2xx},
+        {"ratio", one.requests_per_s > 0 ? sum / one.requests_per_s : 0}};
+  }
+  for (auto& a : apis) a->terminate(Duration::seconds(10));
+  return 0;
+}
+
 }  // namespace
 
 int run_api_load_bench(const ApiLoadBenchOptions& o) {
@@ -211,6 +316,19 @@ int run_api_load_bench(const ApiLoadBenchOptions& o) {
   if (::mkdtemp(templ.data()) == nullptr) return 1;
   const fs::path dir = templ;
   json out;
+  if (o.api_processes) {  // PostgreSQL only: two API processes against one
+    int rc = 1;
+    auto server = store::testing::PostgresServer::start({});
+    if (!server) {
+      std::fprintf(stderr, "bench api: %s\n", server.error().to_string().c_str());
+    } else if (auto url = (*server)->create_database("bench_apis"); url) {
+      rc = run_api_processes(o, *url, dir, out);
+    }
+    if (!o.json_path.empty()) std::ofstream(o.json_path) << out.dump(2) << "\n";
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    return rc;
+  }
   int rc = run_on(o, "sqlite://" + (dir / "bench.db").string(), "sqlite", dir, out);
   if (rc == 0 && o.postgres) {
     auto server = store::testing::PostgresServer::start({});

@@ -10,6 +10,11 @@
 //   POST+DELETE     - wrk alternating POST /api/v1/pipelines (a disabled pipeline: the engine
 //                     reconciles every change but starts no worker for it) and DELETE of it.
 // Output fps under load is reported as a ratio to the baseline of the same run.
+//
+// With api_processes (`--api-processes`), instead: PostgreSQL only, no engine; two `orion api`
+// processes on one database, GET /api/v1/streams and POST+DELETE pipelines, first with the
+// whole wrk load on one process, then split in halves across both at once; requests/s of two
+// against one, as a ratio (docs/performance.md, "Two API processes").
 #pragma once
 
 #include <string>
@@ -24,6 +29,7 @@ struct ApiLoadBenchOptions {
   bool postgres = true;
   std::string wrk = "wrk";
   std::string json_path;
+  bool api_processes = false;
 };
 
 int run_api_load_bench(const ApiLoadBenchOptions& options);

@@ -17,6 +17,8 @@ void add_bench_api(CLI::App& /*app*/, CLI::App& bench) {
   cmd->add_option("--wrk", opts.wrk, "the wrk executable")->capture_default_str();
   cmd->add_flag("!--no-postgres", opts.postgres, "SQLite only");
   cmd->add_option("--json", opts.json_path, "also write results as JSON to this file");
+  cmd->add_flag("--api-processes", opts.api_processes,
+                "PostgreSQL: requests/s with two `orion api` processes on one database vs one");
   cmd->callback([] { orion::cli::exit_code = orion::bench::run_api_load_bench(opts); });
 }
 
