@@ -19,7 +19,11 @@ packages=(
   wrk  # HTTP load generator, used by bench/ (API and /metrics figures)
   glib-networking openssl
   clang clang-format  # scripts/thread-safety.sh (clang++), scripts/check-format.sh
+  nodejs chromium  # web/: the dashboard's build (npm ci + esbuild) and its browser test
 )
+# npm: Debian's package, unless an npm is already there (NodeSource's nodejs carries its own
+# and conflicts with Debian's npm package).
+if ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi
 
 missing=()
 for p in "${packages[@]}"; do
