@@ -2,7 +2,8 @@
 // playwright-core) against a real `orion up` started here on an asset video (looped) with a
 // YOLOX person pipeline. CTest web_e2e_test, label system.
 //
-// Checks: the grid shows the stream live and its picture changes; the frame-age figure is
+// Checks: the API demands a token (ORION_API_TOKEN): the page asks once and keeps it for the tab
+// (a reload does not ask again); the grid shows the stream live and its picture changes; the frame-age figure is
 // there and below 1 s; a stream added through the form goes live; a bad URL is refused next
 // to the url field; a concurrent edit surfaces the 409; a person-detection event appears;
 // deleting the stream removes it; phone-size layout. Screenshots go to $ORION_E2E_ARTIFACTS
@@ -20,6 +21,7 @@ import { join, resolve } from 'node:path';
 const CI = process.env.CI === 'true';
 const CHROMIUM = process.env.ORION_CHROMIUM || '/usr/bin/chromium';
 const started = Date.now();
+const TOKEN = `e2e-${process.pid}-${Math.random().toString(36).slice(2)}`;
 const log = (...a) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s]`, ...a);
 
 function skipOrFail(why) {
@@ -59,7 +61,7 @@ const watchdog = setTimeout(() => {
   console.error('web_e2e_test: watchdog: 150 s passed, killing orion');
   if (orion) orion.kill('SIGKILL');
   process.exit(1);
-}, 150_000);
+}, 150_000 + Number(process.env.ORION_E2E_HOLD_S || 0) * 1000);
 
 async function until(what, fn, timeoutMs = 20_000, everyMs = 100) {
   const deadline = Date.now() + timeoutMs;
@@ -92,8 +94,7 @@ function startOrion() {
   );
   const args = ['up', '--db', `sqlite://${join(work, 'e2e.db')}`, '--config', config, '--http-port', '0', '--rtsp-port', '0', '--quiet', '--web-root', webRoot];
   log('starting', binary, args.join(' '));
-  const env = { ...process.env };
-  delete env.ORION_API_TOKEN;
+  const env = { ...process.env, ORION_API_TOKEN: TOKEN };
   orion = spawn(binary, args, { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   orion.stderr.on('data', (d) => process.stderr.write(d));
@@ -124,8 +125,15 @@ try {
   page.on('pageerror', (e) => log('page error:', e.message));
   const t0 = Date.now();
   await page.goto(`${base}/`);
+  // The API demands a token: the page asks once, then keeps it for the tab.
+  await page.locator('#token-dialog[open]').waitFor({ timeout: 20_000 });
+  await page.locator('#token-input').fill(TOKEN);
+  await page.locator('#token-form button[type="submit"]').click();
   await page.waitForSelector('#api-status.up', { timeout: 20_000 });
-  log(`page loaded and API answered in ${Date.now() - t0} ms`);
+  log(`page loaded, token given, API answered in ${Date.now() - t0} ms`);
+  await page.reload();
+  await page.waitForSelector('#api-status.up', { timeout: 20_000 });
+  if (await page.locator('#token-dialog[open]').count()) throw new Error('the page asked for the token again after a reload');
 
   // 1. The grid shows the stream, live, and its picture changes.
   const lobby = page.locator('.tile[data-stream="lobby"]');
@@ -141,9 +149,12 @@ try {
     const a = await page.evaluate(() => window.orionDashboard.frameAge('lobby'));
     return a && a.count >= 10 ? a : null;
   }, 20_000);
-  const ageText = await lobby.locator('.age').textContent();
+  // The tile's text is redrawn once a second: wait for it to show the figure.
+  const ageText = await until('the frame-age figure on the tile', async () => {
+    const t = await lobby.locator('.age').textContent();
+    return /age p50 \d+ ms/.test(t) ? t : null;
+  }, 5000);
   log(`frame age at display (${mode}): p50 ${age.p50.toFixed(0)} ms, p99 ${age.p99.toFixed(0)} ms over ${age.count} pictures; tile says "${ageText}"`);
-  if (!/age p50 \d+ ms/.test(ageText)) throw new Error(`the tile shows no frame-age figure: "${ageText}"`);
   if (!(age.p50 < 1000)) throw new Error(`frame age p50 ${age.p50} ms is not below 1 s`);
 
   // 3. Add a stream through the form; it goes live.
@@ -173,8 +184,9 @@ try {
   //    surfaces the 409 and overwrites nothing.
   await page.locator('#list-streams li[data-name="cam2"] button.edit').click();
   const other = await page.evaluate(async () => {
-    const cur = await (await fetch('/api/v1/streams/cam2')).json();
-    const r = await fetch('/api/v1/streams/cam2', { method: 'PATCH', headers: { 'Content-Type': 'application/json', 'If-Match': `"${cur.version}"` }, body: JSON.stringify({ loop: true }) });
+    const auth = { Authorization: `Bearer ${sessionStorage.getItem('orion.token')}` };
+    const cur = await (await fetch('/api/v1/streams/cam2', { headers: auth })).json();
+    const r = await fetch('/api/v1/streams/cam2', { method: 'PATCH', headers: { ...auth, 'Content-Type': 'application/json', 'If-Match': `"${cur.version}"` }, body: JSON.stringify({ loop: true }) });
     return r.status;
   });
   if (other !== 200) throw new Error(`the concurrent PATCH answered ${other}`);
@@ -182,7 +194,7 @@ try {
   await form.locator('button.save').click();
   const formError = form.locator('.form-error');
   await until('the 409 on the form', async () => /meanwhile/.test((await formError.textContent()) || ''), 10_000);
-  const still = await page.evaluate(async () => (await (await fetch('/api/v1/streams/cam2')).json()).enabled);
+  const still = await page.evaluate(async () => (await (await fetch('/api/v1/streams/cam2', { headers: { Authorization: `Bearer ${sessionStorage.getItem('orion.token')}` } })).json()).enabled);
   if (still !== true) throw new Error('the stale form overwrote the concurrent change');
   log(`concurrent edit surfaced: "${await formError.textContent()}"`);
 
@@ -206,7 +218,7 @@ try {
   await page.locator('#list-streams li[data-name="cam2"]').waitFor({ timeout: 10_000 });
   await page.locator('#list-streams li[data-name="cam2"] button.delete').click();
   await until('cam2 deleted', async () => (await page.locator('#list-streams li[data-name="cam2"]').count()) === 0, 10_000);
-  const gone = await page.evaluate(async () => (await fetch('/api/v1/streams/cam2')).status);
+  const gone = await page.evaluate(async () => (await fetch('/api/v1/streams/cam2', { headers: { Authorization: `Bearer ${sessionStorage.getItem('orion.token')}` } })).status);
   if (gone !== 404) throw new Error(`GET cam2 after delete answered ${gone}`);
   await page.goto(`${base}/#live`);
   await until('tile cam2 gone', async () => (await page.locator('.tile[data-stream="cam2"]').count()) === 0, 10_000);
@@ -219,7 +231,16 @@ try {
     return b && b.width > 300 && b.width <= 390 ? b : null;
   }, 5000);
   log(`phone layout: tile ${Math.round(box.width)} px wide`);
+  const before = Number(await lobby.getAttribute('data-frames'));
+  await until('lobby streaming on the phone layout', async () => Number(await lobby.getAttribute('data-frames')) >= before + 3, 10_000);
   await shot(page, '6-phone');
+  // ORION_E2E_HOLD_S=N: watch the live grid N seconds more for the frame-age figure.
+  const hold = Number(process.env.ORION_E2E_HOLD_S || 0);
+  if (hold > 0) {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    const end = Date.now() + hold * 1000;
+    await until(`${hold} s of live view`, async () => Date.now() >= end, hold * 1000 + 5000, 500);
+  }
   const final = await page.evaluate(() => window.orionDashboard.frameAge('lobby'));
   log(`FIGURE frame age at display (${mode}, last minute): p50 ${final.p50.toFixed(0)} ms p99 ${final.p99.toFixed(0)} ms n=${final.count}`);
 } catch (e) {

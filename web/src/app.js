@@ -500,7 +500,9 @@ async function loadCrop(e, slot) {
   try {
     const res = await api.raw(`/api/v1/streams/${encodeURIComponent(e.stream)}/frames/${e.sequence}.jpg`);
     if (!res.ok) {
-      slot.textContent = res.status === 404 ? 'frame no longer held' : `HTTP ${res.status}`;
+      const body = await res.json().catch(() => null);
+      const code = body && body.error ? body.error.code : '';
+      slot.textContent = code === 'api.no_route' ? 'this server keeps no event frames' : res.status === 404 ? 'frame no longer held' : `HTTP ${res.status}`;
       return;
     }
     const bitmap = await createImageBitmap(await res.blob());
