@@ -159,6 +159,8 @@ try {
 
   // 3. Add a stream through the form; it goes live.
   await page.goto(`${base}/#config`);
+  // Tiles not on screen stream nothing.
+  await until('no tile streaming while the grid is not shown', async () => (await page.evaluate(() => window.orionDashboard.streaming())).length === 0, 5000);
   const form = page.locator('#form-streams');
   await form.locator('input[name="name"]').fill('cam2');
   await form.locator('input[name="url"]').fill('test://ball?width=320&height=180&fps=10');

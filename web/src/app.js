@@ -599,6 +599,7 @@ function main() {
     state,
     frameAge: (name) => state.tiles.get(name)?.age.summary(Date.now()),
     mode: (name) => state.tiles.get(name)?.view.mode ?? null,
+    streaming: () => [...state.tiles.values()].filter((t) => t.view.running).map((t) => t.name),
   };
 }
 
