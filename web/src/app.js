@@ -80,6 +80,15 @@ const visibility = new IntersectionObserver(
   { rootMargin: '100px' },
 );
 
+// Snapshot polling shares a budget of SNAPSHOTS_PER_S requests a second among the tiles that
+// poll (each at most ~12 a second): 1 tile 80 ms apart, 15 tiles 250 ms, 64 tiles ~1 s.
+const SNAPSHOTS_PER_S = 60;
+function snapshotInterval() {
+  let polling = 0;
+  for (const t of state.tiles.values()) if (t.view.running && t.view.mode === 'snapshot') polling++;
+  return Math.max(80, (polling * 1000) / SNAPSHOTS_PER_S);
+}
+
 class Tile {
   constructor(name) {
     this.name = name;
@@ -114,6 +123,7 @@ class Tile {
       onProblem: (msg) => {
         this.detail.textContent = msg;
       },
+      snapshotIntervalMs: snapshotInterval,
     });
     visibility.observe(this.el);
   }

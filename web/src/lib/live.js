@@ -7,8 +7,8 @@
 //   2. "mjpeg":    GET /api/v1/streams/{name}/mjpeg (multipart/x-mixed-replace), read with
 //                  fetch() (so the token travels in the Authorization header); each part has
 //                  X-Orion-Capture-Unix-Us.
-//   3. "snapshot": GET /api/v1/streams/{name}/snapshot.jpg again and again (one at a time),
-//                  with X-Orion-Capture-Unix-Us where the server sends it.
+//   3. "snapshot": GET /api/v1/streams/{name}/snapshot.jpg again and again (one at a time, at
+//                  most one per snapshotIntervalMs()), with X-Orion-Capture-Unix-Us.
 // Every shown picture calls onFrame(ageMs, atMs): age = wall-clock time of display − capture
 // time (NaN when the server sent no capture time). start()/stop() are idempotent; stop()
 // closes every connection (a tile off screen costs the server nothing).
@@ -62,8 +62,10 @@ export function liveUrl(loc, name, token) {
 }
 
 export class LiveView {
-  constructor({ api, name, video, img, onFrame = () => {}, onMode = () => {}, onProblem = () => {} }) {
-    Object.assign(this, { api, name, video, img, onFrame, onMode, onProblem });
+  // snapshotIntervalMs(): the least time between two snapshot requests of this tile (the page
+  // spreads a budget of requests over the tiles that poll).
+  constructor({ api, name, video, img, onFrame = () => {}, onMode = () => {}, onProblem = () => {}, snapshotIntervalMs = () => 80 }) {
+    Object.assign(this, { api, name, video, img, onFrame, onMode, onProblem, snapshotIntervalMs });
     this.running = false;
     this.generation = 0;
     this.mode = null;
@@ -311,8 +313,8 @@ export class LiveView {
         if (!this.#alive(gen)) break;
         failures++;
       }
-      // One request in flight per tile; at most ~12 a second, slower while it fails.
-      const wait = failures ? Math.min(5000, 500 * failures) : Math.max(0, 80 - (performance.now() - t0));
+      // One request in flight per tile, at most one per snapshotIntervalMs(); slower while it fails.
+      const wait = failures ? Math.min(5000, 500 * failures) : Math.max(0, this.snapshotIntervalMs() - (performance.now() - t0));
       await new Promise((r) => setTimeout(r, wait));
     }
     return 'stopped';
