@@ -20,7 +20,11 @@ packages=(
   glib-networking openssl
   clang clang-format  # scripts/thread-safety.sh (clang++), scripts/check-format.sh
   systemd  # systemd-analyze verify of deploy/systemd/*.service (deploy_files_test)
+  nodejs chromium  # web/: the dashboard's build (npm ci + esbuild) and its browser test
 )
+# npm: Debian's package, unless an npm is already there (NodeSource's nodejs carries its own
+# and conflicts with Debian's npm package).
+if ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi
 
 missing=()
 for p in "${packages[@]}"; do

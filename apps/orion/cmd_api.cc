@@ -8,6 +8,7 @@
 //
 // Prints one line when it serves, which scripts and tests read:
 //   orion api: serving http://127.0.0.1:8080/api/v1 on sqlite://orion.db (token required)
+//   orion api: dashboard http://127.0.0.1:8080/ (from <folder>)   (docs/design/dashboard.md)
 #include <signal.h>
 
 #include <cstdio>
@@ -16,6 +17,7 @@
 
 #include "api/redact.h"
 #include "api/server.h"
+#include "api/static_files.h"
 #include "commands.h"
 #include "metrics/from_status.h"
 #include "store/store.h"
@@ -28,6 +30,7 @@ struct ApiCmdOptions {
   std::string http_address = "127.0.0.1";
   bool insecure_no_token = false;
   bool quiet = false;
+  std::string web_root;  // "" = web/ beside the binary, when built
 };
 
 int run_api(const ApiCmdOptions& o) {
@@ -56,6 +59,7 @@ int run_api(const ApiCmdOptions& o) {
   so.token = *token;
   so.allow_unauthenticated_remote = o.insecure_no_token;
   so.access_log = !o.quiet;
+  so.web_root = o.web_root.empty() ? orion::api::default_web_root() : o.web_root;
   // GET /metrics: the status rows the engines write, plus this process's CPU and memory. A failed
   // status query still answers: process metrics, orion_metrics_store_up 0 and a comment naming
   // the error code (docs/design/metrics.md).
@@ -70,6 +74,12 @@ int run_api(const ApiCmdOptions& o) {
   std::printf("orion api: serving %s/api/v1 on %s (%s)\n", (*server)->base_url().c_str(),
               (*store)->url_redacted().c_str(),
               so.token.empty() ? "no token: set ORION_API_TOKEN to require one" : "token required");
+  if (so.web_root.empty()) {
+    std::printf("orion api: no dashboard (not built; --web-root DIR serves one)\n");
+  } else {
+    std::printf("orion api: dashboard %s/ (from %s)\n", (*server)->base_url().c_str(),
+                so.web_root.c_str());
+  }
   std::fflush(stdout);
 
   int sig = 0;
@@ -95,6 +105,8 @@ void add_api(CLI::App& app, CLI::App& /*bench*/) {
                 "serve a non-loopback address without ORION_API_TOKEN (anyone who reaches it can "
                 "change every stream)");
   cmd->add_flag("--quiet", opts.quiet, "no access log line per request");
+  cmd->add_option("--web-root", opts.web_root,
+                  "folder of the dashboard served at / (default: web/ beside the binary)");
   cmd->callback([] { orion::cli::exit_code = run_api(opts); });
 }
 

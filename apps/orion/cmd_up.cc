@@ -9,6 +9,7 @@
 // Prints where everything is, which scripts and tests read:
 //   orion up: API      http://127.0.0.1:8080/api/v1 (sqlite://orion.db, no token: ...)
 //   orion up: metrics  http://127.0.0.1:8080/metrics
+//   orion up: dashboard http://127.0.0.1:8080/         (docs/design/dashboard.md)
 //   orion up: RTSP     rtsp://127.0.0.1:8554/<stream>
 //   stream lobby        rtsp://127.0.0.1:8554/lobby        (one per stream, also when added later)
 #include <cstdio>
@@ -18,6 +19,7 @@
 #include "api/config_import.h"
 #include "api/redact.h"
 #include "api/server.h"
+#include "api/static_files.h"
 #include "commands.h"
 #include "control/local_system.h"
 #include "node_console.h"
@@ -36,6 +38,7 @@ struct UpOptions {
   bool stamp_sequence = false;
   bool insecure_no_token = false;
   bool quiet = false;
+  std::string web_root;  // "" = web/ beside the binary, when built
 };
 
 int fail(const std::string& what) {
@@ -70,6 +73,7 @@ int run_up(const UpOptions& o) {
   lo.api.token = *token;
   lo.api.allow_unauthenticated_remote = o.insecure_no_token;
   lo.api.access_log = !o.quiet;
+  lo.api.web_root = o.web_root.empty() ? orion::api::default_web_root() : o.web_root;
   auto up = orion::control::LocalSystem::start(lo);
   if (!up) return fail(up.error().to_string());
   orion::control::EngineNode* n = &(*up)->node();
@@ -79,6 +83,11 @@ int run_up(const UpOptions& o) {
       (*up)->api_store().url_redacted().c_str(),
       lo.api.token.empty() ? "no token: set ORION_API_TOKEN to require one" : "token required");
   std::printf("orion up: metrics  %s/metrics\n", base.c_str());
+  if (lo.api.web_root.empty()) {
+    std::printf("orion up: no dashboard (not built; --web-root DIR serves one)\n");
+  } else {
+    std::printf("orion up: dashboard %s/\n", base.c_str());
+  }
   std::printf("orion up: RTSP     rtsp://%s:%d/<stream>\n", o.host.c_str(),
               n->engine().rtsp_port());
   std::printf("orion up: engine %s, media endpoint %s\n", n->id().c_str(), n->media_url().c_str());
@@ -122,6 +131,8 @@ void add_up(CLI::App& app, CLI::App& /*bench*/) {
                 "serve a non-loopback address without ORION_API_TOKEN (anyone who reaches it can "
                 "change every stream)");
   cmd->add_flag("--quiet", opts.quiet, "no access log line per request");
+  cmd->add_option("--web-root", opts.web_root,
+                  "folder of the dashboard served at / (default: web/ beside the binary)");
   cmd->callback([] { orion::cli::exit_code = run_up(opts); });
 }
 

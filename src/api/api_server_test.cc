@@ -825,6 +825,9 @@ TEST_P(ApiContract, SnapshotRelayedFromTheOwningEngine) {
   httplib::Server media;
   media.Get("/media/streams/cam/snapshot.jpg",
             [&](const httplib::Request&, httplib::Response& res) {
+              res.set_header("X-Orion-Frame-Sequence", "42");
+              res.set_header("X-Orion-Capture-Unix-Us", "1764650000123456");
+              res.set_header("X-Orion-Frame-Pts-Ns", "12; evil");  // not a number: not relayed
               res.set_content(jpeg, "image/jpeg");
             });
   const int media_port = media.bind_to_any_port("127.0.0.1");
@@ -856,6 +859,10 @@ TEST_P(ApiContract, SnapshotRelayedFromTheOwningEngine) {
   ASSERT_EQ(snap.status, 200) << snap.body;
   EXPECT_EQ(snap.header("Content-Type"), "image/jpeg");
   EXPECT_EQ(snap.body, jpeg);
+  // The frame's identity travels with it (the dashboard's frame age is measured from it).
+  EXPECT_EQ(snap.header("X-Orion-Frame-Sequence"), "42");
+  EXPECT_EQ(snap.header("X-Orion-Capture-Unix-Us"), "1764650000123456");
+  EXPECT_EQ(snap.header("X-Orion-Frame-Pts-Ns"), "");
 
   // A stream the engine has no frame of: its 404 is relayed as snapshot.not_available.
   ASSERT_EQ(api().post("/api/v1/streams", json{{"name", "door"}, {"url", "test://snow"}}).status,
@@ -873,6 +880,62 @@ TEST_P(ApiContract, SnapshotRelayedFromTheOwningEngine) {
   media.stop();
   media_thread.join();
   expect_error(api().get("/api/v1/streams/cam/snapshot.jpg"), 503, "snapshot.engine_unreachable");
+}
+
+// ---- the dashboard at / ------------------------------------------------------------------------
+
+TEST_P(ApiContract, DashboardServedAtRootWithoutATokenAndNothingOutsideItsFolder) {
+  namespace fs = std::filesystem;
+  const fs::path base = fs::temp_directory_path() / ("orion-web-" + std::to_string(::getpid()));
+  fs::remove_all(base);
+  fs::create_directories(base / "web");
+  std::ofstream(base / "web" / "index.html") << "<!doctype html><title>Orion</title>";
+  std::ofstream(base / "web" / "app-ABCDEFGH.js") << "export{}";
+  std::ofstream(base / "secret.txt") << "outside";
+  struct Cleanup {
+    fs::path p;
+    ~Cleanup() { fs::remove_all(p); }
+  } cleanup{base};
+
+  ServerOptions o;
+  o.token = "s3cr3t-token-0123456789";
+  o.web_root = (base / "web").string();
+  start_server(std::move(o));
+  ApiClient anon(server_->base_url());
+  Answer index = anon.get("/");
+  ASSERT_EQ(index.status, 200) << index.body;
+  EXPECT_EQ(index.header("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_EQ(index.header("Cache-Control"), "no-cache");
+  EXPECT_EQ(index.header("X-Content-Type-Options"), "nosniff");
+  EXPECT_NE(index.header("Content-Security-Policy").find("default-src 'self'"), std::string::npos);
+  EXPECT_NE(index.body.find("<title>Orion</title>"), std::string::npos);
+  Answer js = anon.get("/app-ABCDEFGH.js");
+  ASSERT_EQ(js.status, 200);
+  EXPECT_EQ(js.header("Content-Type"), "text/javascript; charset=utf-8");
+  EXPECT_EQ(js.header("Cache-Control"), "public, max-age=31536000, immutable");
+  for (const char* path : {"/../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt", "/nosuch.js",
+                           "/.hidden.js", "/index.html?x=1"}) {
+    SCOPED_TRACE(path);
+    Answer a = anon.get(path);
+    EXPECT_TRUE(a.status == 404 || a.status == 400) << a.status << " " << a.body;
+    EXPECT_EQ(a.body.find("outside"), std::string::npos);
+  }
+  // The API's own paths stay the API's: token first, then its 404.
+  expect_error(anon.get("/api/v1/streams"), 401, "api.unauthorized");
+  ApiClient good(server_->base_url(), "s3cr3t-token-0123456789");
+  expect_error(good.get("/api/v1/nosuch"), 404, "api.no_route");
+  expect_error(good.get("/api"), 404, "api.no_route");
+
+  // Without a folder: `/` says there is no dashboard; a folder without index.html is refused.
+  start_server({});
+  expect_error(api().get("/"), 404, "web.not_built");
+  ServerOptions bad;
+  bad.web_root = base.string();
+  bad.address = "127.0.0.1";
+  bad.port = 0;
+  auto refused = ApiServer::start(store(), std::move(bad));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "web.no_root");
 }
 
 // ---- OpenAPI: what is documented is what is served ------------------------------------------

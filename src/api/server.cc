@@ -7,11 +7,13 @@
 #include <atomic>
 #include <cctype>
 #include <cstdlib>
+#include <cstring>
 #include <regex>
 #include <thread>
 
 #include "api/redact.h"
 #include "api/resources.h"
+#include "api/static_files.h"
 #include "core/thread.h"
 #include "http/auth.h"
 #include "http/connection_server.h"
@@ -246,6 +248,7 @@ struct ApiServer::Impl {
     }
     auto& jpeg = std::get<BinaryReply>(out);
     res.set_header("Cache-Control", "no-store");
+    for (const auto& [k, v] : jpeg.headers) res.set_header(k, v);
     res.set_content(std::move(jpeg.body), jpeg.content_type.c_str());
   }
 
@@ -333,6 +336,40 @@ struct ApiServer::Impl {
     }
   }
 
+  // GET of anything the route table does not have: the dashboard's files, except under the
+  // API's own prefixes (those are the API's 404/405).
+  void web(const httplib::Request& req, httplib::Response& res) {
+    const std::string& p = req.path;
+    const auto under = [&p](const char* prefix) {
+      const size_t n = std::strlen(prefix);
+      return p.compare(0, n, prefix) == 0 && (p.size() == n || p[n] == '/');
+    };
+    if (under("/api") || under("/metrics") || under("/healthz")) {
+      no_route(req, res);
+      return;
+    }
+    if (!web_files) {
+      fail(res, api_error(404, "web.not_built",
+                          "this server has no dashboard (build the `web` target, or pass "
+                          "--web-root DIR)"));
+      return;
+    }
+    auto file = web_files->find(p);
+    if (!file) {
+      fail(res, api_error(404, "web.not_found", "no such file: " + printable(p)));
+      return;
+    }
+    res.set_header("Cache-Control", file->cache_control);
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("Referrer-Policy", "no-referrer");
+    res.set_header("X-Frame-Options", "DENY");
+    res.set_header("Content-Security-Policy",
+                   "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
+                   "connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'; "
+                   "object-src 'none'; frame-ancestors 'none'; base-uri 'none'");
+    res.set_content(std::move(file->body), file->content_type.c_str());
+  }
+
   // Errors httplib produces itself (no route, body over the limit, a bad request line) get the
   // same JSON form; answers that already have a body are left alone.
   httplib::Server::HandlerResponse on_error(const httplib::Request& req, httplib::Response& res) {
@@ -382,6 +419,10 @@ struct ApiServer::Impl {
                            const httplib::ContentReader& reader) {
       if (read_body(req, res, reader, nullptr)) no_route(req, res);
     };
+    http.Get(".*", [this](const httplib::Request& req, httplib::Response& res) {
+      if (!no_query(req, res)) return;
+      web(req, res);
+    });
     http.Post(".*", unrouted);
     http.Put(".*", unrouted);
     http.Patch(".*", unrouted);
@@ -390,6 +431,7 @@ struct ApiServer::Impl {
 
   ServerOptions options;
   ApiService service;
+  std::optional<StaticFiles> web_files;  // set before serving, then read-only
   http::ConnectionServer http;  // closes the connection after every error answer
   std::thread listener;   // owner thread only
   int port = 0;
@@ -469,8 +511,15 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(store::Store& store, ServerO
   }
   if (options.threads < 1) options.threads = 1;
   if (options.service.engine_token.empty()) options.service.engine_token = options.token;
+  std::optional<StaticFiles> web_files;
+  if (!options.web_root.empty()) {
+    auto w = StaticFiles::open(options.web_root);
+    if (!w) return w.error();
+    web_files = std::move(*w);
+  }
   auto impl = std::make_unique<Impl>(store, std::move(options));
   Impl* p = impl.get();
+  p->web_files = std::move(web_files);
   auto& http = p->http;
   const int threads = p->options.threads;
   http.new_task_queue = [threads] {

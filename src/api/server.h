@@ -10,6 +10,8 @@
 //   /api/v1/{streams|models|pipelines}/{name} GET, PATCH, DELETE
 //   /api/v1/streams/{name}/snapshot.jpg       GET           relayed from the owning engine
 //   /api/v1/events  /api/v1/stats  /api/v1/engines   GET
+//   /, /<file>                                GET           the dashboard (ServerOptions::web_root,
+//                                                           api/static_files.h), open like /healthz
 //
 // Requests: POST and PATCH bodies must be application/json (PATCH also takes
 // application/merge-patch+json; anything else is 415, which also keeps a browser form on
@@ -58,6 +60,10 @@ struct ServerOptions {
   // GET /metrics: Prometheus text format (supplied by the metrics module). Unset: 404.
   std::function<std::string()> metrics;
   bool access_log = true;
+  // The dashboard's folder (index.html and its bundle), served at `/` without a token (the page
+  // asks for one; it reads nothing but its own files without it). "" = none: `/` answers 404
+  // web.not_built. start() fails with web.no_root when it is set but not a dashboard folder.
+  std::string web_root;
   ServiceOptions service;
 };
 

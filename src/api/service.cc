@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <map>
 
@@ -595,11 +596,21 @@ std::variant<BinaryReply, Reply> ApiService::snapshot(const std::string& name) {
   bool too_big = false;
   int status_code = 0;
   std::string content_type;
+  std::vector<std::pair<std::string, std::string>> frame_headers;
   auto res = client.Get(
       path,
       [&](const httplib::Response& r) {
         status_code = r.status;
         content_type = r.get_header_value("Content-Type");
+        for (const char* h :
+             {"X-Orion-Frame-Sequence", "X-Orion-Frame-Pts-Ns", "X-Orion-Capture-Unix-Us"}) {
+          const std::string v = r.get_header_value(h);
+          const bool integer = !v.empty() && v.size() <= 20 &&
+                               std::all_of(v.begin() + (v[0] == '-' ? 1 : 0), v.end(),
+                                           [](unsigned char c) { return std::isdigit(c) != 0; }) &&
+                               v != "-";
+          if (integer) frame_headers.emplace_back(h, v);
+        }
         return true;
       },
       [&](const char* data, size_t n) {
@@ -632,7 +643,7 @@ std::variant<BinaryReply, Reply> ApiService::snapshot(const std::string& name) {
     return error_reply(api_error(502, "snapshot.engine_error",
                                  from + " answered '" + content_type + "', not image/jpeg"));
   }
-  return BinaryReply{"image/jpeg", std::move(body)};
+  return BinaryReply{"image/jpeg", std::move(body), std::move(frame_headers)};
 }
 
 }  // namespace orion::api

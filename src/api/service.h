@@ -58,6 +58,9 @@ struct Reply {
 struct BinaryReply {
   std::string content_type;
   std::string body;
+  // Headers relayed from the engine: the frame's X-Orion-Frame-Sequence, X-Orion-Frame-Pts-Ns
+  // and X-Orion-Capture-Unix-Us, each only when it is a decimal integer.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 enum class ResourceKind { kStream, kModel, kPipeline };

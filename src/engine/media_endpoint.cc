@@ -4,10 +4,12 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "core/clock.h"
 #include "core/thread.h"
 #include "http/auth.h"
 #include "http/connection_server.h"
@@ -125,6 +127,13 @@ struct MediaEndpoint::Impl {
     res.set_header("Cache-Control", "no-store");
     res.set_header("X-Orion-Frame-Sequence", std::to_string(id.sequence));
     res.set_header("X-Orion-Frame-Pts-Ns", std::to_string(id.pts.count_nanos()));
+    // The capture time on the wall clock (a browser's frame age at display is measured against
+    // it): now on the wall clock minus the frame's age on the steady clock it was stamped with.
+    const int64_t age_ns = SteadyClock::instance().now().nanos() - id.capture_time.nanos();
+    const int64_t wall_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+    res.set_header("X-Orion-Capture-Unix-Us", std::to_string(wall_us - age_ns / 1000));
     res.set_content(std::move(*jpeg), "image/jpeg");
   }
 

@@ -157,6 +157,9 @@ void expect_picture(const Answer& a, uint64_t seq) {
   EXPECT_EQ(a.header("X-Orion-Frame-Sequence"), std::to_string(seq));
   EXPECT_EQ(a.header("X-Orion-Frame-Pts-Ns"),
             std::to_string(Duration::millis(40).count_nanos() * static_cast<int64_t>(seq)));
+  const std::string capture = a.header("X-Orion-Capture-Unix-Us");  // wall clock, for browsers
+  EXPECT_FALSE(capture.empty());
+  EXPECT_EQ(capture.find_first_not_of("-0123456789"), std::string::npos) << capture;
   const Decoded d = decode(a.body);
   ASSERT_FALSE(d.bgr.empty()) << "not a JPEG (" << a.body.size() << " bytes)";
   EXPECT_EQ(d.bgr.cols, kW);
