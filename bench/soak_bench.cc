@@ -1,17 +1,21 @@
 #include "bench/soak_bench.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <httplib.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -96,6 +100,67 @@ std::vector<std::string> orphans_of(pid_t self) {
   return out;
 }
 
+// The cameras run in a child process (`orion bench soak-cameras`), so the RSS and fds measured
+// here are the engine's (and the API's), not the test sources'. Commands on its stdin:
+// "stop I" / "start I", each answered "ok" (or "error ...") on its stdout.
+class CameraProcess {
+ public:
+  static Result<std::unique_ptr<CameraProcess>> start(const SoakBenchOptions& o) {
+    std::error_code ec;
+    const std::string self = fs::read_symlink("/proc/self/exe", ec).string();
+    const std::string n = std::to_string(o.streams), w = std::to_string(o.width),
+                      h = std::to_string(o.height), f = std::to_string(o.fps);
+    int in[2], out[2];
+    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0)
+      return make_error("bench.pipe", std::strerror(errno));
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      ::dup2(in[0], 0);
+      ::dup2(out[1], 1);
+      ::execl(self.c_str(), self.c_str(), "bench", "soak-cameras", "--count", n.c_str(), "--width",
+              w.c_str(), "--height", h.c_str(), "--fps", f.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    ::close(in[0]);
+    ::close(out[1]);
+    auto c = std::unique_ptr<CameraProcess>(new CameraProcess(pid, in[1], ::fdopen(out[0], "r")));
+    for (int i = 0; i < o.streams; ++i) {
+      std::string line = c->read_line();
+      if (line.rfind("url ", 0) != 0) return make_error("bench.cameras", "camera process: " + line);
+      c->urls.push_back(line.substr(line.find(' ', 4) + 1));
+    }
+    return c;
+  }
+  ~CameraProcess() {
+    if (to_ >= 0) ::close(to_);  // EOF: it stops its servers and exits
+    if (from_) std::fclose(from_);
+    int status = 0;
+    if (pid_ > 0) ::waitpid(pid_, &status, 0);
+  }
+  Status command(const std::string& c) {
+    const std::string line = c + "\n";
+    if (::write(to_, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+      return make_error("bench.cameras", "camera process gone");
+    const std::string answer = read_line();
+    if (answer != "ok") return make_error("bench.cameras", c + ": " + answer);
+    return {};
+  }
+  std::vector<std::string> urls;
+
+ private:
+  CameraProcess(pid_t pid, int to, FILE* from) : pid_(pid), to_(to), from_(from) {}
+  std::string read_line() {
+    char buf[512];
+    if (!from_ || !std::fgets(buf, sizeof buf, from_)) return "(no answer)";
+    std::string s(buf);
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+    return s;
+  }
+  pid_t pid_;
+  int to_;
+  FILE* from_;
+};
+
 struct Cut {
   double start = 0, end = 0;  // seconds since the start of the measurement
   double recovered = -1;      // live again (engine), -1 = not yet
@@ -126,12 +191,49 @@ int fail(const std::string& why) {
 
 }  // namespace
 
+int run_soak_cameras(int count, int width, int height, int fps) {
+  spdlog::set_level(spdlog::level::err);
+  // Answers go to the original stdout; anything a library prints goes to stderr.
+  FILE* answers = ::fdopen(::dup(1), "w");
+  ::dup2(2, 1);
+  if (answers == nullptr) return 2;
+  std::vector<std::unique_ptr<media::testing::RtspSourceFixture>> cams;
+  for (int i = 0; i < count; ++i) {
+    auto c = media::testing::RtspSourceFixture::serve_pattern(width, height, fps);
+    if (!c) {
+      std::fprintf(answers, "error %s\n", c.error().to_string().c_str());
+      return 2;
+    }
+    std::fprintf(answers, "url %d %s\n", i, c.value()->url().c_str());
+    cams.push_back(std::move(c.value()));
+  }
+  std::fflush(answers);
+  char line[128];
+  while (std::fgets(line, sizeof line, stdin)) {
+    char what[16] = {0};
+    int i = -1;
+    if (std::sscanf(line, "%15s %d", what, &i) != 2 || i < 0 || i >= count) {
+      std::fprintf(answers, "error bad command\n");
+    } else if (std::string(what) == "stop") {
+      cams[static_cast<size_t>(i)]->stop();
+      std::fprintf(answers, "ok\n");
+    } else if (std::string(what) == "start") {
+      auto st = cams[static_cast<size_t>(i)]->restart();
+      std::fprintf(answers, st ? "ok\n" : "error restart failed\n");
+    } else {
+      std::fprintf(answers, "error bad command\n");
+    }
+    std::fflush(answers);
+  }
+  return 0;
+}
+
 int run_soak_bench(const SoakBenchOptions& o) {
   spdlog::set_level(spdlog::level::err);
   if (o.minutes <= 0 || o.streams < 1 || o.fps < 1)
     return fail("--minutes, --streams, --fps must be > 0");
   const double total_s = o.minutes * 60.0;
-  const double warmup_s = std::clamp(total_s / 6.0, 30.0, 120.0);
+  const double warmup_s = std::clamp(total_s / 6.0, 30.0, 600.0);
   const double window_s = std::min(300.0, (total_s - warmup_s) / 3.0);
   if (window_s < 10) return fail("--minutes too short (at least 1)");
   std::mt19937 rng(o.seed != 0 ? o.seed : std::random_device{}());
@@ -146,13 +248,10 @@ int run_soak_bench(const SoakBenchOptions& o) {
   if (model_path.empty()) model_path = testing::asset_path("yolox_nano.onnx").value_or("");
   const bool fake = model_path.empty();
 
-  // The cameras.
-  std::vector<std::unique_ptr<media::testing::RtspSourceFixture>> cams;
-  for (int i = 0; i < o.streams; ++i) {
-    auto c = media::testing::RtspSourceFixture::serve_pattern(o.width, o.height, o.fps);
-    if (!c) return fail(c.error().to_string());
-    cams.push_back(std::move(c.value()));
-  }
+  // The cameras, in their own process.
+  auto cams = CameraProcess::start(o);
+  if (!cams) return fail(cams.error().to_string());
+  const std::string cut_camera = std::to_string(o.streams - 1);
 
   json out;
   bool pass = true;
@@ -186,7 +285,8 @@ int run_soak_bench(const SoakBenchOptions& o) {
     std::vector<Output> outputs;
     for (int i = 0; i < o.streams; ++i) {
       const std::string name = "cam" + std::to_string(i);
-      if (auto r = post("/api/v1/streams", {{"name", name}, {"url", cams[i]->url()}});
+      if (auto r = post("/api/v1/streams",
+                        {{"name", name}, {"url", (*cams)->urls[static_cast<size_t>(i)]}});
           !r || r->status != 201)
         return fail("POST stream: " + (r ? r->body : httplib::to_string(r.error())));
       json p{{"name", "p" + std::to_string(i)},
@@ -328,12 +428,13 @@ int run_soak_bench(const SoakBenchOptions& o) {
         }
       }
       if (!cut_active && t >= next_cut && t + o.cut_for_s < total_s - 5) {
-        cams.back()->stop();
+        if (auto st = (*cams)->command("stop " + cut_camera); !st)
+          return fail(st.error().to_string());
         cuts.push_back({t, t + o.cut_for_s, -1});
         cut_active = true;
       }
       if (cut_active && t >= cuts.back().end) {
-        if (auto st = cams.back()->restart(); !st)
+        if (auto st = (*cams)->command("start " + cut_camera); !st)
           return fail("camera restart: " + st.error().to_string());
         cuts.back().end = t;
         cut_active = false;
@@ -394,7 +495,7 @@ int run_soak_bench(const SoakBenchOptions& o) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     if (cut_active) {
-      (void)cams.back()->restart();
+      (void)(*cams)->command("start " + cut_camera);
       cuts.back().end = since(now());
     }
     const ProcFigures at_end = read_self();
@@ -418,10 +519,12 @@ int run_soak_bench(const SoakBenchOptions& o) {
         if (cut_stream) {
           for (const auto& c : cuts) {
             const double rec = c.recovered < 0 ? total_s : c.recovered;
-            const bool edge_start = a < c.start + 3 && a + window > c.start;
-            const bool edge_end = a < rec + 1 && a + window > c.end - 0.5;
+            // The signal-lost card starts signal_lost_after (1 s) after the cut; the frames come
+            // back once the capture is live again (`recovered`).
+            const bool edge_start = a < c.start + 2 && a + window > c.start;
+            const bool edge_end = a < rec + 1 && a + window > c.end;
             if (edge_start || edge_end) skip = true;
-            if (a >= c.start + 3 && a + window <= c.end - 0.5) card = true;
+            if (a >= c.start + 2 && a + window <= c.end) card = true;
           }
         }
         if (skip) {
@@ -514,7 +617,7 @@ int run_soak_bench(const SoakBenchOptions& o) {
     for (auto& op : outputs) op.client.reset();
     (*up)->stop();
   }
-  cams.clear();
+  cams->reset();  // the camera process ends (and is reaped)
   // After the system stopped: children, shared memory, memfds.
   orphans = orphans_of(::getpid());
   for (const auto& s : shm_entries())

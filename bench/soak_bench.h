@@ -17,7 +17,8 @@
 //   fps        every 5 s window of every output within 5 % of the camera's fps; for the cut
 //              camera the windows that straddle a cut's start or its recovery are left out, the
 //              windows inside a cut (the signal-lost card) must hold the rate too;
-//   rss        this process's RSS at the end within 5 % of its value after the warm-up;
+//   rss        this process's RSS at the end within 5 % of its value after the warm-up (a sixth
+//              of the run, 30 s .. 10 min);
 //   latency    p99 of the engine-added output latency (frame decoded → handed to the encoder,
 //              every frame, exact) of the last window ≤ 1.05 × that of the first window after
 //              the warm-up (windows: 5 min, shorter for short runs: a third of the measured time);
@@ -27,8 +28,10 @@
 //              with --parent-pid of this one;
 //   shm / fds  after the system stopped: no new /dev/shm entry, no memfd left open in this
 //              process; while running: open fds at the end ≤ after the warm-up + 8.
-// RSS and fds are this process's: the engine and the API, plus the bench's own cameras and
-// clients (their memory is bounded: the clients' records are drained every second).
+// RSS and fds are this process's: the engine and the API, plus the bench's RTSP clients (their
+// memory is bounded: their records are drained 4 times a second). The cameras run in a child
+// process (`orion bench soak-cameras`), stopped and served again through its stdin.
+// ORION_SOAK_DEBUG=1 prints every frame slower than 20 ms (stream, time, hops) to stderr.
 //
 // Thread-safety: run_soak_bench() runs on the calling thread (plus the system's own threads).
 #pragma once
@@ -51,5 +54,11 @@ struct SoakBenchOptions {
 };
 
 int run_soak_bench(const SoakBenchOptions& options);
+
+// `orion bench soak-cameras`: the soak's cameras in a process of their own (so the soak's RSS
+// and fds are the engine's): `count` test patterns served over RTSP on loopback, one
+// "url I URL" line each on stdout, then "stop I" / "start I" commands from stdin, each answered
+// "ok"; exits at end of input.
+int run_soak_cameras(int count, int width, int height, int fps);
 
 }  // namespace orion::bench

@@ -27,6 +27,16 @@ void add_bench_soak(CLI::App& /*app*/, CLI::App& bench) {
   cmd->add_option("--seed", opts.seed, "random seed (0: random)");
   cmd->add_option("--json", opts.json_path, "also write the figures and verdict as JSON here");
   cmd->callback([] { orion::cli::exit_code = orion::bench::run_soak_bench(opts); });
+
+  static int count = 2, width = 320, height = 240, fps = 15;
+  auto* cams = bench.add_subcommand("soak-cameras", "the soak's cameras (commands on stdin)");
+  cams->group("");  // internal: started by `orion bench soak`
+  cams->add_option("--count", count);
+  cams->add_option("--width", width);
+  cams->add_option("--height", height);
+  cams->add_option("--fps", fps);
+  cams->callback(
+      [] { orion::cli::exit_code = orion::bench::run_soak_cameras(count, width, height, fps); });
 }
 
 }  // namespace
