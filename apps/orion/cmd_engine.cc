@@ -24,6 +24,7 @@ struct EngineCmdOptions {
   std::string host = "127.0.0.1";
   double duration_s = 0;
   bool stamp_sequence = false;
+  double stall_timeout_s = 5;  // engine-wide default; a stream's stall_timeout_s overrides it
   std::string http_address = "127.0.0.1";
   bool insecure_no_token = false;
 };
@@ -44,6 +45,7 @@ int run_engine(const EngineCmdOptions& o) {
   no.engine.http_port = o.http_port;
   no.engine.public_host = o.host;
   no.engine.stamp_sequence = o.stamp_sequence;
+  no.engine.capture.stall_timeout = orion::Duration::seconds_f(o.stall_timeout_s);
   auto node = orion::control::EngineNode::start(no);
   if (!node) {
     std::fprintf(stderr, "orion engine: %s\n",
@@ -84,6 +86,11 @@ void add_engine(CLI::App& app, CLI::App& /*bench*/) {
       ->capture_default_str();
   cmd->add_option("--duration", opts.duration_s,
                   "stop after this many seconds (0: until a signal)");
+  cmd->add_option("--stall-timeout", opts.stall_timeout_s,
+                  "seconds a connected live source may send nothing before it is 'stalled' and "
+                  "restarted (a stream's stall_timeout_s overrides it)")
+      ->check(CLI::Range(0.5, 3600.0))
+      ->capture_default_str();
   cmd->add_flag("--stamp-sequence", opts.stamp_sequence,
                 "draw each frame's sequence as a block code (testing)");
   cmd->callback([] { orion::cli::exit_code = run_engine(opts); });

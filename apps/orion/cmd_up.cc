@@ -36,6 +36,7 @@ struct UpOptions {
   std::string host = "127.0.0.1";
   double duration_s = 0;  // 0: until a signal
   bool stamp_sequence = false;
+  double stall_timeout_s = 5;  // engine-wide default; a stream's stall_timeout_s overrides it
   bool insecure_no_token = false;
   bool quiet = false;
   std::string web_root;  // "" = web/ beside the binary, when built
@@ -66,6 +67,7 @@ int run_up(const UpOptions& o) {
   lo.node.engine.http_port = o.media_port;
   lo.node.engine.public_host = o.host;
   lo.node.engine.stamp_sequence = o.stamp_sequence;
+  lo.node.engine.capture.stall_timeout = orion::Duration::seconds_f(o.stall_timeout_s);
   lo.node.token = *token;
   lo.node.http_address = "127.0.0.1";  // the API relays snapshots from it over loopback
   lo.api.address = o.http_address;
@@ -126,6 +128,11 @@ void add_up(CLI::App& app, CLI::App& /*bench*/) {
       ->check(CLI::Range(0, 65535));
   cmd->add_option("--host", opts.host, "host name printed in the output URLs")->capture_default_str();
   cmd->add_option("--duration", opts.duration_s, "stop after this many seconds (0: until a signal)");
+  cmd->add_option("--stall-timeout", opts.stall_timeout_s,
+                  "seconds a connected live source may send nothing before it is 'stalled' and "
+                  "restarted (a stream's stall_timeout_s overrides it)")
+      ->check(CLI::Range(0.5, 3600.0))
+      ->capture_default_str();
   cmd->add_flag("--stamp-sequence", opts.stamp_sequence, "draw each frame's sequence as a block code (testing)");
   cmd->add_flag("--insecure-no-token", opts.insecure_no_token,
                 "serve a non-loopback address without ORION_API_TOKEN (anyone who reaches it can "

@@ -409,8 +409,9 @@ Checked<std::string> check_stream_url(std::string_view url, const std::string& f
 // ---- streams ----------------------------------------------------------------------------------
 
 Checked<store::StreamRecord> stream_from_json(const nlohmann::json& j, const Source& src) {
-  if (Err e = check_object(j, {"name", "url", "enabled", "loop", "tls_verify"}, src, "",
-                           "a stream: name, url, enabled, loop, tls_verify")) {
+  if (Err e =
+          check_object(j, {"name", "url", "enabled", "loop", "tls_verify", "stall_timeout_s"}, src,
+                       "", "a stream: name, url, enabled, loop, tls_verify, stall_timeout_s")) {
     return *e;
   }
   store::StreamRecord r;
@@ -423,6 +424,14 @@ Checked<store::StreamRecord> stream_from_json(const nlohmann::json& j, const Sou
   if (Err e = read_bool(j, "enabled", "", src, r.enabled)) return *e;
   if (Err e = read_bool(j, "loop", "", src, r.loop)) return *e;
   if (Err e = read_bool(j, "tls_verify", "", src, r.tls_verify)) return *e;
+  double stall_s = 0;
+  if (Err e = read_number(j, "stall_timeout_s", "", src, stall_s, 0, 3600)) return *e;
+  if (stall_s != 0 && stall_s < 0.5) {
+    return bad(src, "api.invalid_field", "stall_timeout_s",
+               "must be 0 (the engine's default) or 0.5..3600 seconds (got " +
+                   shown_json(j.at("stall_timeout_s")) + ")");
+  }
+  r.stall_timeout_ms = static_cast<int64_t>(stall_s * 1000.0 + 0.5);
   return r;
 }
 
@@ -432,6 +441,7 @@ nlohmann::json to_json(const store::StreamRecord& r) {
               {"enabled", r.enabled},
               {"loop", r.loop},
               {"tls_verify", r.tls_verify},
+              {"stall_timeout_s", static_cast<double>(r.stall_timeout_ms) / 1000.0},
               {"version", r.version},
               {"updated_at", r.updated_at}};
 }

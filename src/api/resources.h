@@ -5,7 +5,8 @@
 //
 // JSON fields (POST body; GET answers add `version`, `updated_at` and the read-only status
 // fields of api/service.h):
-//   stream    name*, url*, enabled (true), loop (false), tls_verify (true)
+//   stream    name*, url*, enabled (true), loop (false), tls_verify (true), stall_timeout_s
+//             (0 = the engine's default, else 0.5..3600: connected but silent this long → stalled)
 //   model     name*, kind* (yolov8 | yolox | hog | fake), path (required for yolov8/yolox, not
 //             taken for hog/fake), input_width, input_height (0 = the model's own, else
 //             32..4096), class_names (list of strings; empty = the model's own / COCO),

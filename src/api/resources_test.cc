@@ -151,6 +151,22 @@ TEST(Streams, ErrorsNameTheirFieldAndNeverShowThePassword) {
   EXPECT_EQ(r.error().message.find("topsecret"), std::string::npos) << r.error().message;
 }
 
+TEST(Streams, StallTimeoutIsZeroForTheEngineDefaultOrHalfASecondToAnHour) {
+  auto d = stream_from_json(j(R"({"name":"a","url":"rtsp://h/s"})"));
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->stall_timeout_ms, 0);
+  auto r = stream_from_json(j(R"({"name":"a","url":"rtsp://h/s","stall_timeout_s":2.5})"));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->stall_timeout_ms, 2500);
+  EXPECT_EQ(to_json(*r)["stall_timeout_s"], 2.5);
+  expect_refused(stream_from_json(j(R"({"name":"a","url":"a.mp4","stall_timeout_s":"5"})")),
+                 "api.wrong_type", "stall_timeout_s");
+  expect_refused(stream_from_json(j(R"({"name":"a","url":"a.mp4","stall_timeout_s":0.1})")),
+                 "api.invalid_field", "stall_timeout_s", "0.5..3600");
+  expect_refused(stream_from_json(j(R"({"name":"a","url":"a.mp4","stall_timeout_s":4000})")),
+                 "api.invalid_field", "stall_timeout_s");
+}
+
 TEST(Streams, AnswerRedactsTheUrl) {
   store::StreamRecord r;
   r.name = "cam";

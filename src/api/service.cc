@@ -444,6 +444,16 @@ json counts(const std::map<std::string, uint64_t>& m) {
 
 }  // namespace
 
+namespace {
+
+// A status row's latency figures (JSON text written by the engine); null if unreadable.
+json latency_of(const std::string& text) {
+  json j = json::parse(text, nullptr, false);
+  return j.is_discarded() ? json(nullptr) : j;
+}
+
+}  // namespace
+
 Reply ApiService::stats() {
   auto streams = store_.list_stream_status();
   if (!streams) return error_reply(store_unavailable(streams.error()));
@@ -466,6 +476,7 @@ Reply ApiService::stats() {
                       {"frames_out", s.frames_out},
                       {"reconnects", s.reconnects},
                       {"output_url", null_or(s.output_url)},
+                      {"latency", latency_of(s.latency)},
                       {"updated_at", s.updated_at},
                       {"age_s", age_since(s.updated_at, now)}});
   }
@@ -489,6 +500,7 @@ Reply ApiService::stats() {
         {"restart_reasons", counts(p.restart_reasons)},
         {"violations", counts(p.violations)},
         {"last_result_age_s", p.last_result_age_s < 0 ? json(nullptr) : json(p.last_result_age_s)},
+        {"latency", latency_of(p.latency)},
         {"updated_at", p.updated_at},
         {"age_s", age_since(p.updated_at, now)}});
   }

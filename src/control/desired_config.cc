@@ -48,6 +48,7 @@ DesiredConfig to_engine_config(const std::vector<store::StreamRecord>& streams,
     s.loop = r.loop;
     s.enabled = r.enabled;
     s.tls_verify = r.tls_verify;
+    s.stall_timeout = Duration::millis(r.stall_timeout_ms);
     out.config.streams.push_back(std::move(s));
   }
   for (const auto& r : models) {

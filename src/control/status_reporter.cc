@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <nlohmann/json.hpp>
+
 #include "core/thread.h"
 
 namespace orion::control {
@@ -94,6 +96,17 @@ store::PipelineStatusRecord StatusReporter::pipeline_row(const engine::PipelineS
   return s;
 }
 
+namespace {
+
+nlohmann::json figures(const engine::LatencyHistogram& h) {
+  return {{"count", h.count()},
+          {"p50_s", h.quantile(0.50).as_seconds()},
+          {"p99_s", h.quantile(0.99).as_seconds()},
+          {"max_s", h.max().as_seconds()}};
+}
+
+}  // namespace
+
 void StatusReporter::report_now() {
   MutexLock lock(mu_);
   const Timestamp now = clock_.now();
@@ -113,10 +126,20 @@ void StatusReporter::report_now() {
   check(store_.heartbeat_engine(options_.identity));
   std::map<std::string, uint64_t> frames;
   std::map<std::string, double> measured;
+  const auto stream_latency = engine_.latency().streams();
+  const auto pipeline_latency = engine_.latency().pipelines();
   for (const auto& r : engine_.report()) {
     auto it = frames_.find(r.capture.name);
-    const store::StreamStatusRecord row =
+    store::StreamStatusRecord row =
         stream_row(r, id, it == frames_.end() ? r.capture.frames : it->second, elapsed);
+    if (auto l = stream_latency.find(r.capture.name); l != stream_latency.end()) {
+      row.latency =
+          nlohmann::json{{"output_latency", figures(l->second.output_latency)},
+                         {"decode_to_publish", figures(l->second.decode_to_publish)},
+                         {"publish_to_composite", figures(l->second.publish_to_composite)},
+                         {"composite_to_encoder", figures(l->second.composite_to_encoder)}}
+              .dump();
+    }
     check(store_.put_stream_status(row));
     frames[r.capture.name] = r.capture.frames;
     measured[r.capture.name] = row.fps_in;
@@ -135,7 +158,17 @@ void StatusReporter::report_now() {
   }
   std::set<std::string> pipelines;
   for (const auto& p : engine_.pipelines()) {
-    check(store_.put_pipeline_status(pipeline_row(p, id)));
+    store::PipelineStatusRecord row = pipeline_row(p, id);
+    if (auto l = pipeline_latency.find(p.name); l != pipeline_latency.end()) {
+      row.latency =
+          nlohmann::json{{"frame_age_at_inference", figures(l->second.frame_age_at_inference)},
+                         {"inference", figures(l->second.inference)},
+                         {"result_latency", figures(l->second.result_latency)},
+                         {"result_age_drawn", figures(l->second.result_age_drawn)},
+                         {"clamped", l->second.clamped}}
+              .dump();
+    }
+    check(store_.put_pipeline_status(row));
     pipelines.insert(p.name);
   }
   std::set<std::string> gone_pipelines = std::move(unwritten_gone_pipelines_);

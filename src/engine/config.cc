@@ -15,9 +15,11 @@ namespace orion::engine {
 namespace {
 
 constexpr std::array<const char*, 3> kTopLevelKeys = {"streams", "models", "pipelines"};
-constexpr std::array<const char*, 5> kStreamKeys = {"name", "url", "loop", "enabled", "tls_verify"};
-constexpr std::array<const char*, 7> kModelKeys = {"name", "kind", "path", "input_width", "input_height",
-                                                   "class_names", "threads"};
+constexpr std::array<const char*, 6> kStreamKeys = {"name",    "url",        "loop",
+                                                    "enabled", "tls_verify", "stall_timeout_s"};
+constexpr std::array<const char*, 8> kModelKeys = {"name",        "kind",         "path",
+                                                   "input_width", "input_height", "class_names",
+                                                   "threads",     "fake_delay_ms"};
 constexpr std::array<const char*, 9> kPipelineKeys = {
     "name", "stream", "model", "sla", "min_score", "classes", "enabled", "motion_gate", "worker"};
 constexpr std::array<const char*, 5> kMotionGateKeys = {"enabled", "min_motion", "analysis_width", "history",
@@ -106,6 +108,20 @@ Result<std::vector<StreamConfig>> parse_streams(const YAML::Node& node, const st
       if (!b) return b.error();
       sc.tls_verify = *b;
     }
+    if (s["stall_timeout_s"]) {
+      double v = 0;
+      try {
+        v = s["stall_timeout_s"].as<double>();
+      } catch (const YAML::Exception&) {
+        return invalid(source, where + ".stall_timeout_s",
+                       "must be a number of seconds (got '" + s["stall_timeout_s"].Scalar() + "')");
+      }
+      if (!(v == 0 || (v >= 0.5 && v <= 3600)))
+        return invalid(source, where + ".stall_timeout_s",
+                       "must be 0 (the engine's default) or 0.5..3600 seconds (got " +
+                           s["stall_timeout_s"].Scalar() + ")");
+      sc.stall_timeout = Duration::seconds_f(v);
+    }
     out.push_back(std::move(sc));
   }
   return out;
@@ -161,12 +177,17 @@ Result<std::vector<ModelConfig>> parse_models(const YAML::Node& node, const std:
       mc.class_names = resolve(*cn, base_dir);
     }
     for (auto [key, dst, hi] : {std::tuple{"input_width", &mc.input_width, 8192},
-                                std::tuple{"input_height", &mc.input_height, 8192}, std::tuple{"threads", &mc.threads, 256}}) {
+                                std::tuple{"input_height", &mc.input_height, 8192},
+                                std::tuple{"threads", &mc.threads, 256},
+                                std::tuple{"fake_delay_ms", &mc.fake_delay_ms, 600000}}) {
       if (!m[key]) continue;
       auto v = read_int(m[key], source, where + "." + key, 0, hi);
       if (!v) return v.error();
       *dst = *v;
     }
+    if (mc.fake_delay_ms > 0 && mc.kind != "fake")
+      return invalid(source, where + ".fake_delay_ms",
+                     "only for kind 'fake' (got kind '" + mc.kind + "')");
     out.push_back(std::move(mc));
   }
   return out;

@@ -17,14 +17,17 @@
 // path), `url` (required; rtsp://, rtsps://, file://, v4l2://, test:// or a path), `loop`
 // (bool, files only, default false), `enabled` (bool, default true), `tls_verify` (bool,
 // rtsps:// only, default true: the camera's certificate must be trusted; false accepts a
-// self-signed one, still encrypted but unauthenticated). A relative path is
+// self-signed one, still encrypted but unauthenticated), `stall_timeout_s` (number of seconds,
+// 0 or 0.5..3600, default 0 = the engine's default: a live source that stays connected but
+// sends no frame for this long is `stalled` and restarted). A relative path is
 // resolved against the config file's own folder. Unknown keys are errors (a typo must not be
 // silently ignored); errors name the file, the field and what was wrong.
 //
 // Models: `name` (required, unique), `kind` (required: a detector kind such as yolov8, yolox,
 // hog; checked against the registry when the engine is created), `path` (model file, resolved
 // like stream paths; required for kinds that need a file), `input_width`/`input_height`
-// (0 = from the model), `class_names` (file, one name per line), `threads`.
+// (0 = from the model), `class_names` (file, one name per line), `threads`, `fake_delay_ms`
+// (kind fake only: milliseconds each detection takes, 0..600000; a worker slow on purpose).
 // Pipelines (one worker process each): `name` (required, unique), `stream` and `model`
 // (required, must name a stream / model above), `sla` (critical | best_effort, default
 // best_effort), `min_score` (0..1, default 0.25), `classes` (list of class names or ids to
@@ -60,6 +63,9 @@ struct StreamConfig {
   bool loop = false;
   bool enabled = true;
   bool tls_verify = true;  // rtsps: validate the camera's certificate (media::CaptureOptions)
+  // Live source connected but silent this long → `stalled`, restarted. zero: the engine's
+  // default (EngineOptions::capture.stall_timeout, `orion up --stall-timeout`).
+  Duration stall_timeout = Duration::zero();
 };
 
 struct ModelConfig {
@@ -72,6 +78,7 @@ struct ModelConfig {
   std::vector<std::string>
       class_names_inline;  // the names themselves (database); win over the file
   int threads = 0;
+  int fake_delay_ms = 0;  // kind "fake" only: each detect() takes this long (overload tests)
 };
 
 struct PipelineConfig {

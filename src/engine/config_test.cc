@@ -76,6 +76,20 @@ TEST(Config, TlsVerifyDefaultsToTrueAndCanBeTurnedOff) {
   expect_error("streams:\n  - {name: a, url: x, tls_verify: maybe}\n", "streams[0].tls_verify: must be true or false");
 }
 
+TEST(Config, StallTimeoutIsPerStreamInSecondsZeroMeaningTheEngineDefault) {
+  auto c = parse_config(
+      "streams:\n  - {name: a, url: \"rtsp://cam/a\", stall_timeout_s: 2.5}\n"
+      "  - {name: b, url: \"rtsp://cam/b\"}\n",
+      "/x", "orion.yaml");
+  ASSERT_TRUE(c.ok()) << c.error().to_string();
+  EXPECT_EQ(c->streams[0].stall_timeout, Duration::millis(2500));
+  EXPECT_EQ(c->streams[1].stall_timeout, Duration::zero());
+  expect_error("streams:\n  - {name: a, url: x, stall_timeout_s: soon}\n",
+               "streams[0].stall_timeout_s: must be a number of seconds");
+  expect_error("streams:\n  - {name: a, url: x, stall_timeout_s: 0.1}\n",
+               "streams[0].stall_timeout_s: must be 0 (the engine's default) or 0.5..3600");
+}
+
 TEST(Config, ModelsAndPipelinesParseWithResolvedPaths) {
   auto c = parse_config(
       "streams:\n  - {name: lobby, url: v.mp4}\n"

@@ -118,6 +118,7 @@ Result<PipelineSpec> build_spec(const PipelineConfig& pc, const Config& config) 
   spec.model.class_names_path = mc->class_names;
   spec.model.class_names = mc->class_names_inline;
   spec.model.threads = mc->threads;
+  spec.model.fake_delay_ms = mc->fake_delay_ms;
   spec.model.classes = pc.classes;
   spec.min_score = pc.min_score;
   spec.iou = pc.iou;
@@ -134,7 +135,8 @@ Result<PipelineSpec> build_spec(const PipelineConfig& pc, const Config& config) 
 }
 
 bool same_source(const StreamConfig& a, const StreamConfig& b) {
-  return a.url == b.url && a.loop == b.loop && a.tls_verify == b.tls_verify;
+  return a.url == b.url && a.loop == b.loop && a.tls_verify == b.tls_verify &&
+         a.stall_timeout == b.stall_timeout;
 }
 
 }  // namespace
@@ -150,6 +152,15 @@ struct Engine::Impl {
   Mutex apply_mu;  // serialises start/apply/stop; held across their slow work
   bool started GUARDED_BY(apply_mu) = false;
   bool stopped GUARDED_BY(apply_mu) = false;
+
+  LatencyBook latency;
+  // Streams by id, for the supervisor thread's vouch() (a leaf: nothing is called under it).
+  struct ById {
+    std::string name;
+    std::shared_ptr<Stream> stream;
+  };
+  mutable Mutex ids_mu;
+  std::map<StreamId, ById> by_id GUARDED_BY(ids_mu);
 
   mutable Mutex mu ACQUIRED_AFTER(apply_mu);  // the maps; held only to read or swap entries
   std::map<std::string, std::shared_ptr<Stream>> streams GUARDED_BY(mu);
@@ -170,6 +181,30 @@ struct Engine::Impl {
     return r;
   }
 
+  // A result from a worker (supervisor thread): the frame's capture time becomes the engine's
+  // own when its timeline still knows the frame (else the claim, bounded by now), and its
+  // latencies are recorded.
+  void vouch(DetectionResult& r) {
+    const Timestamp back = SteadyClock::instance().now();
+    ById s;
+    {
+      MutexLock lock(ids_mu);
+      auto it = by_id.find(r.frame.stream);
+      if (it != by_id.end()) s = it->second;
+    }
+    Timestamp published;
+    std::optional<Timestamp> decoded;
+    if (s.stream) {
+      decoded = s.stream->timeline.decoded(r.frame.sequence);
+      published = s.stream->timeline.published(r.frame.sequence).value_or(Timestamp{});
+    }
+    r.frame.capture_time = decoded ? *decoded : std::min(r.frame.capture_time, back);
+    if (!s.stream) return;  // its stream is going: nothing to record it for
+    if (published.is_set() && published > back) published = back;
+    latency.result(r.pipeline, s.name, r.frame.capture_time, published, back, r.done_time,
+                   r.inference_time);
+  }
+
   Result<std::shared_ptr<Stream>> start_stream(const StreamConfig& sc);
   void stop_stream(Stream& s);
   void replace_capture(Stream& s, const StreamConfig& sc);
@@ -180,6 +215,7 @@ std::shared_ptr<media::Capture> Engine::Impl::make_capture(Stream& s, const Stre
   media::CaptureOptions co = options.capture;
   co.loop = sc.loop;
   co.tls_verify = sc.tls_verify;
+  if (sc.stall_timeout > Duration::zero()) co.stall_timeout = sc.stall_timeout;
   auto cap = media::Capture::create(sc.name, s.id, sc.url, co, *s.shm, *s.supplier, &s.timeline);
   MutexLock lock(s.capture_mu);
   if (!cap) {
@@ -227,6 +263,16 @@ Result<std::shared_ptr<Stream>> Engine::Impl::start_stream(const StreamConfig& s
     return std::string(media::to_string(st.state)) +
            (st.last_error.empty() ? "" : ": " + st.last_error);
   };
+  co.on_frame = [this, name = sc.name](const media::FrameLatency& l,
+                                       const std::vector<DetectionResult>& drawn) {
+    latency.frame_output(name, l.decoded, l.published, l.composited, l.handed);
+    for (const auto& r : drawn)
+      latency.result_drawn(r.pipeline, l.composited - r.frame.capture_time);
+  };
+  {
+    MutexLock lock(ids_mu);
+    by_id[s->id] = ById{sc.name, s};
+  }
   s->compositor =
       std::make_unique<media::Compositor>(*s->supplier, results, *s->output, &s->timeline, co);
   s->compositor->start();
@@ -243,6 +289,11 @@ void Engine::Impl::stop_stream(Stream& s) {
   if (s.bridge) s.bridge->stop();
   if (auto st = server->remove_output(s.config.name); !st)
     spdlog::warn("stream '{}': {}", s.config.name, st.error().to_string());
+  {
+    MutexLock lock(ids_mu);
+    by_id.erase(s.id);
+  }
+  latency.forget_stream(s.config.name);
 }
 
 void Engine::Impl::replace_capture(Stream& s, const StreamConfig& sc) {
@@ -291,6 +342,7 @@ Status Engine::start() {
     if (!server) return server.error();
     m.server = std::move(server.value());
     SupervisorOptions so = m.options.supervisor;
+    so.vouch = [&m](DetectionResult& r) { m.vouch(r); };
     so.worker_executable = m.options.worker_executable;
     if (so.worker_executable.empty()) {
       std::error_code ec;
@@ -355,6 +407,7 @@ ApplyReport Engine::apply(const Config& desired) {
         report.errors.push_back(st.error().to_string());
     }
     m.results.clear_pipeline(name);
+    m.latency.forget_pipeline(name);
     MutexLock lock(m.mu);
     m.pipelines.erase(name);
     if (it == want_pipes.end()) ++report.pipelines_removed;
@@ -505,6 +558,8 @@ FrameSupplier* Engine::supplier(const std::string& stream) {
 }
 
 ResultStore& Engine::results() { return impl_->results; }
+
+const LatencyBook& Engine::latency() const { return impl_->latency; }
 
 std::vector<PipelineStats> Engine::pipelines() const {
   std::map<std::string, WantedPipeline> wanted;

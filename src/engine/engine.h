@@ -41,6 +41,7 @@
 #include "core/result.h"
 #include "core/result_store.h"
 #include "engine/config.h"
+#include "engine/latency_book.h"
 #include "engine/supervisor.h"
 #include "media/capture.h"
 #include "media/compositor.h"
@@ -116,6 +117,9 @@ class Engine {
   std::vector<StreamReport> report() const;
   std::optional<StreamReport> report(const std::string& stream) const;
   std::vector<media::FrameLatency> latencies(const std::string& stream) const;
+  // Per-frame latency histograms per stream and per pipeline (engine/latency_book.h): every
+  // frame handed to an encoder, every result accepted from a worker.
+  const LatencyBook& latency() const;
   // The newest annotated picture of the stream's output (media::Compositor::last_picture);
   // nullopt for a stream not running here or with no picture yet.
   std::optional<media::SnapshotPicture> snapshot(const std::string& stream) const;

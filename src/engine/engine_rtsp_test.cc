@@ -230,6 +230,55 @@ TEST(EngineRtsp, SourceKilledFor5sReconnectsWhileTheOtherStreamKeepsItsRate) {
   e.stop();
 }
 
+// A stream's own stall_timeout wins over the engine's: the engine waits 60 s, this stream 1 s.
+// Connected but silent, it reads `stalled` (in the state the API serves) while it is restarted,
+// its output sends the signal-lost card naming the state, and it is live again once packets
+// flow.
+TEST(EngineRtsp, PerStreamStallTimeoutMarksTheStreamStalledAndRestartsIt) {
+  Watchdog dog(Duration::seconds(60), "per-stream stall");
+  auto src = RtspSourceFixture::serve_pattern(320, 240, 10);
+  ASSERT_TRUE(src.ok());
+  Config cfg;
+  StreamConfig sc{"cam", (*src)->url(), false, true};
+  sc.stall_timeout = Duration::seconds(1);
+  cfg.streams.push_back(sc);
+  EngineOptions o = test_options();
+  o.capture.stall_timeout = Duration::seconds(60);
+  auto engine = Engine::create(cfg, o);
+  ASSERT_TRUE(engine.ok());
+  Engine& e = **engine;
+  ASSERT_TRUE(e.start().ok());
+  ASSERT_TRUE(
+      wait_until([&] { return e.report("cam")->compositor.frames > 5; }, Duration::seconds(15)));
+  const uint64_t attempts_before = e.report("cam")->capture.attempts;
+  (*src)->set_frozen(true);
+  ASSERT_TRUE(wait_until([&] { return e.report("cam")->capture.state == StreamState::kStalled; },
+                         Duration::seconds(10)))
+      << media::to_string(e.report("cam")->capture.state) << " "
+      << e.report("cam")->capture.last_error;
+  EXPECT_EQ(media::to_string(StreamState::kStalled), "stalled");
+  EXPECT_NE(e.report("cam")->capture.last_error.find("media.stalled"), std::string::npos);
+  EXPECT_NE(e.report("cam")->capture.last_error.find("no frame for 1.00 s"), std::string::npos)
+      << e.report("cam")->capture.last_error;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto r = *e.report("cam");
+        return r.compositor.signal_lost && r.compositor.signal_lost_frames > 3;
+      },
+      Duration::seconds(10)));
+  (*src)->set_frozen(false);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto r = *e.report("cam");
+        return r.capture.state == StreamState::kLive && !r.compositor.signal_lost;
+      },
+      Duration::seconds(20)))
+      << e.report("cam")->capture.last_error;
+  EXPECT_GT(e.report("cam")->capture.attempts, attempts_before);  // it was restarted
+  EXPECT_EQ(e.report("cam")->compositor.repeated, 0u);
+  e.stop();
+}
+
 TEST(EngineRtsp, StalledSourceIsDetectedShownAsSignalLostAndRecovers) {
   Watchdog dog(Duration::seconds(60), "stall");
   auto src = RtspSourceFixture::serve_pattern(320, 240, 10);

@@ -129,6 +129,7 @@ void PipelineRunner::read_results(PipelineRuntime& p, Instance& i, int budget) c
       ++p.acc.bad_results;
       continue;
     }
+    if (o_.vouch) o_.vouch(*r);
     p.acc.last_result_latency = r->done_time - r->frame.capture_time;
     if (o_.on_result) o_.on_result(*r);
     results_.put(std::move(*r));

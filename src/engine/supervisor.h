@@ -99,6 +99,10 @@ struct SupervisorOptions {
   // Every result accepted from a worker (validated, clamped, capped), before it goes into the
   // ResultStore. Called on the supervisor's thread: it must not block (the event writer queues).
   std::function<void(const DetectionResult&)> on_result;
+  // Called first on every accepted result, on the supervisor's thread, before on_result: the
+  // engine replaces the worker's claims it can check with its own facts (the frame's capture
+  // time) and records the result's latencies (engine/latency_book.h). Must not block.
+  std::function<void(DetectionResult&)> vouch;
 };
 
 enum class PipelineState { kStarting, kRunning, kBackoff, kFailed, kStopped };

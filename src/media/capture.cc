@@ -33,6 +33,8 @@ std::string_view to_string(StreamState state) {
     case StreamState::kRetrying: return "retrying";
     case StreamState::kEnded: return "ended";
     case StreamState::kFailed: return "failed";
+    case StreamState::kStalled:
+      return "stalled";
   }
   return "unknown";
 }
@@ -240,6 +242,9 @@ struct Capture::Impl {
   bool rebase = true;  // next frame starts a new timeline segment (new attempt, loop)
   Duration pts_offset;
   bool use_udp = false;
+  // Capture thread only: the last live attempt ended in a stall and no frame came since; the
+  // states connecting/retrying then read `stalled` (StreamState::kStalled).
+  bool stalled = false;
 
   // f(StreamStatus&) runs holding status_mu (a lambda that also sets retry_at says
   // REQUIRES(status_mu)).
@@ -430,11 +435,12 @@ void Capture::Impl::handle_sample(GstSample* sample, bool& delivered) {
   ident.capture_time = capture_time;
   f.set_identity(ident);
   // Recorded before publish() (which is O(1)) so a subscriber never looks it up too early.
-  if (timeline) timeline->record_published(ident.sequence, clock.now());
+  if (timeline) timeline->record_published(ident.sequence, clock.now(), ident.capture_time);
   supplier.publish(freeze(std::move(*frame)));
   const double fps = info.fps_n > 0 ? static_cast<double>(info.fps_n) / info.fps_d : 0.0;
   const bool first = !delivered;
   delivered = true;
+  stalled = false;
   update([&](StreamStatus& s) {
     ++s.frames;
     s.last_sequence = ident.sequence;
@@ -592,8 +598,8 @@ void Capture::Impl::run() {
 void Capture::Impl::run_loop() {
   Backoff backoff(BackoffPolicy{opt.backoff_initial, opt.backoff_max, opt.backoff_factor});
   while (!stopping.load()) {
-    update([](StreamStatus& s) {
-      s.state = StreamState::kConnecting;
+    update([this](StreamStatus& s) {
+      s.state = stalled ? StreamState::kStalled : StreamState::kConnecting;
       ++s.attempts;
     });
     AttemptResult r = run_attempt();
@@ -607,6 +613,7 @@ void Capture::Impl::run_loop() {
       wait_until(Clock::kNever);  // until stop()
       break;
     }
+    if (r.error.code == "media.stalled") stalled = true;
     if (r.delivered) {
       backoff.reset();  // a camera that delivered: the next failure waits `initial` again
     } else if (spec.kind == SourceKind::kRtsp && !spec.tls) {
@@ -617,7 +624,7 @@ void Capture::Impl::run_loop() {
     spdlog::warn("{} (code {}); retrying in {:.1f} s", r.error.message, r.error.code,
                  delay.as_seconds());
     update([&](StreamStatus& s) REQUIRES(status_mu) {
-      s.state = StreamState::kRetrying;
+      s.state = stalled ? StreamState::kStalled : StreamState::kRetrying;
       s.last_error = r.error.to_string();
       s.backoff = delay;
       s.retry_in = delay;
@@ -661,7 +668,7 @@ void Capture::stop() {
 StreamStatus Capture::status() const {
   MutexLock lock(impl_->status_mu);
   StreamStatus s = impl_->status;
-  if (s.state == StreamState::kRetrying) {
+  if (s.state == StreamState::kRetrying || s.state == StreamState::kStalled) {
     s.retry_in = std::max(Duration::zero(), impl_->retry_at - impl_->clock.now());
   }
   return s;

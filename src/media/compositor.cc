@@ -94,10 +94,11 @@ struct Compositor::Impl {
     }
     const double fps = measure_fps(id.capture_time);
     if (recent.size() >= 2) interval = (recent.back() - recent.front()) / static_cast<int64_t>(recent.size() - 1);
+    std::vector<DetectionResult> drawn;
     if (options.draw) {
       OverlayText text{options.stream_name, format_wall_time(id.capture_time), fps, id.sequence};
-      draw_overlay(picture->mutable_data(), width, height, static_cast<int>(row), text,
-                   store.latest(options.stream_id));
+      drawn = store.latest(options.stream_id);
+      draw_overlay(picture->mutable_data(), width, height, static_cast<int>(row), text, drawn);
     }
     if (options.stamp_sequence)
       stamp_sequence(picture->mutable_data(), width, height, static_cast<int>(row), id.sequence);
@@ -110,6 +111,14 @@ struct Compositor::Impl {
       replaced = SnapshotPicture{shown, composited};
     }
     const size_t buffers = pictures.stats().allocated;
+    FrameLatency l;
+    l.sequence = id.sequence;
+    l.decoded = id.capture_time;
+    if (timeline) l.published = timeline->published(id.sequence).value_or(Timestamp{});
+    l.taken = taken;
+    l.composited = composited;
+    if (handed) l.handed = *handed;
+    if (handed && options.on_frame) options.on_frame(l, drawn);
     MutexLock lock(mu);
     stats.signal_lost = false;
     stats.fps = fps;
@@ -122,13 +131,6 @@ struct Compositor::Impl {
     std::swap(last, replaced);
     ++stats.frames;
     if (options.latency_capacity > 0) {
-      FrameLatency l;
-      l.sequence = id.sequence;
-      l.decoded = id.capture_time;
-      if (timeline) l.published = timeline->published(id.sequence).value_or(Timestamp{});
-      l.taken = taken;
-      l.composited = composited;
-      l.handed = *handed;
       latencies.push_back(l);
       while (latencies.size() > options.latency_capacity) latencies.pop_front();
     }

@@ -50,6 +50,15 @@ namespace orion::media {
 
 class FrameTimeline;
 
+struct FrameLatency {
+  uint64_t sequence = 0;
+  Timestamp decoded;     // identity().capture_time
+  Timestamp published;   // unset when the timeline no longer knew the frame
+  Timestamp taken;       // next_frame() returned it
+  Timestamp composited;  // overlay drawn
+  Timestamp handed;      // the encoder accepted it
+};
+
 struct CompositorOptions {
   std::string stream_name;
   StreamId stream_id = 0;
@@ -58,19 +67,14 @@ struct CompositorOptions {
   bool draw = true;              // draw the overlay (off: pass pictures through, for baselines)
   size_t latency_capacity = 0;   // per-frame latency records kept (0: none)
   std::function<std::string()> status_text;  // cause shown on signal-lost pictures
+  // Every camera frame the encoder accepted: its hop times and the results drawn on it (the
+  // engine's latency histograms, engine/latency_book.h). Called on the compositor thread
+  // without its lock; must not block.
+  std::function<void(const FrameLatency&, const std::vector<DetectionResult>& drawn)> on_frame;
   // Time of the compositor: when a frame was taken, signal lost, signal-lost pacing and pts.
   // It waits for frames with the supplier's next_frame(timeout), measured on the supplier's
   // clock: give both the same clock (with a FakeClock, advancing it releases that wait).
   const Clock* clock = nullptr;  // nullptr: SteadyClock::instance()
-};
-
-struct FrameLatency {
-  uint64_t sequence = 0;
-  Timestamp decoded;     // identity().capture_time
-  Timestamp published;   // unset when the timeline no longer knew the frame
-  Timestamp taken;       // next_frame() returned it
-  Timestamp composited;  // overlay drawn
-  Timestamp handed;      // the encoder accepted it
 };
 
 struct CompositorStats {

@@ -19,6 +19,8 @@ enum class StreamState : uint8_t {
   kRetrying = 3,    // the last attempt failed; waiting for the backoff to expire
   kEnded = 4,       // a file without `loop` reached its end (not restarted)
   kFailed = 5,      // cannot ever work (bad url); never retried
+  kStalled = 6,     // was live, then silent for stall_timeout with the connection up (or the
+                    // reconnect after that got no frame yet): restarting, until a frame comes
 };
 std::string_view to_string(StreamState state);
 

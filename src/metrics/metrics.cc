@@ -16,6 +16,7 @@
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
 #include "prometheus/labels.h"
 #include "prometheus/metric_family.h"
 #include "prometheus/registry.h"
@@ -102,6 +103,11 @@ class Document {
     order_.push_back(name);
     return prometheus::BuildGauge().Name(name).Help(help).Register(registry_);
   }
+  prometheus::Family<prometheus::Histogram>& histogram(const std::string& name,
+                                                       const std::string& help) {
+    order_.push_back(name);
+    return prometheus::BuildHistogram().Name(name).Help(help).Register(registry_);
+  }
 
   std::string text() const {
     std::vector<prometheus::MetricFamily> families = registry_.Collect();
@@ -134,6 +140,34 @@ Labels with(Labels labels, const char* name, const std::string& value) {
 
 double as_value(uint64_t count) { return static_cast<double>(count); }
 
+// One series of a latency histogram: the exact per-bucket counts and sum, as counted.
+void add_histogram(prometheus::Family<prometheus::Histogram>& family, const Labels& labels,
+                   const HistogramSample& h) {
+  if (h.counts.size() != h.bounds.size() + 1) return;  // malformed sample: left out
+  std::vector<double> increments(h.counts.begin(), h.counts.end());
+  family.Add(labels, prometheus::Histogram::BucketBoundaries(h.bounds.begin(), h.bounds.end()))
+      .ObserveMultiple(increments, h.sum);
+}
+
+const char* hop_help(const std::string& hop) {
+  if (hop == "output_latency")
+    return "Engine-added output latency per frame: decoded to handed to the encoder.";
+  if (hop == "decode_to_publish")
+    return "Per frame: decoded to published into the stream's supplier.";
+  if (hop == "publish_to_composite") return "Per frame: published to overlay drawn.";
+  if (hop == "composite_to_encoder") return "Per frame: overlay drawn to accepted by the encoder.";
+  if (hop == "frame_age_at_inference")
+    return "Per result: frame decoded to inference start (the worker's claim, bounded by the "
+           "engine).";
+  if (hop == "inference")
+    return "Per result: inference time (the worker's claim, bounded by the engine).";
+  if (hop == "result_latency")
+    return "Per result: frame decoded to result back at the engine (engine-measured).";
+  if (hop == "result_age_drawn")
+    return "Per picture and drawn result: the result's frame decoded to the picture composited.";
+  return "Latency.";
+}
+
 std::string state_or_unknown(const std::string& state) { return state.empty() ? "unknown" : state; }
 
 void render_streams(Document& doc, const std::vector<StreamSample>& streams, size_t& duplicates) {
@@ -164,6 +198,21 @@ void render_streams(Document& doc, const std::vector<StreamSample>& streams, siz
     fps_out.Add(labels).Set(s.fps_out);
     reconnects.Add(labels).Increment(as_value(s.reconnects));
     state.Add(with(labels, "state", state_or_unknown(s.state))).Set(1);
+  }
+  for (const char* hop : kStreamHops) {
+    bool any = false;
+    for (const StreamSample& s : streams) any = any || s.latency.count(hop);
+    if (!any) continue;
+    auto& family = doc.histogram(std::string("orion_stream_") + hop + "_seconds", hop_help(hop));
+    std::set<Labels> done;
+    for (const StreamSample& s : streams) {
+      auto it = s.latency.find(hop);
+      if (it == s.latency.end()) continue;
+      Labels labels;
+      put_label(labels, "stream", s.stream);
+      put_label(labels, "engine", s.engine);
+      if (done.insert(labels).second) add_histogram(family, labels, it->second);
+    }
   }
 }
 
@@ -217,6 +266,39 @@ void render_pipelines(Document& doc, const std::vector<PipelineSample>& pipeline
     if (p.last_result_age_s >= 0) age.Add(labels).Set(p.last_result_age_s);  // false for NaN
     state.Add(with(labels, "state", state_or_unknown(p.state))).Set(1);
     if (p.motion_skipped) motion_skipped.Add(labels).Increment(as_value(*p.motion_skipped));
+  }
+  bool any_clamped = false;
+  for (const PipelineSample& p : pipelines)
+    any_clamped = any_clamped || p.latency_clamped.has_value();
+  if (any_clamped) {
+    auto& clamped = doc.counter(
+        "orion_pipeline_latency_clamped_total",
+        "Results whose worker-claimed times fell outside the engine's bounds (clamped).");
+    std::set<Labels> done;
+    for (const PipelineSample& p : pipelines) {
+      if (!p.latency_clamped) continue;
+      Labels labels;
+      put_label(labels, "pipeline", p.pipeline);
+      put_label(labels, "stream", p.stream);
+      put_label(labels, "engine", p.engine);
+      if (done.insert(labels).second) clamped.Add(labels).Increment(as_value(*p.latency_clamped));
+    }
+  }
+  for (const char* hop : kPipelineHops) {
+    bool any = false;
+    for (const PipelineSample& p : pipelines) any = any || p.latency.count(hop);
+    if (!any) continue;
+    auto& family = doc.histogram(std::string("orion_pipeline_") + hop + "_seconds", hop_help(hop));
+    std::set<Labels> done;
+    for (const PipelineSample& p : pipelines) {
+      auto it = p.latency.find(hop);
+      if (it == p.latency.end()) continue;
+      Labels labels;
+      put_label(labels, "pipeline", p.pipeline);
+      put_label(labels, "stream", p.stream);
+      put_label(labels, "engine", p.engine);
+      if (done.insert(labels).second) add_histogram(family, labels, it->second);
+    }
   }
 }
 

@@ -52,6 +52,20 @@
 
 namespace orion::metrics {
 
+// A latency histogram the engine counted (engine/latency_book.h): every frame, none sampled.
+// Rendered as a Prometheus histogram orion_<stream|pipeline>_<hop>_seconds.
+struct HistogramSample {
+  std::vector<double> bounds;    // bucket upper bounds, seconds, increasing (+Inf implied)
+  std::vector<uint64_t> counts;  // per bucket, NOT cumulative: bounds.size() + 1 entries
+  double sum = 0;                // seconds
+};
+
+// The hops a StreamSample / PipelineSample may carry, in the order they are rendered.
+inline constexpr const char* kStreamHops[] = {"output_latency", "decode_to_publish",
+                                              "publish_to_composite", "composite_to_encoder"};
+inline constexpr const char* kPipelineHops[] = {"frame_age_at_inference", "inference",
+                                                "result_latency", "result_age_drawn"};
+
 // One stream's capture and output, as its engine counts them.
 struct StreamSample {
   std::string stream;
@@ -61,6 +75,7 @@ struct StreamSample {
   uint64_t frames_out = 0;  // frames sent to the output encoder
   uint64_t reconnects = 0;  // times the capture was started again (attempts after the first)
   double fps_in = 0, fps_out = 0;
+  std::map<std::string, HistogramSample> latency;  // by hop (kStreamHops); empty: none
 };
 
 // One pipeline (model × stream × worker), as the engine's supervisor counts it.
@@ -79,6 +94,8 @@ struct PipelineSample {
   // known to this process (the store has no such figure); the series is left out rather than
   // written as a 0 nobody counted.
   std::optional<uint64_t> motion_skipped;
+  std::map<std::string, HistogramSample> latency;  // by hop (kPipelineHops); empty: none
+  std::optional<uint64_t> latency_clamped;         // results whose claimed times were clamped
 };
 
 // The engine's event writer (detections → store events), as it counts them.

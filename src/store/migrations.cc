@@ -116,6 +116,27 @@ const Migration kModelThreads{
     },
 };
 
+// Migration 3: a stream's stall timeout in milliseconds, 0 = the engine's default. Rows from
+// before it get 0.
+const Migration kStreamStallTimeout{
+    3,
+    "streams.stall_timeout_ms: per-stream stall detection",
+    {
+        "ALTER TABLE streams ADD COLUMN stall_timeout_ms BIGINT NOT NULL DEFAULT 0 CHECK "
+        "(stall_timeout_ms >= 0)",
+    },
+};
+
+// Migration 4: per-hop latency figures of the status rows (JSON text), "{}" before it.
+const Migration kStatusLatency{
+    4,
+    "stream_status.latency, pipeline_status.latency: per-frame latency percentiles",
+    {
+        "ALTER TABLE stream_status ADD COLUMN latency TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE pipeline_status ADD COLUMN latency TEXT NOT NULL DEFAULT '{}'",
+    },
+};
+
 std::string with_dialect(std::string_view statement, const sql::Dialect& d) {
   std::string s(statement);
   for (size_t p = s.find("{{ID}}"); p != std::string::npos; p = s.find("{{ID}}", p)) {
@@ -131,7 +152,8 @@ Error migration_error(const sql::Connection& conn, const std::string& what) {
 }  // namespace
 
 const std::vector<Migration>& migrations() {
-  static const std::vector<Migration> all{kInitial, kModelThreads};
+  static const std::vector<Migration> all{kInitial, kModelThreads, kStreamStallTimeout,
+                                          kStatusLatency};
   return all;
 }
 

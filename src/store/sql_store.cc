@@ -206,7 +206,8 @@ struct Desired<StreamRecord> {
   static const Columns<StreamRecord>& columns() {
     static const Columns<StreamRecord> c{
         col<&StreamRecord::url>("url"), col<&StreamRecord::enabled>("enabled"),
-        col<&StreamRecord::loop>("looped"), col<&StreamRecord::tls_verify>("tls_verify")};
+        col<&StreamRecord::loop>("looped"), col<&StreamRecord::tls_verify>("tls_verify"),
+        col<&StreamRecord::stall_timeout_ms>("stall_timeout_ms")};
     return c;
   }
   static Status validate(const StreamRecord&) { return {}; }
@@ -323,7 +324,8 @@ struct Actual<StreamStatusRecord> {
                               col<&R::state>("state"),           col<&R::last_error>("last_error"),
                               col<&R::fps_in>("fps_in"),         col<&R::fps_out>("fps_out"),
                               col<&R::frames_in>("frames_in"),   col<&R::frames_out>("frames_out"),
-                              col<&R::reconnects>("reconnects"), col<&R::output_url>("output_url")};
+                              col<&R::reconnects>("reconnects"), col<&R::output_url>("output_url"),
+                              col<&R::latency>("latency")};
     return c;
   }
   static std::vector<Stamp<R>> stamps() { return {{"updated_at_ms", &R::updated_at, false}}; }
@@ -349,7 +351,8 @@ struct Actual<PipelineStatusRecord> {
                               col<&R::taken>("taken"),
                               col<&R::dropped>("dropped"),
                               col<&R::results>("results"),
-                              col<&R::last_result_age_s>("last_result_age_s")};
+                              col<&R::last_result_age_s>("last_result_age_s"),
+                              col<&R::latency>("latency")};
     return c;
   }
   static std::vector<Stamp<R>> stamps() { return {{"updated_at_ms", &R::updated_at, false}}; }

@@ -69,6 +69,7 @@ struct StreamRecord {
   bool enabled = true;
   bool loop = false;
   bool tls_verify = true;
+  int64_t stall_timeout_ms = 0;  // 0: the engine's default
   int64_t version = 0;
   std::string updated_at;  // ISO 8601 UTC, set by the store
 
@@ -138,6 +139,9 @@ struct StreamStatusRecord {
   double fps_in = 0, fps_out = 0;
   uint64_t frames_in = 0, frames_out = 0, reconnects = 0;
   std::string output_url;
+  // Per-frame latency by hop, JSON text: {"output_latency": {"count", "p50_s", "p99_s",
+  // "max_s"}, ...} (engine/latency_book.h); "{}" when none.
+  std::string latency = "{}";
   std::string updated_at;
 
   friend bool operator==(const StreamStatusRecord&, const StreamStatusRecord&) = default;
@@ -154,6 +158,7 @@ struct PipelineStatusRecord {
   std::map<std::string, uint64_t> violations;
   uint64_t offered = 0, taken = 0, dropped = 0, results = 0;
   double last_result_age_s = -1;  // -1: no result yet
+  std::string latency = "{}";     // per-result latency by hop, JSON text (as StreamStatusRecord)
   std::string updated_at;
 
   friend bool operator==(const PipelineStatusRecord&, const PipelineStatusRecord&) = default;

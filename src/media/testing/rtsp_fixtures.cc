@@ -299,6 +299,13 @@ std::vector<ReceivedFrame> RtspTestClient::frames() const {
   return impl_->frames;
 }
 
+std::vector<ReceivedFrame> RtspTestClient::take_frames() {
+  MutexLock lock(impl_->mu);
+  std::vector<ReceivedFrame> out;
+  out.swap(impl_->frames);
+  return out;
+}
+
 bool RtspTestClient::ended() const {
   MutexLock lock(impl_->mu);
   return impl_->ended;

@@ -97,6 +97,9 @@ class RtspTestClient {
   RtspTestClient& operator=(const RtspTestClient&) = delete;
 
   std::vector<ReceivedFrame> frames() const;
+  // The frames recorded since the last take_frames() (or the start), forgotten here: a long
+  // run (the soak bench) keeps the client's memory flat this way.
+  std::vector<ReceivedFrame> take_frames();
   std::string error() const;  // "" unless the pipeline posted an error
   bool ended() const;         // the server ended the stream (end of stream) or an error came
   void stop();
