@@ -28,7 +28,9 @@ struct RelayBenchOptions {
   double duration_s = 10;    // measured window per run
   std::string json_path;     // also write the results here
   int client_latency_ms = 0;   // the measuring client's rtspsrc latency
-  int relay_latency_ms = 100;  // the relay's rtspsrc latency (Orion's capture uses 100)
+  // The relay's rtspsrc latency. 0 by default: its lowest glass-to-glass (with 100, as Orion's
+  // capture, gst-rtsp-server's synchronised sinks hold each picture about that long).
+  int relay_latency_ms = 0;
   // Child role (internal): serve the relay of this url on relay_port until SIGTERM/SIGINT.
   std::string serve_relay_url;
   int relay_port = 0;

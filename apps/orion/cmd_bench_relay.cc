@@ -21,7 +21,7 @@ void add_bench_relay(CLI::App& /*app*/, CLI::App& bench) {
                   "measuring client's rtspsrc latency, ms")
       ->capture_default_str();
   cmd->add_option("--relay-latency", opts.relay_latency_ms,
-                  "relay's rtspsrc latency, ms (Orion's capture: 100)")
+                  "relay's rtspsrc latency, ms (0: its lowest; Orion's capture uses 100)")
       ->capture_default_str();
   // Internal: the relay child process the bench starts.
   cmd->add_option("--serve-relay", opts.serve_relay_url,
