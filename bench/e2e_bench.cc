@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "bench/percentiles.h"
+#include "colour/convert.h"
 #include "core/clock.h"
 #include "core/frame_pool.h"
 #include "core/frame_supplier.h"
@@ -261,13 +262,21 @@ struct FrameHeader {
   int32_t width, height;
 };
 
+// The seeds decoded to BGR; the baseline converts each captured frame to BGR once and hands the
+// same copy to every queue (the pipe write is the per-worker copy).
+struct BgrFrame {
+  FrameHeader header;
+  std::vector<uint8_t> pixels;  // packed BGR24
+};
+using BgrFramePtr = std::shared_ptr<const BgrFrame>;
+
 struct BaselineWorker {
   std::string name, stream, sla;
   pid_t pid = -1;
   int to_child = -1, from_child = -1;
   std::mutex mu;
   std::condition_variable cv;
-  std::deque<FramePtr> queue;  // guarded by mu
+  std::deque<BgrFramePtr> queue;  // guarded by mu
   bool closing = false;        // guarded by mu
   std::atomic<uint64_t> offered{0}, taken{0}, dropped{0};
   std::thread writer, reader;
@@ -331,7 +340,7 @@ Result<PhaseResult> run_baseline(const E2eBenchOptions& o, const std::vector<std
     BaselineWorker* w = wp.get();
     w->writer = std::thread([w] {
       for (;;) {
-        FramePtr f;
+        BgrFramePtr f;
         {
           std::unique_lock lock(w->mu);
           w->cv.wait(lock, [&] { return w->closing || !w->queue.empty(); });
@@ -339,8 +348,6 @@ Result<PhaseResult> run_baseline(const E2eBenchOptions& o, const std::vector<std
           f = std::move(w->queue.front());
           w->queue.pop_front();
         }
-        FrameHeader h{f->identity().sequence, f->identity().capture_time.nanos(), f->width(),
-                      f->height()};
         auto write_all = [&](const uint8_t* p, size_t n) {
           while (n > 0) {
             const ssize_t k = ::write(w->to_child, p, n);
@@ -350,11 +357,8 @@ Result<PhaseResult> run_baseline(const E2eBenchOptions& o, const std::vector<std
           }
           return true;
         };
-        bool ok = write_all(reinterpret_cast<const uint8_t*>(&h), sizeof h);
-        const size_t row = static_cast<size_t>(f->width()) * 3;
-        for (int y = 0; ok && y < f->height(); ++y)
-          ok =
-              write_all(f->data() + static_cast<size_t>(y) * static_cast<size_t>(f->stride()), row);
+        bool ok = write_all(reinterpret_cast<const uint8_t*>(&f->header), sizeof f->header) &&
+                  write_all(f->pixels.data(), f->pixels.size());
         if (!ok) break;
         ++w->taken;
       }
@@ -388,6 +392,13 @@ Result<PhaseResult> run_baseline(const E2eBenchOptions& o, const std::vector<std
           if (f.error().code == "closed") break;
           continue;
         }
+        auto bgr = std::make_shared<BgrFrame>();
+        bgr->header = FrameHeader{(*f)->identity().sequence, (*f)->identity().capture_time.nanos(),
+                                  (*f)->width(), (*f)->height()};
+        const int row = (*f)->width() * 3;
+        bgr->pixels.resize(static_cast<size_t>(row) * static_cast<size_t>((*f)->height()));
+        if (!colour::to_bgr(colour::view_of(**f), bgr->pixels.data(), row)) continue;
+        const BgrFramePtr shared = std::move(bgr);
         for (BaselineWorker* w : s->workers) {
           ++w->offered;
           std::lock_guard lock(w->mu);
@@ -395,7 +406,7 @@ Result<PhaseResult> run_baseline(const E2eBenchOptions& o, const std::vector<std
             ++w->dropped;
             continue;
           }
-          w->queue.push_back(*f);
+          w->queue.push_back(shared);
           w->cv.notify_one();
         }
       }

@@ -4,6 +4,7 @@
 #include <opencv2/imgproc.hpp>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace orion::colour {
@@ -170,6 +171,63 @@ Status bgr_to_i420(const uint8_t* bgr, int width, int height, int stride, uint8_
   } catch (const cv::Exception& e) {
     return make_error("colour.failed", std::string("BGR to I420 failed: ") + e.what());
   }
+}
+
+Status to_i420(const ImageView& v, uint8_t* dst) {
+  if (v.format == PixelFormat::kBGR24)
+    return bgr_to_i420(v.planes[0], v.width, v.height, v.strides[0], dst);
+  if (v.format != PixelFormat::kI420 && v.format != PixelFormat::kNV12)
+    return make_error("colour.unsupported",
+                      "cannot convert " + std::string(to_string(v.format)) + " to I420");
+  if (auto st = check(v, v.width, 1); !st) return st;
+  const int w = v.width, h = v.height, cw = w / 2, ch = h / 2;
+  uint8_t* y = dst;
+  uint8_t* u = y + static_cast<size_t>(w) * static_cast<size_t>(h);
+  uint8_t* vv = u + static_cast<size_t>(cw) * static_cast<size_t>(ch);
+  copy_rows(v.planes[0], v.strides[0], y, w, w, h);
+  if (v.format == PixelFormat::kI420) {
+    copy_rows(v.planes[1], v.strides[1], u, cw, cw, ch);
+    copy_rows(v.planes[2], v.strides[2], vv, cw, cw, ch);
+    return {};
+  }
+  for (int r = 0; r < ch; ++r) {
+    const uint8_t* uv = v.planes[1] + static_cast<size_t>(r) * static_cast<size_t>(v.strides[1]);
+    uint8_t* ur = u + static_cast<size_t>(r) * static_cast<size_t>(cw);
+    uint8_t* vr = vv + static_cast<size_t>(r) * static_cast<size_t>(cw);
+    for (int c = 0; c < cw; ++c) {
+      ur[c] = uv[2 * c];
+      vr[c] = uv[2 * c + 1];
+    }
+  }
+  return {};
+}
+
+Status copy_image(const ImageView& v, const FrameLayout& layout, uint8_t* dst) {
+  if (v.format == PixelFormat::kUnknown)
+    return make_error("colour.unsupported", "image has an unknown pixel format");
+  if (layout.format != v.format || layout.width != v.width || layout.height != v.height)
+    return make_error(
+        "colour.bad_size",
+        "cannot copy a " + std::string(to_string(v.format)) + " " + std::to_string(v.width) + "x" +
+            std::to_string(v.height) + " image into a " + std::string(to_string(layout.format)) +
+            " " + std::to_string(layout.width) + "x" + std::to_string(layout.height) + " layout");
+  const int bpp = v.format == PixelFormat::kBGR24 || v.format == PixelFormat::kRGB24 ? 3 : 1;
+  if (auto st = check(v, layout.strides[0], bpp); !st) return st;
+  const int w = v.width, h = v.height;
+  auto row_of = [&](int plane) -> std::pair<int, int> {  // bytes per row, rows
+    if (plane == 0) return {w * bpp, h};
+    if (v.format == PixelFormat::kNV12) return {w, h / 2};
+    return {w / 2, h / 2};
+  };
+  for (int i = 0; i < layout.plane_count; ++i) {
+    const auto [bytes, rows] = row_of(i);
+    const auto k = static_cast<size_t>(i);
+    if (layout.strides[k] < bytes)
+      return make_error("colour.bad_size",
+                        "destination plane " + std::to_string(i) + " rows are too short");
+    copy_rows(v.planes[k], v.strides[k], dst + layout.offsets[k], layout.strides[k], bytes, rows);
+  }
+  return {};
 }
 
 }  // namespace orion::colour

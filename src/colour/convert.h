@@ -49,4 +49,13 @@ Status to_gray(const ImageView& src, uint8_t* dst, int dst_stride);
 // plane, then U, then V, each without row padding).
 Status bgr_to_i420(const uint8_t* bgr, int width, int height, int stride, uint8_t* dst);
 
+// Any of BGR24, I420 or NV12 -> packed I420 in `dst` (width*height*3/2 bytes), what an H.264
+// encoder takes: BGR24 converted (as bgr_to_i420), I420 copied row by row, NV12's interleaved
+// chroma split into the U and V planes (no arithmetic: the same YUV values).
+Status to_i420(const ImageView& src, uint8_t* dst);
+
+// Copies `src` into `dst`, laid out as `layout` says (same format and size as src; any row
+// padding in layout is left as it was). The decoder's layout is kept: no conversion.
+Status copy_image(const ImageView& src, const FrameLayout& layout, uint8_t* dst);
+
 }  // namespace orion::colour

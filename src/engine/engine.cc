@@ -241,8 +241,9 @@ Result<std::shared_ptr<Stream>> Engine::Impl::start_stream(const StreamConfig& s
   ipc::ShmFramePoolOptions po;
   po.stream_id = s->id;
   po.stream_name = sc.name;
-  // engine: capture, inbox, latest, compositor...; 2 per worker (one offered, one leased)
-  po.slot_count = 8 + 2 * options.max_pipelines_per_stream;
+  // engine (decoder's layout): capture, inbox, latest, compositor, ipc bridge...; BGR for the
+  // workers (ADR 0080): the one being converted, then 2 per worker (one offered, one leased)
+  po.slot_count = 10 + 2 * options.max_pipelines_per_stream;
   po.slot_capacity = options.max_frame_bytes;
   auto pool = ipc::ShmFramePool::create(po);
   if (!pool) return pool.error();

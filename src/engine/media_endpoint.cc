@@ -118,7 +118,7 @@ struct MediaEndpoint::Impl {
                "' (it does not run that stream, or no frame has been shown yet)");
       return;
     }
-    auto jpeg = media::encode_jpeg(picture->image(), options.jpeg_quality);
+    auto jpeg = media::encode_jpeg(picture->view(), options.jpeg_quality);
     if (!jpeg) {
       fail(res, 500, "media.encode_failed", "stream '" + name + "': " + jpeg.error().to_string());
       return;

@@ -1,5 +1,6 @@
 #include "ipc/ipc_bridge.h"
 
+#include "colour/convert.h"
 #include "core/thread.h"
 
 namespace orion::ipc {
@@ -37,11 +38,34 @@ std::string IpcBridge::failure() const {
   return failure_;
 }
 
+Result<FramePtr> IpcBridge::for_workers(const FramePtr& frame) {
+  if (frame->format() == PixelFormat::kBGR24) return frame;
+  auto slot =
+      pool_->acquire(FrameLayout::packed(PixelFormat::kBGR24, frame->width(), frame->height()));
+  if (!slot) return slot.error();
+  Frame& bgr = **slot;
+  if (auto st = colour::to_bgr(colour::view_of(*frame), bgr.mutable_data(), bgr.stride()); !st)
+    return st.error();
+  bgr.set_identity(frame->identity());
+  return freeze(std::move(*slot));
+}
+
 void IpcBridge::run() {
   for (;;) {
     auto f = sub_->next_frame();
     if (!f.ok()) return;  // closed
-    if (pool_->publish(*f).ok())
+    if (!pool_->has_mailboxes()) {  // no worker reads this stream: no BGR to make
+      skipped_.fetch_add(1);
+      continue;
+    }
+    FramePtr frame = std::move(f.value());
+    auto bgr = for_workers(frame);
+    frame.reset();  // the decoded frame's slot goes back before the BGR one is offered
+    if (!bgr) {
+      errors_.fetch_add(1);
+      continue;
+    }
+    if (pool_->publish(*bgr).ok())
       published_.fetch_add(1);
     else
       errors_.fetch_add(1);

@@ -580,6 +580,12 @@ PoolStats ShmFramePool::stats() const {
   return p;
 }
 
+bool ShmFramePool::has_mailboxes() const {
+  State& s = *state_;
+  MutexLock lock(s.mu);
+  return !s.ports->empty();
+}
+
 ShmPoolStats ShmFramePool::shm_stats() const {
   State& s = *state_;
   MutexLock lock(s.mu);

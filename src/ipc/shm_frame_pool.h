@@ -184,6 +184,9 @@ class ShmFramePool final : public FramePool {
   // "pool.exhausted" / "pool.bad_layout" (only when a copy was needed).
   Status publish(const FramePtr& frame);
 
+  // Whether any mailbox is attached (a worker reads this stream). O(1) under mu.
+  bool has_mailboxes() const;
+
   // A new mailbox for one reader. It starts empty: the reader gets the next published frame.
   // Error codes: "ipc.shm_create", "ipc.shm_map", "ipc.shm_seal".
   Result<std::shared_ptr<MailboxPort>> attach(std::string name);

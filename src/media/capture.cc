@@ -382,7 +382,13 @@ void Capture::Impl::handle_sample(GstSample* sample, bool& delivered) {
   // 4:2:0 conversions need even sizes (colour/convert.h); an odd last row/column is cropped.
   const int w = GST_VIDEO_INFO_WIDTH(&info) & ~1, h = GST_VIDEO_INFO_HEIGHT(&info) & ~1;
   if (w <= 0 || h <= 0) return;
-  auto frame = pool.acquire(FrameLayout::packed(PixelFormat::kBGR24, w, h));
+  // The decoder's layout is kept (ADR 0080): the frame holds I420 or NV12, copied once from the
+  // mapped buffer; BGR is made only for the workers, in their shared-memory slot (IpcBridge).
+  const PixelFormat format = GST_VIDEO_INFO_FORMAT(&info) == GST_VIDEO_FORMAT_NV12
+                                 ? PixelFormat::kNV12
+                                 : PixelFormat::kI420;
+  const FrameLayout layout = FrameLayout::packed(format, w, h);
+  auto frame = pool.acquire(layout);
   if (!frame) {
     update([](StreamStatus& s) { ++s.dropped; });
     return;
@@ -391,15 +397,14 @@ void Capture::Impl::handle_sample(GstSample* sample, bool& delivered) {
   if (!gst_video_frame_map(&vf, &info, buf, GST_MAP_READ)) return;
   Frame& f = **frame;
   colour::ImageView src;
-  src.format = GST_VIDEO_INFO_FORMAT(&info) == GST_VIDEO_FORMAT_NV12 ? PixelFormat::kNV12
-                                                                     : PixelFormat::kI420;
+  src.format = format;
   src.width = w;
   src.height = h;
   for (guint i = 0; i < GST_VIDEO_FRAME_N_PLANES(&vf) && i < src.planes.size(); ++i) {
     src.planes[i] = static_cast<const uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&vf, i));
     src.strides[i] = GST_VIDEO_FRAME_PLANE_STRIDE(&vf, i);
   }
-  const Status converted = colour::to_bgr(src, f.mutable_data(), f.stride());
+  const Status converted = colour::copy_image(src, layout, f.mutable_data());
   gst_video_frame_unmap(&vf);
   if (!converted) {
     update([](StreamStatus& st) { ++st.dropped; });

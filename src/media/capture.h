@@ -1,11 +1,15 @@
 // Capture: ingests one stream (rtsp/rtsps, file, v4l2, test pattern) with GStreamer, keeps
-// only the newest decoded frame, writes its pixels exactly once (colour conversion of the
-// decoder's output, BGR) into a FramePool buffer, stamps its identity and publishes it into
-// the stream's FrameSupplier.
+// only the newest decoded frame, writes its pixels exactly once, in the decoder's own layout
+// (I420 or NV12; ADR 0080), into a FramePool buffer, stamps its identity and publishes it into
+// the stream's FrameSupplier. Frames are never converted here: consumers that need BGR (the
+// workers) get it from the IpcBridge, converted once into their shared-memory slot.
 //
 //   source → [depay/parse] → decodebin (hardware decoder first when present, else libav;
 //   audio is not decoded) → appsink (max-buffers=1, drop=true) → capture thread:
-//   convert I420/NV12 → BGR into the pool buffer → identity → supplier.publish()
+//   copy I420/NV12 planes into the pool buffer → identity → supplier.publish()
+//
+// Hop boundaries (per-frame latency): Capture::Impl::handle_sample takes capture_time when the
+// sample leaves the appsink ("decoded") and records "published" just before publish().
 //
 // Identity: stream id; sequence strictly increasing from 1 and continuing across reconnects
 // and loops; pts = the buffer's running time, rebased so it keeps growing across attempts;

@@ -148,7 +148,11 @@ TEST(Capture, TestPatternPublishesFramesWithIdentityAtItsRate) {
   for (size_t i = 0; i < frames.size(); ++i) {
     const auto& id = frames[i]->identity();
     EXPECT_EQ(id.stream, 7u);
-    EXPECT_EQ(frames[i]->format(), PixelFormat::kBGR24);
+    // The decoder's layout, kept (ADR 0080): videotestsrc → I420, packed planes.
+    EXPECT_EQ(frames[i]->format(), PixelFormat::kI420);
+    EXPECT_EQ(frames[i]->layout().plane_count, 3);
+    EXPECT_EQ(frames[i]->stride(0), 320);
+    EXPECT_EQ(frames[i]->stride(1), 160);
     EXPECT_EQ(frames[i]->width(), 320);
     EXPECT_TRUE(timeline.published(id.sequence).has_value() || i + 256 < frames.size());
     if (i > 0) {

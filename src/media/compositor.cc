@@ -7,6 +7,7 @@
 #include <deque>
 #include <thread>
 
+#include "colour/convert.h"
 #include "core/frame_pool.h"
 #include "core/thread.h"
 #include "core/thread_annotations.h"
@@ -66,6 +67,20 @@ struct Compositor::Impl {
 
   Duration pts_of(Timestamp t) { return t - origin; }
 
+  // The planes of a 4:2:0 picture for the YUV overlay (unused for BGR).
+  static YuvPicture yuv_of(Frame& p) {
+    YuvPicture y;
+    if (p.format() != PixelFormat::kI420 && p.format() != PixelFormat::kNV12) return y;
+    y.format = p.format();
+    y.width = p.width();
+    y.height = p.height();
+    for (int i = 0; i < p.layout().plane_count && i < 3; ++i) {
+      y.planes[static_cast<size_t>(i)] = p.mutable_plane(i);
+      y.strides[static_cast<size_t>(i)] = p.stride(i);
+    }
+    return y;
+  }
+
   void compose(const FramePtr& f, Timestamp taken) {
     const FrameIdentity& id = f->identity();
     if (id.sequence <= last_seq) {
@@ -75,8 +90,10 @@ struct Compositor::Impl {
     }
     last_seq = id.sequence;
     if (!origin.is_set()) origin = id.capture_time;
-    auto acquired =
-        pictures.acquire(FrameLayout::packed(PixelFormat::kBGR24, f->width(), f->height()));
+    // The picture keeps the frame's layout (the decoder's I420/NV12 in the engine, ADR 0080):
+    // one copy out of the immutable frame, no colour conversion.
+    const FrameLayout layout = FrameLayout::packed(f->format(), f->width(), f->height());
+    auto acquired = pictures.acquire(layout);
     if (!acquired) {  // no memory (the pool is unbounded): this picture is lost, and counted
       MutexLock lock(mu);
       if (stats.errors++ == 0)
@@ -87,24 +104,35 @@ struct Compositor::Impl {
     picture->set_identity(id);
     width = f->width();
     height = f->height();
-    const size_t row = static_cast<size_t>(width) * 3;
-    for (int y = 0; y < height; ++y) {
-      std::memcpy(picture->mutable_data() + row * static_cast<size_t>(y),
-                  f->data() + static_cast<size_t>(y) * static_cast<size_t>(f->stride()), row);
+    if (auto copied = colour::copy_image(colour::view_of(*f), layout, picture->mutable_data());
+        !copied) {
+      MutexLock lock(mu);
+      if (stats.errors++ == 0)
+        spdlog::error("output '{}': {}", options.stream_name, copied.error().to_string());
+      return;
     }
     const double fps = measure_fps(id.capture_time);
     if (recent.size() >= 2) interval = (recent.back() - recent.front()) / static_cast<int64_t>(recent.size() - 1);
+    const bool bgr = picture->format() == PixelFormat::kBGR24;
+    const YuvPicture yuv = yuv_of(*picture);
+    const int row = picture->stride();
     std::vector<DetectionResult> drawn;
     if (options.draw) {
       OverlayText text{options.stream_name, format_wall_time(id.capture_time), fps, id.sequence};
       drawn = store.latest(options.stream_id);
-      draw_overlay(picture->mutable_data(), width, height, static_cast<int>(row), text, drawn);
+      if (bgr)
+        draw_overlay(picture->mutable_data(), width, height, row, text, drawn);
+      else
+        draw_overlay(yuv, text, drawn);
     }
-    if (options.stamp_sequence)
-      stamp_sequence(picture->mutable_data(), width, height, static_cast<int>(row), id.sequence);
+    if (options.stamp_sequence) {
+      if (bgr)
+        stamp_sequence(picture->mutable_data(), width, height, row, id.sequence);
+      else
+        stamp_sequence(yuv, id.sequence);
+    }
     const Timestamp composited = clock.now();
-    auto handed = output.submit(BgrImage{picture->data(), width, height, static_cast<int>(row)},
-                                pts_of(id.capture_time), interval);
+    auto handed = output.submit(colour::view_of(*picture), pts_of(id.capture_time), interval);
     std::optional<SnapshotPicture> replaced;  // released after mu is let go
     if (handed) {
       shown = freeze(std::move(picture));
@@ -139,12 +167,19 @@ struct Compositor::Impl {
   void signal_lost(Timestamp now) {
     if (!shown || now < next_lost_time) return;
     next_lost_time = now + interval;
-    // The last picture, dimmed, under the banner.
-    std::vector<uint8_t> card(shown->data(), shown->data() + shown->size());
+    // The last picture, dimmed, under the banner, drawn in BGR (a card per frame interval
+    // only while the camera is away: the conversion costs nothing that matters).
     const int row = width * 3;
+    std::vector<uint8_t> card(static_cast<size_t>(row) * static_cast<size_t>(height));
+    if (auto st = colour::to_bgr(colour::view_of(*shown), card.data(), row); !st) {
+      MutexLock lock(mu);
+      ++stats.errors;
+      return;
+    }
     draw_signal_lost(card.data(), width, height, row, options.stream_name, now - last_frame_time,
                      options.status_text ? options.status_text() : std::string());
-    auto handed = output.submit(BgrImage{card.data(), width, height, row}, pts_of(now), interval);
+    auto handed =
+        output.submit(picture_of(BgrImage{card.data(), width, height, row}), pts_of(now), interval);
     MutexLock lock(mu);
     if (!stats.signal_lost) spdlog::warn("output '{}': signal lost, sending the signal-lost card", options.stream_name);
     stats.signal_lost = true;

@@ -1,5 +1,7 @@
 // Compositor: subscriber of one stream's FrameSupplier. For each new frame it copies the
-// pixels into its own picture (the published frame stays immutable), draws the newest results
+// pixels into its own picture, in the frame's own layout (the decoder's I420/NV12 in the
+// engine: no colour conversion on the video path, ADR 0080; the published frame stays
+// immutable), draws the newest results
 // of every pipeline for that stream from the ResultStore (boxes, class, score, pipeline name,
 // how many frames old) plus stream name, capture time and measured fps, and hands the picture
 // to the encoder: one output picture per camera frame, never the same frame twice.
@@ -10,6 +12,9 @@
 //
 // Latency per frame, exact from identity: decoded (capture_time) → published (FrameTimeline)
 // → taken → composited → handed to the encoder; kept for the last `latency_capacity` frames.
+// Hop boundaries in the code: Capture::Impl::handle_sample (decoded, published), Impl::run
+// (taken: next_frame() returned), Impl::compose (composited: after the overlay; handed: the
+// time EncoderInput::submit returns).
 //
 // Snapshots: last_picture() is the newest annotated picture the encoder accepted, with the
 // identity of the camera frame it was drawn on (GET .../snapshot.jpg). Cost on the video path:
@@ -91,14 +96,13 @@ struct CompositorStats {
 
 // The newest picture the compositor sent to the output, shared and immutable.
 struct SnapshotPicture {
-  // BGR24, packed rows (stride() == width * 3), overlay drawn. identity() is the camera
-  // frame's: stream id, sequence, pts, capture time.
+  // The camera frame's layout (I420 or NV12 from the engine's capture, BGR24 when BGR frames
+  // were published), packed rows, overlay drawn. identity() is the camera frame's: stream id,
+  // sequence, pts, capture time. A JPEG is made from view() (encode_jpeg converts to BGR).
   FramePtr picture;
   Timestamp composited;  // when the overlay was drawn (the compositor's clock)
 
-  BgrImage image() const {
-    return {picture->data(), picture->width(), picture->height(), picture->stride()};
-  }
+  Picture view() const { return colour::view_of(*picture); }
 };
 
 class Compositor {

@@ -4,12 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
+#include "colour/convert.h"
 #include "core/frame_pool.h"
 #include "media/frame_timeline.h"
 #include "media/overlay.h"
@@ -25,16 +27,17 @@ class RecordingEncoder final : public EncoderInput {
     std::vector<uint8_t> bgr;
     int width = 0, height = 0;
     Duration pts;
+    PixelFormat format = PixelFormat::kUnknown;  // as submitted
   };
-  Result<Timestamp> submit(const BgrImage& img, Duration pts, Duration) override {
+  // Records every picture as BGR (a BGR picture is copied as is).
+  Result<Timestamp> submit(const media::Picture& img, Duration pts, Duration) override {
     Picture p;
     p.width = img.width;
     p.height = img.height;
     p.pts = pts;
+    p.format = img.format;
     p.bgr.resize(static_cast<size_t>(img.width * 3 * img.height));
-    for (int y = 0; y < img.height; ++y) {
-      std::memcpy(&p.bgr[static_cast<size_t>(y * img.width * 3)], img.data + y * img.stride, static_cast<size_t>(img.width * 3));
-    }
+    if (auto st = colour::to_bgr(img, p.bgr.data(), img.width * 3); !st) return st.error();
     std::lock_guard lock(mu);
     pictures.push_back(std::move(p));
     return SteadyClock::instance().now();
@@ -212,12 +215,66 @@ TEST(Compositor, SendsSignalLostPicturesWhenFramesStopAndResumesAfter) {
   EXPECT_EQ(enc.pictures[3].pts - enc.pictures[2].pts, Duration::millis(350));
 }
 
+// The engine's frames are in the decoder's layout (ADR 0080): an I420 frame is composed and
+// handed to the encoder in I420 (no BGR on the way), overlay and stamp drawn in Y/U/V.
+TEST(Compositor, KeepsTheDecodersLayoutI420EndToEnd) {
+  testing::Watchdog dog(Duration::seconds(20), "compositor i420");
+  HeapFramePool pool;
+  FrameSupplier supplier;
+  ResultStore store;
+  RecordingEncoder enc;
+  CompositorOptions o;
+  o.stream_name = "cam";
+  o.stream_id = 4;
+  o.stamp_sequence = true;
+  Compositor comp(supplier, store, enc, nullptr, o);
+  comp.start();
+  DetectionResult r;
+  r.pipeline = "people";
+  r.frame.stream = 4;
+  r.frame.sequence = 1;
+  r.detections.push_back(Detection{0, "person", 0.9f, Box{100, 100, 200, 200}});
+  store.put(r);
+  std::vector<FramePtr> published;
+  for (uint64_t seq = 1; seq <= 3; ++seq) {
+    auto f = pool.acquire(FrameLayout::packed(PixelFormat::kI420, kW, kH));
+    ASSERT_TRUE(f.ok());
+    std::memset((*f)->mutable_plane(0), 126, static_cast<size_t>(kW * kH));  // grey 128 in BGR
+    std::memset((*f)->mutable_plane(1), 128, static_cast<size_t>(kW * kH / 2));
+    FrameIdentity id;
+    id.stream = 4;
+    id.sequence = seq;
+    id.pts = Duration::millis(100) * static_cast<int64_t>(seq);
+    id.capture_time = SteadyClock::instance().now();
+    (*f)->set_identity(id);
+    published.push_back(freeze(std::move(*f)));
+    supplier.publish(published.back());
+    ASSERT_TRUE(wait_until([&] { return enc.count() == seq; }, Duration::seconds(5)));
+  }
+  comp.stop();
+  for (size_t i = 0; i < enc.pictures.size(); ++i) {
+    const auto& p = enc.pictures[i];
+    EXPECT_EQ(p.format, PixelFormat::kI420);
+    const uint8_t* edge = px(p, 100, 150);
+    EXPECT_FALSE(std::abs(edge[0] - 128) < 4 && std::abs(edge[1] - 128) < 4 &&
+                 std::abs(edge[2] - 128) < 4);
+    EXPECT_NEAR(px(p, 150, 150)[1], 128, 2);  // inside the box: the frame's grey
+  }
+  auto snap = comp.last_picture();
+  ASSERT_TRUE(snap.has_value());
+  EXPECT_EQ(snap->picture->format(), PixelFormat::kI420);
+  EXPECT_EQ(read_sequence(snap->picture->data(), kW, kH, kW), std::optional<uint64_t>(3));
+  for (const auto& f : published) {  // never written
+    for (int k = 0; k < kW * kH; k += 997) ASSERT_EQ(f->plane(0)[k], 126);
+  }
+}
+
 // An encoder that throws `what` for its first `failures` pictures, then records.
 class ThrowingEncoder final : public EncoderInput {
  public:
   explicit ThrowingEncoder(int failures, bool standard)
       : failures_(failures), standard_(standard) {}
-  Result<Timestamp> submit(const BgrImage& img, Duration pts, Duration d) override {
+  Result<Timestamp> submit(const media::Picture& img, Duration pts, Duration d) override {
     if (failures_-- > 0) {
       if (standard_) throw std::runtime_error("encoder exploded");
       throw 7;  // not a std::exception
@@ -330,10 +387,10 @@ TEST(Compositor, LastPictureIsTheNewestPictureSentWithItsFrameIdentity) {
     ASSERT_EQ(sent.bgr.size(), p.size());
     EXPECT_EQ(std::memcmp(sent.bgr.data(), p.data(), p.size()), 0);
     EXPECT_EQ(stamped_sequence(p), std::optional<uint64_t>(seq));
-    const BgrImage img = snap->image();
-    EXPECT_EQ(img.data, p.data());
+    const media::Picture img = snap->view();
+    EXPECT_EQ(img.planes[0], p.data());
     EXPECT_EQ(img.width, kW);
-    EXPECT_EQ(img.stride, kW * 3);
+    EXPECT_EQ(img.strides[0], kW * 3);
   }
 }
 

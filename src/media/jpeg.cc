@@ -1,5 +1,6 @@
 #include "media/jpeg.h"
 
+#include <cstdint>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <vector>
@@ -32,6 +33,18 @@ Result<std::string> encode_jpeg(const BgrImage& image, int quality) {
     return make_error("jpeg.failed", std::string("OpenCV's JPEG encoder failed: ") + e.what());
   }
   return std::string(out.begin(), out.end());
+}
+
+Result<std::string> encode_jpeg(const Picture& picture, int quality) {
+  if (picture.format == PixelFormat::kBGR24)
+    return encode_jpeg(
+        BgrImage{picture.planes[0], picture.width, picture.height, picture.strides[0]}, quality);
+  if (picture.width <= 0 || picture.height <= 0)
+    return encode_jpeg(BgrImage{nullptr, picture.width, picture.height, 0}, quality);  // its error
+  const int row = picture.width * 3;
+  std::vector<uint8_t> bgr(static_cast<size_t>(row) * static_cast<size_t>(picture.height));
+  if (auto st = colour::to_bgr(picture, bgr.data(), row); !st) return st.error();
+  return encode_jpeg(BgrImage{bgr.data(), picture.width, picture.height, row}, quality);
 }
 
 }  // namespace orion::media

@@ -21,5 +21,9 @@ inline constexpr int kDefaultJpegQuality = 85;
 // * 3), "jpeg.bad_quality" (outside 1..100), "jpeg.failed" (the encoder refused; the message says
 // why).
 Result<std::string> encode_jpeg(const BgrImage& image, int quality = kDefaultJpegQuality);
+// The same from a picture in any layout colour::to_bgr reads (I420, NV12, BGR24, ...): a
+// non-BGR picture is converted to BGR first (a buffer per call; snapshots only). Errors as
+// above, plus the conversion's ("colour.*", message naming the format).
+Result<std::string> encode_jpeg(const Picture& picture, int quality = kDefaultJpegQuality);
 
 }  // namespace orion::media

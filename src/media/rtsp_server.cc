@@ -293,7 +293,7 @@ void StreamOutput::close() {
 
 const std::string& StreamOutput::name() const { return impl_->name; }
 
-Result<Timestamp> StreamOutput::submit(const BgrImage& image, Duration pts, Duration duration) {
+Result<Timestamp> StreamOutput::submit(const Picture& image, Duration pts, Duration duration) {
   Impl& m = *impl_;
   if (image.width <= 0 || image.height <= 0 || image.width % 2 || image.height % 2) {
     return make_error("output.bad_size", "output '" + m.name + "': picture size " + std::to_string(image.width) +
@@ -314,8 +314,8 @@ Result<Timestamp> StreamOutput::submit(const BgrImage& image, Duration pts, Dura
     gst_buffer_unref(buf);
     return make_error("output.encoder", "output '" + m.name + "': cannot map an encoder buffer");
   }
-  const Status converted =
-      colour::bgr_to_i420(image.data, image.width, image.height, image.stride, map.data);
+  // I420 copied as is, NV12 deinterleaved, BGR converted (colour::to_i420).
+  const Status converted = colour::to_i420(image, map.data);
   gst_buffer_unmap(buf, &map);
   if (!converted) {
     gst_buffer_unref(buf);

@@ -56,7 +56,7 @@ struct OutputStats {
 class StreamOutput final : public EncoderInput {
  public:
   ~StreamOutput() override;
-  Result<Timestamp> submit(const BgrImage& image, Duration pts, Duration duration) override;
+  Result<Timestamp> submit(const Picture& image, Duration pts, Duration duration) override;
   OutputStats stats() const;
   const std::string& name() const;
   // Ends the encoder; submit() then fails harmlessly. Idempotent (RtspServer::remove_output and

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "core/clock.h"
@@ -37,6 +38,65 @@ GstPadProbeReturn drop_when_frozen(GstPad*, GstPadProbeInfo*, gpointer user) {
 
 void delete_flag(gpointer p) { delete static_cast<FrozenFlag*>(p); }
 void delete_flag_closure(gpointer p, GClosure*) { delete_flag(p); }
+
+}  // namespace
+
+// What a stamped pattern's pictures were stamped with and when (shared by its medias).
+struct StampLog {
+  Mutex mu;
+  uint64_t next GUARDED_BY(mu) = 0;
+  std::unordered_map<uint64_t, Timestamp> at GUARDED_BY(mu);
+};
+
+namespace {
+
+using StampLogPtr = std::shared_ptr<StampLog>;
+
+// Stamps each raw picture (I420) with the next code and records when, just before it goes to
+// the source's encoder: the "glass" time of that picture.
+GstPadProbeReturn stamp_picture(GstPad* pad, GstPadProbeInfo* info, gpointer user) {
+  StampLog& log = **static_cast<StampLogPtr*>(user);
+  GstBuffer* buf = gst_buffer_make_writable(GST_PAD_PROBE_INFO_BUFFER(info));
+  GST_PAD_PROBE_INFO_DATA(info) = buf;
+  GstMiniPtr<GstCaps> caps = GstMiniPtr<GstCaps>::adopt(gst_pad_get_current_caps(pad));
+  GstVideoInfo vi;
+  if (!caps || !gst_video_info_from_caps(&vi, caps.get())) return GST_PAD_PROBE_OK;
+  GstVideoFrame vf;
+  if (!gst_video_frame_map(&vf, &vi, buf, GST_MAP_WRITE)) return GST_PAD_PROBE_OK;
+  YuvPicture pic;
+  pic.format = PixelFormat::kI420;
+  pic.width = GST_VIDEO_INFO_WIDTH(&vi);
+  pic.height = GST_VIDEO_INFO_HEIGHT(&vi);
+  for (guint i = 0; i < 3; ++i) {
+    pic.planes[i] = static_cast<uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&vf, i));
+    pic.strides[i] = GST_VIDEO_FRAME_PLANE_STRIDE(&vf, i);
+  }
+  uint64_t code = 0;
+  {
+    MutexLock lock(log.mu);
+    code = ++log.next;
+  }
+  stamp_sequence(pic, code);
+  gst_video_frame_unmap(&vf);
+  const Timestamp now = SteadyClock::instance().now();
+  MutexLock lock(log.mu);
+  log.at[code] = now;
+  return GST_PAD_PROBE_OK;
+}
+
+void delete_log(gpointer p) { delete static_cast<StampLogPtr*>(p); }
+void delete_log_closure(gpointer p, GClosure*) { delete_log(p); }
+
+void on_media_stamp(GstRTSPMediaFactory*, GstRTSPMedia* media, gpointer user) {
+  GstPtr<GstElement> bin = GstPtr<GstElement>::adopt(gst_rtsp_media_get_element(media));
+  GstPtr<GstElement> stamp =
+      GstPtr<GstElement>::adopt(gst_bin_get_by_name(GST_BIN(bin.get()), "stamp"));
+  if (!stamp) return;
+  GstPad* pad = gst_element_get_static_pad(stamp.get(), "src");
+  gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, stamp_picture,
+                    new StampLogPtr(*static_cast<StampLogPtr*>(user)), delete_log);
+  gst_object_unref(pad);
+}
 
 void on_media_configure(GstRTSPMediaFactory*, GstRTSPMedia* media, gpointer user) {
   GstPtr<GstElement> bin = GstPtr<GstElement>::adopt(gst_rtsp_media_get_element(media));
@@ -93,6 +153,8 @@ SelfSignedCertificate::~SelfSignedCertificate() {
 
 struct RtspSourceFixture::Impl {
   std::string launch;
+  bool shared = false;
+  StampLogPtr stamps;  // stamped patterns only
   std::optional<TlsServerFiles> tls;
   FrozenFlag frozen = std::make_shared<std::atomic<bool>>(false);
   int port = 0;
@@ -135,9 +197,13 @@ struct RtspSourceFixture::Impl {
     GstPtr<GstRTSPMountPoints> mounts = GstPtr<GstRTSPMountPoints>::adopt(gst_rtsp_server_get_mount_points(server.get()));
     GstRTSPMediaFactory* factory = gst_rtsp_media_factory_new();
     gst_rtsp_media_factory_set_launch(factory, launch.c_str());
-    gst_rtsp_media_factory_set_shared(factory, FALSE);
+    gst_rtsp_media_factory_set_shared(factory, shared ? TRUE : FALSE);
     g_signal_connect_data(factory, "media-configure", G_CALLBACK(on_media_configure), new FrozenFlag(frozen),
                           delete_flag_closure, static_cast<GConnectFlags>(0));
+    if (stamps)
+      g_signal_connect_data(factory, "media-configure", G_CALLBACK(on_media_stamp),
+                            new StampLogPtr(stamps), delete_log_closure,
+                            static_cast<GConnectFlags>(0));
     if (tls) {
       if (auto st = setup_tls(factory); !st) {
         g_object_unref(factory);
@@ -190,6 +256,56 @@ Result<std::unique_ptr<RtspSourceFixture>> RtspSourceFixture::serve_file(const s
                  "\" ! qtdemux name=d d.video_0 ! queue ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 )";
   if (auto s = impl->serve(port); !s) return s.error();
   return std::unique_ptr<RtspSourceFixture>(new RtspSourceFixture(std::move(impl)));
+}
+
+Result<std::unique_ptr<RtspSourceFixture>> RtspSourceFixture::serve_stamped_pattern(int width,
+                                                                                    int height,
+                                                                                    int fps,
+                                                                                    int port) {
+  ensure_gstreamer();
+  auto impl = std::make_unique<Impl>();
+  impl->stamps = std::make_shared<StampLog>();
+  impl->launch = "( videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width=" +
+                 std::to_string(width) + ",height=" + std::to_string(height) +
+                 ",framerate=" + std::to_string(fps) +
+                 "/1 ! identity name=stamp ! x264enc tune=zerolatency speed-preset=ultrafast "
+                 "threads=1 key-int-max=" +
+                 std::to_string(fps) +
+                 " ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 )";
+  if (auto s = impl->serve(port); !s) return s.error();
+  return std::unique_ptr<RtspSourceFixture>(new RtspSourceFixture(std::move(impl)));
+}
+
+Result<std::unique_ptr<RtspSourceFixture>> RtspSourceFixture::serve_relay(
+    const std::string& source_url, const RelayEncoding& enc, int port) {
+  ensure_gstreamer();
+  auto impl = std::make_unique<Impl>();
+  impl->shared =
+      true;  // one decode and one encode whatever the number of clients, as Orion's output
+  impl->launch =
+      "( rtspsrc location=" + source_url +
+      " protocols=tcp latency=" + std::to_string(enc.rtsp_latency_ms) +
+      " ! rtph264depay ! h264parse ! avdec_h264 ! x264enc tune=zerolatency speed-preset=ultrafast "
+      "threads=1 bframes=0 byte-stream=true key-int-max=" +
+      std::to_string(enc.key_int_max) + " bitrate=" + std::to_string(enc.bitrate_kbps) +
+      " ! video/x-h264,stream-format=byte-stream,alignment=au ! h264parse config-interval=-1 ! "
+      "rtph264pay name=pay0 pt=96 )";
+  if (auto s = impl->serve(port); !s) return s.error();
+  return std::unique_ptr<RtspSourceFixture>(new RtspSourceFixture(std::move(impl)));
+}
+
+std::optional<Timestamp> RtspSourceFixture::stamped_at(uint64_t code) const {
+  if (!impl_->stamps) return std::nullopt;
+  MutexLock lock(impl_->stamps->mu);
+  auto it = impl_->stamps->at.find(code);
+  if (it == impl_->stamps->at.end()) return std::nullopt;
+  return it->second;
+}
+
+uint64_t RtspSourceFixture::stamped() const {
+  if (!impl_->stamps) return 0;
+  MutexLock lock(impl_->stamps->mu);
+  return impl_->stamps->next;
 }
 
 Result<std::unique_ptr<RtspSourceFixture>> RtspSourceFixture::serve_pattern(int width, int height, int fps, int port,
@@ -265,12 +381,15 @@ struct RtspTestClient::Impl {
 RtspTestClient::RtspTestClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 RtspTestClient::~RtspTestClient() { stop(); }
 
-Result<std::unique_ptr<RtspTestClient>> RtspTestClient::start(const std::string& url, bool tcp) {
+Result<std::unique_ptr<RtspTestClient>> RtspTestClient::start(const std::string& url, bool tcp,
+                                                              int latency_ms) {
   ensure_gstreamer();
   auto impl = std::make_unique<Impl>();
-  const std::string desc = "rtspsrc location=" + url + " protocols=" + (tcp ? "tcp" : "udp") +
-                           " latency=100 ! rtph264depay ! h264parse ! avdec_h264 ! videoconvert ! "
-                           "video/x-raw,format=GRAY8 ! appsink name=sink sync=false max-buffers=100";
+  const std::string desc =
+      "rtspsrc location=" + url + " protocols=" + (tcp ? "tcp" : "udp") +
+      " latency=" + std::to_string(latency_ms) +
+      " ! rtph264depay ! h264parse ! avdec_h264 ! videoconvert ! "
+      "video/x-raw,format=GRAY8 ! appsink name=sink sync=false max-buffers=100";
   GError* err = nullptr;
   GstElement* p = gst_parse_launch(desc.c_str(), &err);
   if (err != nullptr) {

@@ -54,8 +54,33 @@ class SelfSignedCertificate {
   TlsServerFiles files_;
 };
 
+// How the plain relay (serve_relay) encodes: what Orion's output uses for the same picture.
+struct RelayEncoding {
+  int bitrate_kbps = 2000;
+  int key_int_max = 25;
+  int rtsp_latency_ms = 100;  // rtspsrc jitterbuffer latency (Orion's capture default)
+};
+
+struct StampLog;
+
 class RtspSourceFixture {
  public:
+  // A live test pattern (I420) whose every picture carries a code (media/overlay.h sequence
+  // stamp: 1, 2, 3, ... across all its clients) stamped just before the source's encoder;
+  // stamped_at(code) says when (SteadyClock): a client that reads the code back knows the
+  // glass-to-glass latency of that very picture. Errors: "rtsp.bind".
+  static Result<std::unique_ptr<RtspSourceFixture>> serve_stamped_pattern(int width, int height,
+                                                                          int fps, int port = 0);
+  // A plain GStreamer relay of `source_url` (the baseline of `orion bench relay`): one shared
+  // media, rtspsrc (TCP) → depay → parse → avdec_h264 → x264enc zerolatency (enc) → parse → pay.
+  // Errors: "rtsp.bind".
+  static Result<std::unique_ptr<RtspSourceFixture>> serve_relay(const std::string& source_url,
+                                                                const RelayEncoding& enc,
+                                                                int port = 0);
+  // Stamped pattern only: when code `code` was stamped (nullopt: never, or not stamped).
+  std::optional<Timestamp> stamped_at(uint64_t code) const;
+  uint64_t stamped() const;  // codes stamped so far (the last code)
+
   // `port` 0 picks a free port; `tls` serves rtsps:// with that certificate. Errors:
   // "rtsp.bind", "rtsp.tls" (the certificate or key cannot be loaded).
   static Result<std::unique_ptr<RtspSourceFixture>> serve_file(const std::string& path, int port = 0,
@@ -90,8 +115,10 @@ struct ReceivedFrame {
 
 class RtspTestClient {
  public:
-  // `tcp` selects the RTSP transport. Errors: "media.missing_plugin".
-  static Result<std::unique_ptr<RtspTestClient>> start(const std::string& url, bool tcp = true);
+  // `tcp` selects the RTSP transport; `latency_ms` is rtspsrc's jitterbuffer latency (0: the
+  // lowest a client can get, for glass-to-glass measurements). Errors: "media.missing_plugin".
+  static Result<std::unique_ptr<RtspTestClient>> start(const std::string& url, bool tcp = true,
+                                                       int latency_ms = 100);
   ~RtspTestClient();
   RtspTestClient(const RtspTestClient&) = delete;
   RtspTestClient& operator=(const RtspTestClient&) = delete;
