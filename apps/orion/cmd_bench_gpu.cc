@@ -29,8 +29,9 @@ void add_bench_gpu(CLI::App& /*app*/, CLI::App& bench) {
   cmd->add_option("--decode-seconds", opts.decode_seconds, "decode-only ceiling: seconds")
       ->capture_default_str();
   cmd->add_option("--decode-streams", opts.decode_streams,
-                  "decode-only ceiling: decoders (0 = the largest stream count)")
-      ->capture_default_str();
+                  "decode-only ceiling: decoder counts to try, the best is the ceiling (default: "
+                  "the largest stream count)")
+      ->delimiter(',');
   cmd->add_option("--max-batch", opts.max_batch, "frames per GPU batch at most")
       ->capture_default_str();
   cmd->add_option("--max-wait-ms", opts.max_wait_ms, "bounded wait for a fuller batch")

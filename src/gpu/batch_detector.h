@@ -79,7 +79,7 @@ using BatchDetectorPtr = std::unique_ptr<BatchDetector>;
 // (LibTorch's message), "model.output_shape" (the shape does not fit the kind).
 Result<BatchDetectorPtr> create_batch_detector(const BatchDetectorConfig& config);
 
-// Batch sizes the detector captures graphs for: 1, 2, 4, ... up to max_batch (and max_batch).
+// Batch sizes the detector captures graphs for: 1, 2, 4, then multiples of 8, and max_batch.
 std::vector<int> batch_buckets(int max_batch);
 
 }  // namespace orion::gpu

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 namespace orion::gpu {
 namespace {
 
@@ -36,6 +38,31 @@ TEST(GpuDeviceTest, DeviceCountIsAnErrorOrPositive) {
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, "gpu.no_such_device");
   EXPECT_TRUE(resolve_device("cuda:0").ok());
+}
+
+}  // namespace
+}  // namespace orion::gpu
+
+#include "gpu/batch_detector.h"
+
+namespace orion::gpu {
+namespace {
+
+TEST(GpuBatchBucketsTest, PowersOfTwoToEightThenMultiplesOfEight) {
+  EXPECT_EQ(batch_buckets(1), (std::vector<int>{1}));
+  EXPECT_EQ(batch_buckets(4), (std::vector<int>{1, 2, 4}));
+  EXPECT_EQ(batch_buckets(6), (std::vector<int>{1, 2, 4, 6}));
+  EXPECT_EQ(batch_buckets(20), (std::vector<int>{1, 2, 4, 8, 16, 20}));
+  EXPECT_EQ(batch_buckets(64), (std::vector<int>{1, 2, 4, 8, 16, 24, 32, 40, 48, 56, 64}));
+}
+
+TEST(GpuBatchBucketsTest, WithoutLibTorchTheDetectorIsUnavailable) {
+  if (built_with_torch()) GTEST_SKIP() << "built with LibTorch";
+  BatchDetectorConfig c;
+  c.kind = "yolov8";
+  auto r = create_batch_detector(c);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "gpu.unavailable");
 }
 
 }  // namespace
