@@ -23,7 +23,8 @@ struct BenchGpuOptions {
   double seconds = 10;  // measured time per N (after a settle of `settle` s)
   double settle = 2;
   double decode_seconds = 5;  // decode-only ceiling: time
-  int decode_streams = 0;     // decode-only ceiling: parallel decoders (0 = max N)
+  // Decode-only ceiling: decoder counts to try (empty = the largest N); the ceiling is the best.
+  std::vector<int> decode_streams;
   int max_batch = 64;
   double max_wait_ms = 5;   // BatchCollector bounded wait
   double fps = 30;          // the clip's nominal rate (real time = fps per stream)
