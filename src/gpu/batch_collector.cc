@@ -6,7 +6,7 @@
 namespace orion::gpu {
 
 BatchCollector::BatchCollector(int streams, const Clock& clock)
-    : clock_(clock), slots_(static_cast<size_t>(std::max(streams, 1))) {
+    : clock_(clock), streams_(std::max(streams, 1)), slots_(static_cast<size_t>(streams_)) {
   assert(streams >= 1);
 }
 

@@ -53,7 +53,7 @@ class BatchCollector {
   BatchCollector(const BatchCollector&) = delete;
   BatchCollector& operator=(const BatchCollector&) = delete;
 
-  int streams() const { return static_cast<int>(slots_.size()); }
+  int streams() const { return streams_; }
 
   // Puts `frame` into stream `stream`'s slot (0 <= stream < streams(); out of range is a broken
   // contract, asserted). Returns false (and drops nothing) after stop().
@@ -75,6 +75,7 @@ class BatchCollector {
   Timestamp oldest_locked() const REQUIRES(mu_);
 
   const Clock& clock_;
+  const int streams_;  // slots_.size(), fixed at construction
   mutable Mutex mu_;
   std::condition_variable_any cv_;
   std::vector<Slot> slots_ GUARDED_BY(mu_);
