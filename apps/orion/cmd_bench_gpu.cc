@@ -1,0 +1,65 @@
+// orion bench gpu: NVDEC decode + cross-stream batched GPU detection, N streams, against the
+// decode-only ceiling of the same run (src/gpu/bench_gpu.h, docs/gpu.md).
+#include <cstdio>
+
+#include "commands.h"
+#include "gpu/bench_gpu.h"
+
+namespace {
+
+void add_bench_gpu(CLI::App& /*app*/, CLI::App& bench) {
+  static orion::gpu::BenchGpuOptions opts;
+  static std::string model;
+  auto* cmd = bench.add_subcommand(
+      "gpu",
+      "GPU path: N streams NVDEC-decoded into device memory, batched yolov8n/yolox on the "
+      "GPU, vs the NVDEC decode-only ceiling (needs a GPU build; docs/gpu.md)");
+  cmd->add_option("--clip", opts.clip, "H.264 MP4 clip (tools/gpu/make_clip.sh)")->required();
+  cmd->add_option("--model", model,
+                  "KIND:PATH, KIND yolov8|yolox, PATH a TorchScript file from "
+                  "tools/gpu/onnx_to_torch.py")
+      ->required();
+  cmd->add_option("--device", opts.device, "CUDA device, cuda:N")->capture_default_str();
+  cmd->add_option("--streams", opts.streams, "stream counts to measure")
+      ->capture_default_str()
+      ->delimiter(',');
+  cmd->add_option("--seconds", opts.seconds, "measured seconds per stream count")
+      ->capture_default_str();
+  cmd->add_option("--settle", opts.settle, "seconds before measuring")->capture_default_str();
+  cmd->add_option("--decode-seconds", opts.decode_seconds, "decode-only ceiling: seconds")
+      ->capture_default_str();
+  cmd->add_option("--decode-streams", opts.decode_streams,
+                  "decode-only ceiling: decoder counts to try, the best is the ceiling (default: "
+                  "the largest stream count)")
+      ->delimiter(',');
+  cmd->add_option("--max-batch", opts.max_batch, "frames per GPU batch at most")
+      ->capture_default_str();
+  cmd->add_option("--max-wait-ms", opts.max_wait_ms, "bounded wait for a fuller batch")
+      ->capture_default_str();
+  cmd->add_option("--fps", opts.fps, "the clip's frame rate (real time per stream)")
+      ->capture_default_str();
+  cmd->add_flag("!--fp32", opts.half, "FP32 instead of FP16");
+  cmd->add_flag("!--no-cuda-graphs", opts.cuda_graphs, "run the network eagerly");
+  cmd->add_option("--json", opts.json_path, "also write the figures as JSON to this file");
+  cmd->callback([] {
+    const auto colon = model.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == model.size()) {
+      std::fprintf(stderr,
+                   "orion bench gpu: --model '%s' is not KIND:PATH (e.g. yolov8:yolov8n.pt)\n",
+                   model.c_str());
+      orion::cli::exit_code = 2;
+      return;
+    }
+    opts.model_kind = model.substr(0, colon);
+    opts.model_path = model.substr(colon + 1);
+    auto st = orion::gpu::run_bench_gpu(opts);
+    if (!st) {
+      std::fprintf(stderr, "orion bench gpu: %s\n", st.error().to_string().c_str());
+      orion::cli::exit_code = 1;
+    }
+  });
+}
+
+}  // namespace
+
+ORION_REGISTER_COMMAND(add_bench_gpu);

@@ -1,0 +1,41 @@
+// `orion bench gpu` (issue 13): N streams of an H.264 clip decoded by NVDEC into device memory,
+// batched across streams (BatchCollector) into one GPU detector (BatchDetector), for a fixed
+// time; in the same run the NVDEC decode-only ceiling. Prints, per N: streams held at real time,
+// total analysed fps vs the decode-only ceiling, frame age at inference p50/p99, GPU memory
+// per stream and CPU per stream. docs/gpu.md "orion bench gpu" says how to run it.
+//
+// Thread-safety: run_bench_gpu() is a blocking call for one thread (a CLI command).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+
+namespace orion::gpu {
+
+struct BenchGpuOptions {
+  std::string clip;  // H.264 MP4 (tools/gpu/make_clip.sh makes a 1080p30 one)
+  std::string model_kind = "yolov8";
+  std::string model_path;  // TorchScript from tools/gpu/onnx_to_torch.py
+  std::string device = "cuda:0";
+  std::vector<int> streams{4, 8, 16};
+  double seconds = 10;  // measured time per N (after a settle of `settle` s)
+  double settle = 2;
+  double decode_seconds = 5;  // decode-only ceiling: time
+  // Decode-only ceiling: decoder counts to try (empty = the largest N); the ceiling is the best.
+  std::vector<int> decode_streams;
+  int max_batch = 64;
+  double max_wait_ms = 5;   // BatchCollector bounded wait
+  double fps = 30;          // the clip's nominal rate (real time = fps per stream)
+  double held_ratio = 0.9;  // a stream is held when analysed fps >= ratio × fps
+  bool half = true;
+  bool cuda_graphs = true;
+  std::string json_path;  // also write the figures as JSON here
+};
+
+// Runs the benchmark and prints its table on stdout. Errors: "gpu.unavailable",
+// "bench.bad_option", and the errors of create_batch_detector() / NvdecSource::open().
+Status run_bench_gpu(const BenchGpuOptions& options);
+
+}  // namespace orion::gpu
