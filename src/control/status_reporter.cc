@@ -100,26 +100,36 @@ void StatusReporter::report_now() {
   const Duration elapsed = have_round_ ? now - last_round_ : Duration::zero();
   const std::string& id = options_.identity.id;
   bool failed = false;
+  uint64_t stale = 0;
   std::string error;
   auto check = [&](const Status& st) {
     // A stream or pipeline deleted since the engine's last apply has no row to write to.
     if (st.ok() || st.error().code == "store.missing_reference") return;
+    if (st.error().code == "store.stale_epoch") {
+      ++stale;
+      return;
+    }
     failed = true;
     error = st.error().to_string();
   };
-  check(store_.heartbeat_engine(options_.identity));
+  if (options_.heartbeat) check(store_.heartbeat_engine(options_.identity));
+  const bool fenced = static_cast<bool>(options_.epoch_of);
+  auto epoch = [&](const std::string& stream) -> int64_t {
+    return fenced ? options_.epoch_of(stream) : 0;
+  };
   std::map<std::string, uint64_t> frames;
   std::map<std::string, double> measured;
   for (const auto& r : engine_.report()) {
     auto it = frames_.find(r.capture.name);
-    const store::StreamStatusRecord row =
+    store::StreamStatusRecord row =
         stream_row(r, id, it == frames_.end() ? r.capture.frames : it->second, elapsed);
-    check(store_.put_stream_status(row));
+    row.epoch = epoch(r.capture.name);
+    if (!fenced || row.epoch > 0) check(store_.put_stream_status(row));
     frames[r.capture.name] = r.capture.frames;
     measured[r.capture.name] = row.fps_in;
   }
   for (const auto& [name, count] : frames_) {
-    if (frames.count(name)) continue;
+    if (frames.count(name) || fenced) continue;
     store::StreamStatusRecord gone;
     gone.stream = name;
     gone.engine_id = id;
@@ -128,11 +138,13 @@ void StatusReporter::report_now() {
   }
   std::set<std::string> pipelines;
   for (const auto& p : engine_.pipelines()) {
-    check(store_.put_pipeline_status(pipeline_row(p, id)));
+    store::PipelineStatusRecord row = pipeline_row(p, id);
+    row.epoch = epoch(p.stream);
+    if (!fenced || row.epoch > 0) check(store_.put_pipeline_status(row));
     pipelines.insert(p.name);
   }
   for (const auto& name : pipelines_) {
-    if (pipelines.count(name)) continue;
+    if (pipelines.count(name) || fenced) continue;
     store::PipelineStatusRecord gone;
     gone.pipeline = name;
     gone.engine_id = id;
@@ -145,6 +157,7 @@ void StatusReporter::report_now() {
   last_round_ = now;
   have_round_ = true;
   ++stats_.rounds;
+  stats_.stale_refused += stale;
   if (failed) {
     stats_.last_error = error;
     ++stats_.write_errors;
