@@ -8,8 +8,10 @@
 //     it lost, and no row it could write is accepted (epochs of the rows).
 //   - A fourth engine joins: it takes a share, one stream moving at a time; no other stream
 //     is interrupted and the moved one is down only for its handover.
+//   - `orion engine --drain` on SIGTERM: its streams move one at a time, then it exits cleanly.
 // Streams are small test patterns (160x120 at 10 fps) without pipelines: CPU-light.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -360,6 +362,56 @@ TEST_F(ScaleOut, AFourthEngineJoinsAndOnlyTheMovedStreamPausesForItsHandover) {
   EXPECT_EQ(moved, 1);
   EXPECT_EQ(per_engine(cluster_->serving()),
             (std::map<std::string, int>{{"e1", 1}, {"e2", 2}, {"e3", 2}, {"e4", 1}}));
+}
+
+TEST_F(ScaleOut, ADrainingEngineHandsItsStreamsOverAndExits) {
+  orion::testing::Watchdog dog(Duration::seconds(90), "drain");
+  for (const char* id : {"e1", "e2"}) {
+    auto st = cluster_->start_engine(id, {"--drain"});
+    ASSERT_TRUE(st.ok()) << st.error().to_string();
+  }
+  ASSERT_TRUE(cluster_->create_streams(4, "cam", kFps).ok());
+  auto serving = served(4);
+  ASSERT_EQ(serving.size(), 4u) << logs();
+  ASSERT_EQ(per_engine(serving)["e1"], 2);
+  std::map<std::string, Follower> followers;
+  for (const auto& [stream, s] : serving) followers.emplace(stream, Follower(*cluster_, stream));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (auto& [n, f] : followers) {
+          f.poll();
+          if (f.frames() < 5) return false;
+        }
+        return true;
+      },
+      Duration::seconds(15)));
+  const Timestamp drain_at = SteadyClock::instance().now();
+  // SIGTERM: e1 hands over one stream at a time (--max-moves 1), then exits cleanly.
+  ASSERT_EQ(::kill(cluster_->engine("e1")->pid(), SIGTERM), 0);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (auto& [n, f] : followers) f.poll();
+        auto now = cluster_->serving();
+        if (now.size() != 4) return false;
+        for (auto& [stream, f] : followers)
+          if (now[stream].engine != "e2" || f.engines_seen().back() != "e2") return false;
+        return true;
+      },
+      Duration::seconds(30), Duration::millis(10)))
+      << logs();
+  EXPECT_EQ(cluster_->engine("e1")->terminate(Duration::seconds(20)), 0) << logs();
+  EXPECT_NE(cluster_->engine("e1")->output().find("drained: every stream runs on another engine"),
+            std::string::npos)
+      << logs();
+  for (auto& [stream, f] : followers) {
+    const double gap = f.longest_gap(drain_at).as_seconds();
+    if (serving[stream].engine == "e1") {
+      std::printf("drain %s: e1 -> e2, longest gap %.0f ms\n", stream.c_str(), gap * 1000);
+      EXPECT_LT(gap, 5.0) << stream;
+    } else {
+      EXPECT_LT(gap, 1.0) << stream << " was interrupted though it did not move";
+    }
+  }
 }
 
 }  // namespace

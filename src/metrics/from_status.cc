@@ -69,9 +69,17 @@ Snapshot snapshot_from_store(store::Store& store) {
   static const std::vector<store::PipelineStatusRecord> kNoPipelines;
   Snapshot snapshot =
       from_status(streams ? *streams : kNoStreams, pipelines ? *pipelines : kNoPipelines);
-  auto engines = store.list_engines();
-  auto loads = store.list_engine_loads();
-  auto leases = store.list_leases();
+  // Engines and owners (scale-out); not asked for when the store is already known down.
+  const bool reachable = streams.ok() && pipelines.ok();
+  auto engines = reachable
+                     ? store.list_engines()
+                     : Result<std::vector<store::EngineRecord>>(make_error("store.io", "not read"));
+  auto loads = reachable
+                   ? store.list_engine_loads()
+                   : Result<std::vector<store::EngineLoad>>(make_error("store.io", "not read"));
+  auto leases = reachable
+                    ? store.list_leases()
+                    : Result<std::vector<store::LeaseRecord>>(make_error("store.io", "not read"));
   if (engines && loads && leases) {
     const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                std::chrono::system_clock::now().time_since_epoch())
@@ -106,7 +114,7 @@ Snapshot snapshot_from_store(store::Store& store) {
         o.output_url = st->second->output_url;
       snapshot.owners.push_back(std::move(o));
     }
-  } else {
+  } else if (reachable) {
     snapshot.comments.push_back("engines and leases not read from the store");
   }
   snapshot.store_up = streams.ok() && pipelines.ok();
