@@ -1,7 +1,11 @@
-// `orion engine --db URL [--rtsp-port 8554] [--http-port 8081]`: one engine, run from the
+// `orion engine --db URL [--rtsp-port 8554] [--http-port 8081] [--engine-id ID]
+// [--advertise-host HOST] [--max-streams N] [--lease-seconds S] [--max-moves N] [--drain]`: one
+// engine, run from the
 // database (docs/design/reconciler.md): it applies the desired state the API wrote, serves each
 // stream's annotated output over RTSP and its media endpoint over HTTP, and writes its status and
-// heartbeat back. Runs until SIGINT / SIGTERM, then stops cleanly.
+// heartbeat back. Several engines on one PostgreSQL share the streams by leases
+// (docs/design/scale_out.md). Runs until SIGINT / SIGTERM, then stops cleanly (with --drain:
+// after handing its streams over).
 //
 // Prints one line when it runs, which scripts and tests read:
 //   orion engine: ENGINE-ID running on sqlite://orion.db, RTSP rtsp://127.0.0.1:8554
@@ -27,6 +31,12 @@ struct EngineCmdOptions {
   double stall_timeout_s = 5;  // engine-wide default; a stream's stall_timeout_s overrides it
   std::string http_address = "127.0.0.1";
   bool insecure_no_token = false;
+  std::string engine_id;
+  int max_streams = 0;
+  double lease_s = 10;
+  int max_moves = 1;
+  bool drain = false;
+  double drain_limit_s = 120;
 };
 
 int run_engine(const EngineCmdOptions& o) {
@@ -46,6 +56,10 @@ int run_engine(const EngineCmdOptions& o) {
   no.engine.public_host = o.host;
   no.engine.stamp_sequence = o.stamp_sequence;
   no.engine.capture.stall_timeout = orion::Duration::seconds_f(o.stall_timeout_s);
+  no.engine_id = o.engine_id;
+  no.max_streams = o.max_streams;
+  no.lease = orion::Duration::seconds_f(o.lease_s);
+  no.max_moves = o.max_moves;
   auto node = orion::control::EngineNode::start(no);
   if (!node) {
     std::fprintf(stderr, "orion engine: %s\n",
@@ -60,6 +74,13 @@ int run_engine(const EngineCmdOptions& o) {
   console.tick();
   const int sig = orion::cli::run_until_stopped(stop, o.duration_s, [&] { console.tick(); });
   std::printf("orion engine: %s, stopping\n", sig > 0 ? strsignal(sig) : "duration reached");
+  if (o.drain) {
+    std::printf("orion engine: draining: handing the streams over\n");
+    std::fflush(stdout);
+    const bool all = n.drain(orion::Duration::seconds_f(o.drain_limit_s));
+    std::printf("orion engine: %s\n", all ? "drained: every stream runs on another engine"
+                                          : "drain limit reached; stopping what is left");
+  }
   n.stop();
   std::printf("orion engine: stopped cleanly\n");
   return 0;
@@ -82,8 +103,31 @@ void add_engine(CLI::App& app, CLI::App& /*bench*/) {
       ->capture_default_str();
   cmd->add_flag("--insecure-no-token", opts.insecure_no_token,
                 "serve the media endpoint on a non-loopback address without ORION_API_TOKEN");
-  cmd->add_option("--host", opts.host, "host name written into the output URLs")
+  cmd->add_option("--advertise-host,--host", opts.host,
+                  "host name other machines reach this engine at: written into its output URLs")
       ->capture_default_str();
+  cmd->add_option("--engine-id", opts.engine_id,
+                  "stable id of this engine (default: host:pid:start time); a restarted engine "
+                  "with the same id takes its leases back at once");
+  cmd->add_option("--max-streams", opts.max_streams,
+                  "streams this engine takes at most (0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000));
+  cmd->add_option("--lease-seconds", opts.lease_s,
+                  "lease of each stream; failover after a crash takes about this long + a "
+                  "reconnect (docs/design/scale_out.md)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.5, 3600.0));
+  cmd->add_option("--max-moves", opts.max_moves,
+                  "streams moved at once when rebalancing or draining")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000));
+  cmd->add_flag("--drain", opts.drain,
+                "on SIGTERM/SIGINT (or --duration), hand every stream over to the other engines, "
+                "--max-moves at a time, before exiting");
+  cmd->add_option("--drain-limit", opts.drain_limit_s, "seconds a drain may take at most")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 86400.0));
   cmd->add_option("--duration", opts.duration_s,
                   "stop after this many seconds (0: until a signal)");
   cmd->add_option("--stall-timeout", opts.stall_timeout_s,

@@ -457,6 +457,14 @@ class InterleavedStore final : public store::Store {
     return s_.apply_retention(r, now_ms);
   }
   Result<int64_t> count_events() override { return s_.count_events(); }
+  Result<store::LeaseRoundResult> lease_round(const store::LeaseRound& r) override {
+    return s_.lease_round(r);
+  }
+  Result<std::vector<store::LeaseRecord>> list_leases() override { return s_.list_leases(); }
+  Result<std::vector<store::EngineLoad>> list_engine_loads() override {
+    return s_.list_engine_loads();
+  }
+  Result<bool> wait_lease_change(Duration limit) override { return s_.wait_lease_change(limit); }
 
  private:
   store::Store& s_;

@@ -66,8 +66,9 @@ std::string shown_json(const json& v) {
 }
 
 // Fields the server sets: present in answers, refused in bodies.
-constexpr std::array<std::string_view, 7> kReadOnly = {
-    "version", "updated_at", "state", "owner_engine", "output_url", "last_error", "status"};
+constexpr std::array<std::string_view, 8> kReadOnly = {"version",      "updated_at", "state",
+                                                       "owner_engine", "output_url", "last_error",
+                                                       "status",       "epoch"};
 
 bool is_read_only(std::string_view key) {
   return std::find(kReadOnly.begin(), kReadOnly.end(), key) != kReadOnly.end();

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <chrono>
 #include <map>
+#include <set>
 
 #include "api/redact.h"
 #include "api/resources.h"
@@ -179,6 +180,7 @@ namespace {
 // Status rows by resource name, read once per request.
 struct StatusIndex {
   std::map<std::string, store::StreamStatusRecord> streams;
+  std::map<std::string, store::LeaseRecord> leases;  // streams ever leased (scale-out)
   std::map<std::string, store::PipelineStatusRecord> pipelines;
 };
 
@@ -188,6 +190,10 @@ std::optional<ApiError> load_status(store::Store& s, bool streams, bool pipeline
     auto rows = s.list_stream_status();
     if (!rows) return store_unavailable(rows.error());
     for (auto& row : *rows) out.streams[row.stream] = std::move(row);
+    auto leases = s.list_leases();
+    if (!leases) return store_unavailable(leases.error());
+    for (auto& l : *leases)
+      if (l.epoch > 0) out.leases[l.stream] = std::move(l);
   }
   if (pipelines) {
     auto rows = s.list_pipeline_status();
@@ -210,6 +216,20 @@ json with_status(const StreamRecord& r, const StatusIndex& idx) {
     j["owner_engine"] = null_or(it->second.engine_id);
     j["output_url"] = null_or(it->second.output_url);
     j["last_error"] = null_or(it->second.last_error);
+  }
+  // Scale-out: the lease says who owns the stream now. A status row of an earlier owner (or of
+  // an epoch since replaced) does not name the owner nor its output.
+  if (auto l = idx.leases.find(r.name); l != idx.leases.end()) {
+    const store::LeaseRecord& lease = l->second;
+    const bool owned = !lease.engine_id.empty() && lease.expires_in_ms > 0;
+    j["owner_engine"] = owned ? json(lease.engine_id) : json(nullptr);
+    j["epoch"] = lease.epoch;
+    const bool current = it != idx.streams.end() && it->second.epoch == lease.epoch &&
+                         it->second.engine_id == lease.engine_id;
+    if (!owned || !current) {
+      j["output_url"] = nullptr;
+      j["state"] = owned ? "moving" : "unassigned";
+    }
   }
   return j;
 }
@@ -514,21 +534,38 @@ Reply ApiService::stats() {
 Reply ApiService::engines() {
   auto engines = store_.list_engines();
   if (!engines) return error_reply(store_unavailable(engines.error()));
+  auto loads = store_.list_engine_loads();
+  if (!loads) return error_reply(store_unavailable(loads.error()));
+  auto leases = store_.list_leases();
+  if (!leases) return error_reply(store_unavailable(leases.error()));
   auto streams = store_.list_stream_status();
   if (!streams) return error_reply(store_unavailable(streams.error()));
   const int64_t now = now_ms();
   json out = json::array();
   for (const auto& e : *engines) {
+    // Streams held: live leases naming it (scale-out); for streams never leased, the status
+    // rows it wrote (an engine of a build before leases).
     json held = json::array();
+    std::set<std::string> leased;
+    for (const auto& l : *leases) {
+      if (l.epoch > 0) leased.insert(l.stream);
+      if (l.engine_id == e.id && l.expires_in_ms > 0) held.push_back(l.stream);
+    }
     for (const auto& s : *streams)
-      if (s.engine_id == e.id) held.push_back(s.stream);
+      if (s.engine_id == e.id && !leased.count(s.stream)) held.push_back(s.stream);
+    std::string state = e.state;
+    for (const auto& l : *loads)
+      if (l.id == e.id && !l.live) state = "gone";  // its heartbeat lease expired
     out.push_back(json{{"id", e.id},
                        {"media_url", null_or(e.media_url)},
                        {"rtsp_url", null_or(e.rtsp_url)},
                        {"max_streams", e.max_streams},
+                       {"capacity", e.max_streams > 0 ? json(e.max_streams) : json(nullptr)},
+                       {"state", state},
                        {"started_at", e.started_at},
                        {"heartbeat_at", e.heartbeat_at},
                        {"heartbeat_age_s", age_since(e.heartbeat_at, now)},
+                       {"streams_held", held.size()},
                        {"streams", std::move(held)}});
   }
   return Reply{200, json{{"engines", std::move(out)}}, {}};

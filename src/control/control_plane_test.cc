@@ -96,10 +96,13 @@ class ControlPlane : public ::testing::TestWithParam<std::string> {
     client_.emplace(*url);
   }
 
+  // Each engine has its own id and a 2 s lease (scale-out: a killed engine's streams are taken
+  // over once its leases expire).
   void start_engine(const std::string& log) {
-    auto p = Program::start({ORION_BINARY, "engine", "--db", db_.url, "--rtsp-port", "0",
-                             "--http-port", "0", "--stamp-sequence"},
-                            dir_ / log);
+    auto p =
+        Program::start({ORION_BINARY, "engine", "--db", db_.url, "--rtsp-port", "0", "--http-port",
+                        "0", "--stamp-sequence", "--engine-id", log, "--lease-seconds", "2"},
+                       dir_ / log);
     ASSERT_TRUE(p.ok()) << p.error().to_string();
     engine_ = std::move(p.value());
     ASSERT_TRUE(
@@ -114,14 +117,17 @@ class ControlPlane : public ::testing::TestWithParam<std::string> {
     ASSERT_EQ(a.status, 201) << kind << " " << body.dump() << ": " << a.body;
   }
 
-  // The stream's output URL once the engine reports it live; "" if not within `limit`.
-  std::string live_output(const std::string& stream, Duration limit) {
+  // The stream's output URL once the engine (`owner`, when given) reports it live; "" if not
+  // within `limit`.
+  std::string live_output(const std::string& stream, Duration limit,
+                          const std::string& owner = "") {
     std::string url;
     wait_until(
         [&] {
           Answer a = get("/api/v1/streams/" + stream);
           if (a.status == 200 && a.json.value("state", json()) == "live" &&
-              a.json["output_url"].is_string())
+              a.json["output_url"].is_string() &&
+              (owner.empty() || a.json.value("owner_engine", json()) == owner))
             url = a.json["output_url"].get<std::string>();
           return !url.empty();
         },
@@ -263,8 +269,8 @@ TEST_P(ControlPlane, AnEngineKilledAndStartedAgainReconcilesAndItsOutputsComeBac
   create("streams", stream_body("b"));
 
   start_engine("engine2.log");
-  const std::string url_a = live_output("a", Duration::seconds(20)),
-                    url_b = live_output("b", Duration::seconds(20));
+  const std::string url_a = live_output("a", Duration::seconds(20), "engine2.log"),
+                    url_b = live_output("b", Duration::seconds(20), "engine2.log");
   ASSERT_FALSE(url_a.empty() || url_b.empty()) << engine_->output();
   for (const std::string& url : {url_a, url_b}) {
     auto c = RtspTestClient::start(url);

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "control/engine_metrics.h"
+#include "control/lease_keeper.h"
 #include "engine/media_endpoint.h"
 
 namespace orion::control {
@@ -27,7 +28,8 @@ std::string make_engine_id() {
 struct EngineNode::Impl {
   EngineNodeOptions options;
   std::string id;
-  std::unique_ptr<store::Store> desired_store, status_store, events_store;
+  std::unique_ptr<store::Store> desired_store, status_store, events_store, lease_store;
+  std::unique_ptr<LeaseKeeper> leases;
   std::unique_ptr<events::EventWriter> events;
   std::set<std::string> policies;  // pipelines with an event policy (reconciler thread)
   std::unique_ptr<engine::Engine> engine;
@@ -79,7 +81,17 @@ EngineNode::~EngineNode() { stop(); }
 Result<std::unique_ptr<EngineNode>> EngineNode::start(EngineNodeOptions options) {
   auto m = std::make_unique<Impl>();
   m->options = std::move(options);
-  m->id = make_engine_id();
+  m->id = m->options.engine_id.empty() ? make_engine_id() : m->options.engine_id;
+  if (m->options.max_streams < 0)
+    return make_error("engine.options", "max_streams is " + std::to_string(m->options.max_streams) +
+                                            ", not >= 0 (0 = no limit)");
+  if (m->options.lease < Duration::millis(500))
+    return make_error("engine.options", "lease is " +
+                                            std::to_string(m->options.lease.as_seconds()) +
+                                            " s, below the 0.5 s minimum");
+  if (m->options.max_moves < 1)
+    return make_error("engine.options",
+                      "max_moves is " + std::to_string(m->options.max_moves) + ", not >= 1");
   auto desired = store::Store::open(m->options.db);
   if (!desired) return desired.error();
   m->desired_store = std::move(desired.value());
@@ -90,9 +102,16 @@ Result<std::unique_ptr<EngineNode>> EngineNode::start(EngineNodeOptions options)
   auto events_store = store::Store::open(m->options.db);
   if (!events_store) return events_store.error();
   m->events_store = std::move(events_store.value());
+  auto lease_store = store::Store::open(m->options.db);
+  if (!lease_store) return lease_store.error();
+  m->lease_store = std::move(lease_store.value());
+  Impl* raw = m.get();
   if (auto st = events::EventWriter::validate(m->options.events); !st) return st.error();
-  m->events = std::make_unique<events::EventWriter>(*m->events_store, SteadyClock::instance(),
-                                                    m->options.events);
+  events::EventWriterOptions ev = m->options.events;
+  ev.epoch_of = [raw](const std::string& stream) -> int64_t {
+    return raw->leases ? raw->leases->epoch_of(stream) : 0;
+  };
+  m->events = std::make_unique<events::EventWriter>(*m->events_store, SteadyClock::instance(), ev);
   m->events->start();
   engine::EngineOptions eo = m->options.engine;
   events::EventWriter* writer = m->events.get();
@@ -105,27 +124,47 @@ Result<std::unique_ptr<EngineNode>> EngineNode::start(EngineNodeOptions options)
   mo.port = m->options.engine.http_port;
   mo.token = m->options.token;
   mo.allow_insecure_no_token = m->options.allow_insecure_no_token;
-  Impl* raw = m.get();
   m->media = std::make_unique<engine::MediaEndpoint>(
       mo, [raw](const std::string& stream) { return raw->engine->snapshot(stream); },
       [raw] { return raw->metrics_text(); });
   if (auto st = m->media->start(); !st) return st.error();
   m->media_url = "http://" + m->options.engine.public_host + ":" + std::to_string(m->media->port());
+  store::EngineRecord identity;
+  identity.id = m->id;
+  identity.media_url = m->media_url;
+  identity.rtsp_url =
+      "rtsp://" + m->options.engine.public_host + ":" + std::to_string(m->engine->rtsp_port());
+  identity.max_streams = m->options.max_streams;
+  LeaseKeeperOptions lo;
+  lo.identity = identity;
+  lo.lease = m->options.lease;
+  lo.max_moves = m->options.max_moves;
+  lo.on_change = [raw] {
+    if (raw->reconciler) raw->reconciler->refilter();
+  };
+  m->leases = std::make_unique<LeaseKeeper>(*m->lease_store, lo);
+  if (auto st = m->leases->first_round(); !st) return st.error();
   auto revision = m->desired_store->desired_revision();
   if (!revision) return revision.error();
   ReconcilerOptions ro;
   ro.on_applied = [raw](const std::vector<store::PipelineRecord>& pipelines) {
     raw->apply_policies(pipelines);
   };
+  ro.runnable = [raw] {
+    std::set<std::string> out;
+    for (const auto& [stream, epoch] : raw->leases->runnable()) out.insert(stream);
+    return out;
+  };
+  ro.poll = Duration::millis(200);
   m->reconciler = std::make_unique<Reconciler>(*m->desired_store, *m->engine, ro);
   m->reconciler->start();
   m->reconciler->wait_applied(*revision, m->options.first_apply_limit);
+  m->leases->start();
 
   StatusReporterOptions so;
-  so.identity.id = m->id;
-  so.identity.media_url = m->media_url;
-  so.identity.rtsp_url =
-      "rtsp://" + m->options.engine.public_host + ":" + std::to_string(m->engine->rtsp_port());
+  so.identity = identity;
+  so.heartbeat = false;  // the lease keeper's rounds are the heartbeat
+  so.epoch_of = [raw](const std::string& stream) { return raw->leases->epoch_of(stream); };
   so.interval = m->options.status_interval;
   m->status = std::make_unique<StatusReporter>(*m->status_store, *m->engine, so);
   m->status_for_metrics.store(m->status.get());
@@ -140,9 +179,17 @@ void EngineNode::stop() {
   m.stopped = true;
   if (m.media) m.media->stop();  // its callbacks read the engine
   if (m.reconciler) m.reconciler->stop();
+  if (m.leases) m.leases->stop();
   if (m.status) m.status->stop();
   if (m.engine) m.engine->stop();
-  if (m.events) m.events->stop();  // writes what is queued
+  if (m.events) m.events->stop();         // writes what is queued, under the leases still held
+  if (m.leases) m.leases->release_all();  // streams stopped: others may take them at once
+}
+
+bool EngineNode::drain(Duration limit) {
+  Impl& m = *impl_;
+  if (m.stopped || !m.leases) return false;
+  return m.leases->drain(limit);
 }
 
 const std::string& EngineNode::id() const { return impl_->id; }

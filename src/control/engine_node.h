@@ -6,8 +6,13 @@
 // is an EngineNode; `orion up` is an EngineNode plus the API in the same process, and the two
 // still meet only in the database.
 //
-// Identity: "<host>:<pid>:<start unix ms>", unique per process run, written with every
-// heartbeat together with the base of its RTSP outputs and its media endpoint's URL.
+// Identity: EngineNodeOptions::engine_id, else "<host>:<pid>:<start unix ms>" (unique per process
+// run), written with every heartbeat together with the base of its RTSP outputs and its media
+// endpoint's URL. A stable id lets an engine started again take its own leases back at once.
+//
+// Leases (control/lease_keeper.h): the reconciler applies only the streams this engine holds;
+// status rows and events carry each stream's lease epoch; stop() stops the streams first and
+// then releases their leases, so other engines take them at once.
 //
 // Lifecycle: start() (opens the stores, starts the engine and its media endpoint, applies the
 // desired state once and writes a first status round before it returns, so a caller can print what
@@ -43,6 +48,12 @@ struct EngineNodeOptions {
   // Detections → events (events/event_writer.h): each pipeline's `events` policy from the
   // database, batches written on a Store connection of their own, retention by age and count.
   events::EventWriterOptions events;
+  // Scale-out (docs/design/scale_out.md): this engine runs only the streams it holds a lease
+  // for; several engines share one database's streams.
+  std::string engine_id;                   // "" = "<host>:<pid>:<start unix ms>"
+  int max_streams = 0;                     // streams this engine takes at most; 0 = no limit
+  Duration lease = Duration::seconds(10);  // failover takes about this long (+ a reconnect)
+  int max_moves = 1;                       // streams moved at once to rebalance or drain
 };
 
 class EngineNode {
@@ -54,6 +65,10 @@ class EngineNode {
   EngineNode& operator=(const EngineNode&) = delete;
 
   void stop();
+  // Hands every stream over to the other engines, max_moves at a time, each batch once another
+  // engine holds it (or `limit` passed); then runs nothing. Call before stop(). Returns whether
+  // all were handed over.
+  bool drain(Duration limit);
   const std::string& id() const;
   engine::Engine& engine();
   ReconcilerStats reconciler() const;

@@ -60,9 +60,17 @@ bool Reconciler::reconcile_once(int64_t revision) {
   if (!models) return fail(models.error());
   auto pipelines = store_.list_pipelines();
   if (!pipelines) return fail(pipelines.error());
-  DesiredConfig desired = to_engine_config(*streams, *models, *pipelines);
-  engine::ApplyReport report = engine_.apply(desired.config);
-  report.errors.insert(report.errors.begin(), desired.errors.begin(), desired.errors.end());
+  engine::ApplyReport report;
+  {
+    std::lock_guard apply(apply_mu_);
+    streams_ = std::move(*streams);
+    models_ = std::move(*models);
+    pipelines_ = *pipelines;
+    have_desired_ = true;
+    std::vector<std::string> errors;
+    report = apply_cached(errors);
+    report.errors.insert(report.errors.begin(), errors.begin(), errors.end());
+  }
   for (const auto& e : report.errors) spdlog::warn("reconciler: revision {}: {}", revision, e);
   if (options_.on_applied) options_.on_applied(*pipelines);
   {
@@ -74,6 +82,33 @@ bool Reconciler::reconcile_once(int64_t revision) {
   }
   applied_cv_.notify_all();
   return true;
+}
+
+engine::ApplyReport Reconciler::apply_cached(std::vector<std::string>& errors) {
+  if (!options_.runnable) {
+    DesiredConfig desired = to_engine_config(streams_, models_, pipelines_);
+    errors = std::move(desired.errors);
+    return engine_.apply(desired.config);
+  }
+  const std::set<std::string> mine = options_.runnable();
+  std::vector<store::StreamRecord> streams;
+  for (const auto& s : streams_)
+    if (mine.count(s.name)) streams.push_back(s);
+  std::vector<store::PipelineRecord> pipelines;
+  for (const auto& p : pipelines_)
+    if (mine.count(p.stream)) pipelines.push_back(p);
+  DesiredConfig desired = to_engine_config(streams, models_, pipelines);
+  errors = std::move(desired.errors);
+  return engine_.apply(desired.config);
+}
+
+void Reconciler::refilter() {
+  std::lock_guard apply(apply_mu_);
+  if (!have_desired_) return;
+  std::vector<std::string> errors;
+  engine::ApplyReport report = apply_cached(errors);
+  for (const auto& e : errors) spdlog::warn("reconciler: {}", e);
+  for (const auto& e : report.errors) spdlog::warn("reconciler: {}", e);
 }
 
 void Reconciler::run(const std::stop_token& stop) {

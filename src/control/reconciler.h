@@ -15,13 +15,17 @@
 //
 // Lifecycle: construct → start() (thread "orion-reconcile") → stop() (idempotent; the thread
 // notices within `poll`; also the destructor). The Store and Engine outlive it.
-// Thread-safety: stats() and wait_applied() from any thread. Locks: mu_ guards the statistics
-// (a leaf; never held across a Store or Engine call).
+// Scale-out: with `runnable` set, only the streams it names (this engine's leases) and their
+// pipelines are applied; refilter() re-applies at once when that set changes.
+// Thread-safety: stats(), wait_applied() and refilter() from any thread. Locks: mu_ guards the
+// statistics (a leaf; never held across a Store or Engine call).
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -37,6 +41,9 @@ struct ReconcilerOptions {
   Duration retry_max = Duration::seconds(5);
   // Called on the reconciler's thread after each apply, with the records just applied.
   std::function<void(const std::vector<store::PipelineRecord>&)> on_applied;
+  // Scale-out (control/lease_keeper.h): the streams this engine may run now; a stream not in it
+  // (and its pipelines) is left out of what is applied. Empty function: every stream.
+  std::function<std::set<std::string>()> runnable;
 };
 
 struct ReconcilerStats {
@@ -57,6 +64,10 @@ class Reconciler {
   void start();
   void stop();
   ReconcilerStats stats() const;
+  // Applies the desired state last read again with the current runnable() set, from the
+  // caller's thread (the lease keeper's, when its leases changed): stops what is no longer
+  // runnable before it returns. Serialised with the reconciler's own applies (apply_mu_).
+  void refilter();
   // Waits until a revision >= `revision` is applied, or `limit` passes. For tests and
   // `orion up`'s first start (real time: the reconciler waits on the database in real time).
   bool wait_applied(int64_t revision, Duration limit) const;
@@ -64,10 +75,19 @@ class Reconciler {
  private:
   void run(const std::stop_token& stop);
   bool reconcile_once(int64_t revision);
+  // Filters the cached lists by runnable() and applies them; under apply_mu_.
+  engine::ApplyReport apply_cached(std::vector<std::string>& errors);
 
   store::Store& store_;
   engine::Engine& engine_;
   const ReconcilerOptions options_;
+  // Serialises applies (own thread, refilter) and guards the desired state last read. Lock
+  // order: apply_mu_, then mu_.
+  std::mutex apply_mu_;
+  std::vector<store::StreamRecord> streams_;
+  std::vector<store::ModelRecord> models_;
+  std::vector<store::PipelineRecord> pipelines_;
+  bool have_desired_ = false;
   mutable Mutex mu_;
   mutable std::condition_variable_any applied_cv_;
   ReconcilerStats stats_ GUARDED_BY(mu_);

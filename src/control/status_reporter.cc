@@ -113,17 +113,26 @@ void StatusReporter::report_now() {
   const Duration elapsed = have_round_ ? now - last_round_ : Duration::zero();
   const std::string& id = options_.identity.id;
   bool failed = false;
+  uint64_t stale = 0;
   std::string error;
   uint64_t unwritten = 0;
   auto check = [&](const Status& st) {
     // A stream or pipeline deleted since the engine's last apply has no row to write to.
     if (st.ok() || st.error().code == "store.missing_reference") return true;
+    if (st.error().code == "store.stale_epoch") {  // the stream is another engine's now
+      ++stale;
+      return true;
+    }
     failed = true;
     ++unwritten;
     error = st.error().to_string();
     return false;
   };
-  check(store_.heartbeat_engine(options_.identity));
+  if (options_.heartbeat) check(store_.heartbeat_engine(options_.identity));
+  const bool fenced = static_cast<bool>(options_.epoch_of);
+  auto epoch = [&](const std::string& stream) -> int64_t {
+    return fenced ? options_.epoch_of(stream) : 0;
+  };
   std::map<std::string, uint64_t> frames;
   std::map<std::string, double> measured;
   const auto stream_latency = engine_.latency().streams();
@@ -140,7 +149,8 @@ void StatusReporter::report_now() {
                          {"composite_to_encoder", figures(l->second.composite_to_encoder)}}
               .dump();
     }
-    check(store_.put_stream_status(row));
+    row.epoch = epoch(r.capture.name);
+    if (!fenced || row.epoch > 0) check(store_.put_stream_status(row));
     frames[r.capture.name] = r.capture.frames;
     measured[r.capture.name] = row.fps_in;
   }
@@ -149,7 +159,7 @@ void StatusReporter::report_now() {
   unwritten_gone_streams_.clear();
   for (const auto& [name, count] : frames_) gone_streams.insert(name);
   for (const auto& name : gone_streams) {
-    if (frames.count(name)) continue;
+    if (frames.count(name) || fenced) continue;  // fenced: the new owner writes its row
     store::StreamStatusRecord gone;
     gone.stream = name;
     gone.engine_id = id;
@@ -168,14 +178,15 @@ void StatusReporter::report_now() {
                          {"clamped", l->second.clamped}}
               .dump();
     }
-    check(store_.put_pipeline_status(row));
+    row.epoch = epoch(p.stream);
+    if (!fenced || row.epoch > 0) check(store_.put_pipeline_status(row));
     pipelines.insert(p.name);
   }
   std::set<std::string> gone_pipelines = std::move(unwritten_gone_pipelines_);
   unwritten_gone_pipelines_.clear();
   gone_pipelines.insert(pipelines_.begin(), pipelines_.end());
   for (const auto& name : gone_pipelines) {
-    if (pipelines.count(name)) continue;
+    if (pipelines.count(name) || fenced) continue;
     store::PipelineStatusRecord gone;
     gone.pipeline = name;
     gone.engine_id = id;
@@ -190,6 +201,7 @@ void StatusReporter::report_now() {
   ++stats_.rounds;
   stats_.rows_pending = unwritten;
   stats_.row_write_errors += unwritten;
+  stats_.stale_refused += stale;
   if (failed) {
     stats_.last_error = error;
     ++stats_.write_errors;

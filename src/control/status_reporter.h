@@ -16,6 +16,10 @@
 // yet, row_write_errors how many writes failed (each superseded by the next round's). A
 // "stopped" row that failed is kept and written at a later round (docs/design/db_resilience.md).
 //
+// Every row carries the lease epoch of its stream (epoch_of); the database refuses one written
+// under a stale epoch (store.stale_epoch), which is counted, not retried: the stream is no
+// longer this engine's, and the next round leaves it out.
+//
 // Lifecycle: construct → start() (thread "orion-status") → stop() (idempotent; also the
 // destructor; writes nothing more). report_now() writes one round from the caller's thread
 // (tests, and right after start so the API sees the engine at once).
@@ -25,6 +29,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -41,6 +46,11 @@ struct StatusReporterOptions {
   store::EngineRecord identity;  // id, media_url, rtsp_url, max_streams
   Duration interval = Duration::seconds(1);
   const Clock* clock = nullptr;  // nullptr: SteadyClock (fps_in's time base and the interval)
+  // Scale-out (control/lease_keeper.h): the lease epoch each stream's rows are written under;
+  // a stream with epoch 0 (not this engine's) gets no row, nor do streams that stopped (their
+  // lease went with them). Empty function: epoch 0 for all (unfenced, one engine).
+  std::function<int64_t(const std::string& stream)> epoch_of;
+  bool heartbeat = true;  // false: the lease keeper writes the heartbeat with its rounds
 };
 
 struct StatusReporterStats {
@@ -48,6 +58,7 @@ struct StatusReporterStats {
   uint64_t write_errors = 0;      // rounds with at least one failed write
   uint64_t rows_pending = 0;      // rows (heartbeat included) the last round could not write
   uint64_t row_write_errors = 0;  // failed row writes in all
+  uint64_t stale_refused = 0;     // rows the database refused as written under a stale epoch
   std::string last_error;
 };
 

@@ -292,7 +292,9 @@ void EventWriter::offer(const DetectionResult& r) {
     for (size_t i = 0; i < n; ++i) {
       if (take_[i] == 0) continue;
       const Detection& d = r.detections[i];
-      wake = enqueue_locked(event_record(p.stream, r, d, wall_ms), now) || wake;
+      store::EventRecord e = event_record(p.stream, r, d, wall_ms);
+      if (options_.epoch_of) e.epoch = options_.epoch_of(p.stream);
+      wake = enqueue_locked(std::move(e), now) || wake;
     }
   }
   if (wake) cv_.notify_one();

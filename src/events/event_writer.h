@@ -130,6 +130,10 @@ struct EventWriterOptions {
   BackoffPolicy retry{Duration::millis(100), Duration::seconds(2), 2.0};
   Duration stop_timeout = Duration::seconds(5);  // stop(): writing what is queued, at most
   WallTimeMs wall_time_ms;                       // empty: system_wall_time_ms
+  // Scale-out: the lease epoch of a stream, stamped on its events when offered (the database
+  // refuses events of a stale epoch: store.stale_epoch). Empty: 0. Called under the writer's
+  // lock from offer()'s thread: must be quick and thread-safe.
+  std::function<int64_t(const std::string& stream)> epoch_of;
 };
 
 struct EventWriterStats {

@@ -216,6 +216,38 @@ void render_streams(Document& doc, const std::vector<StreamSample>& streams, siz
   }
 }
 
+void render_engines(Document& doc, const std::vector<EngineSample>& engines,
+                    const std::vector<StreamOwnerSample>& owners) {
+  if (engines.empty() && owners.empty()) return;
+  auto& up = doc.gauge("orion_engine_up",
+                       "1 while the engine's heartbeat lease is alive (label state: running, "
+                       "draining, gone).");
+  auto& held = doc.gauge("orion_engine_streams_held", "Streams whose live lease names the engine.");
+  auto& capacity =
+      doc.gauge("orion_engine_max_streams", "Streams the engine takes at most; 0 = no limit.");
+  auto& age = doc.gauge("orion_engine_heartbeat_age_seconds",
+                        "Seconds since the engine's last heartbeat (its lease round).");
+  for (const EngineSample& e : engines) {
+    Labels labels;
+    put_label(labels, "engine", e.engine);
+    up.Add(with(labels, "state", state_or_unknown(e.state))).Set(e.up ? 1 : 0);
+    held.Add(labels).Set(static_cast<double>(e.streams_held));
+    capacity.Add(labels).Set(static_cast<double>(e.max_streams));
+    age.Add(labels).Set(e.heartbeat_age_s);
+  }
+  auto& owner = doc.gauge("orion_stream_owner",
+                          "1 per leased stream: its owner engine now (label engine, \"\" = none), "
+                          "the output URL to view it at, and the lease epoch.");
+  for (const StreamOwnerSample& o : owners) {
+    Labels labels;
+    put_label(labels, "stream", o.stream);
+    labels["engine"] = o.engine;
+    labels["output_url"] = o.output_url;
+    labels["epoch"] = std::to_string(o.epoch);
+    owner.Add(labels).Set(1);
+  }
+}
+
 void render_pipelines(Document& doc, const std::vector<PipelineSample>& pipelines,
                       size_t& duplicates) {
   auto& offered = doc.counter("orion_pipeline_frames_offered_total",
@@ -352,6 +384,7 @@ void render_process(Document& doc, const ProcessSample& p) {
 std::string render_or_throw(const Snapshot& snapshot) {
   Document doc;
   size_t duplicates = 0;
+  render_engines(doc, snapshot.engines, snapshot.owners);
   render_streams(doc, snapshot.streams, duplicates);
   render_pipelines(doc, snapshot.pipelines, duplicates);
   render_events(doc, snapshot.events);

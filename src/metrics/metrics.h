@@ -123,7 +123,28 @@ struct ProcessSample {
   bool present = false;           // false: families left out
 };
 
+// Scale-out (docs/design/scale_out.md), read from the store by `orion api`: one engine...
+struct EngineSample {
+  std::string engine;
+  std::string state;  // running | draining | gone (its heartbeat lease expired)
+  bool up = false;    // heartbeat lease alive
+  int64_t streams_held = 0;
+  int64_t max_streams = 0;  // 0 = no limit declared
+  double heartbeat_age_s = 0;
+};
+
+// ... and which engine owns each leased stream now, with the output URL a viewer should use
+// ("" while the stream moves or waits for an owner).
+struct StreamOwnerSample {
+  std::string stream;
+  std::string engine;      // "" = no live owner
+  std::string output_url;  // "" = not known yet
+  int64_t epoch = 0;
+};
+
 struct Snapshot {
+  std::vector<EngineSample> engines;
+  std::vector<StreamOwnerSample> owners;
   std::vector<StreamSample> streams;
   std::vector<PipelineSample> pipelines;
   EventsSample events;

@@ -104,6 +104,8 @@ const Migration kInitial{
         "CREATE INDEX events_by_pipeline ON events (pipeline, id)",
         "CREATE INDEX events_by_wall_time ON events (wall_time_ms)",
     },
+    {},
+    {},
 };
 
 // Migration 2: a model's inference thread count (the YAML `threads`), 0 = the backend's default.
@@ -114,6 +116,8 @@ const Migration kModelThreads{
     {
         "ALTER TABLE models ADD COLUMN threads INTEGER NOT NULL DEFAULT 0 CHECK (threads >= 0)",
     },
+    {},
+    {},
 };
 
 // Migration 3: a stream's stall timeout in milliseconds, 0 = the engine's default. Rows from
@@ -137,11 +141,115 @@ const Migration kStatusLatency{
     },
 };
 
+// Migration 5: scale-out (docs/design/scale_out.md, ADR 0050). A stream belongs to at most one
+// engine through its row in stream_leases: owner engine ('' = nobody), a fencing epoch that grows
+// at every claim, an expiry in the DATABASE's clock ({{NOW_MS}}). Status rows and events carry
+// the epoch they were written under, and triggers refuse (error text "orion_stale_epoch") a row
+// for a stream that has been leased (epoch > 0) unless it carries the current epoch of a live
+// lease (and, for status rows, the owner's engine id). Streams never leased (single-process
+// use, tests that write status by hand) take rows with epoch 0 as before.
+// Engines get a state (running | draining) and their own liveness, lease_until_ms, in the
+// database's clock like the leases.
+const Migration kLeases{
+    5,
+    "stream leases with fencing epochs; epoch on status rows and events; engine state",
+    {
+        R"(CREATE TABLE stream_leases (
+  stream TEXT PRIMARY KEY REFERENCES streams (name) ON DELETE CASCADE,
+  engine_id TEXT NOT NULL,
+  epoch BIGINT NOT NULL CHECK (epoch >= 0),
+  expires_at_ms BIGINT NOT NULL))",
+        "CREATE INDEX stream_leases_by_engine ON stream_leases (engine_id)",
+        "ALTER TABLE stream_status ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE pipeline_status ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE events ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE engines ADD COLUMN state TEXT NOT NULL DEFAULT 'running'",
+        "ALTER TABLE engines ADD COLUMN lease_until_ms BIGINT NOT NULL DEFAULT 0",
+    },
+    // SQLite: one trigger per table and operation (an upsert fires the INSERT one, then the
+    // UPDATE one when the row existed).
+    {
+        R"(CREATE TRIGGER stream_status_fence_insert BEFORE INSERT ON stream_status
+WHEN {{STALE_STREAM_STATUS}}
+BEGIN SELECT RAISE(ABORT, 'orion_stale_epoch: stream status write with a stale lease epoch'); END)",
+        R"(CREATE TRIGGER stream_status_fence_update BEFORE UPDATE ON stream_status
+WHEN {{STALE_STREAM_STATUS}}
+BEGIN SELECT RAISE(ABORT, 'orion_stale_epoch: stream status write with a stale lease epoch'); END)",
+        R"(CREATE TRIGGER pipeline_status_fence_insert BEFORE INSERT ON pipeline_status
+WHEN {{STALE_PIPELINE_STATUS}}
+BEGIN SELECT RAISE(ABORT, 'orion_stale_epoch: pipeline status write with a stale lease epoch'); END)",
+        R"(CREATE TRIGGER pipeline_status_fence_update BEFORE UPDATE ON pipeline_status
+WHEN {{STALE_PIPELINE_STATUS}}
+BEGIN SELECT RAISE(ABORT, 'orion_stale_epoch: pipeline status write with a stale lease epoch'); END)",
+        R"(CREATE TRIGGER events_fence_insert BEFORE INSERT ON events
+WHEN {{STALE_EVENT}}
+BEGIN SELECT RAISE(ABORT, 'orion_stale_epoch: event with a stale lease epoch'); END)",
+    },
+    // PostgreSQL: the lease row is share-locked first, so a claim (UPDATE of that row) and a
+    // fenced write are serialised: the write either commits before the claim or sees its epoch.
+    {
+        R"(CREATE FUNCTION orion_fence_stream_status() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM 1 FROM stream_leases WHERE stream = NEW.stream FOR SHARE;
+  IF {{STALE_STREAM_STATUS}} THEN
+    RAISE EXCEPTION 'orion_stale_epoch: stream status of % with epoch % from engine % is not the current lease', NEW.stream, NEW.epoch, NEW.engine_id;
+  END IF;
+  RETURN NEW;
+END $$)",
+        R"(CREATE TRIGGER stream_status_fence BEFORE INSERT OR UPDATE ON stream_status
+FOR EACH ROW EXECUTE FUNCTION orion_fence_stream_status())",
+        R"(CREATE FUNCTION orion_fence_pipeline_status() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM 1 FROM stream_leases WHERE stream = (SELECT p.stream FROM pipelines p WHERE p.name = NEW.pipeline) FOR SHARE;
+  IF {{STALE_PIPELINE_STATUS}} THEN
+    RAISE EXCEPTION 'orion_stale_epoch: pipeline status of % with epoch % from engine % is not the current lease', NEW.pipeline, NEW.epoch, NEW.engine_id;
+  END IF;
+  RETURN NEW;
+END $$)",
+        R"(CREATE TRIGGER pipeline_status_fence BEFORE INSERT OR UPDATE ON pipeline_status
+FOR EACH ROW EXECUTE FUNCTION orion_fence_pipeline_status())",
+        R"(CREATE FUNCTION orion_fence_event() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM 1 FROM stream_leases WHERE stream = NEW.stream FOR SHARE;
+  IF {{STALE_EVENT}} THEN
+    RAISE EXCEPTION 'orion_stale_epoch: event of % with epoch % is not the current lease', NEW.stream, NEW.epoch;
+  END IF;
+  RETURN NEW;
+END $$)",
+        R"(CREATE TRIGGER events_fence BEFORE INSERT ON events
+FOR EACH ROW EXECUTE FUNCTION orion_fence_event())",
+    },
+};
+
+// The database's own clock in Unix milliseconds, per dialect.
+std::string_view now_ms_text(const sql::Dialect& d) {
+  return d.name == "postgresql" ? "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
+                                : "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
+}
+
+// "The row NEW is stale": its stream has been leased and NEW is not of the live current lease.
+std::string stale_condition(std::string_view stream, std::string_view engine) {
+  return "EXISTS (SELECT 1 FROM stream_leases l WHERE l.stream = " + std::string(stream) +
+         " AND l.epoch > 0 AND NOT (l.epoch = NEW.epoch AND " + std::string(engine) +
+         " AND l.expires_at_ms > {{NOW_MS}}))";
+}
+
+void replace_all(std::string& s, std::string_view token, std::string_view with) {
+  for (size_t p = s.find(token); p != std::string::npos; p = s.find(token, p + with.size())) {
+    s.replace(p, token.size(), with);
+  }
+}
+
 std::string with_dialect(std::string_view statement, const sql::Dialect& d) {
   std::string s(statement);
-  for (size_t p = s.find("{{ID}}"); p != std::string::npos; p = s.find("{{ID}}", p)) {
-    s.replace(p, 6, d.id_column);
-  }
+  replace_all(s, "{{STALE_STREAM_STATUS}}",
+              stale_condition("NEW.stream", "l.engine_id = NEW.engine_id"));
+  replace_all(s, "{{STALE_PIPELINE_STATUS}}",
+              stale_condition("(SELECT p.stream FROM pipelines p WHERE p.name = NEW.pipeline)",
+                              "l.engine_id = NEW.engine_id"));
+  replace_all(s, "{{STALE_EVENT}}", stale_condition("NEW.stream", "l.engine_id <> ''"));
+  replace_all(s, "{{ID}}", d.id_column);
+  replace_all(s, "{{NOW_MS}}", now_ms_text(d));
   return s;
 }
 
@@ -151,9 +259,11 @@ Error migration_error(const sql::Connection& conn, const std::string& what) {
 
 }  // namespace
 
+std::string_view now_ms_sql(const sql::Dialect& d) { return now_ms_text(d); }
+
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> all{kInitial, kModelThreads, kStreamStallTimeout,
-                                          kStatusLatency};
+                                          kStatusLatency, kLeases};
   return all;
 }
 
@@ -182,7 +292,10 @@ Status migrate(sql::Connection& conn) {
   }
   for (const Migration& m : migrations()) {
     if (m.version <= current) continue;
-    for (auto statement : m.statements) {
+    const bool pg = conn.dialect().name == "postgresql";
+    std::vector<std::string_view> statements = m.statements;
+    for (auto st : pg ? m.postgres_statements : m.sqlite_statements) statements.push_back(st);
+    for (auto statement : statements) {
       if (auto s = conn.exec_ddl(with_dialect(statement, conn.dialect())); !s.ok()) {
         return fail("migration " + std::to_string(m.version) + " (" + std::string(m.name) +
                     ") failed: " + s.error().message);

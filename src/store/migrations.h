@@ -4,7 +4,7 @@
 // (N, applied_at) it adds to schema_migrations; a database already at N skips it. Migrations
 // are never edited once released: a change of schema is a new number at the end.
 // Statements are plain DDL both engines accept; the token {{ID}} stands for the dialect's
-// auto-increment key (Dialect::id_column).
+// auto-increment key (Dialect::id_column), {{NOW_MS}} for now_ms_sql().
 #pragma once
 
 #include <string_view>
@@ -18,8 +18,15 @@ namespace orion::store {
 struct Migration {
   int version;
   std::string_view name;
-  std::vector<std::string_view> statements;
+  std::vector<std::string_view> statements;  // both engines
+  // Then, for the one engine only (triggers: their bodies differ).
+  std::vector<std::string_view> sqlite_statements = {};
+  std::vector<std::string_view> postgres_statements = {};
 };
+
+// The database server's clock, Unix milliseconds, as SQL of the dialect (lease expiries are
+// compared in the database's clock, so engines' clocks need not agree).
+std::string_view now_ms_sql(const sql::Dialect& d);
 
 // In increasing version order, 1, 2, ... with no gap.
 const std::vector<Migration>& migrations();

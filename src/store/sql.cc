@@ -79,8 +79,12 @@ Result<std::unique_ptr<Connection>> connect(const std::string& url) {
 }
 
 Result<std::unique_ptr<Listener>> listen(const std::string& url) {
+  return listen(url, "orion_desired");
+}
+
+Result<std::unique_ptr<Listener>> listen(const std::string& url, const std::string& channel) {
   for (auto scheme : kPostgresSchemes) {
-    if (starts_with(url, scheme)) return listen_postgres(url, "orion_desired");
+    if (starts_with(url, scheme)) return listen_postgres(url, channel);
   }
   return std::unique_ptr<Listener>{};
 }

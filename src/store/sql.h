@@ -102,6 +102,8 @@ class Listener {
 Result<std::unique_ptr<Connection>> connect(const std::string& url);
 // A Listener for `url` (LISTEN orion_desired), or nullptr where the backend has none (SQLite).
 Result<std::unique_ptr<Listener>> listen(const std::string& url);
+// The same on another channel (orion_leases: lease releases and claims, desired changes).
+Result<std::unique_ptr<Listener>> listen(const std::string& url, const std::string& channel);
 // `url` with any password replaced by "***".
 std::string redact_url(const std::string& url);
 

@@ -320,12 +320,18 @@ struct Actual<StreamStatusRecord> {
   static constexpr const char* kResource = "stream status";
   static constexpr const char* kParent = "stream";  // the key references streams.name
   static const Columns<R>& columns() {
-    static const Columns<R> c{col<&R::stream>("stream"),         col<&R::engine_id>("engine_id"),
-                              col<&R::state>("state"),           col<&R::last_error>("last_error"),
-                              col<&R::fps_in>("fps_in"),         col<&R::fps_out>("fps_out"),
-                              col<&R::frames_in>("frames_in"),   col<&R::frames_out>("frames_out"),
-                              col<&R::reconnects>("reconnects"), col<&R::output_url>("output_url"),
-                              col<&R::latency>("latency")};
+    static const Columns<R> c{col<&R::stream>("stream"),
+                              col<&R::engine_id>("engine_id"),
+                              col<&R::state>("state"),
+                              col<&R::last_error>("last_error"),
+                              col<&R::fps_in>("fps_in"),
+                              col<&R::fps_out>("fps_out"),
+                              col<&R::frames_in>("frames_in"),
+                              col<&R::frames_out>("frames_out"),
+                              col<&R::reconnects>("reconnects"),
+                              col<&R::output_url>("output_url"),
+                              col<&R::latency>("latency"),
+                              col<&R::epoch>("epoch")};
     return c;
   }
   static std::vector<Stamp<R>> stamps() { return {{"updated_at_ms", &R::updated_at, false}}; }
@@ -352,7 +358,8 @@ struct Actual<PipelineStatusRecord> {
                               col<&R::dropped>("dropped"),
                               col<&R::results>("results"),
                               col<&R::last_result_age_s>("last_result_age_s"),
-                              col<&R::latency>("latency")};
+                              col<&R::latency>("latency"),
+                              col<&R::epoch>("epoch")};
     return c;
   }
   static std::vector<Stamp<R>> stamps() { return {{"updated_at_ms", &R::updated_at, false}}; }
@@ -367,7 +374,8 @@ struct Actual<EngineRecord> {
   static constexpr const char* kParent = nullptr;
   static const Columns<R>& columns() {
     static const Columns<R> c{col<&R::id>("id"), col<&R::media_url>("media_url"),
-                              col<&R::rtsp_url>("rtsp_url"), col<&R::max_streams>("max_streams")};
+                              col<&R::rtsp_url>("rtsp_url"), col<&R::max_streams>("max_streams"),
+                              col<&R::state>("state")};
     return c;
   }
   static std::vector<Stamp<R>> stamps() {
@@ -376,6 +384,8 @@ struct Actual<EngineRecord> {
   static const std::string& key(const R& r) { return r.id; }
   static Status validate(const R& e) {
     if (e.max_streams < 0) return invalid("max_streams", "is negative");
+    if (e.state != "running" && e.state != "draining")
+      return invalid("state", "is '" + e.state + "', not running or draining");
     return {};
   }
 };
@@ -421,7 +431,8 @@ const Columns<EventRecord>& event_columns() {
                             col<&E::x1>("x1"),
                             col<&E::y1>("y1"),
                             col<&E::x2>("x2"),
-                            col<&E::y2>("y2")};
+                            col<&E::y2>("y2"),
+                            col<&E::epoch>("epoch")};
   return c;
 }
 
@@ -511,6 +522,11 @@ class SqlStore final : public Store {
     return list_actual<PipelineStatusRecord>();
   }
 
+  Result<LeaseRoundResult> lease_round(const LeaseRound& round) override;
+  Result<std::vector<LeaseRecord>> list_leases() override;
+  Result<std::vector<EngineLoad>> list_engine_loads() override;
+  Result<bool> wait_lease_change(Duration limit) override;
+
   Result<std::vector<int64_t>> insert_events(const std::vector<EventRecord>& batch) override;
   Result<std::vector<EventRecord>> query_events(const EventQuery& q) override;
   Result<int64_t> apply_retention(const Retention& r, int64_t now_ms) override;
@@ -559,6 +575,9 @@ class SqlStore final : public Store {
 
   static Error to_store_error(const std::string& what, const Error& e) {
     if (e.code.rfind("store.", 0) == 0) return e;
+    // The fencing triggers (migration 3) raise this text on both engines.
+    if (e.message.find("orion_stale_epoch") != std::string::npos)
+      return make_error("store.stale_epoch", what + ": refused by the database: " + e.message);
     if (e.code == sql::kCheck) return make_error("store.invalid", what + ": " + e.message);
     if (e.code == sql::kBroken) return make_error("store.unavailable", what + ": " + e.message);
     return make_error("store.io", what + ": " + e.message);
@@ -626,6 +645,9 @@ class SqlStore final : public Store {
     if (conn_->dialect().notifies) {
       auto n = conn_->exec("SELECT pg_notify('orion_desired', ?)", {r->rows[0].text(0)});
       if (!n.ok()) return n.error();
+      // Engines' lease keepers wait on orion_leases: a new stream is there to place.
+      auto l = conn_->exec("SELECT pg_notify('orion_leases', 'desired')", {});
+      if (!l.ok()) return l.error();
     }
     return {};
   }
@@ -827,6 +849,15 @@ class SqlStore final : public Store {
     });
   }
 
+  std::string now_sql() const { return std::string(now_ms_sql(conn_->dialect())); }
+  Result<std::vector<LeaseRecord>> read_leases();  // in a transaction
+  Result<std::vector<EngineLoad>> read_engine_loads(const std::vector<LeaseRecord>& leases);
+
+  std::mutex lease_listen_mu_;  // guards lease_listener_ (a leaf; never held with mu_)
+  std::unique_ptr<sql::Listener> lease_listener_;
+  bool lease_listener_tried_ = false;
+  int64_t lease_seen_revision_ = -1;  // SQLite polling; guarded by lease_listen_mu_
+
   std::mutex listen_mu_;  // guards listener_; lock order: listen_mu_, then mu_
   std::unique_ptr<sql::Listener> listener_;
   bool listener_tried_ = false;  // guarded by listen_mu_
@@ -869,6 +900,185 @@ Result<int64_t> SqlStore::wait_desired_revision(int64_t known, Duration limit) {
       change_cv_.wait_for(lock, std::min<std::chrono::nanoseconds>(left, kPollInterval.to_chrono()),
                           [&] { return local_changes_ != seen_changes; });
     }
+  }
+}
+
+Result<std::vector<LeaseRecord>> SqlStore::read_leases() {
+  auto rows = conn_->exec("SELECT stream, engine_id, epoch, expires_at_ms - " + now_sql() +
+                              " FROM stream_leases ORDER BY stream",
+                          {});
+  if (!rows.ok()) return rows.error();
+  std::vector<LeaseRecord> out;
+  for (const auto& row : rows->rows)
+    out.push_back({row.text(0), row.text(1), row.i64(2), row.i64(3)});
+  return out;
+}
+
+Result<std::vector<EngineLoad>> SqlStore::read_engine_loads(
+    const std::vector<LeaseRecord>& leases) {
+  auto rows = conn_->exec(
+      "SELECT id, max_streams, state, lease_until_ms - " + now_sql() + " FROM engines ORDER BY id",
+      {});
+  if (!rows.ok()) return rows.error();
+  std::vector<EngineLoad> out;
+  for (const auto& row : rows->rows) {
+    EngineLoad e{row.text(0), static_cast<int>(row.i64(1)), row.text(2), 0, row.i64(3) > 0};
+    for (const auto& l : leases)
+      if (l.engine_id == e.id && l.expires_in_ms > 0) ++e.held;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Result<std::vector<EngineLoad>> SqlStore::list_engine_loads() {
+  return transact(false, "list engine loads", [&]() -> Result<std::vector<EngineLoad>> {
+    auto leases = read_leases();
+    if (!leases.ok()) return leases.error();
+    return read_engine_loads(*leases);
+  });
+}
+
+Result<std::vector<LeaseRecord>> SqlStore::list_leases() {
+  return transact(false, "list stream_leases", [&] { return read_leases(); });
+}
+
+Result<LeaseRoundResult> SqlStore::lease_round(const LeaseRound& in) {
+  const std::string& me = in.engine.id;
+  if (auto s = check_name("engine", "id", me); !s.ok()) return s.error();
+  if (auto s = Actual<EngineRecord>::validate(in.engine); !s.ok())
+    return prefixed("engine " + quoted(me), s.error());
+  const int64_t lease_ms = in.lease.count_nanos() / 1'000'000;
+  if (lease_ms <= 0) return make_error("store.invalid", "lease round: field 'lease' is not > 0");
+  Params heartbeat;
+  if (auto s = bind(Actual<EngineRecord>::columns(), in.engine, heartbeat); !s.ok())
+    return prefixed("engine " + quoted(me), s.error());
+  const int64_t wall = sql::unix_now_ms();
+  heartbeat.emplace_back(wall);
+  heartbeat.emplace_back(wall);
+  const bool pg = conn_->dialect().name == "postgresql";
+  const std::string now = now_sql();
+  bool changed_any = false;
+  auto out =
+      transact(true, "lease round of engine " + quoted(me), [&]() -> Result<LeaseRoundResult> {
+        LeaseRoundResult res;
+        changed_any = false;
+        if (auto r = conn_->exec(ActualSql<EngineRecord>::get().upsert, heartbeat); !r.ok())
+          return r.error();
+        if (auto r = conn_->exec(
+                "UPDATE engines SET lease_until_ms = " + now + " + CAST(? AS BIGINT) WHERE id = ?",
+                {lease_ms, me});
+            !r.ok())
+          return r.error();
+        for (const auto& [stream, epoch] : in.release) {
+          auto r = conn_->exec(
+              "UPDATE stream_leases SET engine_id = '', expires_at_ms = 0 WHERE stream = ? AND "
+              "engine_id = ? AND epoch = ?",
+              {stream, me, epoch});
+          if (!r.ok()) return r.error();
+          changed_any = changed_any || r->affected > 0;
+        }
+        for (const auto& [stream, epoch] : in.renew) {
+          auto r = conn_->exec("UPDATE stream_leases SET expires_at_ms = " + now +
+                                   " + CAST(? AS BIGINT) WHERE stream = ? AND engine_id = ? AND "
+                                   "epoch = ?",
+                               {lease_ms, stream, me, epoch});
+          if (!r.ok()) return r.error();
+          if (r->affected > 0)
+            res.held[stream] = epoch;
+          else
+            res.lost.push_back(stream);
+        }
+        // Every stream has a lease row (epoch 0 until first claimed).
+        if (auto r = conn_->exec("INSERT INTO stream_leases (stream, engine_id, epoch, "
+                                 "expires_at_ms) SELECT name, '', "
+                                 "0, 0 FROM streams WHERE NOT EXISTS (SELECT 1 FROM stream_leases "
+                                 "l WHERE l.stream = "
+                                 "streams.name) ORDER BY name ON CONFLICT (stream) DO NOTHING",
+                                 {});
+            !r.ok())
+          return r.error();
+        LeaseView& v = res.view;
+        if (pg) {
+          auto up = conn_->exec(
+              "SELECT CAST(EXTRACT(EPOCH FROM (clock_timestamp() - pg_postmaster_start_time())) * "
+              "1000 AS BIGINT)",
+              {});
+          if (!up.ok()) return up.error();
+          v.server_up_ms = up->rows.at(0).i64(0);
+        } else {
+          v.server_up_ms = std::numeric_limits<int64_t>::max() / 4;  // no server to restart
+        }
+        v.expired_claims_allowed = v.server_up_ms >= lease_ms;
+        auto leases = read_leases();
+        if (!leases.ok()) return leases.error();
+        v.leases = std::move(*leases);
+        auto engines = read_engine_loads(v.leases);
+        if (!engines.ok()) return engines.error();
+        v.engines = std::move(*engines);
+        auto cand = conn_->exec(
+            "SELECT stream, engine_id, epoch, expires_at_ms - " + now +
+                " FROM stream_leases WHERE engine_id = '' OR engine_id = ? OR (expires_at_ms <= " +
+                now + " AND ?) ORDER BY stream" + (pg ? " FOR UPDATE SKIP LOCKED" : ""),
+            {me, v.expired_claims_allowed});
+        if (!cand.ok()) return cand.error();
+        for (const auto& row : cand->rows) {
+          LeaseRecord l{row.text(0), row.text(1), row.i64(2), row.i64(3)};
+          if (res.held.count(l.stream) || in.release.count(l.stream)) continue;
+          v.claimable.push_back(std::move(l));
+        }
+        if (!in.plan) return res;
+        const std::vector<std::string> picks = in.plan(v);
+        for (const auto& stream : picks) {
+          auto it = std::find_if(v.claimable.begin(), v.claimable.end(),
+                                 [&](const LeaseRecord& l) { return l.stream == stream; });
+          if (it == v.claimable.end()) continue;  // not locked for us: never claimed blind
+          auto r = conn_->exec(
+              "UPDATE stream_leases SET engine_id = ?, epoch = epoch + 1, "
+              "expires_at_ms = " +
+                  now +
+                  " + CAST(? AS BIGINT) WHERE stream = ? AND epoch = ? RETURNING "
+                  "epoch",
+              {me, lease_ms, stream, it->epoch});
+          if (!r.ok()) return r.error();
+          if (r->rows.empty()) continue;
+          res.held[stream] = r->rows[0].i64(0);
+          changed_any = true;
+        }
+        if (pg && changed_any) {
+          auto n = conn_->exec("SELECT pg_notify('orion_leases', ?)", {me});
+          if (!n.ok()) return n.error();
+        }
+        return res;
+      });
+  return out;
+}
+
+Result<bool> SqlStore::wait_lease_change(Duration limit) {
+  std::unique_lock lock(lease_listen_mu_);
+  if (!lease_listener_tried_) {
+    auto l = sql::listen(url_, "orion_leases");
+    if (!l.ok()) return l.error();
+    lease_listener_ = std::move(*l);
+    lease_listener_tried_ = true;
+  }
+  if (lease_listener_) return lease_listener_->wait(limit);
+  // SQLite: no notifications between processes; a change of the desired revision (a stream
+  // added by the API) is polled every 100 ms.
+  const auto end = std::chrono::steady_clock::now() + limit.to_chrono();
+  for (;;) {
+    auto rev = desired_revision();
+    if (!rev.ok()) return rev.error();
+    if (lease_seen_revision_ >= 0 && *rev != lease_seen_revision_) {
+      lease_seen_revision_ = *rev;
+      return true;
+    }
+    lease_seen_revision_ = *rev;
+    const auto left = end - std::chrono::steady_clock::now();
+    if (left <= std::chrono::nanoseconds::zero()) return false;
+    std::unique_lock change(change_mu_);
+    const uint64_t seen = local_changes_;
+    change_cv_.wait_for(change, std::min<std::chrono::nanoseconds>(left, kPollInterval.to_chrono()),
+                        [&] { return local_changes_ != seen; });
   }
 }
 

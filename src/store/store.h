@@ -25,7 +25,9 @@
 // after those are deleted, until retention removes them.
 //
 // Errors (codes): "store.bad_url", "store.open", "store.migration", "store.not_found",
-// "store.exists" (duplicate name), "store.version_conflict", "store.in_use" (a stream or model
+// "store.exists" (duplicate name), "store.stale_epoch" (a status row or event written under a
+// lease epoch that is not the stream's current one: refused by the database itself),
+// "store.version_conflict", "store.in_use" (a stream or model
 // a pipeline still references), "store.missing_reference" (a pipeline naming a stream or model
 // that does not exist), "store.invalid" (a value the store cannot hold: an empty name, text that
 // is not UTF-8 or has a NUL, a count above 2^63-1, a number that is not finite, motion_gate_json
@@ -50,6 +52,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -126,6 +129,7 @@ struct EngineRecord {
   std::string media_url;                 // http://host:port of its media endpoint (snapshots)
   std::string rtsp_url;                  // rtsp://host:port, the base of its outputs
   int max_streams = 0;                   // 0: no limit declared
+  std::string state = "running";         // running | draining (handing its streams over)
   std::string started_at, heartbeat_at;  // set by the store
 
   friend bool operator==(const EngineRecord&, const EngineRecord&) = default;
@@ -142,6 +146,7 @@ struct StreamStatusRecord {
   // Per-frame latency by hop, JSON text: {"output_latency": {"count", "p50_s", "p99_s",
   // "max_s"}, ...} (engine/latency_book.h); "{}" when none.
   std::string latency = "{}";
+  int64_t epoch = 0;  // the lease epoch it is written under (0: the stream was never leased)
   std::string updated_at;
 
   friend bool operator==(const StreamStatusRecord&, const StreamStatusRecord&) = default;
@@ -159,9 +164,62 @@ struct PipelineStatusRecord {
   uint64_t offered = 0, taken = 0, dropped = 0, results = 0;
   double last_result_age_s = -1;  // -1: no result yet
   std::string latency = "{}";     // per-result latency by hop, JSON text (as StreamStatusRecord)
+  int64_t epoch = 0;              // the lease epoch of its stream it is written under
   std::string updated_at;
 
   friend bool operator==(const PipelineStatusRecord&, const PipelineStatusRecord&) = default;
+};
+
+// ---- leases (docs/design/scale_out.md) -----------------------------------------------------
+//
+// A stream belongs to at most one engine: its row in stream_leases names the owner ('' =
+// nobody), a fencing epoch that grows at every claim, and an expiry in the DATABASE's clock.
+// Every status row and event an engine writes carries the epoch of its stream's lease; the
+// database refuses (store.stale_epoch) a row for a leased stream unless it carries the current
+// epoch of a live lease (status rows: and the owner's engine id). Streams never leased take
+// epoch-0 rows as before (one process, hand-written test rows).
+
+struct LeaseRecord {
+  std::string stream;
+  std::string engine_id;      // "" = released / never claimed
+  int64_t epoch = 0;          // 0: never claimed
+  int64_t expires_in_ms = 0;  // relative to the database's clock when read; <= 0: expired
+
+  friend bool operator==(const LeaseRecord&, const LeaseRecord&) = default;
+};
+
+// An engine as placement sees it, in the database's clock.
+struct EngineLoad {
+  std::string id;
+  int max_streams = 0;  // 0: no limit
+  std::string state;    // running | draining
+  int held = 0;         // live leases it holds
+  bool live = false;    // its heartbeat lease (engines.lease_until_ms) has not expired
+};
+
+// What a lease round's planner sees, inside the round's transaction.
+struct LeaseView {
+  int64_t server_up_ms = 0;             // how long the database server has run (SQLite: large)
+  std::vector<EngineLoad> engines;      // every engine row, ordered by id
+  std::vector<LeaseRecord> leases;      // every stream's lease (one per stream), ordered by stream
+  std::vector<LeaseRecord> claimable;   // locked for this round (FOR UPDATE SKIP LOCKED): free,
+                                        // expired (see expired_claims_allowed) or already ours
+  bool expired_claims_allowed = false;  // server_up_ms >= the lease: see ADR 0050
+};
+
+struct LeaseRound {
+  EngineRecord engine;                     // heartbeat, in the same transaction
+  Duration lease = Duration::seconds(10);  // length of every lease renewed or claimed
+  std::map<std::string, int64_t> renew;    // stream → epoch this engine runs under
+  std::map<std::string, int64_t> release;  // stream → epoch; already stopped by this engine
+  // Which of view.claimable to claim (empty function: none). Runs inside the transaction.
+  std::function<std::vector<std::string>(const LeaseView&)> plan;
+};
+
+struct LeaseRoundResult {
+  std::map<std::string, int64_t> held;  // renewed + claimed: stream → epoch
+  std::vector<std::string> lost;        // in `renew` but no longer this engine's
+  LeaseView view;                       // as the planner saw it (before the claims)
 };
 
 // ---- events ---------------------------------------------------------------------------------
@@ -178,6 +236,7 @@ struct EventRecord {
   std::string class_name;
   double score = 0;
   double x1 = 0, y1 = 0, x2 = 0, y2 = 0;
+  int64_t epoch = 0;  // the lease epoch of its stream it was produced under
 
   friend bool operator==(const EventRecord&, const EventRecord&) = default;
 };
@@ -252,6 +311,23 @@ class Store {
   // returns rows deleted.
   virtual Result<int64_t> apply_retention(const Retention& r, int64_t now_ms) = 0;
   virtual Result<int64_t> count_events() = 0;
+
+  // One lease round of one engine, in one transaction (docs/design/scale_out.md): heartbeat
+  // (engines row, liveness = now + lease in the database's clock), release, renew (only
+  // streams whose lease still has this engine and that epoch; expired-but-unclaimed renews),
+  // then claim: streams without a lease row get one (epoch 0), the claimable rows are locked
+  // with FOR UPDATE SKIP LOCKED (PostgreSQL; SQLite's write lock serialises rounds), the
+  // planner picks, and each pick gets this engine, epoch + 1 and a fresh expiry. PostgreSQL
+  // NOTIFYs orion_leases when a lease was released or claimed.
+  // Errors: store.invalid (empty engine id, lease <= 0), store.io.
+  virtual Result<LeaseRoundResult> lease_round(const LeaseRound& round) = 0;
+  virtual Result<std::vector<LeaseRecord>> list_leases() = 0;
+  // Every engine with its state, capacity, live leases held and liveness (database clock).
+  virtual Result<std::vector<EngineLoad>> list_engine_loads() = 0;
+  // Waits until another engine released or claimed a lease, or the desired state changed
+  // (PostgreSQL: NOTIFY orion_leases on a connection of its own), or `limit` passed; returns
+  // whether it was woken. SQLite: waits `limit` unless this Store changed something.
+  virtual Result<bool> wait_lease_change(Duration limit) = 0;
 };
 
 }  // namespace orion::store
