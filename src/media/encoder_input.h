@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "core/frame.h"
 #include "core/result.h"
 #include "core/time.h"
 
@@ -25,6 +26,14 @@ class EncoderInput {
   // at which the picture was handed to the encoder (pixels converted and queued).
   // Errors: "output.bad_size" (odd or zero size), "output.encoder" (the encoder failed).
   virtual Result<Timestamp> submit(const BgrImage& image, Duration pts, Duration duration) = 0;
+  // submit() with the identity of the camera frame the picture was drawn on (nullptr: a
+  // synthetic picture, such as the signal-lost card), for outputs that pass it on with the
+  // encoded picture (StreamOutput: the live view's frame identity). Default: submit().
+  virtual Result<Timestamp> submit_frame(const BgrImage& image, Duration pts, Duration duration,
+                                         const FrameIdentity* identity) {
+    (void)identity;
+    return submit(image, pts, duration);
+  }
 };
 
 }  // namespace orion::media
