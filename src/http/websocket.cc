@@ -308,9 +308,7 @@ Result<WsMessage> WebSocketConnection::read_frame(Duration timeout) {
   }
 }
 
-Result<std::unique_ptr<WebSocketClient>> WebSocketClient::connect(
-    const std::string& host, int port, const std::string& target,
-    const std::map<std::string, std::string>& headers, Duration timeout) {
+Result<int> tcp_connect(const std::string& host, int port, int receive_buffer) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -321,14 +319,88 @@ Result<std::unique_ptr<WebSocketClient>> WebSocketClient::connect(
     return make_error("ws.connect", "cannot resolve " + where);
   }
   int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0 && receive_buffer > 0) {
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+  }
   const int rc = fd < 0 ? -1 : ::connect(fd, res->ai_addr, res->ai_addrlen);
+  const int err = errno;
   ::freeaddrinfo(res);
   if (rc != 0) {
     if (fd >= 0) ::close(fd);
-    return make_error("ws.connect", "cannot connect to " + where + ": " + std::strerror(errno));
+    return make_error("ws.connect", "cannot connect to " + where + ": " + std::strerror(err));
   }
   int yes = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
+  return fd;
+}
+
+Result<std::string> read_http_head(int fd, Duration timeout, std::string& rest) {
+  std::string in;
+  const auto end = std::chrono::steady_clock::now() + timeout.to_chrono();
+  for (;;) {
+    const size_t at = in.find("\r\n\r\n");
+    if (at != std::string::npos) {
+      rest = in.substr(at + 4);
+      return in.substr(0, at);
+    }
+    if (in.size() > 65536) return make_error("ws.handshake", "an answer head over 64 KiB");
+    const auto left = Duration::from(end - std::chrono::steady_clock::now());
+    if (left <= Duration::zero() || !wait_fd(fd, POLLIN, left)) {
+      return make_error("ws.handshake",
+                        "no answer within " + std::to_string(timeout.as_millis()) + " ms");
+    }
+    char buf[4096];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) return make_error("ws.handshake", "the connection closed before an answer");
+    in.append(buf, static_cast<size_t>(n));
+  }
+}
+
+std::pair<uint64_t, uint64_t> splice_sockets(int a, int b, const std::atomic<bool>& stop) {
+  uint64_t ab = 0, ba = 0;
+  char buf[65536];
+  // Each direction's write is blocking (with poll), so a slow reader on one side slows only
+  // the copy towards it: the engine's own bounded queue is what drops for it.
+  auto copy = [&](int from, int to, uint64_t& count) {
+    const ssize_t n = ::recv(from, buf, sizeof buf, MSG_DONTWAIT);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+    if (n <= 0) return false;
+    size_t done = 0;
+    while (done < static_cast<size_t>(n)) {
+      if (stop.load()) return false;
+      const ssize_t w =
+          ::send(to, buf + done, static_cast<size_t>(n) - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (w > 0) {
+        done += static_cast<size_t>(w);
+      } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        pollfd p{to, POLLOUT, 0};
+        ::poll(&p, 1, 200);
+      } else {
+        return false;
+      }
+    }
+    count += static_cast<uint64_t>(n);
+    return true;
+  };
+  while (!stop.load()) {
+    pollfd p[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
+    const int rc = ::poll(p, 2, 200);
+    if (rc < 0 && errno != EINTR) break;
+    if (rc <= 0) continue;
+    if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) && !copy(a, b, ab)) break;
+    if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) && !copy(b, a, ba)) break;
+  }
+  return {ab, ba};
+}
+
+Result<std::unique_ptr<WebSocketClient>> WebSocketClient::connect(
+    const std::string& host, int port, const std::string& target,
+    const std::map<std::string, std::string>& headers, Duration timeout, int receive_buffer) {
+  const std::string where = host + ":" + std::to_string(port);
+  auto connected = tcp_connect(host, port, receive_buffer);
+  if (!connected) return connected.error();
+  const int fd = *connected;
   uint8_t raw[16];
   std::random_device rd;
   for (auto& b : raw) b = static_cast<uint8_t>(rd());

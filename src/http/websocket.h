@@ -9,12 +9,14 @@
 // at once; two writers (or two readers) need the caller's lock.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "core/result.h"
 #include "core/time.h"
@@ -78,6 +80,19 @@ class WebSocketConnection {
   bool close_sent_ = false;
 };
 
+// A TCP connection to host:port (TCP_NODELAY set), blocking; `receive_buffer` > 0 sets
+// SO_RCVBUF before connecting (tests: a viewer that reads slowly). Errors: "ws.connect".
+Result<int> tcp_connect(const std::string& host, int port, int receive_buffer = 0);
+
+// Reads an HTTP answer's head (through the blank line) from `fd` within `timeout`: the head
+// without its blank line, and in `rest` what came after it. Errors: "ws.handshake".
+Result<std::string> read_http_head(int fd, Duration timeout, std::string& rest);
+
+// Copies bytes both ways between two sockets until one side closes or errs, or `stop` is set
+// (checked every 200 ms). Closes neither (the caller owns both). Returns the bytes copied
+// a → b and b → a.
+std::pair<uint64_t, uint64_t> splice_sockets(int a, int b, const std::atomic<bool>& stop);
+
 // A client: connects to host:port, sends the opening handshake for `target` (path and query)
 // with `headers`, and checks the 101 answer. Tests and `orion bench live`.
 struct WebSocketClientAnswer {
@@ -92,7 +107,7 @@ class WebSocketClient {
   static Result<std::unique_ptr<WebSocketClient>> connect(
       const std::string& host, int port, const std::string& target,
       const std::map<std::string, std::string>& headers = {},
-      Duration timeout = Duration::seconds(5));
+      Duration timeout = Duration::seconds(5), int receive_buffer = 0);
   const WebSocketClientAnswer& answer() const { return answer_; }
   bool upgraded() const { return conn_ != nullptr; }
   WebSocketConnection& connection() { return *conn_; }

@@ -3,9 +3,6 @@
 // GStreamer (appsrc ! qtdemux ! h264parse ! avdec_h264) into pictures of the stream's size.
 #include "media/live_view.h"
 
-#include <gst/app/gstappsink.h>
-#include <gst/app/gstappsrc.h>
-#include <gst/gst.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -13,6 +10,7 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "media/testing/fmp4_decode.h"
 #include "testing/wait.h"
 #include "testing/watchdog.h"
 
@@ -41,58 +39,9 @@ void feed(StreamOutput& out, int n, uint64_t first_seq = 1) {
     auto r =
         out.submit_frame(BgrImage{bgr.data(), kW, kH, kW * 3}, id.pts, Duration::millis(40), &id);
     ASSERT_TRUE(r) << r.error().to_string();
-    ASSERT_TRUE(testing::wait_until([&] { return out.stats().encoded > before; },
-                                    Duration::seconds(10), Duration::millis(1)));
+    ASSERT_TRUE(orion::testing::wait_until([&] { return out.stats().encoded > before; },
+                                           Duration::seconds(10), Duration::millis(1)));
   }
-}
-
-struct Decoded {
-  int pictures = 0;
-  int width = 0, height = 0;
-  std::string error;
-};
-
-Decoded decode_mp4(const std::string& bytes) {
-  Decoded d;
-  GError* err = nullptr;
-  GstElement* pipe = gst_parse_launch(
-      "appsrc name=src caps=video/quicktime ! qtdemux ! h264parse ! avdec_h264 ! "
-      "appsink name=sink sync=false",
-      &err);
-  if (pipe == nullptr) {
-    d.error = err ? err->message : "no pipeline";
-    if (err) g_error_free(err);
-    return d;
-  }
-  GstElement* src = gst_bin_get_by_name(GST_BIN(pipe), "src");
-  GstElement* sink = gst_bin_get_by_name(GST_BIN(pipe), "sink");
-  gst_element_set_state(pipe, GST_STATE_PLAYING);
-  GstBuffer* buf = gst_buffer_new_memdup(bytes.data(), bytes.size());
-  gst_app_src_push_buffer(GST_APP_SRC(src), buf);
-  gst_app_src_end_of_stream(GST_APP_SRC(src));
-  for (;;) {
-    GstSample* s = gst_app_sink_try_pull_sample(GST_APP_SINK(sink), 5 * GST_SECOND);
-    if (s == nullptr) break;
-    const GstStructure* st = gst_caps_get_structure(gst_sample_get_caps(s), 0);
-    gst_structure_get_int(st, "width", &d.width);
-    gst_structure_get_int(st, "height", &d.height);
-    ++d.pictures;
-    gst_sample_unref(s);
-  }
-  GstBus* bus = gst_element_get_bus(pipe);
-  if (GstMessage* m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR)) {
-    GError* e = nullptr;
-    gst_message_parse_error(m, &e, nullptr);
-    d.error = e ? e->message : "error";
-    if (e) g_error_free(e);
-    gst_message_unref(m);
-  }
-  gst_object_unref(bus);
-  gst_element_set_state(pipe, GST_STATE_NULL);
-  gst_object_unref(src);
-  gst_object_unref(sink);
-  gst_object_unref(pipe);
-  return d;
 }
 
 std::unique_ptr<RtspServer> server() {
@@ -105,7 +54,7 @@ std::unique_ptr<RtspServer> server() {
 }
 
 TEST(LiveView, FragmentsCarryIdentityAndDecodeToPicturesOfTheStreamsSize) {
-  testing::Watchdog dog(Duration::seconds(60), "live view mux and decode");
+  orion::testing::Watchdog dog(Duration::seconds(60), "live view mux and decode");
   auto srv = server();
   ASSERT_TRUE(srv);
   OutputOptions oo;
@@ -163,7 +112,7 @@ TEST(LiveView, FragmentsCarryIdentityAndDecodeToPicturesOfTheStreamsSize) {
     ++frames;
   }
   EXPECT_EQ(frames, 30);
-  const Decoded d = decode_mp4(file);
+  const media::testing::DecodedVideo d = media::testing::decode_fmp4(file);
   EXPECT_EQ(d.error, "");
   EXPECT_EQ(d.pictures, frames);
   EXPECT_EQ(d.width, kW);
@@ -173,7 +122,7 @@ TEST(LiveView, FragmentsCarryIdentityAndDecodeToPicturesOfTheStreamsSize) {
 // A viewer that reads nothing: its queue fills, it is emptied to the next keyframe and the
 // frames are counted; the encoder goes on at its own pace (every picture is encoded).
 TEST(LiveView, StalledViewerDropsToTheNextKeyframeAndNeverSlowsTheEncoder) {
-  testing::Watchdog dog(Duration::seconds(60), "stalled live viewer");
+  orion::testing::Watchdog dog(Duration::seconds(60), "stalled live viewer");
   auto srv = server();
   ASSERT_TRUE(srv);
   OutputOptions oo;
