@@ -25,6 +25,7 @@
 #include "core/frame_pool.h"
 #include "core/frame_supplier.h"
 #include "core/result_store.h"
+#include "engine/engine.h"
 #include "engine/event_frames.h"
 #include "http/websocket.h"
 #include "media/compositor.h"
@@ -803,6 +804,59 @@ TEST_F(LiveRelayTest, StalledViewerDropsWithoutSlowingTheOutputAndSixteenViewers
   const media::OutputStats after = cam_->output()->stats();
   EXPECT_EQ(after.encoder_builds, 1u);
   EXPECT_GE(after.encoded_sinks, 16u);
+}
+
+// A real Engine (test-pattern camera → capture → compositor → x264 → RTSP) behind its media
+// endpoint, watched through the real API: the same protocol, and the engine's one encoder.
+TEST_F(LiveRelayTest, LiveViewOfARealEngineThroughTheApi) {
+  orion::testing::Watchdog dog(Duration::seconds(90), "live view of a real engine");
+  Config cfg;
+  cfg.streams.push_back({"cam", "test://ball?width=320&height=240&fps=25", false, true});
+  EngineOptions eo;
+  eo.rtsp_port = 0;
+  eo.rtsp_address = "127.0.0.1";
+  eo.output.key_interval = Duration::millis(500);
+  auto engine = Engine::create(cfg, eo);
+  ASSERT_TRUE(engine.ok()) << engine.error().to_string();
+  ASSERT_TRUE((*engine)->start().ok());
+  Engine* e = engine->get();
+  MediaSources src;
+  src.snapshot = [e](const std::string& n) { return e->snapshot(n); };
+  src.live = [e](const std::string& n) { return e->live_output(n); };
+  endpoint_ = std::make_unique<MediaEndpoint>(MediaEndpointOptions{}, std::move(src));
+  ASSERT_TRUE(endpoint_->start().ok());
+  start_api("");
+  ASSERT_TRUE(wait_until([&] { return e->snapshot("cam").has_value(); }, Duration::seconds(20)));
+  auto viewer = open("/api/v1/streams/cam/live");
+  ASSERT_TRUE(viewer) << viewer.error().to_string();
+  ASSERT_TRUE((*viewer)->upgraded()) << (*viewer)->answer().status << (*viewer)->answer().body;
+  const Watched w = watch((*viewer)->connection(), 25);
+  ASSERT_EQ(w.error, "");
+  EXPECT_EQ(w.init["width"], 320);
+  EXPECT_EQ(w.init["height"], 240);
+  EXPECT_EQ(w.init["fps"], 25);
+  std::string file = w.init_segment;
+  uint64_t last_seq = 0;
+  double last_time = -1;
+  for (const LiveFrame& f : w.frames) {
+    const uint64_t seq = f.meta["seq"];
+    const double t = f.meta["media_time"];
+    EXPECT_GT(seq, last_seq);
+    EXPECT_GT(t, last_time);
+    EXPECT_LT(std::llabs(unix_us_now() - f.meta["capture_unix_us"].get<int64_t>()), 10'000'000);
+    last_seq = seq;
+    last_time = t;
+    file += f.fragment;
+  }
+  const media::testing::DecodedVideo d = media::testing::decode_fmp4(file);
+  EXPECT_EQ(d.error, "");
+  EXPECT_EQ(d.pictures, 25);
+  EXPECT_EQ(d.width, 320);
+  EXPECT_EQ(d.height, 240);
+  EXPECT_EQ(e->report("cam")->output.encoder_builds, 1u);
+  (*viewer)->connection().close();
+  endpoint_.reset();  // its callbacks read the engine
+  (*engine)->stop();
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <time.h>
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "core/clock.h"
@@ -87,12 +88,18 @@ Result<std::vector<LiveMessage>> LiveMuxer::add(const EncodedFrame& f) {
     auto track = track_from_access_unit(*f.annexb, f.width, f.height);
     if (!track) return track.error();
     if (*track && (!track_ || !(**track == *track_))) {
+      // The picture's own duration is the measured frame interval; the encoder's nominal rate
+      // (its caps) is fixed when it is built, from the first frames.
+      const int fps =
+          f.duration > Duration::zero()
+              ? static_cast<int>(std::lround(1e9 / static_cast<double>(f.duration.count_nanos())))
+              : f.fps;
       auto init = fmp4_init_segment(**track);
       if (!init) return init.error();
       track_ = std::move(**track);
       const nlohmann::json msg = {{"type", "init"},           {"stream", stream_},
                                   {"codec", track_->codec()}, {"width", track_->width},
-                                  {"height", track_->height}, {"fps", f.fps}};
+                                  {"height", track_->height}, {"fps", fps}};
       out.push_back({false, msg.dump()});
       out.push_back({true, std::move(*init)});
     }

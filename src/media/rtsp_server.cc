@@ -46,7 +46,12 @@ struct Fanout {
   uint64_t encoded GUARDED_BY(mu) = 0;
   uint64_t sent GUARDED_BY(mu) = 0;
   // Identity of each picture handed to the encoder and not yet out of it, by encoder pts (ns).
-  std::deque<std::pair<int64_t, std::optional<FrameIdentity>>> pending GUARDED_BY(mu);
+  struct Pending {
+    int64_t pts_ns = 0;
+    std::optional<FrameIdentity> identity;
+    Duration duration;  // as submitted (the encoder restamps durations from its nominal rate)
+  };
+  std::deque<Pending> pending GUARDED_BY(mu);
   int width GUARDED_BY(mu) = 0, height GUARDED_BY(mu) = 0, fps GUARDED_BY(mu) = 0;
   bool have_pts_offset GUARDED_BY(mu) = false;
   int64_t pts_offset GUARDED_BY(mu) = 0;  // encoder's output pts - the pts it was given
@@ -63,9 +68,10 @@ struct Fanout {
   std::vector<std::pair<uint64_t, EncodedSink>> taps GUARDED_BY(tap_mu);
   uint64_t next_tap GUARDED_BY(tap_mu) = 1;
 
-  void note_submitted(int64_t pts_ns, const FrameIdentity* id) {
+  void note_submitted(int64_t pts_ns, const FrameIdentity* id, Duration duration) {
     MutexLock lock(mu);
-    pending.emplace_back(pts_ns, id ? std::optional<FrameIdentity>(*id) : std::nullopt);
+    pending.push_back(
+        Pending{pts_ns, id ? std::optional<FrameIdentity>(*id) : std::nullopt, duration});
     while (pending.size() > 64) pending.pop_front();
   }
 
@@ -121,18 +127,19 @@ struct Fanout {
       // An encoder may shift its timestamps by a constant (x264enc starts at 1000 h so that DTS
       // never goes negative): measured on the first access unit after each (re)build.
       if (!have_pts_offset && !pending.empty()) {
-        pts_offset = pts - pending.front().first;
+        pts_offset = pts - pending.front().pts_ns;
         have_pts_offset = true;
       }
       pts -= pts_offset;
       frame.pts = Duration::nanos(pts);
-      while (!pending.empty() && pending.front().first < pts) pending.pop_front();
-      if (!pending.empty() && pending.front().first == pts) {
-        frame.identity = pending.front().second;
+      while (!pending.empty() && pending.front().pts_ns < pts) pending.pop_front();
+      if (!pending.empty() && pending.front().pts_ns == pts) {
+        frame.identity = pending.front().identity;
+        frame.duration = pending.front().duration;
         pending.pop_front();
       }
     }
-    if (GST_BUFFER_DURATION_IS_VALID(buf)) {
+    if (frame.duration == Duration::zero() && GST_BUFFER_DURATION_IS_VALID(buf)) {
       frame.duration = Duration::nanos(static_cast<int64_t>(GST_BUFFER_DURATION(buf)));
     }
     for (auto& s : sinks) {
@@ -418,7 +425,7 @@ Result<Timestamp> StreamOutput::submit_frame(const BgrImage& image, Duration pts
   }
   GST_BUFFER_PTS(buf) = GST_BUFFER_DTS(buf) = static_cast<GstClockTime>(std::max<int64_t>(0, pts.count_nanos()));
   GST_BUFFER_DURATION(buf) = to_gst(duration);
-  m.fan->note_submitted(static_cast<int64_t>(GST_BUFFER_PTS(buf)), identity);
+  m.fan->note_submitted(static_cast<int64_t>(GST_BUFFER_PTS(buf)), identity, duration);
   const GstFlowReturn ret = gst_app_src_push_buffer(GST_APP_SRC(m.appsrc.get()), buf);
   const Timestamp handed = m.clock.now();
   if (ret != GST_FLOW_OK) {
