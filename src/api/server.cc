@@ -1,13 +1,17 @@
 #include "api/server.h"
 
 #include <httplib.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
+#include <list>
 #include <regex>
 #include <thread>
 
@@ -15,9 +19,11 @@
 #include "api/resources.h"
 #include "api/static_files.h"
 #include "core/thread.h"
+#include "core/thread_annotations.h"
 #include "http/auth.h"
 #include "http/connection_server.h"
 #include "http/task_queue.h"
+#include "http/websocket.h"
 
 namespace orion::api {
 
@@ -84,9 +90,12 @@ struct ApiServer::Impl {
   }
   void fail(httplib::Response& res, const ApiError& e) { send(res, ApiService::error_reply(e)); }
 
-  // Routes that take no query parameters refuse any (a typo is never silently ignored).
+  // Routes that take no query parameters refuse any (a typo is never silently ignored). The
+  // media routes a browser opens itself (an <img>, a WebSocket) take ?token= (authorize()).
   bool no_query(const httplib::Request& req, httplib::Response& res) {
     if (req.params.empty()) return true;
+    if (req.params.size() == 1 && req.params.begin()->first == "token" && is_media_path(req.path))
+      return true;
     fail(res, api_error(400, "api.invalid_query",
                         "query parameter " + printable(req.params.begin()->first) +
                             ": unknown (this path takes none)",
@@ -252,6 +261,198 @@ struct ApiServer::Impl {
     res.set_content(std::move(jpeg.body), jpeg.content_type.c_str());
   }
 
+  // ---- media relayed from the owning engine: event frames, live view, MJPEG -------------------
+  static bool is_media_path(const std::string& path) {
+    static const std::regex media(
+        R"(/api/v1/streams/[^/]+/(snapshot\.jpg|live|mjpeg|frames/[^/]*\.jpg))");
+    return std::regex_match(path, media);
+  }
+
+  void frame(const httplib::Request& req, httplib::Response& res) {
+    if (!no_query(req, res)) return;
+    auto name = path_name(req, res);
+    if (!name) return;
+    const std::string seq_text = req.matches.size() > 2 ? req.matches[2].str() : "";
+    uint64_t seq = 0;
+    if (seq_text.empty() || seq_text.size() > 19 ||
+        seq_text.find_first_not_of("0123456789") != std::string::npos ||
+        (seq = std::stoull(seq_text)) == 0) {
+      fail(res,
+           api_error(400, "api.invalid_field",
+                     "seq: frame sequence '" + printable(seq_text) + "' must be a number from 1",
+                     "seq"));
+      return;
+    }
+    auto out = service.event_frame(*name, seq);
+    if (auto* reply = std::get_if<Reply>(&out)) {
+      send(res, std::move(*reply));
+      return;
+    }
+    auto& jpeg = std::get<BinaryReply>(out);
+    res.set_header("Cache-Control", "private, max-age=3600");
+    res.set_header("X-Orion-Frame-Sequence", std::to_string(seq));
+    res.set_content(std::move(jpeg.body), jpeg.content_type.c_str());
+  }
+
+  void live(const httplib::Request& req, httplib::Response& res) { relay(req, res, "live"); }
+  void mjpeg(const httplib::Request& req, httplib::Response& res) { relay(req, res, "mjpeg"); }
+
+  // Opens the engine's route, and once it answers 101 (live) or 200 (MJPEG), takes the
+  // client's connection over and copies bytes both ways on a relay thread of its own until
+  // either side ends. Any other answer of the engine is turned into the API's own error.
+  void relay(const httplib::Request& req, httplib::Response& res, const std::string& what) {
+    if (!no_query(req, res)) return;
+    auto name = path_name(req, res);
+    if (!name) return;
+    const bool websocket = what == "live";
+    if (websocket) {
+      if (auto problem = http::websocket_upgrade_problem(
+              req.get_header_value("Upgrade"), req.get_header_value("Connection"),
+              req.get_header_value("Sec-WebSocket-Version"),
+              req.get_header_value("Sec-WebSocket-Key"))) {
+        fail(res, api_error(400, "live.not_websocket", *problem));
+        return;
+      }
+    }
+    auto target = service.media_target(*name, what);
+    if (auto* r = std::get_if<Reply>(&target)) {
+      send(res, std::move(*r));
+      return;
+    }
+    const auto& t = std::get<ApiService::MediaTarget>(target);
+    const std::string from = "engine '" + t.engine_id + "' (" + t.media_url + ")";
+    {
+      MutexLock lock(relays_mu);
+      if (relays_stopping || relays.size() >= 256) {
+        fail(res, api_error(503, what + ".too_many_viewers",
+                            "this API relays 256 viewers already, or is stopping"));
+        return;
+      }
+    }
+    auto fd = http::tcp_connect(t.host, t.port);
+    if (!fd) {
+      fail(res, api_error(503, what + ".engine_unreachable",
+                          from + " did not answer: " + fd.error().message));
+      return;
+    }
+    std::string request = "GET " + t.base + "/media/streams/" + *name + "/" + what +
+                          " HTTP/1.1\r\nHost: " + t.host + ":" + std::to_string(t.port) + "\r\n";
+    if (!service.options().engine_token.empty())
+      request += "Authorization: Bearer " + service.options().engine_token + "\r\n";
+    if (websocket) {
+      request +=
+          "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+          "Sec-WebSocket-Key: " +
+          req.get_header_value("Sec-WebSocket-Key") + "\r\n";
+    }
+    request += "\r\n";
+    std::string rest;
+    Result<std::string> head = make_error("ws.handshake", "not sent");
+    if (::send(*fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+        static_cast<ssize_t>(request.size())) {
+      head = http::read_http_head(*fd, service.options().snapshot_timeout, rest);
+    }
+    if (!head) {
+      ::close(*fd);
+      fail(res, api_error(503, what + ".engine_unreachable", from + ": " + head.error().message));
+      return;
+    }
+    const int status = head->size() > 12 ? std::atoi(head->c_str() + 9) : 0;
+    if (status != (websocket ? 101 : 200)) {
+      // The engine's error body (Content-Length bytes, JSON) keeps its code and message.
+      size_t want = 0;
+      const std::string lower_head = [&] {
+        std::string l = *head;
+        std::transform(l.begin(), l.end(), l.begin(), ::tolower);
+        return l;
+      }();
+      if (auto at = lower_head.find("\r\ncontent-length:"); at != std::string::npos)
+        want = static_cast<size_t>(std::atoll(head->c_str() + at + 17));
+      while (rest.size() < std::min<size_t>(want, 65536)) {
+        pollfd p{*fd, POLLIN, 0};
+        if (::poll(&p, 1, 1000) <= 0) break;
+        char buf[4096];
+        const ssize_t n = ::recv(*fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        rest.append(buf, static_cast<size_t>(n));
+      }
+      ::close(*fd);
+      std::string code = what + ".engine_error",
+                  message = from + " answered HTTP " + std::to_string(status);
+      try {
+        const json body = json::parse(rest);
+        code = body.at("error").at("code").get<std::string>();
+        message = from + ": " + body.at("error").at("message").get<std::string>();
+      } catch (const std::exception&) {
+      }
+      if (status == 404 || status == 503) {
+        fail(res, api_error(status, code, message));
+      } else {
+        fail(res, api_error(502, what + ".engine_error", message));
+      }
+      return;
+    }
+    auto taken = http::ConnectionServer::take_over_connection();
+    if (!taken) {
+      ::close(*fd);
+      fail(res, api_error(500, "api.internal", "the connection could not be taken over"));
+      return;
+    }
+    const std::string answer = *head + "\r\n\r\n" + rest;
+    const int engine_fd = *fd;
+    const int client_fd = taken->fd;
+    std::string leftover = std::move(taken->leftover);
+    if (::send(client_fd, answer.data(), answer.size(), MSG_NOSIGNAL) !=
+            static_cast<ssize_t>(answer.size()) ||
+        (!leftover.empty() && ::send(engine_fd, leftover.data(), leftover.size(), MSG_NOSIGNAL) !=
+                                  static_cast<ssize_t>(leftover.size()))) {
+      ::close(engine_fd);
+      ::close(client_fd);
+      return;
+    }
+    MutexLock lock(relays_mu);
+    for (auto it = relays.begin(); it != relays.end();) {
+      if (it->done->load()) {
+        it->thread.join();
+        it = relays.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    relays.push_back(Relay{std::thread([this, engine_fd, client_fd, done] {
+                             run_guarded("orion-api-relay", [&] {
+                               http::splice_sockets(client_fd, engine_fd, relays_stop);
+                             });
+                             ::shutdown(client_fd, SHUT_RDWR);
+                             ::shutdown(engine_fd, SHUT_RDWR);
+                             ::close(client_fd);
+                             ::close(engine_fd);
+                             done->store(true);
+                           }),
+                           done});
+  }
+
+  void stop_relays() {
+    std::list<Relay> all;
+    {
+      MutexLock lock(relays_mu);
+      relays_stopping = true;
+      relays_stop.store(true);
+      all.swap(relays);
+    }
+    for (auto& r : all) r.thread.join();
+  }
+
+  struct Relay {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  Mutex relays_mu;  // a leaf
+  std::list<Relay> relays GUARDED_BY(relays_mu);
+  bool relays_stopping GUARDED_BY(relays_mu) = false;
+  std::atomic<bool> relays_stop{false};
+
   void events(const httplib::Request& req, httplib::Response& res) {
     QueryParams params(req.params.begin(), req.params.end());
     send(res, service.events(params));
@@ -306,6 +507,12 @@ struct ApiServer::Impl {
     if (!guarded) return httplib::Server::HandlerResponse::Unhandled;
     const std::string auth = req.get_header_value("Authorization");
     if (http::bearer_matches(auth, options.token)) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    // A browser cannot set headers on a WebSocket or an <img>: the media routes also take the
+    // token as ?token= (compared in constant time; never logged: the log shows the path only).
+    if (auth.empty() && is_media_path(req.path) && req.has_param("token") &&
+        http::constant_time_equal(req.get_param_value("token"), options.token)) {
       return httplib::Server::HandlerResponse::Unhandled;
     }
     res.set_header("WWW-Authenticate", "Bearer realm=\"orion\"");
@@ -455,6 +662,10 @@ const std::vector<ApiServer::Impl::RouteSpec>& ApiServer::Impl::table() {
       {"DELETE", "/api/v1/streams/{name}", "/api/v1/streams/([^/]+)", &I::remove<S>},
       {"GET", "/api/v1/streams/{name}/snapshot.jpg", R"(/api/v1/streams/([^/]+)/snapshot\.jpg)",
        &I::snapshot},
+      {"GET", "/api/v1/streams/{name}/frames/{seq}.jpg",
+       R"(/api/v1/streams/([^/]+)/frames/([^/]*)\.jpg)", &I::frame},
+      {"GET", "/api/v1/streams/{name}/live", "/api/v1/streams/([^/]+)/live", &I::live},
+      {"GET", "/api/v1/streams/{name}/mjpeg", "/api/v1/streams/([^/]+)/mjpeg", &I::mjpeg},
       {"GET", "/api/v1/models", "/api/v1/models", &I::list<M>},
       {"POST", "/api/v1/models", "/api/v1/models", nullptr, &I::create<M>},
       {"GET", "/api/v1/models/{name}", "/api/v1/models/([^/]+)", &I::get<M>},
@@ -595,6 +806,7 @@ void ApiServer::stop() {
   impl_->stopped = true;
   impl_->http.stop();
   if (impl_->listener.joinable()) impl_->listener.join();
+  impl_->stop_relays();  // after the listener: no relay can start any more
 }
 
 }  // namespace orion::api

@@ -9,6 +9,11 @@
 //   /api/v1/{streams|models|pipelines}        GET, POST (201)
 //   /api/v1/{streams|models|pipelines}/{name} GET, PATCH, DELETE
 //   /api/v1/streams/{name}/snapshot.jpg       GET           relayed from the owning engine
+//   /api/v1/streams/{name}/frames/{seq}.jpg   GET           an event's frame, relayed likewise
+//   /api/v1/streams/{name}/live               GET (WebSocket) live view, spliced to the engine
+//   /api/v1/streams/{name}/mjpeg              GET           MJPEG, spliced to the engine
+//   (these four also take the token as ?token=, for a browser's <img> and WebSocket;
+//   docs/design/live_view.md)
 //   /api/v1/events  /api/v1/stats  /api/v1/engines   GET
 //   /, /<file>                                GET           the dashboard (ServerOptions::web_root,
 //                                                           api/static_files.h), open like /healthz

@@ -586,7 +586,8 @@ Reply ApiService::health() {
 
 // ---- snapshot ---------------------------------------------------------------------------------
 
-std::variant<BinaryReply, Reply> ApiService::snapshot(const std::string& name) {
+std::variant<ApiService::MediaTarget, Reply> ApiService::media_target(
+    const std::string& name, const std::string& code_prefix) {
   auto stream = store_.get_stream(name);
   if (!stream) {
     StreamRecord probe;
@@ -599,7 +600,7 @@ std::variant<BinaryReply, Reply> ApiService::snapshot(const std::string& name) {
   for (const auto& s : *statuses)
     if (s.stream == name && !s.engine_id.empty()) status = &s;
   if (status == nullptr) {
-    return error_reply(api_error(503, "snapshot.not_running",
+    return error_reply(api_error(503, code_prefix + ".not_running",
                                  "stream '" + name +
                                      "' is not running on any engine (no engine "
                                      "reports it), so there is no frame to show"));
@@ -612,22 +613,60 @@ std::variant<BinaryReply, Reply> ApiService::snapshot(const std::string& name) {
   const std::string prefix = "http://";
   if (engine == nullptr || engine->media_url.compare(0, prefix.size(), prefix) != 0) {
     return error_reply(api_error(
-        503, "snapshot.no_engine",
+        503, code_prefix + ".no_engine",
         "stream '" + name + "' is owned by engine '" + status->engine_id + "', which " +
             (engine == nullptr ? std::string("is not registered")
                                : "has no http:// media address ('" + engine->media_url + "')")));
   }
-  // "http://host:port[/base]" → client for host:port, path base + /media/streams/<name>/...
+  // "http://host:port[/base]"
+  MediaTarget t;
+  t.engine_id = engine->id;
+  t.media_url = engine->media_url;
   const std::string rest = engine->media_url.substr(prefix.size());
   const size_t slash = rest.find('/');
   const std::string host_port = rest.substr(0, slash);
-  std::string base = slash == std::string::npos ? "" : rest.substr(slash);
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  const std::string path = base + "/media/streams/" + name + "/snapshot.jpg";
+  t.base = slash == std::string::npos ? "" : rest.substr(slash);
+  while (!t.base.empty() && t.base.back() == '/') t.base.pop_back();
+  const size_t colon = host_port.rfind(':');
+  t.host = colon == std::string::npos ? host_port : host_port.substr(0, colon);
+  if (t.host.size() > 2 && t.host.front() == '[' && t.host.back() == ']')
+    t.host = t.host.substr(1, t.host.size() - 2);
+  t.port = colon == std::string::npos ? 80 : std::atoi(host_port.c_str() + colon + 1);
+  if (t.host.empty() || t.port <= 0 || t.port > 65535) {
+    return error_reply(api_error(503, code_prefix + ".no_engine",
+                                 "engine '" + engine->id + "' media address '" + engine->media_url +
+                                     "' is not a valid http address"));
+  }
+  return t;
+}
 
+std::variant<BinaryReply, Reply> ApiService::snapshot(const std::string& name) {
+  return fetch_jpeg(name, "snapshot.jpg", "snapshot");
+}
+
+std::variant<BinaryReply, Reply> ApiService::event_frame(const std::string& name,
+                                                         uint64_t sequence) {
+  return fetch_jpeg(name, "frames/" + std::to_string(sequence) + ".jpg", "frame");
+}
+
+std::variant<BinaryReply, Reply> ApiService::fetch_jpeg(const std::string& name,
+                                                        const std::string& what,
+                                                        const std::string& code_prefix) {
+  auto target = media_target(name, code_prefix);
+  if (auto* r = std::get_if<Reply>(&target)) return std::move(*r);
+  const MediaTarget& t = std::get<MediaTarget>(target);
+  const std::string prefix = "http://";
+  const std::string host_port =
+      (t.host.find(':') != std::string::npos ? "[" + t.host + "]" : t.host) + ":" +
+      std::to_string(t.port);
+  const std::string path = t.base + "/media/streams/" + name + "/" + what;
+  struct {
+    std::string id, media_url;
+  } engine_v{t.engine_id, t.media_url};
+  const auto* engine = &engine_v;
   httplib::Client client(prefix + host_port);
   if (!client.is_valid()) {
-    return error_reply(api_error(503, "snapshot.no_engine",
+    return error_reply(api_error(503, code_prefix + ".no_engine",
                                  "engine '" + engine->id + "' media address '" + engine->media_url +
                                      "' is not a valid http address"));
   }
@@ -673,23 +712,26 @@ std::variant<BinaryReply, Reply> ApiService::snapshot(const std::string& name) {
   const std::string from = "engine '" + engine->id + "' (" + engine->media_url + path + ")";
   if (too_big) {
     return error_reply(api_error(
-        502, "snapshot.engine_error",
-        from + " sent a snapshot over " + std::to_string(options_.max_snapshot_bytes) + " bytes"));
+        502, code_prefix + ".engine_error",
+        from + " sent a JPEG over " + std::to_string(options_.max_snapshot_bytes) + " bytes"));
   }
   if (!res) {
-    return error_reply(api_error(503, "snapshot.engine_unreachable",
+    return error_reply(api_error(503, code_prefix + ".engine_unreachable",
                                  from + " did not answer: " + httplib::to_string(res.error())));
   }
   if (status_code == 404) {
-    return error_reply(api_error(404, "snapshot.not_available",
-                                 from + " has no frame of stream '" + name + "' yet"));
+    return error_reply(api_error(404, code_prefix + ".not_available",
+                                 code_prefix == "frame"
+                                     ? from + " no longer holds that frame of stream '" + name +
+                                           "' (it keeps the last frames that produced detections)"
+                                     : from + " has no frame of stream '" + name + "' yet"));
   }
   if (status_code != 200) {
-    return error_reply(api_error(502, "snapshot.engine_error",
+    return error_reply(api_error(502, code_prefix + ".engine_error",
                                  from + " answered HTTP " + std::to_string(status_code)));
   }
   if (content_type.rfind("image/jpeg", 0) != 0) {
-    return error_reply(api_error(502, "snapshot.engine_error",
+    return error_reply(api_error(502, code_prefix + ".engine_error",
                                  from + " answered '" + content_type + "', not image/jpeg"));
   }
   return BinaryReply{"image/jpeg", std::move(body), std::move(frame_headers)};

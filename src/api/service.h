@@ -97,6 +97,24 @@ class ApiService {
 
   // The JPEG, or the error Reply.
   std::variant<BinaryReply, Reply> snapshot(const std::string& name);
+  // The JPEG of event frame `sequence` of stream `name` (GET <media_url>/media/streams/<name>/
+  // frames/<seq>.jpg), as snapshot() with codes frame.*: 404 frame.not_available when the engine
+  // no longer holds it.
+  std::variant<BinaryReply, Reply> event_frame(const std::string& name, uint64_t sequence);
+
+  // Where the engine that owns stream `name` serves its media: host:port and the path prefix
+  // of its media URL. Errors as snapshot()'s with `code_prefix` (live, mjpeg, snapshot, frame):
+  // 404 store.not_found, 503 <prefix>.not_running, 503 <prefix>.no_engine.
+  struct MediaTarget {
+    std::string engine_id;
+    std::string media_url;
+    std::string host;
+    int port = 0;
+    std::string base;  // "" or "/prefix"
+  };
+  std::variant<MediaTarget, Reply> media_target(const std::string& name,
+                                                const std::string& code_prefix);
+  const ServiceOptions& options() const { return options_; }
 
   // {"error": {"code", "message", "field"}} with the error's status.
   static Reply error_reply(const ApiError& e);
@@ -116,6 +134,9 @@ class ApiService {
   Reply remove_impl(const std::string& name, const std::optional<std::string>& version);
   template <class R>
   ApiError from_store(const Error& e, const R& r, std::optional<int64_t> expected);
+
+  std::variant<BinaryReply, Reply> fetch_jpeg(const std::string& name, const std::string& what,
+                                              const std::string& code_prefix);
 
   store::Store& store_;
   ServiceOptions options_;

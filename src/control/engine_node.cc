@@ -124,9 +124,16 @@ Result<std::unique_ptr<EngineNode>> EngineNode::start(EngineNodeOptions options)
   mo.port = m->options.engine.http_port;
   mo.token = m->options.token;
   mo.allow_insecure_no_token = m->options.allow_insecure_no_token;
-  m->media = std::make_unique<engine::MediaEndpoint>(
-      mo, [raw](const std::string& stream) { return raw->engine->snapshot(stream); },
-      [raw] { return raw->metrics_text(); });
+  mo.max_viewers = m->options.max_viewers;
+  mo.viewer_send_buffer = m->options.viewer_send_buffer;
+  engine::MediaSources sources;
+  sources.snapshot = [raw](const std::string& stream) { return raw->engine->snapshot(stream); };
+  sources.metrics = [raw] { return raw->metrics_text(); };
+  sources.live = [raw](const std::string& stream) { return raw->engine->live_output(stream); };
+  sources.event_frame = [raw](const std::string& stream, uint64_t seq) {
+    return raw->engine->event_frame(stream, seq);
+  };
+  m->media = std::make_unique<engine::MediaEndpoint>(mo, std::move(sources));
   if (auto st = m->media->start(); !st) return st.error();
   m->media_url = "http://" + m->options.engine.public_host + ":" + std::to_string(m->media->port());
   store::EngineRecord identity;
@@ -171,6 +178,10 @@ Result<std::unique_ptr<EngineNode>> EngineNode::start(EngineNodeOptions options)
   m->status->report_now();
   m->status->start();
   return std::unique_ptr<EngineNode>(new EngineNode(std::move(m)));
+}
+
+engine::LiveEndpointStats EngineNode::live_stats() const {
+  return impl_->media ? impl_->media->live_stats() : engine::LiveEndpointStats{};
 }
 
 void EngineNode::stop() {

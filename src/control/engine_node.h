@@ -27,6 +27,7 @@
 #include "control/status_reporter.h"
 #include "core/result.h"
 #include "engine/engine.h"
+#include "engine/media_endpoint.h"
 #include "events/event_writer.h"
 #include "store/store.h"
 
@@ -42,6 +43,9 @@ struct EngineNodeOptions {
   std::string http_address = "127.0.0.1";
   std::string token;
   bool allow_insecure_no_token = false;
+  // Live and MJPEG viewers of the media endpoint (MediaEndpointOptions of the same names).
+  int max_viewers = 64;
+  int viewer_send_buffer = 256 * 1024;
   Duration status_interval = Duration::seconds(1);
   Duration first_apply_limit =
       Duration::seconds(30);  // start() waits this long for the first apply
@@ -71,6 +75,7 @@ class EngineNode {
   bool drain(Duration limit);
   const std::string& id() const;
   engine::Engine& engine();
+  engine::LiveEndpointStats live_stats() const;  // the media endpoint's viewers
   ReconcilerStats reconciler() const;
   StatusReporterStats status() const;
   events::EventWriterStats events() const;

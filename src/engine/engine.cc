@@ -148,6 +148,25 @@ struct Engine::Impl {
   std::unique_ptr<media::RtspServer> server;  // set by start(), then constant until stop()
   std::unique_ptr<Supervisor> supervisor;     // set by start(), then constant until stop()
   StreamId next_id = 1;                       // apply_mu
+  std::unique_ptr<EventFrames> event_frames;  // set by create, then constant; own thread
+
+  // A result with detections: keep a JPEG of the frame it was found on (if still shown).
+  void note_event(const DetectionResult& r) {
+    if (r.detections.empty() || !event_frames || options.recent_pictures == 0) return;
+    std::shared_ptr<Stream> s;
+    {
+      MutexLock lock(mu);
+      for (const auto& [name, st] : streams)
+        if (st->id == r.frame.stream) s = st;
+    }
+    if (!s || !s->compositor) return;
+    if (event_frames->has(s->config.name, r.frame.sequence)) return;
+    if (auto p = s->compositor->recent_picture(r.frame.sequence)) {
+      event_frames->offer(s->config.name, std::move(*p));
+    } else {
+      event_frames->count_missed();
+    }
+  }
 
   Mutex apply_mu;  // serialises start/apply/stop; held across their slow work
   bool started GUARDED_BY(apply_mu) = false;
@@ -258,6 +277,7 @@ Result<std::shared_ptr<Stream>> Engine::Impl::start_stream(const StreamConfig& s
   co.stamp_sequence = options.stamp_sequence;
   co.draw = options.draw_overlay;
   co.latency_capacity = options.latency_capacity;
+  co.recent_pictures = options.recent_pictures;
   Stream* raw = s.get();  // the compositor is stopped before the stream goes
   co.status_text = [raw] {
     const auto st = raw->status();
@@ -295,6 +315,7 @@ void Engine::Impl::stop_stream(Stream& s) {
     by_id.erase(s.id);
   }
   latency.forget_stream(s.config.name);
+  if (event_frames) event_frames->forget(s.config.name);
 }
 
 void Engine::Impl::replace_capture(Stream& s, const StreamConfig& sc) {
@@ -304,7 +325,11 @@ void Engine::Impl::replace_capture(Stream& s, const StreamConfig& sc) {
   if (auto cap = make_capture(s, sc)) cap->start();
 }
 
-Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
+  EventFramesOptions eo;
+  eo.per_stream = impl_->options.event_frames_per_stream;
+  impl_->event_frames = std::make_unique<EventFrames>(eo);
+}
 Engine::~Engine() { stop(); }
 
 std::unique_ptr<Engine> Engine::create_empty(EngineOptions options) {
@@ -344,6 +369,12 @@ Status Engine::start() {
     m.server = std::move(server.value());
     SupervisorOptions so = m.options.supervisor;
     so.vouch = [&m](DetectionResult& r) { m.vouch(r); };
+    Impl* self = &m;
+    so.on_result = [self, user = so.on_result](const DetectionResult& r) {
+      self->note_event(r);
+      if (user) user(r);
+    };
+    m.event_frames->start();
     so.worker_executable = m.options.worker_executable;
     if (so.worker_executable.empty()) {
       std::error_code ec;
@@ -515,6 +546,7 @@ void Engine::stop() {
     if (s->bridge) s->bridge->stop();
   }
   if (m.server) m.server->stop();
+  if (m.event_frames) m.event_frames->stop();
 }
 
 std::vector<std::string> Engine::stream_names() const {
@@ -551,6 +583,19 @@ std::optional<media::SnapshotPicture> Engine::snapshot(const std::string& stream
   auto s = impl_->find(stream);
   if (!s || !s->compositor) return std::nullopt;
   return s->compositor->last_picture();
+}
+
+std::shared_ptr<media::StreamOutput> Engine::live_output(const std::string& stream) const {
+  auto s = impl_->find(stream);
+  return s ? s->output : nullptr;
+}
+
+std::optional<std::string> Engine::event_frame(const std::string& stream, uint64_t sequence) const {
+  return impl_->event_frames ? impl_->event_frames->get(stream, sequence) : std::nullopt;
+}
+
+EventFramesStats Engine::event_frame_stats() const {
+  return impl_->event_frames ? impl_->event_frames->stats() : EventFramesStats{};
 }
 
 FrameSupplier* Engine::supplier(const std::string& stream) {

@@ -42,6 +42,7 @@
 #include "core/result_store.h"
 #include "engine/config.h"
 #include "engine/latency_book.h"
+#include "engine/event_frames.h"
 #include "engine/supervisor.h"
 #include "media/capture.h"
 #include "media/compositor.h"
@@ -69,6 +70,12 @@ struct EngineOptions {
   SupervisorOptions supervisor;
   // Pipelines one stream may have at once (its pool has 8 + 2 × this many slots).
   uint32_t max_pipelines_per_stream = 8;
+  // Event frames (GET .../frames/{seq}.jpg): each stream's compositor keeps its last
+  // `recent_pictures` pictures (width × height × 3 bytes each) so that the picture of a frame
+  // with detections can still be had when its result comes; JPEGs of the last
+  // `event_frames_per_stream` such frames are kept. recent_pictures = 0: no event frames.
+  size_t recent_pictures = 8;
+  size_t event_frames_per_stream = 64;
 };
 
 // What one apply() changed, and what it could not do (each error names the stream or pipeline;
@@ -123,6 +130,13 @@ class Engine {
   // The newest annotated picture of the stream's output (media::Compositor::last_picture);
   // nullopt for a stream not running here or with no picture yet.
   std::optional<media::SnapshotPicture> snapshot(const std::string& stream) const;
+  // The stream's encoded output, for the live view's tap (media/live_view.h); nullptr for a
+  // stream not running here.
+  std::shared_ptr<media::StreamOutput> live_output(const std::string& stream) const;
+  // The JPEG of frame `sequence` of `stream` if it produced detections and is among the last
+  // event_frames_per_stream such frames (engine/event_frames.h); nullopt otherwise.
+  std::optional<std::string> event_frame(const std::string& stream, uint64_t sequence) const;
+  EventFramesStats event_frame_stats() const;
   // The stream's supplier; valid until apply() removes the stream or stop().
   FrameSupplier* supplier(const std::string& stream);
   ResultStore& results();

@@ -25,9 +25,13 @@
 #include "core/frame_pool.h"
 #include "core/frame_supplier.h"
 #include "core/result_store.h"
+#include "engine/engine.h"
+#include "engine/event_frames.h"
+#include "http/websocket.h"
 #include "media/compositor.h"
 #include "media/overlay.h"
 #include "media/rtsp_server.h"
+#include "media/testing/fmp4_decode.h"
 #include "testing/wait.h"
 #include "testing/watchdog.h"
 
@@ -56,6 +60,7 @@ class StreamRig {
     o.stream_name = name;
     o.stream_id = kStreamId;
     o.stamp_sequence = true;
+    o.recent_pictures = 8;
     DetectionResult r;
     r.pipeline = "people";
     r.frame.stream = kStreamId;
@@ -93,6 +98,7 @@ class StreamRig {
   }
 
   media::Compositor& compositor() { return *compositor_; }
+  std::shared_ptr<media::StreamOutput> output() { return output_; }
 
  private:
   HeapFramePool pool_;
@@ -118,6 +124,12 @@ struct Streams {
       auto it = rigs.find(name);
       if (it == rigs.end()) return std::nullopt;
       return it->second->compositor().last_picture();
+    };
+  }
+  LiveSource live() {
+    return [this](const std::string& name) -> std::shared_ptr<media::StreamOutput> {
+      auto it = rigs.find(name);
+      return it == rigs.end() ? nullptr : it->second->output();
     };
   }
   std::vector<std::string> names_asked() {
@@ -203,6 +215,16 @@ class MediaEndpointTest : public ::testing::Test {
     ASSERT_TRUE(started.ok()) << started.error().to_string();
     ASSERT_GT(endpoint_->port(), 0);
     EXPECT_EQ(endpoint_->url(), "http://127.0.0.1:" + std::to_string(endpoint_->port()));
+  }
+  // As start(), with the live view's and the event frames' sources too.
+  void start_live(MediaEndpointOptions o, EventFrameSource frames) {
+    MediaSources src;
+    src.snapshot = streams_.source();
+    src.live = streams_.live();
+    src.event_frame = std::move(frames);
+    endpoint_ = std::make_unique<MediaEndpoint>(o, std::move(src));
+    auto started = endpoint_->start();
+    ASSERT_TRUE(started.ok()) << started.error().to_string();
   }
   ApiClient client(const std::string& token = "") { return ApiClient(endpoint_->url(), token); }
 
@@ -511,6 +533,333 @@ TEST_F(SnapshotRelayTest, AnEngineWithAnotherTokenIsAnEngineErrorNotAPicture) {
   expect_error(a, 502, "snapshot.engine_error");
   EXPECT_NE(a.error_message().find("401"), std::string::npos) << a.body;
   EXPECT_TRUE(streams_.names_asked().empty());
+}
+
+// ---- the live view, MJPEG and event frames through the API's relay ---------------------------
+
+struct LiveFrame {
+  json meta;
+  std::string fragment;
+};
+struct Watched {
+  json init;
+  std::string init_segment;
+  std::vector<LiveFrame> frames;
+  std::string error;
+};
+
+// Reads the init pair and `frames` frame pairs of a live view.
+Watched watch(http::WebSocketConnection& ws, size_t frames) {
+  Watched w;
+  auto next = [&](http::WsOpcode want) -> std::optional<std::string> {
+    auto m = ws.read(Duration::seconds(10));
+    if (!m) {
+      w.error = m.error().to_string();
+      return std::nullopt;
+    }
+    if (m->opcode != want) {
+      w.error = "a message of the wrong kind";
+      return std::nullopt;
+    }
+    return m->payload;
+  };
+  auto init = next(http::WsOpcode::kText);
+  if (!init) return w;
+  w.init = json::parse(*init);
+  auto seg = next(http::WsOpcode::kBinary);
+  if (!seg) return w;
+  w.init_segment = *seg;
+  while (w.frames.size() < frames) {
+    auto meta = next(http::WsOpcode::kText);
+    if (!meta) return w;
+    auto frag = next(http::WsOpcode::kBinary);
+    if (!frag) return w;
+    w.frames.push_back({json::parse(*meta), *frag});
+  }
+  return w;
+}
+
+int64_t unix_us_now() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The camera of "cam": a frame every 40 ms (25 fps) until stopped.
+class Camera {
+ public:
+  explicit Camera(StreamRig& rig)
+      : thread_([this, &rig] {
+          while (!stop_.load()) {
+            if (!rig.send(++seq_)) return;
+            std::this_thread::sleep_for(std::chrono::milliseconds(40));  // the camera's pace
+          }
+        }) {}
+  ~Camera() {
+    stop_ = true;
+    thread_.join();
+  }
+  uint64_t sequence() const { return seq_.load(); }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> seq_{0};
+  std::thread thread_;
+};
+
+class LiveRelayTest : public SnapshotRelayTest {
+ protected:
+  int api_port() const {
+    const std::string u = api_->base_url();
+    return std::atoi(u.c_str() + u.rfind(':') + 1);
+  }
+  Result<std::unique_ptr<http::WebSocketClient>> open(const std::string& target) {
+    return http::WebSocketClient::connect("127.0.0.1", api_port(), target);
+  }
+};
+
+TEST_F(LiveRelayTest, LiveViewThroughTheApiCarriesFrameIdentityAndDecodes) {
+  orion::testing::Watchdog dog(Duration::seconds(90), "live view through the API");
+  MediaEndpointOptions o;
+  o.token = "tok";
+  start_live(o, {});
+  start_api("tok");
+  Camera camera(*cam_);
+  ASSERT_TRUE(wait_until([&] { return camera.sequence() > 2; }, Duration::seconds(10)));
+
+  // Refusals before the upgrade, as JSON errors.
+  auto no_token = open("/api/v1/streams/cam/live");
+  ASSERT_TRUE(no_token) << no_token.error().to_string();
+  EXPECT_EQ((*no_token)->answer().status, 401);
+  auto bad_token = open("/api/v1/streams/cam/live?token=nope");
+  ASSERT_TRUE(bad_token);
+  EXPECT_EQ((*bad_token)->answer().status, 401);
+  auto unknown = open("/api/v1/streams/nope/live?token=tok");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ((*unknown)->answer().status, 404);
+  EXPECT_NE((*unknown)->answer().body.find("store.not_found"), std::string::npos);
+  auto idle = open("/api/v1/streams/idle/live?token=tok");
+  ASSERT_TRUE(idle);
+  EXPECT_EQ((*idle)->answer().status, 503) << (*idle)->answer().body;
+  EXPECT_NE((*idle)->answer().body.find("live.no_picture"), std::string::npos);
+  ApiClient c(api_->base_url(), "tok");
+  EXPECT_EQ(c.get("/api/v1/streams/cam/live").status, 400);  // not a WebSocket handshake
+
+  auto viewer = open("/api/v1/streams/cam/live?token=tok");
+  ASSERT_TRUE(viewer) << viewer.error().to_string();
+  ASSERT_TRUE((*viewer)->upgraded()) << (*viewer)->answer().status << (*viewer)->answer().body;
+  const Watched w = watch((*viewer)->connection(), 30);
+  ASSERT_EQ(w.error, "");
+  EXPECT_EQ(w.init["type"], "init");
+  EXPECT_EQ(w.init["stream"], "cam");
+  EXPECT_EQ(w.init["width"], kW);
+  EXPECT_EQ(w.init["height"], kH);
+  EXPECT_EQ(w.init["codec"].get<std::string>().rfind("avc1.", 0), 0u);
+  std::string file = w.init_segment;
+  uint64_t last_seq = 0;
+  double last_time = -1;
+  for (const LiveFrame& f : w.frames) {
+    EXPECT_EQ(f.meta["type"], "frame");
+    const uint64_t seq = f.meta["seq"];
+    const double t = f.meta["media_time"];
+    EXPECT_GT(seq, last_seq);
+    EXPECT_GT(t, last_time);
+    EXPECT_EQ(f.meta["pts_us"].get<int64_t>(), static_cast<int64_t>(seq) * 40000);
+    const int64_t age_us = unix_us_now() - f.meta["capture_unix_us"].get<int64_t>();
+    EXPECT_GE(age_us, 0);
+    EXPECT_LT(age_us, 10'000'000);
+    last_seq = seq;
+    last_time = t;
+    file += f.fragment;
+  }
+  EXPECT_EQ(w.frames.front().meta["media_time"], 0.0);
+  const media::testing::DecodedVideo d = media::testing::decode_fmp4(file);
+  EXPECT_EQ(d.error, "");
+  EXPECT_EQ(d.pictures, 30);
+  EXPECT_EQ(d.width, kW);
+  EXPECT_EQ(d.height, kH);
+  (*viewer)->connection().close();
+}
+
+TEST_F(LiveRelayTest, MjpegThroughTheApiOneEncodePerFrame) {
+  orion::testing::Watchdog dog(Duration::seconds(60), "mjpeg through the API");
+  start_live({}, {});
+  start_api("");
+  Camera camera(*cam_);
+  ASSERT_TRUE(wait_until([&] { return camera.sequence() > 2; }, Duration::seconds(10)));
+  // Two viewers at once, 4 whole parts each.
+  auto read_parts = [&](std::string& bytes, std::string& content_type) {
+    httplib::Client http(api_->base_url());
+    http.set_read_timeout(10, 0);
+    http.Get(
+        "/api/v1/streams/cam/mjpeg",
+        [&](const httplib::Response& r) {
+          content_type = r.get_header_value("Content-Type");
+          return r.status == 200;
+        },
+        [&](const char* data, size_t n) {
+          bytes.append(data, n);
+          size_t parts = 0;
+          for (size_t at = 0; (at = bytes.find("--orionframe\r\n", at)) != std::string::npos; ++at)
+            ++parts;
+          return parts < 5;
+        });
+  };
+  std::string bytes, content_type, other_bytes, other_type;
+  std::thread other([&] { read_parts(other_bytes, other_type); });
+  read_parts(bytes, content_type);
+  other.join();
+  EXPECT_EQ(other_type, "multipart/x-mixed-replace; boundary=orionframe");
+  EXPECT_EQ(content_type, "multipart/x-mixed-replace; boundary=orionframe");
+  const size_t h = bytes.find("X-Orion-Capture-Unix-Us: ");
+  ASSERT_NE(h, std::string::npos) << bytes.substr(0, 200);
+  EXPECT_LT(std::llabs(unix_us_now() - std::atoll(bytes.c_str() + h + 25)), 10'000'000);
+  const size_t len_at = bytes.find("Content-Length: ");
+  const size_t body = bytes.find("\r\n\r\n", h);
+  ASSERT_NE(body, std::string::npos);
+  const std::string jpeg = bytes.substr(body + 4, std::stoul(bytes.substr(len_at + 16)));
+  const Decoded img = decode(jpeg);
+  ASSERT_FALSE(img.bgr.empty());
+  EXPECT_EQ(img.bgr.cols, kW);
+  EXPECT_EQ(img.bgr.rows, kH);
+  ASSERT_TRUE(
+      wait_until([&] { return endpoint_->live_stats().viewers == 0; }, Duration::seconds(10)));
+  const auto ls = endpoint_->live_stats();
+  EXPECT_GE(ls.mjpeg_parts, 8u);
+  EXPECT_EQ(ls.mjpeg_sessions, 2u);
+  // Shared: about one encode per frame however many watch (each viewer may have had one more
+  // frame encoded as it left), never one per part.
+  EXPECT_LT(ls.jpeg_encodes, ls.mjpeg_parts)
+      << ls.jpeg_encodes << " encodes for " << ls.mjpeg_parts << " parts";
+}
+
+TEST_F(LiveRelayTest, EventFrameIsServedWhileHeldAnd404Otherwise) {
+  orion::testing::Watchdog dog(Duration::seconds(60), "event frames through the API");
+  EventFrames frames;
+  frames.start();
+  start_live({}, [&](const std::string& stream, uint64_t seq) { return frames.get(stream, seq); });
+  start_api("");
+  for (uint64_t seq = 1; seq <= 3; ++seq) ASSERT_TRUE(cam_->send(seq));
+  auto picture = cam_->compositor().recent_picture(2);
+  ASSERT_TRUE(picture) << "the compositor no longer has frame 2";
+  frames.offer("cam", std::move(*picture));
+  frames.drain();
+  ApiClient c(api_->base_url());
+  Answer got = c.get("/api/v1/streams/cam/frames/2.jpg");
+  ASSERT_EQ(got.status, 200) << got.body;
+  EXPECT_EQ(got.header("Content-Type"), "image/jpeg");
+  EXPECT_EQ(got.header("X-Orion-Frame-Sequence"), "2");
+  const Decoded d = decode(got.body);
+  ASSERT_FALSE(d.bgr.empty());
+  EXPECT_EQ(stamp_of(d), std::optional<uint64_t>(2));  // that very frame
+  Answer gone = c.get("/api/v1/streams/cam/frames/3.jpg");
+  EXPECT_EQ(gone.status, 404);
+  EXPECT_EQ(gone.json["error"]["code"], "frame.not_available");
+  EXPECT_NE(gone.json["error"]["message"].get<std::string>().find("frame"), std::string::npos);
+  EXPECT_EQ(c.get("/api/v1/streams/cam/frames/x.jpg").status, 400);
+  EXPECT_EQ(frames.stats().encoded, 1u);
+}
+
+TEST_F(LiveRelayTest, StalledViewerDropsWithoutSlowingTheOutputAndSixteenViewersAddNoEncoder) {
+  orion::testing::Watchdog dog(Duration::seconds(90), "stalled and many live viewers");
+  MediaEndpointOptions o;
+  o.viewer_send_buffer = 16 * 1024;
+  start_live(o, {});
+  start_api("");
+  Camera camera(*cam_);
+  ASSERT_TRUE(wait_until([&] { return camera.sequence() > 2; }, Duration::seconds(10)));
+  // Reads nothing, with a small receive buffer, straight at the engine (no relay buffering).
+  auto stalled = http::WebSocketClient::connect(
+      "127.0.0.1", endpoint_->port(), "/media/streams/cam/live", {}, Duration::seconds(5), 4096);
+  ASSERT_TRUE(stalled && (*stalled)->upgraded());
+  auto healthy = open("/api/v1/streams/cam/live");
+  ASSERT_TRUE(healthy && (*healthy)->upgraded());
+  ASSERT_TRUE(
+      wait_until([&] { return endpoint_->live_stats().frames_dropped > 0; }, Duration::seconds(40)))
+      << "the stalled viewer never dropped a frame";
+  const Watched w = watch((*healthy)->connection(), 40);
+  ASSERT_EQ(w.error, "");
+  for (size_t i = 1; i < w.frames.size(); ++i) {
+    EXPECT_EQ(w.frames[i].meta["seq"].get<uint64_t>(),
+              w.frames[i - 1].meta["seq"].get<uint64_t>() + 1)
+        << "the healthy viewer lost a frame";
+  }
+  const double span_s =
+      static_cast<double>(w.frames.back().meta["capture_unix_us"].get<int64_t>() -
+                          w.frames.front().meta["capture_unix_us"].get<int64_t>()) /
+      1e6;
+  EXPECT_GT(39 / span_s, 15.0) << "the healthy viewer got " << 39 / span_s << " fps";
+  const media::OutputStats out = cam_->output()->stats();
+  EXPECT_GE(out.encoded + 2, out.submitted) << "the encoder fell behind";
+  (*healthy)->connection().close();
+
+  std::vector<std::unique_ptr<http::WebSocketClient>> many;
+  for (int i = 0; i < 16; ++i) {
+    auto v = open("/api/v1/streams/cam/live");
+    ASSERT_TRUE(v && (*v)->upgraded()) << i;
+    many.push_back(std::move(*v));
+  }
+  for (auto& v : many) {
+    const Watched mw = watch(v->connection(), 3);
+    ASSERT_EQ(mw.error, "");
+    EXPECT_EQ(mw.init["width"], kW);
+  }
+  const media::OutputStats after = cam_->output()->stats();
+  EXPECT_EQ(after.encoder_builds, 1u);
+  EXPECT_GE(after.encoded_sinks, 16u);
+}
+
+// A real Engine (test-pattern camera → capture → compositor → x264 → RTSP) behind its media
+// endpoint, watched through the real API: the same protocol, and the engine's one encoder.
+TEST_F(LiveRelayTest, LiveViewOfARealEngineThroughTheApi) {
+  orion::testing::Watchdog dog(Duration::seconds(90), "live view of a real engine");
+  Config cfg;
+  cfg.streams.push_back({"cam", "test://ball?width=320&height=240&fps=25", false, true});
+  EngineOptions eo;
+  eo.rtsp_port = 0;
+  eo.rtsp_address = "127.0.0.1";
+  eo.output.key_interval = Duration::millis(500);
+  auto engine = Engine::create(cfg, eo);
+  ASSERT_TRUE(engine.ok()) << engine.error().to_string();
+  ASSERT_TRUE((*engine)->start().ok());
+  Engine* e = engine->get();
+  MediaSources src;
+  src.snapshot = [e](const std::string& n) { return e->snapshot(n); };
+  src.live = [e](const std::string& n) { return e->live_output(n); };
+  endpoint_ = std::make_unique<MediaEndpoint>(MediaEndpointOptions{}, std::move(src));
+  ASSERT_TRUE(endpoint_->start().ok());
+  start_api("");
+  ASSERT_TRUE(wait_until([&] { return e->snapshot("cam").has_value(); }, Duration::seconds(20)));
+  auto viewer = open("/api/v1/streams/cam/live");
+  ASSERT_TRUE(viewer) << viewer.error().to_string();
+  ASSERT_TRUE((*viewer)->upgraded()) << (*viewer)->answer().status << (*viewer)->answer().body;
+  const Watched w = watch((*viewer)->connection(), 25);
+  ASSERT_EQ(w.error, "");
+  EXPECT_EQ(w.init["width"], 320);
+  EXPECT_EQ(w.init["height"], 240);
+  EXPECT_EQ(w.init["fps"], 25);
+  std::string file = w.init_segment;
+  uint64_t last_seq = 0;
+  double last_time = -1;
+  for (const LiveFrame& f : w.frames) {
+    const uint64_t seq = f.meta["seq"];
+    const double t = f.meta["media_time"];
+    EXPECT_GT(seq, last_seq);
+    EXPECT_GT(t, last_time);
+    EXPECT_LT(std::llabs(unix_us_now() - f.meta["capture_unix_us"].get<int64_t>()), 10'000'000);
+    last_seq = seq;
+    last_time = t;
+    file += f.fragment;
+  }
+  const media::testing::DecodedVideo d = media::testing::decode_fmp4(file);
+  EXPECT_EQ(d.error, "");
+  EXPECT_EQ(d.pictures, 25);
+  EXPECT_EQ(d.width, 320);
+  EXPECT_EQ(d.height, 240);
+  EXPECT_EQ(e->report("cam")->output.encoder_builds, 1u);
+  (*viewer)->connection().close();
+  endpoint_.reset();  // its callbacks read the engine
+  (*engine)->stop();
 }
 
 }  // namespace

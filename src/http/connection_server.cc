@@ -16,6 +16,7 @@ namespace orion::http {
 namespace {
 
 thread_local bool t_close_after = false;
+thread_local bool t_taken = false;  // the current connection was taken over: drop writes
 
 // Waits until `fd` is readable (or writable); false on timeout or error. EINTR restarts with the
 // time left.
@@ -60,6 +61,11 @@ class ConnStream final : public httplib::Stream {
       : sock_(sock), read_timeout_(read_timeout), write_timeout_(write_timeout) {}
 
   bool buffered() const { return pos_ < len_; }
+  std::string take_buffered() {
+    std::string out(buf_ + pos_, len_ - pos_);
+    pos_ = len_ = 0;
+    return out;
+  }
 
   bool is_readable() const override { return buffered() || wait_fd(sock_, POLLIN, read_timeout_); }
   bool is_writable() const override { return wait_fd(sock_, POLLOUT, write_timeout_); }
@@ -82,6 +88,7 @@ class ConnStream final : public httplib::Stream {
   }
 
   ssize_t write(const char* ptr, size_t size) override {
+    if (t_taken) return static_cast<ssize_t>(size);  // the new owner answers instead
     if (!wait_fd(sock_, POLLOUT, write_timeout_)) return -1;
     ssize_t n;
     do {
@@ -145,6 +152,18 @@ ConnectionServer::ConnectionServer() {
 
 void ConnectionServer::close_after_this_request() { t_close_after = true; }
 
+namespace {
+thread_local ConnStream* t_stream = nullptr;
+}
+
+std::optional<ConnectionServer::TakenConnection> ConnectionServer::take_over_connection() {
+  if (t_stream == nullptr || t_taken) return std::nullopt;
+  const int fd = ::dup(t_stream->socket());
+  if (fd < 0) return std::nullopt;
+  t_taken = true;
+  return TakenConnection{fd, t_stream->take_buffered()};
+}
+
 bool ConnectionServer::process_and_close_socket(socket_t sock) {
   // An answer goes out in several writes (status and headers, then the body): with Nagle on,
   // the second waits for the client's delayed ACK, ~40 ms per request on a kept-alive connection.
@@ -167,8 +186,17 @@ bool ConnectionServer::process_and_close_socket(socket_t sock) {
       if (!readable) break;
     }
     t_close_after = false;
+    t_taken = false;
     bool connection_closed = false;
+    t_stream = &strm;
     ret = process_request(strm, count == 1, connection_closed, nullptr);
+    t_stream = nullptr;
+    if (t_taken) {  // the socket is someone else's now (through its dup): just let go of ours
+      t_taken = false;
+      t_close_after = false;
+      ::close(sock);
+      return ret;
+    }
     if (t_close_after) {
       graceful = true;
       break;

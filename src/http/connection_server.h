@@ -26,6 +26,9 @@
 
 #include <httplib.h>
 
+#include <optional>
+#include <string>
+
 namespace orion::http {
 
 class ConnectionServer : public httplib::Server {
@@ -35,6 +38,17 @@ class ConnectionServer : public httplib::Server {
   // From a handler, the pre-routing handler or the logger: end the connection after the answer
   // to the current request.
   static void close_after_this_request();
+
+  // From a handler: takes the connection of the current request away from the server (a
+  // WebSocket upgrade, a long-lived multipart answer). The caller owns `fd` (a dup of the
+  // socket) and writes its own answer on it; httplib's answer to this request is dropped, and
+  // the server's loop for this connection ends without touching the socket. `leftover` holds
+  // bytes the server had read past the request. nullopt outside a request of this server.
+  struct TakenConnection {
+    int fd = -1;
+    std::string leftover;
+  };
+  static std::optional<TakenConnection> take_over_connection();
 
  private:
   bool process_and_close_socket(socket_t sock) override;

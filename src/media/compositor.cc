@@ -41,6 +41,7 @@ struct Compositor::Impl {
   CompositorStats stats GUARDED_BY(mu);
   std::deque<FrameLatency> latencies GUARDED_BY(mu);
   std::optional<SnapshotPicture> last GUARDED_BY(mu);
+  std::deque<SnapshotPicture> recent_shown GUARDED_BY(mu);  // the last recent_pictures shown
 
   // Where pictures are composed (thread-safe; its buffers return when the last reference to a
   // picture goes, from whichever thread that is).
@@ -132,8 +133,9 @@ struct Compositor::Impl {
         stamp_sequence(yuv, id.sequence);
     }
     const Timestamp composited = clock.now();
-    auto handed = output.submit(colour::view_of(*picture), pts_of(id.capture_time), interval);
+    auto handed = output.submit_frame(colour::view_of(*picture), pts_of(id.capture_time), interval, &id);
     std::optional<SnapshotPicture> replaced;  // released after mu is let go
+    std::optional<SnapshotPicture> evicted;   // likewise (the oldest of recent_shown)
     if (handed) {
       shown = freeze(std::move(picture));
       replaced = SnapshotPicture{shown, composited};
@@ -157,6 +159,13 @@ struct Compositor::Impl {
       return;
     }
     std::swap(last, replaced);
+    if (options.recent_pictures > 0) {
+      recent_shown.push_back(*last);
+      if (recent_shown.size() > options.recent_pictures) {
+        evicted = std::move(recent_shown.front());
+        recent_shown.pop_front();
+      }
+    }
     ++stats.frames;
     if (options.latency_capacity > 0) {
       latencies.push_back(l);
@@ -247,6 +256,14 @@ CompositorStats Compositor::stats() const {
 std::vector<FrameLatency> Compositor::latencies() const {
   MutexLock lock(impl_->mu);
   return {impl_->latencies.begin(), impl_->latencies.end()};
+}
+
+std::optional<SnapshotPicture> Compositor::recent_picture(uint64_t sequence) const {
+  MutexLock lock(impl_->mu);
+  for (const auto& p : impl_->recent_shown) {
+    if (p.picture->identity().sequence == sequence) return p;
+  }
+  return std::nullopt;
 }
 
 std::optional<SnapshotPicture> Compositor::last_picture() const {

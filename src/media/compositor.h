@@ -71,6 +71,10 @@ struct CompositorOptions {
   bool stamp_sequence = false;   // draw the sequence stamp (see overlay.h) for clients to read
   bool draw = true;              // draw the overlay (off: pass pictures through, for baselines)
   size_t latency_capacity = 0;   // per-frame latency records kept (0: none)
+  // Pictures of the last `recent_pictures` camera frames kept for recent_picture() (the
+  // engine's event frames: the picture a detection was made on, a few frames back). Each one
+  // kept holds a picture buffer out of the pool (width × height × 3 bytes).
+  size_t recent_pictures = 0;
   std::function<std::string()> status_text;  // cause shown on signal-lost pictures
   // Every camera frame the encoder accepted: its hop times and the results drawn on it (the
   // engine's latency histograms, engine/latency_book.h). Called on the compositor thread
@@ -120,6 +124,9 @@ class Compositor {
   // The newest picture the encoder accepted; nullopt before the first. O(1): a shared_ptr
   // copy under the stats lock, never a pixel copy.
   std::optional<SnapshotPicture> last_picture() const;
+  // The picture of camera frame `sequence` if it is one of the last `recent_pictures` shown;
+  // nullopt otherwise. O(recent_pictures) under the stats lock, no pixel copy.
+  std::optional<SnapshotPicture> recent_picture(uint64_t sequence) const;
 
   struct Impl;
 

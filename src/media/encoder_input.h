@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "colour/convert.h"
+#include "core/frame.h"
 #include "core/result.h"
 #include "core/time.h"
 
@@ -45,6 +46,14 @@ class EncoderInput {
   // Errors: "output.bad_size" (odd or zero size), "output.encoder" (the encoder failed, or the
   // picture's format is not BGR24, I420 or NV12).
   virtual Result<Timestamp> submit(const Picture& picture, Duration pts, Duration duration) = 0;
+  // submit() with the identity of the camera frame the picture was drawn on (nullptr: a
+  // synthetic picture, such as the signal-lost card), for outputs that pass it on with the
+  // encoded picture (StreamOutput: the live view's frame identity). Default: submit().
+  virtual Result<Timestamp> submit_frame(const Picture& picture, Duration pts, Duration duration,
+                                         const FrameIdentity* identity) {
+    (void)identity;
+    return submit(picture, pts, duration);
+  }
 };
 
 }  // namespace orion::media

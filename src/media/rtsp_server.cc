@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <thread>
 #include <vector>
@@ -44,6 +45,35 @@ struct Fanout {
   GstMiniPtr<GstCaps> caps GUARDED_BY(mu);  // caps of the encoded stream, once known
   uint64_t encoded GUARDED_BY(mu) = 0;
   uint64_t sent GUARDED_BY(mu) = 0;
+  // Identity of each picture handed to the encoder and not yet out of it, by encoder pts (ns).
+  struct Pending {
+    int64_t pts_ns = 0;
+    std::optional<FrameIdentity> identity;
+    Duration duration;  // as submitted (the encoder restamps durations from its nominal rate)
+  };
+  std::deque<Pending> pending GUARDED_BY(mu);
+  int width GUARDED_BY(mu) = 0, height GUARDED_BY(mu) = 0, fps GUARDED_BY(mu) = 0;
+  bool have_pts_offset GUARDED_BY(mu) = false;
+  int64_t pts_offset GUARDED_BY(mu) = 0;  // encoder's output pts - the pts it was given
+
+  void encoder_rebuilt() {
+    MutexLock lock(mu);
+    have_pts_offset = false;
+    pending.clear();
+  }
+
+  // Live-view taps. tap_mu is taken by the streaming thread (after mu is let go) and by
+  // add/remove; the sinks run under it, so after remove_encoded_sink() a sink is not called.
+  Mutex tap_mu;
+  std::vector<std::pair<uint64_t, EncodedSink>> taps GUARDED_BY(tap_mu);
+  uint64_t next_tap GUARDED_BY(tap_mu) = 1;
+
+  void note_submitted(int64_t pts_ns, const FrameIdentity* id, Duration duration) {
+    MutexLock lock(mu);
+    pending.push_back(
+        Pending{pts_ns, id ? std::optional<FrameIdentity>(*id) : std::nullopt, duration});
+    while (pending.size() > 64) pending.pop_front();
+  }
 
   void add(GstRTSPMedia* media, GstElement* appsrc) {
     MutexLock lock(mu);
@@ -64,11 +94,53 @@ struct Fanout {
     GstCaps* c = gst_sample_get_caps(sample);
     if (buf == nullptr) return;
     const bool key = !GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT);
+    EncodedFrame frame;
+    deliver_rtsp(buf, c, key, frame);
+    MutexLock lock(tap_mu);
+    if (taps.empty()) return;
+    GstMapInfo map;
+    if (!gst_buffer_map(buf, &map, GST_MAP_READ)) return;
+    frame.annexb =
+        std::make_shared<const std::string>(reinterpret_cast<const char*>(map.data), map.size);
+    gst_buffer_unmap(buf, &map);
+    for (auto& [id, sink] : taps) sink(frame);
+  }
+
+  void deliver_rtsp(GstBuffer* buf, GstCaps* c, bool key, EncodedFrame& frame) {
     MutexLock lock(mu);
     ++encoded;
     if (c != nullptr && (!caps || !gst_caps_is_equal(c, caps.get()))) {
       caps = GstMiniPtr<GstCaps>::ref(c);
       for (auto& s : sinks) gst_app_src_set_caps(GST_APP_SRC(s.appsrc.get()), c);
+      const GstStructure* st = gst_caps_get_structure(c, 0);
+      gst_structure_get_int(st, "width", &width);
+      gst_structure_get_int(st, "height", &height);
+      int n = 0, d = 1;
+      if (gst_structure_get_fraction(st, "framerate", &n, &d) && d > 0) fps = n / d;
+    }
+    frame.keyframe = key;
+    frame.width = width;
+    frame.height = height;
+    frame.fps = fps;
+    if (GST_BUFFER_PTS_IS_VALID(buf)) {
+      auto pts = static_cast<int64_t>(GST_BUFFER_PTS(buf));
+      // An encoder may shift its timestamps by a constant (x264enc starts at 1000 h so that DTS
+      // never goes negative): measured on the first access unit after each (re)build.
+      if (!have_pts_offset && !pending.empty()) {
+        pts_offset = pts - pending.front().pts_ns;
+        have_pts_offset = true;
+      }
+      pts -= pts_offset;
+      frame.pts = Duration::nanos(pts);
+      while (!pending.empty() && pending.front().pts_ns < pts) pending.pop_front();
+      if (!pending.empty() && pending.front().pts_ns == pts) {
+        frame.identity = pending.front().identity;
+        frame.duration = pending.front().duration;
+        pending.pop_front();
+      }
+    }
+    if (frame.duration == Duration::zero() && GST_BUFFER_DURATION_IS_VALID(buf)) {
+      frame.duration = Duration::nanos(static_cast<int64_t>(GST_BUFFER_DURATION(buf)));
     }
     for (auto& s : sinks) {
       if (s.need_keyframe && !key) continue;  // a new viewer starts at a keyframe
@@ -191,6 +263,7 @@ struct StreamOutput::Impl {
   int height GUARDED_BY(mu) = 0;
   std::string encoder GUARDED_BY(mu);
   uint64_t submitted GUARDED_BY(mu) = 0;
+  uint64_t builds GUARDED_BY(mu) = 0;
   Duration last_pts GUARDED_BY(mu);
   bool have_pts GUARDED_BY(mu) = false;
 
@@ -207,6 +280,7 @@ struct StreamOutput::Impl {
 
 Status StreamOutput::Impl::build(int w, int h, Duration frame_duration) {
   teardown();
+  fan->encoder_rebuilt();
   const int fps_n = frame_duration > Duration::zero()
                         ? static_cast<int>(std::lround(1000.0 / frame_duration.as_millis()))
                         : 0;
@@ -271,6 +345,7 @@ Status StreamOutput::Impl::build(int w, int h, Duration frame_duration) {
       continue;
     }
     pipeline = std::move(pipe);
+    ++builds;
     appsrc = GstPtr<GstElement>::ref(*src);
     width = w;
     height = h;
@@ -294,6 +369,32 @@ void StreamOutput::close() {
 const std::string& StreamOutput::name() const { return impl_->name; }
 
 Result<Timestamp> StreamOutput::submit(const Picture& image, Duration pts, Duration duration) {
+  return submit_frame(image, pts, duration, nullptr);
+}
+
+uint64_t StreamOutput::add_encoded_sink(EncodedSink sink) {
+  Fanout& f = *impl_->fan;
+  MutexLock lock(f.tap_mu);
+  const uint64_t id = f.next_tap++;
+  f.taps.emplace_back(id, std::move(sink));
+  return id;
+}
+
+void StreamOutput::remove_encoded_sink(uint64_t id) {
+  Fanout& f = *impl_->fan;
+  EncodedSink gone;  // destroyed after the lock is let go
+  MutexLock lock(f.tap_mu);
+  for (auto it = f.taps.begin(); it != f.taps.end(); ++it) {
+    if (it->first == id) {
+      gone = std::move(it->second);
+      f.taps.erase(it);
+      return;
+    }
+  }
+}
+
+Result<Timestamp> StreamOutput::submit_frame(const Picture& image, Duration pts, Duration duration,
+                                             const FrameIdentity* identity) {
   Impl& m = *impl_;
   if (image.width <= 0 || image.height <= 0 || image.width % 2 || image.height % 2) {
     return make_error("output.bad_size", "output '" + m.name + "': picture size " + std::to_string(image.width) +
@@ -324,6 +425,7 @@ Result<Timestamp> StreamOutput::submit(const Picture& image, Duration pts, Durat
   }
   GST_BUFFER_PTS(buf) = GST_BUFFER_DTS(buf) = static_cast<GstClockTime>(std::max<int64_t>(0, pts.count_nanos()));
   GST_BUFFER_DURATION(buf) = to_gst(duration);
+  m.fan->note_submitted(static_cast<int64_t>(GST_BUFFER_PTS(buf)), identity, duration);
   const GstFlowReturn ret = gst_app_src_push_buffer(GST_APP_SRC(m.appsrc.get()), buf);
   const Timestamp handed = m.clock.now();
   if (ret != GST_FLOW_OK) {
@@ -342,6 +444,11 @@ OutputStats StreamOutput::stats() const {
     s.width = impl_->width;
     s.height = impl_->height;
     s.encoder = impl_->encoder;
+    s.encoder_builds = impl_->builds;
+  }
+  {
+    MutexLock lock(impl_->fan->tap_mu);
+    s.encoded_sinks = impl_->fan->taps.size();
   }
   MutexLock lock(impl_->fan->mu);
   s.encoded = impl_->fan->encoded;

@@ -24,7 +24,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/result.h"
@@ -51,14 +53,40 @@ struct OutputStats {
   int width = 0;
   int height = 0;
   std::string encoder;        // encoder element in use
+  uint64_t encoder_builds = 0;  // encoder pipelines built (1, +1 per picture size change)
+  uint64_t encoded_sinks = 0;   // live-view taps attached (add_encoded_sink)
 };
+
+// One access unit out of the encoder, as the live view takes it (live_feed.h).
+struct EncodedFrame {
+  std::shared_ptr<const std::string>
+      annexb;  // Annex B, one whole access unit; SPS+PPS on keyframes
+  bool keyframe = false;
+  Duration pts;       // the encoder's pts (the compositor's output pts)
+  Duration duration;  // the picture's duration (zero when unknown)
+  // The camera frame the picture was drawn on; nullopt for a synthetic picture (signal lost).
+  std::optional<FrameIdentity> identity;
+  int width = 0;
+  int height = 0;
+  int fps = 0;  // the encoder's nominal frame rate (0: unknown)
+};
+// Called on the encoder's streaming thread for every access unit; must not block (queue and
+// return). It runs under the output's tap lock, which is taken after nothing else.
+using EncodedSink = std::function<void(const EncodedFrame&)>;
 
 class StreamOutput final : public EncoderInput {
  public:
   ~StreamOutput() override;
   Result<Timestamp> submit(const Picture& image, Duration pts, Duration duration) override;
+  Result<Timestamp> submit_frame(const Picture& image, Duration pts, Duration duration,
+                                 const FrameIdentity* identity) override;
   OutputStats stats() const;
   const std::string& name() const;
+  // Taps the encoded output (one copy of each access unit, shared by every tap; no extra
+  // encode): `sink` is called for every access unit from now on. Returns its id.
+  uint64_t add_encoded_sink(EncodedSink sink);
+  // After it returns, the sink is never called again. Unknown ids are ignored.
+  void remove_encoded_sink(uint64_t id);
   // Ends the encoder; submit() then fails harmlessly. Idempotent (RtspServer::remove_output and
   // the destructor call it).
   void close();

@@ -1,0 +1,146 @@
+// The live view's media side end to end with real components: a real StreamOutput (x264)
+// tapped by LiveViewer, muxed by LiveMuxer into fMP4, and the fragments decoded again by
+// GStreamer (appsrc ! qtdemux ! h264parse ! avdec_h264) into pictures of the stream's size.
+#include "media/live_view.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "core/clock.h"
+#include "media/testing/fmp4_decode.h"
+#include "testing/wait.h"
+#include "testing/watchdog.h"
+
+namespace orion::media {
+namespace {
+
+constexpr int kW = 320, kH = 240;
+
+// Feeds `n` pictures (a moving bar) into `out`, each after the previous one left the encoder
+// (its appsrc drops pictures pushed faster than it encodes).
+void feed(StreamOutput& out, int n, uint64_t first_seq = 1) {
+  std::vector<uint8_t> bgr(static_cast<size_t>(kW) * kH * 3);
+  for (int i = 0; i < n; ++i) {
+    for (int y = 0; y < kH; ++y)
+      for (int x = 0; x < kW; ++x) {
+        uint8_t* p = &bgr[(static_cast<size_t>(y) * kW + x) * 3];
+        p[0] = static_cast<uint8_t>((x + 8 * i) % 256);
+        p[1] = static_cast<uint8_t>(y);
+        p[2] = static_cast<uint8_t>(abs(x - 10 * i) < 20 ? 255 : 0);
+      }
+    FrameIdentity id;
+    id.sequence = first_seq + static_cast<uint64_t>(i);
+    id.pts = Duration::millis(40) * static_cast<int64_t>(id.sequence);
+    id.capture_time = SteadyClock::instance().now();
+    const uint64_t before = out.stats().encoded;
+    auto r =
+        out.submit_frame(picture_of(BgrImage{bgr.data(), kW, kH, kW * 3}), id.pts, Duration::millis(40), &id);
+    ASSERT_TRUE(r) << r.error().to_string();
+    ASSERT_TRUE(orion::testing::wait_until([&] { return out.stats().encoded > before; },
+                                           Duration::seconds(10), Duration::millis(1)));
+  }
+}
+
+std::unique_ptr<RtspServer> server() {
+  RtspServerOptions o;
+  o.port = 0;
+  o.address = "127.0.0.1";
+  auto s = RtspServer::start(o);
+  EXPECT_TRUE(s) << s.error().to_string();
+  return s ? std::move(*s) : nullptr;
+}
+
+TEST(LiveView, FragmentsCarryIdentityAndDecodeToPicturesOfTheStreamsSize) {
+  orion::testing::Watchdog dog(Duration::seconds(60), "live view mux and decode");
+  auto srv = server();
+  ASSERT_TRUE(srv);
+  OutputOptions oo;
+  oo.key_interval = Duration::millis(400);
+  auto out = srv->add_output("cam", oo);
+  ASSERT_TRUE(out);
+  LiveViewer viewer(*out, 100);
+  EXPECT_EQ((*out)->stats().encoded_sinks, 1u);
+  std::thread producer([&] { feed(**out, 40); });
+  LiveMuxer mux("cam");
+  std::vector<LiveMessage> messages;
+  while (mux.frames() < 30) {
+    auto f = viewer.next(Duration::seconds(10));
+    ASSERT_TRUE(f) << "no frame from the encoder tap";
+    auto m = mux.add(*f);
+    ASSERT_TRUE(m) << m.error().to_string();
+    for (auto& x : *m) messages.push_back(std::move(x));
+  }
+  producer.join();
+  ASSERT_GE(messages.size(), 4u);
+  const auto init = nlohmann::json::parse(messages[0].data);
+  EXPECT_EQ(init["type"], "init");
+  EXPECT_EQ(init["stream"], "cam");
+  EXPECT_EQ(init["width"], kW);
+  EXPECT_EQ(init["height"], kH);
+  EXPECT_EQ(init["codec"].get<std::string>().rfind("avc1.", 0), 0u);
+  EXPECT_EQ(init["codec"].get<std::string>().size(), 11u);
+  ASSERT_TRUE(messages[1].binary);
+  EXPECT_EQ(messages[1].data.substr(4, 4), "ftyp");
+  std::string file = messages[1].data;
+  uint64_t last_seq = 0;
+  double last_time = -1;
+  int frames = 0;
+  for (size_t i = 2; i + 1 < messages.size(); i += 2) {
+    ASSERT_FALSE(messages[i].binary);
+    const auto j = nlohmann::json::parse(messages[i].data);
+    ASSERT_EQ(j["type"], "frame") << messages[i].data;
+    const uint64_t seq = j["seq"];
+    const double t = j["media_time"];
+    EXPECT_GT(seq, last_seq);
+    EXPECT_GT(t, last_time);
+    if (frames == 0) {
+      EXPECT_EQ(t, 0.0);
+    }
+    EXPECT_EQ(j["pts_us"].get<int64_t>(), static_cast<int64_t>(seq) * 40000);
+    const int64_t age_us =
+        steady_to_unix_us(SteadyClock::instance().now()) - j["capture_unix_us"].get<int64_t>();
+    EXPECT_GE(age_us, 0);
+    EXPECT_LT(age_us, 30'000'000);
+    last_seq = seq;
+    last_time = t;
+    ASSERT_TRUE(messages[i + 1].binary);
+    EXPECT_EQ(messages[i + 1].data.substr(4, 4), "moof");
+    file += messages[i + 1].data;
+    ++frames;
+  }
+  EXPECT_EQ(frames, 30);
+  const media::testing::DecodedVideo d = media::testing::decode_fmp4(file);
+  EXPECT_EQ(d.error, "");
+  EXPECT_EQ(d.pictures, frames);
+  EXPECT_EQ(d.width, kW);
+  EXPECT_EQ(d.height, kH);
+}
+
+// A viewer that reads nothing: its queue fills, it is emptied to the next keyframe and the
+// frames are counted; the encoder goes on at its own pace (every picture is encoded).
+TEST(LiveView, StalledViewerDropsToTheNextKeyframeAndNeverSlowsTheEncoder) {
+  orion::testing::Watchdog dog(Duration::seconds(60), "stalled live viewer");
+  auto srv = server();
+  ASSERT_TRUE(srv);
+  OutputOptions oo;
+  oo.key_interval = Duration::millis(200);
+  auto out = srv->add_output("cam", oo);
+  ASSERT_TRUE(out);
+  LiveViewer stalled(*out, 4);
+  uint64_t seq = 1;
+  while (stalled.dropped() == 0 && seq < 100) feed(**out, 1, seq++);
+  ASSERT_GT(stalled.dropped(), 0u) << "a viewer that reads nothing never dropped";
+  EXPECT_EQ((*out)->stats().encoded, seq - 1);  // every picture encoded: nothing waited for it
+  const uint64_t received = stalled.received();
+  while (stalled.received() == received && seq < 200) feed(**out, 1, seq++);
+  auto first = stalled.next(Duration::seconds(1));
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(first->keyframe);  // after the drop, the viewer resumes at a keyframe
+  EXPECT_EQ((*out)->stats().encoder_builds, 1u);
+}
+
+}  // namespace
+}  // namespace orion::media
