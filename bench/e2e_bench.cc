@@ -277,7 +277,7 @@ struct BaselineWorker {
   std::mutex mu;
   std::condition_variable cv;
   std::deque<BgrFramePtr> queue;  // guarded by mu
-  bool closing = false;        // guarded by mu
+  bool closing = false;           // guarded by mu
   std::atomic<uint64_t> offered{0}, taken{0}, dropped{0};
   std::thread writer, reader;
   std::mutex samples_mu;

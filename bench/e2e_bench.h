@@ -33,7 +33,7 @@ struct E2eBenchOptions {
   int pipelines = 2;  // per stream
   double warmup_s = 10;
   double seconds = 30;
-  size_t queue = 8;       // the baseline's bounded queue per worker
+  size_t queue = 8;  // the baseline's bounded queue per worker
   bool baseline = true;
   std::string json_path;
 };

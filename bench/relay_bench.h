@@ -23,11 +23,11 @@ namespace orion::bench {
 
 struct RelayBenchOptions {
   int width = 1280, height = 720, fps = 25;
-  int runs = 4;              // runs per system (alternating)
-  double warmup_s = 3;       // per run, after the client's first picture
-  double duration_s = 10;    // measured window per run
-  std::string json_path;     // also write the results here
-  int client_latency_ms = 0;   // the measuring client's rtspsrc latency
+  int runs = 4;               // runs per system (alternating)
+  double warmup_s = 3;        // per run, after the client's first picture
+  double duration_s = 10;     // measured window per run
+  std::string json_path;      // also write the results here
+  int client_latency_ms = 0;  // the measuring client's rtspsrc latency
   // The relay's rtspsrc latency. 0 by default: its lowest glass-to-glass (with 100, as Orion's
   // capture, gst-rtsp-server's synchronised sinks hold each picture about that long).
   int relay_latency_ms = 0;

@@ -133,7 +133,8 @@ struct Compositor::Impl {
         stamp_sequence(yuv, id.sequence);
     }
     const Timestamp composited = clock.now();
-    auto handed = output.submit_frame(colour::view_of(*picture), pts_of(id.capture_time), interval, &id);
+    auto handed =
+        output.submit_frame(colour::view_of(*picture), pts_of(id.capture_time), interval, &id);
     std::optional<SnapshotPicture> replaced;  // released after mu is let go
     std::optional<SnapshotPicture> evicted;   // likewise (the oldest of recent_shown)
     if (handed) {

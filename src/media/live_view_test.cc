@@ -36,8 +36,8 @@ void feed(StreamOutput& out, int n, uint64_t first_seq = 1) {
     id.pts = Duration::millis(40) * static_cast<int64_t>(id.sequence);
     id.capture_time = SteadyClock::instance().now();
     const uint64_t before = out.stats().encoded;
-    auto r =
-        out.submit_frame(picture_of(BgrImage{bgr.data(), kW, kH, kW * 3}), id.pts, Duration::millis(40), &id);
+    auto r = out.submit_frame(picture_of(BgrImage{bgr.data(), kW, kH, kW * 3}), id.pts,
+                              Duration::millis(40), &id);
     ASSERT_TRUE(r) << r.error().to_string();
     ASSERT_TRUE(orion::testing::wait_until([&] { return out.stats().encoded > before; },
                                            Duration::seconds(10), Duration::millis(1)));

@@ -320,18 +320,12 @@ struct Actual<StreamStatusRecord> {
   static constexpr const char* kResource = "stream status";
   static constexpr const char* kParent = "stream";  // the key references streams.name
   static const Columns<R>& columns() {
-    static const Columns<R> c{col<&R::stream>("stream"),
-                              col<&R::engine_id>("engine_id"),
-                              col<&R::state>("state"),
-                              col<&R::last_error>("last_error"),
-                              col<&R::fps_in>("fps_in"),
-                              col<&R::fps_out>("fps_out"),
-                              col<&R::frames_in>("frames_in"),
-                              col<&R::frames_out>("frames_out"),
-                              col<&R::reconnects>("reconnects"),
-                              col<&R::output_url>("output_url"),
-                              col<&R::latency>("latency"),
-                              col<&R::epoch>("epoch")};
+    static const Columns<R> c{col<&R::stream>("stream"),         col<&R::engine_id>("engine_id"),
+                              col<&R::state>("state"),           col<&R::last_error>("last_error"),
+                              col<&R::fps_in>("fps_in"),         col<&R::fps_out>("fps_out"),
+                              col<&R::frames_in>("frames_in"),   col<&R::frames_out>("frames_out"),
+                              col<&R::reconnects>("reconnects"), col<&R::output_url>("output_url"),
+                              col<&R::latency>("latency"),       col<&R::epoch>("epoch")};
     return c;
   }
   static std::vector<Stamp<R>> stamps() { return {{"updated_at_ms", &R::updated_at, false}}; }
