@@ -285,8 +285,18 @@ TEST_F(ScaleOut, APausedEngineNeverServesNorWritesForAStreamItLost) {
   for (const auto& [stream, epoch] : lost_epoch) {
     auto c = RtspTestClient::start(e1_base + "/" + stream);
     ASSERT_TRUE(c.ok());
-    ASSERT_TRUE(wait_until([&] { return (*c)->ended(); }, Duration::seconds(10))) << stream;
-    EXPECT_TRUE((*c)->frames().empty()) << "e1 serves " << stream << " after losing it";
+    // Usually refused at once (the mount is gone); a DESCRIBE that raced the mount's removal
+    // may instead hang without media. Either way, watched for 5 s, not one frame may come.
+    wait_until([&] { return (*c)->ended(); }, Duration::seconds(5));
+    // Once e1 runs again it is an engine with spare capacity: a rebalance may give it the
+    // stream back under a NEW lease (a higher epoch), and then it serves it by right.
+    auto owner = cluster_->serving();
+    const bool regained = owner.count(stream) && owner[stream].engine == "e1" &&
+                          owner[stream].epoch > epoch;
+    if (!regained) {
+      EXPECT_TRUE((*c)->frames().empty()) << "e1 serves " << stream << " after losing it\n"
+                                          << logs();
+    }
   }
   // For two seconds after SIGCONT (two status rounds of e1), no row of a lost stream carries
   // the epoch e1 lost: the rows are e2's (or, once rebalanced, of a newer epoch).

@@ -206,14 +206,25 @@ inline Result<Exposition> parse_exposition(std::string_view text) {
         return bad("bad timestamp");
       }
     }
-    auto family = doc.families.find(s.name);
+    // A histogram's samples are named after its family plus _bucket, _sum or _count.
+    std::string family_name = s.name;
+    for (const std::string_view suffix : {"_bucket", "_sum", "_count"}) {
+      if (doc.families.count(family_name) || s.name.size() <= suffix.size() ||
+          s.name.compare(s.name.size() - suffix.size(), suffix.size(), suffix) != 0) {
+        continue;
+      }
+      const std::string base = s.name.substr(0, s.name.size() - suffix.size());
+      auto f = doc.families.find(base);
+      if (f != doc.families.end() && f->second.type == "histogram") family_name = base;
+    }
+    auto family = doc.families.find(family_name);
     if (family == doc.families.end() || family->second.type.empty()) {
       return bad("sample before its family's TYPE");
     }
-    if (s.name != current) {
-      if (closed.count(s.name)) return bad("the family's samples are not in one group");
+    if (family_name != current) {
+      if (closed.count(family_name)) return bad("the family's samples are not in one group");
       if (!current.empty()) closed.insert(current);
-      current = s.name;
+      current = family_name;
     }
     if (!seen[s.name].insert(s.labels).second) return bad("label set repeated");
     doc.series.push_back(std::move(s));
