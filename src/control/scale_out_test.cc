@@ -291,8 +291,8 @@ TEST_F(ScaleOut, APausedEngineNeverServesNorWritesForAStreamItLost) {
     // Once e1 runs again it is an engine with spare capacity: a rebalance may give it the
     // stream back under a NEW lease (a higher epoch), and then it serves it by right.
     auto owner = cluster_->serving();
-    const bool regained = owner.count(stream) && owner[stream].engine == "e1" &&
-                          owner[stream].epoch > epoch;
+    const bool regained =
+        owner.count(stream) && owner[stream].engine == "e1" && owner[stream].epoch > epoch;
     if (!regained) {
       EXPECT_TRUE((*c)->frames().empty()) << "e1 serves " << stream << " after losing it\n"
                                           << logs();
