@@ -284,6 +284,7 @@ Result<std::shared_ptr<Stream>> Engine::Impl::start_stream(const StreamConfig& s
     return std::string(media::to_string(st.state)) +
            (st.last_error.empty() ? "" : ": " + st.last_error);
   };
+  co.nominal_fps = [raw] { return raw->status().nominal_fps; };
   co.on_frame = [this, name = sc.name](const media::FrameLatency& l,
                                        const std::vector<DetectionResult>& drawn) {
     latency.frame_output(name, l.decoded, l.published, l.composited, l.handed);

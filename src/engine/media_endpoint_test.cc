@@ -837,7 +837,9 @@ TEST_F(LiveRelayTest, LiveViewOfARealEngineThroughTheApi) {
   ASSERT_EQ(w.error, "");
   EXPECT_EQ(w.init["width"], 320);
   EXPECT_EQ(w.init["height"], 240);
-  EXPECT_EQ(w.init["fps"], 25);
+  // The init message carries the measured interval of the key picture (capture-time jitter on
+  // a loaded machine moves it by a frame or so); the encoder itself runs at the camera's 25.
+  EXPECT_NEAR(w.init["fps"].get<double>(), 25.0, 3.0);
   std::string file = w.init_segment;
   uint64_t last_seq = 0;
   double last_time = -1;

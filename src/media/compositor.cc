@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstring>
 #include <deque>
 #include <thread>
@@ -113,7 +114,12 @@ struct Compositor::Impl {
       return;
     }
     const double fps = measure_fps(id.capture_time);
-    if (recent.size() >= 2) interval = (recent.back() - recent.front()) / static_cast<int64_t>(recent.size() - 1);
+    if (recent.size() >= 2) {
+      interval = (recent.back() - recent.front()) / static_cast<int64_t>(recent.size() - 1);
+    } else if (options.nominal_fps) {
+      const double nominal = options.nominal_fps();
+      if (nominal > 0 && nominal <= 1000) interval = Duration::micros(std::lround(1e6 / nominal));
+    }
     const bool bgr = picture->format() == PixelFormat::kBGR24;
     const YuvPicture yuv = yuv_of(*picture);
     const int row = picture->stride();

@@ -76,6 +76,9 @@ struct CompositorOptions {
   // kept holds a picture buffer out of the pool (width × height × 3 bytes).
   size_t recent_pictures = 0;
   std::function<std::string()> status_text;  // cause shown on signal-lost pictures
+  // The camera's nominal frame rate (its caps; 0 when unknown), read until two frames give a
+  // measured interval: the encoder is built on the first frame, at this rate (10 fps when 0).
+  std::function<double()> nominal_fps;
   // Every camera frame the encoder accepted: its hop times and the results drawn on it (the
   // engine's latency histograms, engine/latency_book.h). Called on the compositor thread
   // without its lock; must not block.

@@ -27,14 +27,16 @@ class RecordingEncoder final : public EncoderInput {
     std::vector<uint8_t> bgr;
     int width = 0, height = 0;
     Duration pts;
+    Duration duration;
     PixelFormat format = PixelFormat::kUnknown;  // as submitted
   };
   // Records every picture as BGR (a BGR picture is copied as is).
-  Result<Timestamp> submit(const media::Picture& img, Duration pts, Duration) override {
+  Result<Timestamp> submit(const media::Picture& img, Duration pts, Duration duration) override {
     Picture p;
     p.width = img.width;
     p.height = img.height;
     p.pts = pts;
+    p.duration = duration;
     p.format = img.format;
     p.bgr.resize(static_cast<size_t>(img.width * 3 * img.height));
     if (auto st = colour::to_bgr(img, p.bgr.data(), img.width * 3); !st) return st.error();
@@ -267,6 +269,32 @@ TEST(Compositor, KeepsTheDecodersLayoutI420EndToEnd) {
   for (const auto& f : published) {  // never written
     for (int k = 0; k < kW * kH; k += 997) ASSERT_EQ(f->plane(0)[k], 126);
   }
+}
+
+// The encoder is built on the first picture, before two capture times give an interval: that
+// picture's duration is the camera's nominal rate, then the measured one.
+TEST(Compositor, FirstPictureTakesTheCamerasNominalRateThenTheMeasuredInterval) {
+  testing::Watchdog dog(Duration::seconds(20), "compositor nominal rate");
+  HeapFramePool pool;
+  FrameSupplier supplier;
+  ResultStore store;
+  RecordingEncoder enc;
+  CompositorOptions o;
+  o.stream_name = "cam";
+  o.stream_id = 4;
+  o.nominal_fps = [] { return 25.0; };
+  Compositor comp(supplier, store, enc, nullptr, o);
+  comp.start();
+  const Timestamp t0 = SteadyClock::instance().now();
+  for (uint64_t seq = 1; seq <= 3; ++seq) {
+    supplier.publish(
+        grey_frame(pool, seq, 90, t0 + Duration::millis(50) * static_cast<int64_t>(seq)));
+    ASSERT_TRUE(wait_until([&] { return enc.count() == seq; }, Duration::seconds(5)));
+  }
+  comp.stop();
+  EXPECT_EQ(enc.pictures[0].duration, Duration::millis(40));  // 25 fps, not the 10 fps default
+  EXPECT_EQ(enc.pictures[1].duration, Duration::millis(50));  // measured from capture times
+  EXPECT_EQ(enc.pictures[2].duration, Duration::millis(50));
 }
 
 // An encoder that throws `what` for its first `failures` pictures, then records.
