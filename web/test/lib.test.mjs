@@ -6,7 +6,7 @@ import { MultipartParser, boundaryOf } from '../src/lib/multipart.js';
 import { tileState, pipelineRates, slaMisses, reasonsText, latencyHops, History } from '../src/lib/health.js';
 import { FIELDS, bodyFrom, convert, displayValue, fieldOf, placeError } from '../src/lib/forms.js';
 import { Api, ApiError, errorFrom, TOKEN_KEY } from '../src/lib/api.js';
-import { FrameClock, liveUrl } from '../src/lib/live.js';
+import { FrameClock, liveUrl, MJPEG_AT_ONCE, Slots, wsOutcome } from '../src/lib/live.js';
 
 test('percentile is nearest-rank', () => {
   const v = Array.from({ length: 100 }, (_, i) => i + 1);
@@ -222,4 +222,25 @@ test('FrameClock finds the frame a presented media time belongs to', () => {
   assert.equal(c.find(0.5), null);
   assert.equal(liveUrl({ protocol: 'https:', host: 'h:1' }, 'a b', 't/k'), 'wss://h:1/api/v1/streams/a%20b/live?token=t%2Fk');
   assert.equal(liveUrl({ protocol: 'http:', host: 'h' }, 'c', ''), 'ws://h/api/v1/streams/c/live');
+});
+
+test('MJPEG tiles are capped below the browser limit of 6 connections per host', () => {
+  assert.ok(MJPEG_AT_ONCE >= 1 && MJPEG_AT_ONCE <= 4);
+  const slots = new Slots(2);
+  assert.equal(slots.take(), true);
+  assert.equal(slots.take(), true);
+  assert.equal(slots.take(), false); // full: this tile polls snapshots instead
+  slots.give();
+  assert.equal(slots.take(), true);
+  slots.give();
+  slots.give();
+  slots.give(); // more gives than takes never go below zero
+  assert.equal(slots.held, 0);
+});
+
+test('a WebSocket is skipped for the page only when the server refused it or the codec cannot play', () => {
+  assert.equal(wsOutcome({ opened: false, initSeen: false }), 'unsupported');
+  assert.equal(wsOutcome({ opened: true, initSeen: false }), 'ended');
+  assert.equal(wsOutcome({ opened: true, initSeen: true }), 'ended');
+  assert.equal(wsOutcome({ opened: true, initSeen: false, codecRefused: true }), 'unsupported');
 });

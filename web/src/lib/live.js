@@ -18,6 +18,42 @@ import { MultipartParser, boundaryOf } from './multipart.js';
 const caps = { ws: { ok: null, at: 0 }, mjpeg: { ok: null, at: 0 } };
 const RETEST_MS = 60_000;
 const WS_OPEN_TIMEOUT_MS = 3000;
+const WS_INIT_TIMEOUT_MS = 15000;
+
+// A browser opens at most 6 HTTP/1.1 connections to one host, and an MJPEG response holds one
+// for as long as it streams: past 4 MJPEG tiles the rest of the page (the API polls, snapshot
+// requests, other tiles) would wait for a connection. Tiles beyond the cap poll snapshots.
+// (WebSockets are not under that limit.)
+export const MJPEG_AT_ONCE = 4;
+
+// A count of things held at once, up to `capacity`: take() is true and counts one when there
+// is room, false otherwise; give() returns one.
+export class Slots {
+  constructor(capacity) {
+    this.capacity = capacity;
+    this.held = 0;
+  }
+  take() {
+    if (this.held >= this.capacity) return false;
+    this.held++;
+    return true;
+  }
+  give() {
+    if (this.held > 0) this.held--;
+  }
+}
+const mjpegSlots = new Slots(MJPEG_AT_ONCE);
+
+// What a WebSocket attempt that ended says about the path. `unsupported` (skip it for the page
+// for a minute) only when the server did not take the upgrade (closed or silent before it
+// opened) or the browser cannot play the codec; an open socket that then ended, or brought no
+// init segment in time (a loaded machine, a camera not yet showing a picture), is this tile's
+// attempt ending: it starts over on the same path.
+export function wsOutcome({ opened, initSeen, codecRefused = false }) {
+  if (codecRefused) return 'unsupported';
+  if (initSeen || opened) return 'ended';
+  return 'unsupported';
+}
 
 function usable(c, now) {
   return c.ok !== false || now - c.at > RETEST_MS;
@@ -112,8 +148,12 @@ export class LiveView {
         if (ended === 'unsupported') remember(caps.ws, false);
       }
       if (ended === 'none' || ended === 'unsupported') {
-        if (this.#alive(gen) && usable(caps.mjpeg, Date.now())) {
-          ended = await this.#runMjpeg(gen);
+        if (this.#alive(gen) && usable(caps.mjpeg, Date.now()) && mjpegSlots.take()) {
+          try {
+            ended = await this.#runMjpeg(gen);
+          } finally {
+            mjpegSlots.give();
+          }
           if (ended === 'unsupported') remember(caps.mjpeg, false);
         }
       }
@@ -157,8 +197,13 @@ export class LiveView {
         resolve(how);
       };
       this.cleanup.push(() => finish('stopped'));
-      const timer = setTimeout(() => {
-        if (!initSeen) finish('unsupported');
+      // The upgrade must be answered within WS_OPEN_TIMEOUT_MS; once it is, the init segment
+      // comes with the encoder's next key picture: wait up to WS_INIT_TIMEOUT_MS for it, then
+      // start over on the same path.
+      // A slow handshake on a path that already worked on this page is a loaded server, not a
+      // missing path: start over on it.
+      let timer = setTimeout(() => {
+        if (!opened) finish(caps.ws.ok === true ? 'ended' : wsOutcome({ opened, initSeen }));
       }, WS_OPEN_TIMEOUT_MS);
 
       const pump = () => {
@@ -195,9 +240,13 @@ export class LiveView {
 
       ws.onopen = () => {
         opened = true;
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          if (!initSeen) finish('ended');
+        }, WS_INIT_TIMEOUT_MS);
       };
       ws.onerror = () => {};
-      ws.onclose = () => finish(initSeen ? 'ended' : opened ? 'ended' : 'unsupported');
+      ws.onclose = () => finish(wsOutcome({ opened, initSeen }));
       ws.onmessage = (ev) => {
         if (!this.#alive(gen)) return finish('stopped');
         if (typeof ev.data === 'string') {
@@ -212,7 +261,7 @@ export class LiveView {
             const type = `video/mp4; codecs="${codec}"`;
             if (!MediaSource.isTypeSupported(type)) {
               this.onProblem(`this browser cannot play ${type}`);
-              return finish('unsupported');
+              return finish(wsOutcome({ opened, initSeen, codecRefused: true }));
             }
             initSeen = true;
             remember(caps.ws, true);
