@@ -19,6 +19,8 @@ const W = Number(wArg || 30);
 const work = mkdtempSync(join(tmpdir(), 'orion-web-age-'));
 writeFileSync(join(work, 'orion.yaml'), `streams:\n  - {name: cam, url: "${url}", loop: true}\n`);
 const orion = spawn(binary, ['up', '--db', `sqlite://${join(work, 'a.db')}`, '--config', join(work, 'orion.yaml'), '--http-port', '0', '--rtsp-port', '0', '--quiet', '--web-root', webRoot], { stdio: ['ignore', 'pipe', 'inherit'] });
+// A failed run (a timeout throws) must not leave the engine running: stop it whenever node exits.
+process.on('exit', () => orion.exitCode === null && orion.signalCode === null && orion.kill('SIGKILL'));
 const base = await new Promise((res, rej) => {
   let out = '';
   orion.stdout.on('data', (d) => {

@@ -16,6 +16,8 @@ const lines = ['streams:'];
 for (let i = 0; i < N; i++) lines.push(`  - {name: t${String(i).padStart(2, '0')}, url: "test://ball?width=160&height=96&fps=5"}`);
 writeFileSync(join(work, 'orion.yaml'), lines.join('\n') + '\n');
 const orion = spawn(binary, ['up', '--db', `sqlite://${join(work, 'b.db')}`, '--config', join(work, 'orion.yaml'), '--http-port', '0', '--rtsp-port', '0', '--quiet', '--web-root', webRoot], { stdio: ['ignore', 'pipe', 'inherit'] });
+// A failed run (a timeout throws) must not leave the engine running: stop it whenever node exits.
+process.on('exit', () => orion.exitCode === null && orion.signalCode === null && orion.kill('SIGKILL'));
 const base = await new Promise((res, rej) => {
   let out = '';
   orion.stdout.on('data', (d) => {

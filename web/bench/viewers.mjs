@@ -14,6 +14,8 @@ const W = Number(wArg || 15);
 const work = mkdtempSync(join(tmpdir(), 'orion-web-viewers-'));
 writeFileSync(join(work, 'orion.yaml'), `streams:\n  - {name: cam, url: "${video}", loop: true}\n`);
 const orion = spawn(binary, ['up', '--db', `sqlite://${join(work, 'v.db')}`, '--config', join(work, 'orion.yaml'), '--http-port', '0', '--rtsp-port', '0', '--quiet', '--web-root', webRoot], { stdio: ['ignore', 'pipe', 'inherit'] });
+// A failed run (a timeout throws) must not leave the engine running: stop it whenever node exits.
+process.on('exit', () => orion.exitCode === null && orion.signalCode === null && orion.kill('SIGKILL'));
 const base = await new Promise((res, rej) => {
   let out = '';
   orion.stdout.on('data', (d) => {
