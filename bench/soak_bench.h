@@ -51,8 +51,15 @@ struct SoakBenchOptions {
   std::string model;  // ONNX file (yolox); "" = yolox_nano.onnx of the assets, else "fake"
   unsigned seed = 0;  // 0: random
   std::string json_path;
+  // No yolox_nano in the assets (and no `model`): instead of the fake detector, exit
+  // kSoakSkipped with a message, or fail (exit 2) under CI=true. The CTest soak sets it.
+  bool require_model = false;
 };
 
+constexpr int kSoakSkipped = 77;  // CTest's SKIP_RETURN_CODE of bench_soak_3min
+
+// Exit code: 0 every verdict line passed, 1 one failed, 2 the run could not be set up,
+// kSoakSkipped (require_model, model missing, not CI).
 int run_soak_bench(const SoakBenchOptions& options);
 
 // `orion bench soak-cameras`: the soak's cameras in a process of their own (so the soak's RSS
@@ -60,5 +67,19 @@ int run_soak_bench(const SoakBenchOptions& options);
 // "url I URL" line each on stdout, then "stop I" / "start I" commands from stdin, each answered
 // "ok"; exits at end of input.
 int run_soak_cameras(int count, int width, int height, int fps);
+
+// `orion bench soak-reconnect`: the soak's camera cut alone, on one bare media::Capture (no
+// engine, no API): the camera (in a child process) is cut `cycles` times for `cut_s`, and after
+// each reconnect (`live_s` of frames) one line: RSS, glibc heap in use and held (mallinfo2),
+// RSS after malloc_trim(0) (with `trim`), threads, fds. Tells a leak (heap in use grows) from
+// allocator retention (in use flat, RSS grows, trim gives it back).
+struct ReconnectProbeOptions {
+  int cycles = 20;
+  double cut_s = 3;
+  double live_s = 3;
+  int width = 320, height = 240, fps = 15;
+  bool trim = true;
+};
+int run_soak_reconnect(const ReconnectProbeOptions& options);
 
 }  // namespace orion::bench
