@@ -32,6 +32,11 @@
 // memory is bounded: their records are drained 4 times a second). The cameras run in a child
 // process (`orion bench soak-cameras`), stopped and served again through its stdin.
 // ORION_SOAK_DEBUG=1 prints every frame slower than 20 ms (stream, time, hops) to stderr.
+// A progress line every 10 s: fps per output, RSS, glibc heap in use and held (mallinfo2: a
+// leak grows "in use", allocator retention only "held"), fds, faults so far;
+// ORION_SOAK_MALLOC_INFO=DIR also writes malloc_info() (per arena) to DIR/t<seconds>.xml.
+// CTest: bench_soak_3min (label system, RUN_SERIAL, PROCESSORS 2) runs `--minutes 3
+// --require-model`; docs/performance.md "Soak" has the figures.
 //
 // Thread-safety: run_soak_bench() runs on the calling thread (plus the system's own threads).
 #pragma once
