@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <httplib.h>
+#include <malloc.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
@@ -29,6 +30,9 @@
 #include "bench/percentiles.h"
 #include "control/local_system.h"
 #include "core/clock.h"
+#include "core/frame_pool.h"
+#include "core/frame_supplier.h"
+#include "media/capture.h"
 #include "media/testing/rtsp_fixtures.h"
 #include "testing/asset_paths.h"
 
@@ -228,6 +232,82 @@ int run_soak_cameras(int count, int width, int height, int fps) {
   return 0;
 }
 
+int run_soak_reconnect(const ReconnectProbeOptions& o) {
+  spdlog::set_level(spdlog::level::err);
+  SoakBenchOptions co;
+  co.streams = 1;
+  co.width = o.width;
+  co.height = o.height;
+  co.fps = o.fps;
+  auto cams = CameraProcess::start(co);
+  if (!cams) return fail(cams.error().to_string());
+  HeapFramePool pool;
+  FrameSupplier supplier;
+  media::CaptureOptions copt;
+  copt.stall_timeout = Duration::seconds(2);
+  copt.backoff_initial = Duration::millis(200);
+  copt.backoff_max = Duration::seconds(1);
+  auto cap = media::Capture::create("probe", 1, cams.value()->urls[0], copt, pool, supplier);
+  if (!cap) return fail(cap.error().to_string());
+  (*cap)->start();
+  auto wait_for = [&](auto pred, double seconds) {
+    const Timestamp deadline = now() + Duration::nanos(static_cast<int64_t>(seconds * 1e9));
+    while (!pred()) {
+      if (now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return true;
+  };
+  auto pause = [](double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); };
+  auto threads = [] {
+    std::ifstream st("/proc/self/status");
+    std::string line;
+    while (std::getline(st, line))
+      if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+    return -1;
+  };
+  if (!wait_for([&] { return (*cap)->status().frames > 0; }, 15)) return fail("capture never live");
+  pause(o.live_s);
+  std::printf(
+      "cycle  attempts  frames  rss_MiB  heap_in_use_MiB  heap_arena_MiB  rss_after_trim_MiB  "
+      "trim_ms  threads  fds\n");
+  auto report = [&](int cycle) {
+    const ProcFigures pf = read_self();
+    const struct mallinfo2 mi = ::mallinfo2();
+    const double in_use = static_cast<double>(mi.uordblks + mi.hblkhd) / 1048576.0;
+    const double arena = static_cast<double>(mi.arena + mi.hblkhd) / 1048576.0;
+    double trimmed = 0, trim_ms = 0;
+    if (o.trim) {
+      const Timestamp t0 = now();
+      ::malloc_trim(0);
+      trim_ms = (now() - t0).as_seconds() * 1e3;
+      trimmed = static_cast<double>(read_self().rss_bytes) / 1048576.0;
+    }
+    const auto st = (*cap)->status();
+    std::printf("%5d  %8llu  %6llu  %7.1f  %15.2f  %14.2f  %18.1f  %7.2f  %7d  %3d\n", cycle,
+                static_cast<unsigned long long>(st.attempts),
+                static_cast<unsigned long long>(st.frames),
+                static_cast<double>(pf.rss_bytes) / 1048576.0, in_use, arena, trimmed, trim_ms,
+                threads(), pf.fds);
+    std::fflush(stdout);
+  };
+  report(0);
+  for (int c = 1; c <= o.cycles; ++c) {
+    if (auto s = cams.value()->command("stop 0"); !s) return fail(s.error().to_string());
+    if (!wait_for([&] { return (*cap)->status().state != media::StreamState::kLive; }, 20))
+      return fail("the capture did not notice the cut");
+    pause(o.cut_s);
+    if (auto s = cams.value()->command("start 0"); !s) return fail(s.error().to_string());
+    const uint64_t before = (*cap)->status().frames;
+    if (!wait_for([&] { return (*cap)->status().frames > before + 5; }, 30))
+      return fail("the capture did not come back");
+    pause(o.live_s);
+    report(c);
+  }
+  (*cap)->stop();
+  return 0;
+}
+
 int run_soak_bench(const SoakBenchOptions& o) {
   spdlog::set_level(spdlog::level::err);
   if (o.minutes <= 0 || o.streams < 1 || o.fps < 1)
@@ -247,6 +327,15 @@ int run_soak_bench(const SoakBenchOptions& o) {
   std::string model_path = o.model;
   if (model_path.empty()) model_path = testing::asset_path("yolox_nano.onnx").value_or("");
   const bool fake = model_path.empty();
+  if (fake && o.require_model) {
+    if (testing::running_in_ci())
+      return fail(
+          "yolox_nano.onnx not found under ../shared/assets or $ORION_ASSETS (CI=true: the soak "
+          "needs the model; it is one of the shared test assets)");
+    std::printf(
+        "bench soak: skipped: yolox_nano.onnx not found under ../shared/assets or $ORION_ASSETS\n");
+    return kSoakSkipped;
+  }
 
   // The cameras, in their own process.
   auto cams = CameraProcess::start(o);
@@ -487,9 +576,23 @@ int run_soak_bench(const SoakBenchOptions& o) {
           std::snprintf(b, sizeof b, " %s %.1f fps", op.stream.c_str(), n / 10.0);
           fps += b;
         }
-        std::printf("  t=%5.0f s%s, rss %.1f MiB, fds %d, kills %llu, cuts %zu, writes %zu\n", t,
-                    fps.c_str(), pf.rss_bytes / 1048576.0, pf.fds,
-                    static_cast<unsigned long long>(kills), cuts.size(), writes.size());
+        const struct mallinfo2 mi = ::mallinfo2();
+        if (const char* mi_dir = std::getenv("ORION_SOAK_MALLOC_INFO")) {
+          const std::string path =
+              std::string(mi_dir) + "/t" + std::to_string(static_cast<int>(t)) + ".xml";
+          if (FILE* f = std::fopen(path.c_str(), "w")) {
+            ::malloc_info(0, f);
+            std::fclose(f);
+          }
+        }
+        std::printf(
+            "  t=%5.0f s%s, rss %.1f MiB (heap in use %.1f, held %.1f), fds %d, kills %llu, cuts "
+            "%zu, "
+            "writes %zu\n",
+            t, fps.c_str(), pf.rss_bytes / 1048576.0,
+            static_cast<double>(mi.uordblks + mi.hblkhd) / 1048576.0,
+            static_cast<double>(mi.arena + mi.hblkhd) / 1048576.0, pf.fds,
+            static_cast<unsigned long long>(kills), cuts.size(), writes.size());
         std::fflush(stdout);
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));

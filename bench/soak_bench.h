@@ -32,6 +32,11 @@
 // memory is bounded: their records are drained 4 times a second). The cameras run in a child
 // process (`orion bench soak-cameras`), stopped and served again through its stdin.
 // ORION_SOAK_DEBUG=1 prints every frame slower than 20 ms (stream, time, hops) to stderr.
+// A progress line every 10 s: fps per output, RSS, glibc heap in use and held (mallinfo2: a
+// leak grows "in use", allocator retention only "held"), fds, faults so far;
+// ORION_SOAK_MALLOC_INFO=DIR also writes malloc_info() (per arena) to DIR/t<seconds>.xml.
+// CTest: bench_soak_3min (label system, RUN_SERIAL, PROCESSORS 2) runs `--minutes 3
+// --require-model`; docs/performance.md "Soak" has the figures.
 //
 // Thread-safety: run_soak_bench() runs on the calling thread (plus the system's own threads).
 #pragma once
@@ -51,8 +56,15 @@ struct SoakBenchOptions {
   std::string model;  // ONNX file (yolox); "" = yolox_nano.onnx of the assets, else "fake"
   unsigned seed = 0;  // 0: random
   std::string json_path;
+  // No yolox_nano in the assets (and no `model`): instead of the fake detector, exit
+  // kSoakSkipped with a message, or fail (exit 2) under CI=true. The CTest soak sets it.
+  bool require_model = false;
 };
 
+constexpr int kSoakSkipped = 77;  // CTest's SKIP_RETURN_CODE of bench_soak_3min
+
+// Exit code: 0 every verdict line passed, 1 one failed, 2 the run could not be set up,
+// kSoakSkipped (require_model, model missing, not CI).
 int run_soak_bench(const SoakBenchOptions& options);
 
 // `orion bench soak-cameras`: the soak's cameras in a process of their own (so the soak's RSS
@@ -60,5 +72,19 @@ int run_soak_bench(const SoakBenchOptions& options);
 // "url I URL" line each on stdout, then "stop I" / "start I" commands from stdin, each answered
 // "ok"; exits at end of input.
 int run_soak_cameras(int count, int width, int height, int fps);
+
+// `orion bench soak-reconnect`: the soak's camera cut alone, on one bare media::Capture (no
+// engine, no API): the camera (in a child process) is cut `cycles` times for `cut_s`, and after
+// each reconnect (`live_s` of frames) one line: RSS, glibc heap in use and held (mallinfo2),
+// RSS after malloc_trim(0) (with `trim`), threads, fds. Tells a leak (heap in use grows) from
+// allocator retention (in use flat, RSS grows, trim gives it back).
+struct ReconnectProbeOptions {
+  int cycles = 20;
+  double cut_s = 3;
+  double live_s = 3;
+  int width = 320, height = 240, fps = 15;
+  bool trim = true;
+};
+int run_soak_reconnect(const ReconnectProbeOptions& options);
 
 }  // namespace orion::bench

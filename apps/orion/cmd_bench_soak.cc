@@ -26,6 +26,10 @@ void add_bench_soak(CLI::App& /*app*/, CLI::App& bench) {
                   "yolox ONNX file (default: the assets' yolox_nano, else fake)");
   cmd->add_option("--seed", opts.seed, "random seed (0: random)");
   cmd->add_option("--json", opts.json_path, "also write the figures and verdict as JSON here");
+  cmd->add_flag(
+      "--require-model", opts.require_model,
+      "without yolox_nano in the assets: skip (exit 77), or fail under CI=true, instead of "
+      "using the fake detector");
   cmd->callback([] { orion::cli::exit_code = orion::bench::run_soak_bench(opts); });
 
   static int count = 2, width = 320, height = 240, fps = 15;
@@ -37,6 +41,21 @@ void add_bench_soak(CLI::App& /*app*/, CLI::App& bench) {
   cams->add_option("--fps", fps);
   cams->callback(
       [] { orion::cli::exit_code = orion::bench::run_soak_cameras(count, width, height, fps); });
+
+  static orion::bench::ReconnectProbeOptions probe;
+  auto* rec = bench.add_subcommand(
+      "soak-reconnect",
+      "the soak's camera cut alone on one capture: RSS and heap (in use / held / after "
+      "malloc_trim) after each reconnect");
+  rec->add_option("--cycles", probe.cycles, "camera cuts")->capture_default_str();
+  rec->add_option("--cut-for", probe.cut_s, "seconds a cut lasts")->capture_default_str();
+  rec->add_option("--live-for", probe.live_s, "seconds live after each reconnect")
+      ->capture_default_str();
+  rec->add_option("--width", probe.width)->capture_default_str();
+  rec->add_option("--height", probe.height)->capture_default_str();
+  rec->add_option("--fps", probe.fps)->capture_default_str();
+  rec->add_flag("!--no-trim", probe.trim, "do not call malloc_trim(0) after each line");
+  rec->callback([] { orion::cli::exit_code = orion::bench::run_soak_reconnect(probe); });
 }
 
 }  // namespace

@@ -26,6 +26,8 @@
 // `tls_verify` is false; an untrusted certificate fails the attempt with "media.tls_untrusted"
 // (message: the stream, why the certificate was not trusted, and how to accept it).
 // status() is observable at any time; errors name the stream and the cause.
+// Memory: after each attempt (its pipeline released) the capture thread calls malloc_trim(0)
+// on glibc, so what the attempt freed does not stay resident (ADR 0087).
 //
 // Time: capture times, the connect and stall timeouts and the retry backoff are measured on
 // `clock`, and the backoff wait waits through it, so with a FakeClock a test advances time
