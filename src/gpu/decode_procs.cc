@@ -266,7 +266,8 @@ struct DecodeProcs::Impl {
     // free the device slots only after that (CUDA: freeing memory another process has open is
     // undefined), which is why the caller drops every frame before stop().
     streams.clear();
-    (void)send_all('Q');
+    const char quit = 'Q';  // to every child, whether or not another one is gone
+    for (auto& c : children) (void)send_msg(c.sock.get(), &quit, 1, nullptr, 0);
     reap_all(10);
   }
 };
