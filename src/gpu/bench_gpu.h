@@ -8,6 +8,7 @@
 // Thread-safety: run_bench_gpu() is a blocking call for one thread (a CLI command).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 

@@ -2,7 +2,8 @@
 // through device slots. Everywhere: bad options and a child's setup error come back named.
 // With NVDEC: two child processes decode a clip, and every frame this process gets is in
 // device memory (a pointer into an opened CUDA IPC allocation), published by the children
-// without error. Skips with a message where NVDEC or a GPU is missing.
+// without error; a stream whose frame is held gets no other until it is dropped. Skips with a
+// message where NVDEC or a GPU is missing.
 #include "gpu/decode_procs.h"
 
 #include <cuda_runtime_api.h>
@@ -55,7 +56,7 @@ TEST(GpuDecodeProcsTest, ChildrenFeedDeviceFramesThroughDeviceSlots) {
   o.slot_bytes = 480 * 368 * 3 / 2;
   std::mutex mu;
   std::vector<int> per_stream(4, 0);
-  std::vector<FramePtr> kept;  // one frame, kept until after stop_readers()
+  std::vector<FramePtr> kept;  // the first frame of stream 0, held on purpose
   std::atomic<int> not_device{0};
   auto procs = DecodeProcs::spawn(o, [&](int i, FramePtr f) {
     cudaPointerAttributes attr{};
@@ -66,18 +67,29 @@ TEST(GpuDecodeProcsTest, ChildrenFeedDeviceFramesThroughDeviceSlots) {
       ++not_device;
     std::lock_guard lock(mu);
     ++per_stream[static_cast<size_t>(i)];
-    if (kept.empty()) kept.push_back(std::move(f));
+    if (i == 0 && kept.empty()) kept.push_back(std::move(f));
   });
   ASSERT_TRUE(procs.ok()) << procs.error().to_string();
   ASSERT_TRUE((*procs)->start().ok());
-  EXPECT_TRUE(orion::testing::wait_until(
-      [&] {
-        std::lock_guard lock(mu);
-        for (int n : per_stream)
-          if (n < 20) return false;
-        return true;
-      },
-      Duration::seconds(60)));
+  auto streams_reach = [&](int from, int n) {
+    return orion::testing::wait_until(
+        [&] {
+          std::lock_guard lock(mu);
+          for (int k = from; k < 4; ++k)
+            if (per_stream[static_cast<size_t>(k)] < n) return false;
+          return true;
+        },
+        Duration::seconds(60));
+  };
+  // One lease per stream: while stream 0's first frame is held, its reader takes no other,
+  // and the other streams go on.
+  ASSERT_TRUE(streams_reach(1, 20));
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(per_stream[0], 1);
+    kept.clear();  // the lease ends: stream 0 flows again
+  }
+  EXPECT_TRUE(streams_reach(0, 20));
   auto c = (*procs)->counts();
   ASSERT_TRUE(c.ok()) << c.error().to_string();
   EXPECT_GT(c->frames, 80u);
@@ -86,10 +98,6 @@ TEST(GpuDecodeProcsTest, ChildrenFeedDeviceFramesThroughDeviceSlots) {
   EXPECT_EQ(c->invalid, 0u) << c->first_error;
   EXPECT_EQ(not_device.load(), 0);
   (*procs)->stop_readers();
-  {
-    std::lock_guard lock(mu);
-    kept.clear();
-  }
   (*procs)->stop();
 }
 
