@@ -4,6 +4,8 @@
 
 #include "commands.h"
 #include "gpu/bench_gpu.h"
+#include "gpu/decode_procs.h"
+#include "gpu/device.h"
 
 namespace {
 
@@ -41,6 +43,12 @@ void add_bench_gpu(CLI::App& /*app*/, CLI::App& bench) {
   cmd->add_flag("!--fp32", opts.half, "FP32 instead of FP16");
   cmd->add_flag("!--no-cuda-graphs", opts.cuda_graphs, "run the network eagerly");
   cmd->add_option("--json", opts.json_path, "also write the figures as JSON to this file");
+  cmd->add_option("--decode-procs", opts.decode_procs,
+                  "run the decoders in this many child processes, feeding this one (the GPU "
+                  "worker) through device slots with CUDA IPC handles; 0 = in this process")
+      ->capture_default_str();
+  cmd->add_option("--slots", opts.slots, "device slots per stream with --decode-procs (>= 3)")
+      ->capture_default_str();
   cmd->callback([] {
     const auto colon = model.find(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == model.size()) {
@@ -60,6 +68,37 @@ void add_bench_gpu(CLI::App& /*app*/, CLI::App& bench) {
   });
 }
 
+// The decoder child of `orion bench gpu --decode-procs` (gpu/decode_procs.h); not for users.
+void add_bench_gpu_decoder(CLI::App& /*app*/, CLI::App& bench) {
+  static orion::gpu::DecoderChildOptions opts;
+  static std::string device = "cuda:0";
+  static bool no_realtime = false;
+  auto* cmd = bench.add_subcommand("gpu-decoder",
+                                   "decoder child process of `orion bench gpu --decode-procs`");
+  cmd->group("");  // hidden from --help
+  cmd->add_option("--clip", opts.clip)->required();
+  cmd->add_option("--device", device);
+  cmd->add_option("--first-stream", opts.first_stream);
+  cmd->add_option("--count", opts.count);
+  cmd->add_option("--slots", opts.slots);
+  cmd->add_option("--slot-bytes", opts.slot_bytes);
+  cmd->add_option("--socket-fd", opts.socket_fd);
+  cmd->add_flag("--decode-only", opts.decode_only);
+  cmd->add_flag("--no-realtime", no_realtime);
+  cmd->callback([] {
+    opts.realtime = !no_realtime;
+    auto d = orion::gpu::parse_device(device);
+    if (!d) {
+      std::fprintf(stderr, "orion bench gpu-decoder: %s\n", d.error().to_string().c_str());
+      orion::cli::exit_code = 2;
+      return;
+    }
+    opts.device = d->index;
+    orion::cli::exit_code = orion::gpu::run_decoder_child(opts);
+  });
+}
+
 }  // namespace
 
 ORION_REGISTER_COMMAND(add_bench_gpu);
+ORION_REGISTER_COMMAND(add_bench_gpu_decoder);

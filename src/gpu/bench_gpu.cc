@@ -9,12 +9,15 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 
 #include "core/clock.h"
 #include "gpu/batch_collector.h"
 #include "gpu/batch_detector.h"
+#include "gpu/decode_procs.h"
 #include "gpu/device.h"
 #include "gpu/nvdec_source.h"
 #endif
@@ -62,6 +65,104 @@ double percentile(std::vector<double> v, double p) {
   return v[i];
 }
 
+// The decoders of one measurement: NvdecSources in this process, or DecodeProcs (child
+// processes feeding this one through device slots). on_frame(stream index, frame).
+struct FeedSnapshot {
+  uint64_t frames = 0;   // decoded so far, every decoder
+  double child_cpu = 0;  // CPU seconds of the child processes (0 in process)
+  std::string error;     // the first decoder / transport error, or empty
+};
+
+class Feed {
+ public:
+  using OnFrame = std::function<void(int, FramePtr)>;
+
+  static Result<std::unique_ptr<Feed> > open(const BenchGpuOptions& o, int device, int n,
+                                             bool realtime, bool decode_only, OnFrame on_frame) {
+    auto f = std::unique_ptr<Feed>(new Feed);
+    if (o.decode_procs > 0) {
+      DecodeProcsOptions po;
+      po.clip = o.clip;
+      po.device = device;
+      po.streams = n;
+      po.procs = std::min(o.decode_procs, n);
+      po.decode_only = decode_only;
+      po.realtime = realtime;
+      po.slots = o.slots;
+      auto p = DecodeProcs::spawn(po, decode_only ? DecodeProcs::OnFrame() : std::move(on_frame));
+      if (!p.ok()) return p.error();
+      f->procs_ = std::move(p).value();
+      return f;
+    }
+    for (int i = 0; i < n; ++i) {
+      NvdecOptions no;
+      no.path = o.clip, no.device = device, no.realtime = realtime, no.loop = true;
+      no.stream = static_cast<StreamId>(i + 1);
+      NvdecSource::OnFrame cb = [](FramePtr) {};
+      if (!decode_only) cb = [on_frame, i](FramePtr fr) { on_frame(i, std::move(fr)); };
+      auto s = NvdecSource::open(no, std::move(cb));
+      if (!s.ok()) return s.error();
+      f->srcs_.push_back(std::move(s).value());
+    }
+    return f;
+  }
+
+  ~Feed() {
+    stop_feeding();
+    stop();
+  }
+
+  Status start() {
+    if (procs_) return procs_->start();
+    for (auto& s : srcs_)
+      if (auto st = s->start(); !st) return st;
+    return {};
+  }
+
+  FeedSnapshot snapshot() {
+    FeedSnapshot r;
+    if (procs_) {
+      auto c = procs_->counts();
+      if (!c.ok()) {
+        r.error = c.error().to_string();
+        return r;
+      }
+      r.frames = c->frames;
+      r.child_cpu = c->cpu_seconds;
+      if (c->errors > 0 || c->invalid > 0)
+        r.error = std::to_string(c->errors) + " copy/publish errors, " +
+                  std::to_string(c->invalid) + " frames refused: " + c->first_error;
+      else if (!c->first_error.empty())
+        r.error = c->first_error;
+      return r;
+    }
+    for (auto& s : srcs_) {
+      r.frames += s->frames();
+      if (r.error.empty() && !s->error().empty()) r.error = s->error();
+    }
+    return r;
+  }
+
+  // No more on_frame calls after it; frames handed out stay valid.
+  void stop_feeding() {
+    if (procs_) {
+      procs_->stop_readers();
+    } else {
+      for (auto& s : srcs_) s->stop();
+    }
+  }
+  // After the consumer dropped every frame it was given.
+  void stop() {
+    if (procs_) procs_->stop();
+    srcs_.clear();
+  }
+
+ private:
+  Feed() = default;
+  std::vector<NvdecSourcePtr> srcs_;
+  std::unique_ptr<DecodeProcs> procs_;
+};
+
 struct DecodeCeiling {
   int streams = 0;
   double fps = 0;
@@ -72,40 +173,26 @@ struct DecodeCeiling {
 DecodeCeiling decode_ceiling(const BenchGpuOptions& o, int device, int streams) {
   DecodeCeiling r;
   r.streams = streams;
-  std::atomic<uint64_t> counted{0};
-  std::atomic<bool> counting{false};
-  std::vector<NvdecSourcePtr> srcs;
-  for (int i = 0; i < streams; ++i) {
-    NvdecOptions no;
-    no.path = o.clip, no.device = device, no.realtime = false, no.loop = true;
-    no.stream = static_cast<StreamId>(i + 1);
-    auto s = NvdecSource::open(no, [&](FramePtr) {
-      if (counting.load(std::memory_order_relaxed)) counted.fetch_add(1, std::memory_order_relaxed);
-    });
-    if (!s) {
-      r.error = s.error().to_string();
-      return r;
-    }
-    srcs.push_back(std::move(*s));
+  auto feed = Feed::open(o, device, streams, /*realtime=*/false, /*decode_only=*/true, nullptr);
+  if (!feed.ok()) {
+    r.error = feed.error().to_string();
+    return r;
   }
-  for (auto& s : srcs) {
-    if (auto st = s->start(); !st) {
-      r.error = st.error().to_string();
-      return r;
-    }
+  if (auto st = (*feed)->start(); !st) {
+    r.error = st.error().to_string();
+    return r;
   }
   std::this_thread::sleep_for(std::chrono::duration<double>(std::min(o.settle, 2.0)));
+  const FeedSnapshot s0 = (*feed)->snapshot();
   const double c0 = cpu_seconds(), t0 = now_s();
-  counting = true;
   std::this_thread::sleep_for(std::chrono::duration<double>(o.decode_seconds));
-  counting = false;
+  const FeedSnapshot s1 = (*feed)->snapshot();
   const double t1 = now_s(), c1 = cpu_seconds();
-  for (auto& s : srcs) {
-    if (!s->error().empty()) r.error = s->error();
-    s->stop();
-  }
-  r.fps = static_cast<double>(counted.load()) / (t1 - t0);
-  r.cpu_per_stream = (c1 - c0) / (t1 - t0) / streams;
+  r.error = !s1.error.empty() ? s1.error : s0.error;
+  (*feed)->stop_feeding();
+  (*feed)->stop();
+  r.fps = static_cast<double>(s1.frames - std::min(s1.frames, s0.frames)) / (t1 - t0);
+  r.cpu_per_stream = (c1 - c0 + s1.child_cpu - s0.child_cpu) / (t1 - t0) / streams;
   return r;
 }
 
@@ -127,19 +214,13 @@ RunResult run_streams(const BenchGpuOptions& o, int device, int n, BatchDetector
                       size_t base_used) {
   RunResult r;
   r.streams = n;
-  BatchCollector collector(n);
-  std::vector<NvdecSourcePtr> srcs;
-  for (int i = 0; i < n; ++i) {
-    NvdecOptions no;
-    no.path = o.clip, no.device = device, no.realtime = true, no.loop = true;
-    no.stream = static_cast<StreamId>(i + 1);
-    auto s =
-        NvdecSource::open(no, [&collector, i](FramePtr f) { collector.submit(i, std::move(f)); });
-    if (!s) {
-      r.error = s.error().to_string();
-      return r;
-    }
-    srcs.push_back(std::move(*s));
+  auto collector = std::make_unique<BatchCollector>(n);
+  BatchCollector* coll = collector.get();
+  auto feed = Feed::open(o, device, n, /*realtime=*/true, /*decode_only=*/false,
+                         [coll](int i, FramePtr f) { coll->submit(i, std::move(f)); });
+  if (!feed.ok()) {
+    r.error = feed.error().to_string();
+    return r;
   }
   std::atomic<bool> measuring{false};
   std::mutex mu;  // guards the measurement vectors (written by the worker, read after join)
@@ -151,7 +232,7 @@ RunResult run_streams(const BenchGpuOptions& o, int device, int n, BatchDetector
   std::thread worker([&] {
     const Duration wait = Duration::seconds_f(o.max_wait_ms / 1000.0);
     for (;;) {
-      auto batch = collector.collect(std::min(o.max_batch, n), wait);
+      auto batch = coll->collect(std::min(o.max_batch, n), wait);
       if (batch.empty()) return;
       const Timestamp start = SteadyClock::instance().now();
       std::vector<FramePtr> frames;
@@ -175,41 +256,35 @@ RunResult run_streams(const BenchGpuOptions& o, int device, int n, BatchDetector
       }
     }
   });
-  for (auto& s : srcs) {
-    if (auto st = s->start(); !st) {
-      r.error = st.error().to_string();
-      break;
-    }
-  }
-  std::vector<uint64_t> dec0(static_cast<size_t>(n));
+  if (auto st = (*feed)->start(); !st) r.error = st.error().to_string();
+  FeedSnapshot s0, s1;
   double t0 = 0, t1 = 0, c0 = 0, c1 = 0;
   size_t used = 0;
   if (r.error.empty()) {
     std::this_thread::sleep_for(std::chrono::duration<double>(o.settle));
-    for (int i = 0; i < n; ++i)
-      dec0[static_cast<size_t>(i)] = srcs[static_cast<size_t>(i)]->frames();
-    const auto st0 = collector.stats();
+    s0 = (*feed)->snapshot();
+    const auto st0 = coll->stats();
     c0 = cpu_seconds(), t0 = now_s();
     measuring = true;
     std::this_thread::sleep_for(std::chrono::duration<double>(o.seconds));
     measuring = false;
     t1 = now_s(), c1 = cpu_seconds();
+    s1 = (*feed)->snapshot();
     used = gpu_used_bytes(device);
-    r.dropped = collector.stats().dropped - st0.dropped;
+    r.dropped = coll->stats().dropped - st0.dropped;
+    if (!s1.error.empty()) r.error = s1.error;
   }
-  uint64_t decoded = 0;
-  for (int i = 0; i < n; ++i)
-    decoded += srcs[static_cast<size_t>(i)]->frames() - dec0[static_cast<size_t>(i)];
-  collector.stop();
+  // Teardown order: no more frames in, the worker done, every frame dropped, then the decoders
+  // (child processes free their device slots only once this process holds none of them).
+  (*feed)->stop_feeding();
+  coll->stop();
   worker.join();
-  for (auto& s : srcs) {
-    if (r.error.empty() && !s->error().empty()) r.error = s->error();
-    s->stop();
-  }
+  collector.reset();
+  (*feed)->stop();
   if (!worker_error.empty()) r.error = worker_error;
   if (!r.error.empty()) return r;
   const double dt = t1 - t0;
-  r.decoded_fps = static_cast<double>(decoded) / dt;
+  r.decoded_fps = static_cast<double>(s1.frames - std::min(s1.frames, s0.frames)) / dt;
   uint64_t total = 0;
   r.min_stream_fps = 1e9;
   for (int i = 0; i < n; ++i) {
@@ -226,7 +301,7 @@ RunResult run_streams(const BenchGpuOptions& o, int device, int n, BatchDetector
   r.gpu_mib_total = static_cast<double>(used) / (1024.0 * 1024.0);
   r.gpu_mib_per_stream =
       used > base_used ? static_cast<double>(used - base_used) / (1024.0 * 1024.0) / n : 0;
-  r.cpu_per_stream = (c1 - c0) / dt / n;
+  r.cpu_per_stream = (c1 - c0 + s1.child_cpu - s0.child_cpu) / dt / n;
   return r;
 }
 
@@ -238,6 +313,10 @@ Status run_bench_gpu(const BenchGpuOptions& o) {
   }
   if (o.seconds <= 0 || o.decode_seconds <= 0 || o.fps <= 0) {
     return make_error("bench.bad_option", "--seconds, --decode-seconds and --fps must be > 0");
+  }
+  if (o.decode_procs < 0 || o.slots < 3) {
+    return make_error("bench.bad_option",
+                      "--decode-procs must be >= 0 and --slots >= 3 (written, offered, leased)");
   }
   auto dev = resolve_device(o.device);
   if (!dev) return dev.error();
@@ -262,6 +341,12 @@ Status run_bench_gpu(const BenchGpuOptions& o) {
       "orion bench gpu: clip %s, model %s:%s on %s (%s%s), max batch %d, max wait %.1f ms\n",
       o.clip.c_str(), o.model_kind.c_str(), o.model_path.c_str(), o.device.c_str(),
       o.half ? "FP16" : "FP32", o.cuda_graphs ? ", CUDA graphs" : "", dc.max_batch, o.max_wait_ms);
+  if (o.decode_procs > 0)
+    std::printf(
+        "decoders: in %d child processes, frames through %u device slots per stream (CUDA IPC)\n",
+        o.decode_procs, o.slots);
+  else
+    std::printf("decoders: in this process\n");
   std::printf("detector: warm-up (graph capture of %zu buckets) %.2f s, GPU memory %.0f MiB\n",
               batch_buckets(dc.max_batch).size(), warm_s,
               static_cast<double>(used_detector - std::min(used_detector, used_before)) /
@@ -274,10 +359,13 @@ Status run_bench_gpu(const BenchGpuOptions& o) {
     if (dn < 1) return make_error("bench.bad_option", "--decode-streams needs counts >= 1");
     const DecodeCeiling c = decode_ceiling(o, dev->index, dn);
     if (!c.error.empty()) return make_error("media.pipeline", "decode-only ceiling: " + c.error);
+    const std::string where = o.decode_procs > 0
+                                  ? std::to_string(std::min(o.decode_procs, dn)) + " processes"
+                                  : std::string("this process");
     std::printf(
-        "decode-only (NVDEC, %d decoders in this process, no pacing, %.0f s): %.0f fps total, "
+        "decode-only (NVDEC, %d decoders in %s, no pacing, %.0f s): %.0f fps total, "
         "CPU %.3f cores per decoder\n",
-        dn, o.decode_seconds, c.fps, c.cpu_per_stream);
+        dn, where.c_str(), o.decode_seconds, c.fps, c.cpu_per_stream);
     if (c.fps > ceiling.fps) ceiling = c;
   }
   const int dn = ceiling.streams;
@@ -309,7 +397,8 @@ Status run_bench_gpu(const BenchGpuOptions& o) {
   std::printf("largest N held at real time: %d\n", best);
   if (!o.json_path.empty()) {
     std::ofstream js(o.json_path);
-    js << "{\"ceiling_fps\": " << ceiling.fps << ", \"ceiling_streams\": " << dn << ", \"runs\": [";
+    js << "{\"decode_procs\": " << o.decode_procs << ", \"ceiling_fps\": " << ceiling.fps
+       << ", \"ceiling_streams\": " << dn << ", \"runs\": [";
     for (size_t i = 0; i < results.size(); ++i) {
       const auto& r = results[i];
       js << (i ? ", " : "") << "{\"streams\": " << r.streams << ", \"held\": " << r.held

@@ -2,11 +2,13 @@
 // batched across streams (BatchCollector) into one GPU detector (BatchDetector), for a fixed
 // time; in the same run the NVDEC decode-only ceiling. Prints, per N: streams held at real time,
 // total analysed fps vs the decode-only ceiling, frame age at inference p50/p99, GPU memory
-// per stream and CPU per stream. docs/gpu.md "orion bench gpu" says how to run it.
+// per stream and CPU per stream. docs/gpu.md "orion bench gpu" says how to run it. With
+// decode_procs the decoders run in child processes and feed this one through device slots.
 //
 // Thread-safety: run_bench_gpu() is a blocking call for one thread (a CLI command).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,11 @@ struct BenchGpuOptions {
   bool half = true;
   bool cuda_graphs = true;
   std::string json_path;  // also write the figures as JSON here
+  // 0: every decoder in this process (frames handed over in process). P >= 1: the decoders in
+  // P child processes (gpu/decode_procs.h), frames through device slots with CUDA IPC handles
+  // into this process, the GPU worker; the decode-only ceiling then runs in P processes too.
+  int decode_procs = 0;
+  uint32_t slots = 4;  // device slots per stream (decode_procs >= 1)
 };
 
 // Runs the benchmark and prints its table on stdout. Errors: "gpu.unavailable",

@@ -64,6 +64,10 @@ struct DetectorConfig {
 
   // Inference threads (OpenCV: cv::setNumThreads, process-wide). 0 = leave OpenCV's default.
   int threads = 0;
+
+  // GPU kinds (torch_yolov8, torch_yolox): the CUDA device, "cuda:N"; empty = cuda:0. The CPU
+  // kinds ignore it.
+  std::string device;
 };
 
 // Where the time of the last detect() went. Zero for stages a backend does not have.

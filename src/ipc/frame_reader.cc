@@ -20,15 +20,31 @@ struct FrameReader::State {
   PoolGeometry geo;
   MailboxBlock* block = nullptr;
   std::atomic<uint32_t>* wake_word = nullptr;  // PoolHeader::wake_word in the read-only mapping
+  DeviceMapping device;                        // a device pool's allocation (base null: host)
   std::atomic<bool> frame_alive{false};
   std::atomic<uint64_t> taken{0}, invalid{0}, last_sequence{0};
 };
 
-Result<std::unique_ptr<FrameReader>> FrameReader::open(UniqueFd pool_fd, UniqueFd mailbox_fd) {
+Result<std::unique_ptr<FrameReader>> FrameReader::open(UniqueFd pool_fd, UniqueFd mailbox_fd,
+                                                       const DeviceMapper& device_mapper) {
   auto pool = SharedMemory::map(std::move(pool_fd), Access::kReadOnly);
   if (!pool.ok()) return pool.error();
   auto geo = validate_pool_header(pool->data(), pool->size());
   if (!geo.ok()) return geo.error();
+  DeviceMapping device;
+  if (geo->memory_kind == MemoryKind::kDevice) {
+    if (!device_mapper)
+      return make_error("ipc.memory_kind",
+                        "pool '" + geo->stream_name + "' keeps its frames in GPU memory (cuda:" +
+                            std::to_string(geo->device_index) +
+                            "); this reader cannot map device memory (a GPU worker can)");
+    auto m = device_mapper(*geo);
+    if (!m.ok()) return m.error();
+    if (m->base == nullptr)
+      return make_error("ipc.memory_kind", "the device mapper returned no pointer for pool '" +
+                                               geo->stream_name + "'");
+    device = std::move(m).value();
+  }
   auto mb = SharedMemory::map(std::move(mailbox_fd), Access::kReadWrite);
   if (!mb.ok()) return mb.error();
   if (auto st = validate_mailbox_block(mb->data(), mb->size(), *geo); !st.ok()) return st.error();
@@ -36,6 +52,7 @@ Result<std::unique_ptr<FrameReader>> FrameReader::open(UniqueFd pool_fd, UniqueF
   s->pool = std::move(pool).value();
   s->geo = std::move(geo).value();
   s->mailbox = std::move(mb).value();
+  s->device = std::move(device);
   s->block = reinterpret_cast<MailboxBlock*>(s->mailbox.data());
   // Only ever loaded (atomically) and waited on: the mapping is read-only.
   s->wake_word =
@@ -96,9 +113,11 @@ Result<FramePtr> FrameReader::next_frame(Duration timeout) {
       s.taken.fetch_add(1, std::memory_order_relaxed);
       PixelMemory mem;
       // The mapping is PROT_READ: the Frame is only ever used frozen (const).
-      mem.data = const_cast<uint8_t*>(s.pool.data() + view->payload_offset);
+      mem.data = view->memory_kind == MemoryKind::kDevice
+                     ? s.device.base + view->payload_offset
+                     : const_cast<uint8_t*>(s.pool.data() + view->payload_offset);
       mem.size = view->layout.size;
-      mem.kind = MemoryKind::kHost;
+      mem.kind = view->memory_kind;
       s.frame_alive.store(true, std::memory_order_release);
       mem.release = [st = state_] {
         st->block->lease.store(kNoToken, std::memory_order_seq_cst);

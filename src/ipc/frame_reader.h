@@ -13,11 +13,17 @@
 // Every header is validated (ipc/validate.h) before use; a bad one is an Error, the lease is
 // released and the reader carries on with the next frame.
 //
+// Device pools (ADR 0074): the payloads are in GPU memory of the engine's allocation. open()
+// then needs a DeviceMapper (src/gpu: gpu::device_mapper(), cudaIpcOpenMemHandle), called
+// once with the validated geometry; frames are MemoryKind::kDevice, data() a device pointer
+// into that mapping (no host copy); the CPU never touches them.
+//
 // Lifecycle: open() → next_frame()... → destruction (unmaps; a live frame keeps the mappings).
 // Thread-safety: next_frame() is for one thread; mark_progress()/stats() from any thread.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include "core/frame.h"
@@ -34,12 +40,24 @@ struct ReaderStats {
   uint64_t last_sequence = 0;
 };
 
+// A device pool's allocation mapped into this process: `base` is the device pointer of the
+// allocation's offset 0 (payload offsets are added to it); `holder` unmaps when the last copy
+// goes (the reader and every frame it handed out hold one).
+struct DeviceMapping {
+  uint8_t* base = nullptr;
+  std::shared_ptr<void> holder;
+};
+using DeviceMapper = std::function<Result<DeviceMapping>(const PoolGeometry&)>;
+
 class FrameReader {
  public:
   // Takes ownership of both descriptors: the pool (mapped read-only) and the mailbox
-  // (read-write). Validates the pool header and the mailbox block.
-  // Error codes: "ipc.shm_map" and every code of validate.h.
-  static Result<std::unique_ptr<FrameReader>> open(UniqueFd pool_fd, UniqueFd mailbox_fd);
+  // (read-write). Validates the pool header and the mailbox block; maps a device pool's
+  // allocation with `device_mapper`.
+  // Error codes: "ipc.shm_map", every code of validate.h, "ipc.memory_kind" (a device pool
+  // and no mapper), and the mapper's errors.
+  static Result<std::unique_ptr<FrameReader>> open(UniqueFd pool_fd, UniqueFd mailbox_fd,
+                                                   const DeviceMapper& device_mapper = nullptr);
   ~FrameReader();
   FrameReader(const FrameReader&) = delete;
   FrameReader& operator=(const FrameReader&) = delete;

@@ -15,6 +15,11 @@
 //   sealed F_SEAL_FUTURE_WRITE, so no worker can write it whatever descriptor it obtains:
 //     [PoolHeader @0][SlotHeader × slot_count @slot_table_offset][payload × slot_count
 //     @payload_offset]
+//   A device pool (PoolHeader::memory_kind 1, ADR 0074) keeps its payloads in GPU memory
+//   instead: one device allocation of `device_bytes` made once by the engine on CUDA device
+//   `device_index`, named by the CUDA IPC handle `device_handle` (cudaIpcGetMemHandle), which
+//   a GPU worker opens once (cudaIpcOpenMemHandle). payload_offset/payload_stride are then
+//   offsets in that allocation, and the segment ends after the slot table.
 //   mailbox segment, one per (worker, stream), one page, mapped read-write by both:
 //     [MailboxBlock @0]
 //   The engine trusts nothing a worker can write: what it counts about a mailbox is kept in its
@@ -72,8 +77,16 @@ struct PoolHeader {
   uint32_t wake_word;          // 144 the futex every reader of this pool sleeps on: +1 after
                                //     every publish and every close (atomic; the one field that
                                //     changes after creation)
-  uint8_t reserved[108];       // 148 zero
+  uint8_t memory_kind;         // 148 where the payloads live: 0 host (this segment), 1 device
+  uint8_t device_index;        // 149 CUDA device ordinal of a device pool (0 for host)
+  uint8_t reserved0[2];        // 150 zero
+  uint32_t reserved1;          // 152 zero
+  uint32_t reserved2;          // 156 zero
+  uint64_t device_bytes;       // 160 size of the device allocation (0 for host)
+  uint8_t device_handle[64];   // 168 cudaIpcMemHandle_t of the allocation (zero for host)
+  uint8_t reserved[24];        // 232 zero
 };                             // 256 bytes
+inline constexpr size_t kDeviceHandleBytes = 64;  // sizeof(cudaIpcMemHandle_t)
 
 // One slot's header, at slot_table_offset + i * slot_header_size. Written by the engine only
 // while no mailbox offers and no worker leases the slot; constant while a token of it is out.
@@ -84,9 +97,9 @@ struct SlotHeader {
   uint64_t generation;        // 16  generation of the frame now in the slot (token >> 16)
   uint32_t stream_id;         // 24  == PoolHeader::stream_id
   uint8_t format;             // 28  orion::PixelFormat (1 BGR24, 2 RGB24, 3 GRAY8, 4 I420, 5 NV12)
-  uint8_t memory_kind;        // 29  0 host (1 device: reserved for CUDA IPC)
+  uint8_t memory_kind;        // 29  0 host, 1 device (== PoolHeader::memory_kind)
   uint8_t plane_count;        // 30  1..3
-  uint8_t reserved0;          // 31
+  uint8_t device_index;       // 31  CUDA device of a device slot (== PoolHeader::device_index)
   uint64_t sequence;          // 32  per-stream frame number, from 1, increasing
   int64_t pts_ns;             // 40  presentation time in the stream
   int64_t capture_time_ns;    // 48  CLOCK_MONOTONIC time of capture (comparable across processes)
@@ -178,10 +191,16 @@ static_assert(offsetof(PoolHeader, pool_id) == 64);
 static_assert(offsetof(PoolHeader, stream_id) == 72);
 static_assert(offsetof(PoolHeader, stream_name) == 80);
 static_assert(offsetof(PoolHeader, wake_word) == 144 && offsetof(PoolHeader, wake_word) % 4 == 0);
+static_assert(offsetof(PoolHeader, memory_kind) == 148);
+static_assert(offsetof(PoolHeader, device_index) == 149);
+static_assert(offsetof(PoolHeader, device_bytes) == 160);
+static_assert(offsetof(PoolHeader, device_handle) == 168);
 
 static_assert(sizeof(SlotHeader) == 128);
 static_assert(offsetof(SlotHeader, generation) == 16);
 static_assert(offsetof(SlotHeader, format) == 28);
+static_assert(offsetof(SlotHeader, memory_kind) == 29);
+static_assert(offsetof(SlotHeader, device_index) == 31);
 static_assert(offsetof(SlotHeader, sequence) == 32);
 static_assert(offsetof(SlotHeader, pts_ns) == 40);
 static_assert(offsetof(SlotHeader, capture_time_ns) == 48);

@@ -237,7 +237,10 @@ struct ShmFramePool::State {
   SlotHeader* slot(uint32_t i) {
     return reinterpret_cast<SlotHeader*>(shm.data() + geo.slot_header_offset(i));
   }
-  uint8_t* payload(uint32_t i) { return shm.data() + geo.slot_payload_offset(i); }
+  bool device() const { return geo.memory_kind == MemoryKind::kDevice; }
+  // Host: in the segment. Device: a device pointer into options.device (never dereferenced).
+  uint8_t* payload_base() { return device() ? options.device.base : shm.data(); }
+  uint8_t* payload(uint32_t i) { return payload_base() + geo.slot_payload_offset(i); }
 
   // Marks the slots that a mailbox offers or a reader leases.
   // Per mailbox the offer is read before the lease: a reader stores its lease before it takes
@@ -312,11 +315,32 @@ Result<std::shared_ptr<ShmFramePool>> ShmFramePool::create(ShmFramePoolOptions o
   if (options.slot_capacity == 0 || options.slot_capacity > kMaxPayloadBytes)
     return make_error("pool.bad_options", "slot_capacity " + std::to_string(options.slot_capacity) +
                                               " bytes is not in 1..4 GiB");
+  const bool device = options.memory_kind == MemoryKind::kDevice;
   const uint64_t table = align_up(sizeof(PoolHeader), 64);
-  const uint64_t payload_offset =
+  const uint64_t table_end =
       align_up(table + uint64_t{options.slot_count} * sizeof(SlotHeader), kPageSize);
   const uint64_t stride = align_up(options.slot_capacity, kPageSize);
-  const uint64_t size = payload_offset + stride * options.slot_count;
+  // Device payloads start at offset 0 of the device allocation; the segment ends after the table.
+  const uint64_t payload_offset = device ? 0 : table_end;
+  const uint64_t size = device ? table_end : payload_offset + stride * options.slot_count;
+  if (device) {
+    const DevicePayload& d = options.device;
+    const uint64_t need = device_bytes_needed(options);
+    bool handle = false;
+    for (uint8_t b : d.ipc_handle) handle = handle || b != 0;
+    if (d.base == nullptr || d.bytes < need || !handle || d.device_index < 0 ||
+        d.device_index > 255)
+      return make_error(
+          "pool.bad_options",
+          "device pool '" + options.stream_name + "' needs a device allocation of " +
+              std::to_string(need) + " bytes with an IPC handle on cuda:0..255; got " +
+              std::to_string(d.bytes) + " bytes on cuda:" + std::to_string(d.device_index) +
+              (d.base ? "" : ", no pointer") + (handle ? "" : ", no handle"));
+  } else if (options.memory_kind != MemoryKind::kHost) {
+    return make_error(
+        "pool.bad_options",
+        "unknown memory kind " + std::to_string(static_cast<int>(options.memory_kind)));
+  }
   // Sealed writer-only: from here on only this mapping can change the segment (ADR 0030).
   auto shm = SharedMemory::create("orion-pool-" + options.stream_name, size, Sealing::kWriterOnly);
   if (!shm.ok()) return shm.error();
@@ -339,6 +363,12 @@ Result<std::shared_ptr<ShmFramePool>> ShmFramePool::create(ShmFramePoolOptions o
   h->stream_id = options.stream_id;
   h->creator_pid = static_cast<uint32_t>(::getpid());
   copy_name(h->stream_name, sizeof h->stream_name, options.stream_name);
+  if (device) {
+    h->memory_kind = 1;
+    h->device_index = static_cast<uint8_t>(options.device.device_index);
+    h->device_bytes = options.device.bytes;
+    std::memcpy(h->device_handle, options.device.ipc_handle.data(), kDeviceHandleBytes);
+  }
   auto geo = validate_pool_header(st->shm.data(), st->shm.size());
   if (!geo.ok()) return geo.error();  // a bug here, but say so rather than crash a reader later
   st->geo = std::move(geo).value();
@@ -348,6 +378,8 @@ Result<std::shared_ptr<ShmFramePool>> ShmFramePool::create(ShmFramePoolOptions o
     s->abi_version = kAbiVersion;
     s->slot_index = i;
     s->stream_id = options.stream_id;
+    s->memory_kind = h->memory_kind;
+    s->device_index = h->device_index;
     s->payload_offset = st->geo.slot_payload_offset(i);
   }
   {
@@ -357,6 +389,10 @@ Result<std::shared_ptr<ShmFramePool>> ShmFramePool::create(ShmFramePoolOptions o
     st->stats.slots = options.slot_count;
   }
   return std::shared_ptr<ShmFramePool>(new ShmFramePool(std::move(st)));
+}
+
+uint64_t ShmFramePool::device_bytes_needed(const ShmFramePoolOptions& options) {
+  return align_up(options.slot_capacity, kPageSize) * options.slot_count;
 }
 
 ShmFramePool::~ShmFramePool() {
@@ -415,7 +451,8 @@ Result<MutableFramePtr> ShmFramePool::acquire(const FrameLayout& layout) {
   h->generation = generation;
   h->stream_id = s.geo.stream_id;
   h->format = static_cast<uint8_t>(layout.format);
-  h->memory_kind = 0;
+  h->memory_kind = s.device() ? 1 : 0;
+  h->device_index = static_cast<uint8_t>(s.geo.device_index);
   h->plane_count = static_cast<uint8_t>(layout.plane_count);
   h->sequence = 0;
   h->pts_ns = 0;
@@ -432,7 +469,7 @@ Result<MutableFramePtr> ShmFramePool::acquire(const FrameLayout& layout) {
   PixelMemory mem;
   mem.data = s.payload(index);
   mem.size = layout.size;
-  mem.kind = MemoryKind::kHost;
+  mem.kind = s.geo.memory_kind;
   mem.release = [st = state_, index] {
     MutexLock lock(st->mu);
     st->engine_held[index] = 0;
@@ -456,9 +493,9 @@ Status ShmFramePool::publish(const FramePtr& frame) {
   }
   // Which slot holds it? A frame of this pool points into our payload area.
   FramePtr local = frame;
-  const uint8_t* base = s.shm.data() + s.geo.payload_offset;
+  const uint8_t* base = s.payload_base() + s.geo.payload_offset;
   const uint8_t* p = frame->data();
-  bool ours = frame->memory_kind() == MemoryKind::kHost && p >= base &&
+  bool ours = frame->memory_kind() == s.geo.memory_kind && p >= base &&
               p < base + uint64_t{s.geo.slot_count} * s.geo.payload_stride;
   uint32_t index = 0;
   if (ours) {
@@ -466,8 +503,18 @@ Status ShmFramePool::publish(const FramePtr& frame) {
     ours = p == s.payload(index);
   }
   if (!ours) {
+    if (s.device())
+      return make_error("ipc.memory_kind",
+                        "device pool '" + s.options.stream_name +
+                            "' (cuda:" + std::to_string(s.geo.device_index) +
+                            ") publishes only frames of its "
+                            "own slots; this " +
+                            memory_kind_name(static_cast<uint8_t>(frame->memory_kind())) +
+                            " frame is not one (copy it on the GPU into an acquire()d slot)");
     if (frame->memory_kind() != MemoryKind::kHost)
-      return make_error("pool.bad_layout", "cannot copy device memory into a host pool");
+      return make_error("ipc.memory_kind",
+                        "host pool '" + s.options.stream_name +
+                            "' cannot take a device frame (the CPU cannot copy device memory)");
     auto copy = acquire(frame->layout());
     if (!copy.ok()) return copy.error();
     MutableFramePtr m = std::move(copy).value();

@@ -49,6 +49,7 @@
 // when any worker sleeps, one FUTEX_WAKE on the pool's wake word for all of them (ADR 0031).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -65,6 +66,17 @@
 
 namespace orion::ipc {
 
+// The GPU allocation a device pool keeps its slots in (ADR 0074). Made once by the engine
+// (src/gpu DeviceSlots: cudaMalloc + cudaIpcGetMemHandle); this module never calls CUDA and
+// never dereferences `base`.
+struct DevicePayload {
+  int device_index = 0;     // CUDA device ordinal (0..255)
+  uint8_t* base = nullptr;  // device pointer of the allocation
+  uint64_t bytes = 0;       // its size: >= ShmFramePool::device_bytes_needed(options)
+  std::array<uint8_t, kDeviceHandleBytes> ipc_handle{};  // cudaIpcMemHandle_t, for readers
+  std::shared_ptr<void> keep_alive;  // owns the allocation; held as long as any frame of it
+};
+
 struct ShmFramePoolOptions {
   StreamId stream_id = 1;
   std::string stream_name = "stream";
@@ -72,6 +84,11 @@ struct ShmFramePoolOptions {
   // plus two per mailbox (one offered, one leased). Memory is committed only for slots used.
   uint32_t slot_count = 16;
   size_t slot_capacity = size_t{1920} * 1080 * 3;  // largest frame in bytes
+  // kHost: slots in the segment. kDevice: slots in `device` (the segment holds the headers
+  // only); acquire() then hands out frames of MemoryKind::kDevice whose data() is a device
+  // pointer, written on the GPU by the caller, and publish() offers only frames of this pool.
+  MemoryKind memory_kind = MemoryKind::kHost;
+  DevicePayload device;
 };
 
 // One mailbox's statistics, a snapshot (MailboxPort::stats()).
@@ -166,8 +183,11 @@ const char* to_string(MailboxPort::Delivery d);
 
 class ShmFramePool final : public FramePool {
  public:
-  // Error codes: "pool.bad_options", "ipc.shm_create", "ipc.shm_map", "ipc.shm_seal".
+  // Error codes: "pool.bad_options" (also: a device pool without an allocation, a handle or
+  // enough bytes), "ipc.shm_create", "ipc.shm_map", "ipc.shm_seal".
   static Result<std::shared_ptr<ShmFramePool>> create(ShmFramePoolOptions options);
+  // Bytes of device memory a device pool of these options needs (slot_count page-rounded slots).
+  static uint64_t device_bytes_needed(const ShmFramePoolOptions& options);
   ~ShmFramePool() override;
   ShmFramePool(const ShmFramePool&) = delete;
   ShmFramePool& operator=(const ShmFramePool&) = delete;
@@ -179,9 +199,11 @@ class ShmFramePool final : public FramePool {
   ShmPoolStats shm_stats() const;
 
   // Offers `frame` to every attached mailbox. A frame of this pool is offered in place (zero
-  // copy); any other host frame is first copied into a slot (counted in bytes_copied).
-  // Error codes: "ipc.not_newer" (sequence not greater than the last published; counted),
-  // "pool.exhausted" / "pool.bad_layout" (only when a copy was needed).
+  // copy); any other host frame is first copied into a slot (counted in bytes_copied) of a host
+  // pool. Error codes: "ipc.not_newer" (sequence not greater than the last published; counted),
+  // "pool.exhausted" / "pool.bad_layout" (only when a copy was needed), "ipc.memory_kind" (a
+  // device frame for a host pool, or any frame not of this pool for a device pool: device
+  // memory is copied on the GPU by the caller, into a slot it acquired).
   Status publish(const FramePtr& frame);
 
   // Whether any mailbox is attached (a worker reads this stream). O(1) under mu.

@@ -26,7 +26,17 @@ std::string str(uint64_t v) { return std::to_string(v); }
 
 bool known_format(uint8_t f) { return f >= 1 && f <= 5; }
 
+bool all_zero(const uint8_t* p, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (p[i] != 0) return false;
+  return true;
+}
+
 }  // namespace
+
+const char* memory_kind_name(uint8_t kind) {
+  return kind == 0 ? "host" : (kind == 1 ? "device" : "unknown");
+}
 
 int plane_count_of(PixelFormat format) {
   switch (format) {
@@ -96,16 +106,38 @@ Result<PoolGeometry> validate_pool_header(const uint8_t* base, size_t mapped_siz
   if (h.segment_size > mapped_size)
     return bad("ipc.truncated", "pool segment_size " + str(h.segment_size) + " exceeds the " +
                                     str(mapped_size) + " bytes mapped");
+  if (h.memory_kind > 1)
+    return bad("ipc.memory_kind",
+               "pool memory_kind " + str(h.memory_kind) + " is neither host (0) nor device (1)");
+  const bool device = h.memory_kind == 1;
+  if (!device && (h.device_index != 0 || h.device_bytes != 0 ||
+                  !all_zero(h.device_handle, sizeof h.device_handle)))
+    return bad("ipc.bad_header",
+               "host pool carries device fields (device_index/device_bytes/device_handle must be "
+               "zero)");
+  if (device && (h.device_bytes == 0 || all_zero(h.device_handle, sizeof h.device_handle)))
+    return bad("ipc.bad_header", "device pool (cuda:" + str(h.device_index) +
+                                     ") has no device allocation (device_bytes " +
+                                     str(h.device_bytes) + ", handle all zero or not)");
   if (h.slot_table_offset < sizeof(PoolHeader) || h.slot_table_offset % 64 != 0 ||
       h.slot_table_offset > h.segment_size)
     return bad("ipc.bad_header",
                "pool slot_table_offset " + str(h.slot_table_offset) + " is invalid");
   const uint64_t table_end = h.slot_table_offset + uint64_t{h.slot_count} * sizeof(SlotHeader);
-  if (h.payload_offset % kPageSize != 0 || h.payload_offset < table_end ||
-      h.payload_offset > h.segment_size)
+  if (table_end > h.segment_size)
+    return bad("ipc.truncated", "pool slot table ends at " + str(table_end) +
+                                    ", beyond segment_size " + str(h.segment_size));
+  // Host payloads follow the slot table in the segment; device payloads start anywhere
+  // (page-aligned) in the device allocation.
+  if (h.payload_offset % kPageSize != 0 || (!device && h.payload_offset < table_end) ||
+      h.payload_offset > (device ? h.device_bytes : h.segment_size))
     return bad("ipc.bad_header", "pool payload_offset " + str(h.payload_offset) +
-                                     " is not page-aligned after the slot table (ends at " +
-                                     str(table_end) + ")");
+                                     (device ? " is not a page-aligned offset in the device "
+                                               "allocation of " +
+                                                   str(h.device_bytes) + " bytes"
+                                             : " is not page-aligned after the slot table (ends "
+                                               "at " +
+                                                   str(table_end) + ")"));
   if (h.payload_capacity == 0 || h.payload_capacity > kMaxPayloadBytes)
     return bad("ipc.bad_header", "pool payload_capacity " + str(h.payload_capacity) +
                                      " not in 1.." + str(kMaxPayloadBytes));
@@ -116,7 +148,11 @@ Result<PoolGeometry> validate_pool_header(const uint8_t* base, size_t mapped_siz
                                      str(h.payload_capacity));
   // slot_count <= 2^12 and stride <= 2^33: no overflow below.
   const uint64_t payload_end = h.payload_offset + uint64_t{h.slot_count} * h.payload_stride;
-  if (payload_end > h.segment_size)
+  if (device && payload_end > h.device_bytes)
+    return bad("ipc.bad_header", "device pool payloads end at " + str(payload_end) +
+                                     ", beyond the device allocation of " + str(h.device_bytes) +
+                                     " bytes");
+  if (!device && payload_end > h.segment_size)
     return bad("ipc.truncated", "pool payloads end at " + str(payload_end) +
                                     ", beyond segment_size " + str(h.segment_size));
   PoolGeometry g;
@@ -131,6 +167,10 @@ Result<PoolGeometry> validate_pool_header(const uint8_t* base, size_t mapped_siz
   g.stream_id = h.stream_id;
   g.creator_pid = h.creator_pid;
   g.stream_name.assign(h.stream_name, strnlen(h.stream_name, sizeof h.stream_name));
+  g.memory_kind = device ? MemoryKind::kDevice : MemoryKind::kHost;
+  g.device_index = h.device_index;
+  g.device_bytes = h.device_bytes;
+  std::memcpy(g.device_handle.data(), h.device_handle, g.device_handle.size());
   return g;
 }
 
@@ -157,9 +197,22 @@ Result<SlotView> validate_slot_header(const PoolGeometry& pool, const SlotHeader
                                    str(pool.stream_id));
   if (!known_format(h.format))
     return bad("ipc.bad_slot", where() + "unknown pixel format " + str(h.format));
-  if (h.memory_kind != 0)
-    return bad("ipc.bad_slot",
-               where() + "memory_kind " + str(h.memory_kind) + " is not host memory (0)");
+  if (h.memory_kind > 1)
+    return bad("ipc.memory_kind", where() + "memory_kind " + str(h.memory_kind) +
+                                      " is neither host (0) nor device (1)");
+  const auto pool_kind = static_cast<uint8_t>(pool.memory_kind);
+  if (h.memory_kind != pool_kind)
+    return bad("ipc.memory_kind", where() + "memory_kind " + str(h.memory_kind) + " (" +
+                                      memory_kind_name(h.memory_kind) + ") but the pool's slots " +
+                                      "are " + memory_kind_name(pool_kind) + " memory (" +
+                                      str(pool_kind) + ")");
+  const int want_device = pool.memory_kind == MemoryKind::kDevice ? pool.device_index : 0;
+  if (h.device_index != want_device)
+    return bad("ipc.memory_kind",
+               where() + "device_index " + str(h.device_index) +
+                   " != " + str(static_cast<uint64_t>(want_device)) +
+                   (pool.memory_kind == MemoryKind::kDevice ? " (the pool's CUDA device)"
+                                                            : " (host slots name no device)"));
   const auto format = static_cast<PixelFormat>(h.format);
   const int planes = plane_count_of(format);
   if (h.plane_count != planes)
@@ -203,7 +256,8 @@ Result<SlotView> validate_slot_header(const PoolGeometry& pool, const SlotHeader
   v.identity.sequence = h.sequence;
   v.identity.pts = Duration::nanos(h.pts_ns);
   v.identity.capture_time = Timestamp::from_nanos(h.capture_time_ns);
-  v.memory_kind = MemoryKind::kHost;
+  v.memory_kind = pool.memory_kind;
+  v.device_index = want_device;
   v.payload_offset = h.payload_offset;
   return v;
 }
@@ -220,7 +274,9 @@ Result<SlotView> read_slot_header(const PoolGeometry& pool, const uint8_t* base,
   SlotHeader h;
   std::memcpy(&h, base + off, sizeof h);
   auto v = validate_slot_header(pool, h, index, expected_generation);
-  if (v.ok() && v->payload_offset + v->layout.size > mapped_size)
+  // Device payloads are not in the mapping (validate_pool_header bounded them by device_bytes).
+  if (v.ok() && v->memory_kind == MemoryKind::kHost &&
+      v->payload_offset + v->layout.size > mapped_size)
     return bad("ipc.truncated", "slot " + str(index) + ": payload ends beyond the mapping");
   return v;
 }

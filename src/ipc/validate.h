@@ -9,10 +9,13 @@
 //   "ipc.bad_header"    a field is out of range or inconsistent (the message names the field)
 //   "ipc.bad_slot"      a slot header is out of range / inconsistent (the message names it)
 //   "ipc.stale_slot"    the slot holds another generation than the token asked for
+//   "ipc.memory_kind"   a memory kind (host 0 / device 1) is unknown, or a slot's kind or
+//                       device differs from its pool's (the message names both)
 //
 // Thread-safety: pure functions over the given bytes; thread-safe.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -36,6 +39,13 @@ struct PoolGeometry {
   StreamId stream_id = 0;
   uint32_t creator_pid = 0;
   std::string stream_name;
+  // Where the payloads live. kDevice: payload offsets are offsets in one device allocation of
+  // `device_bytes` on CUDA device `device_index`, named by `device_handle` (a CUDA IPC handle);
+  // the segment itself holds no pixels.
+  MemoryKind memory_kind = MemoryKind::kHost;
+  int device_index = 0;
+  uint64_t device_bytes = 0;
+  std::array<uint8_t, kDeviceHandleBytes> device_handle{};
 
   uint64_t slot_header_offset(uint32_t i) const {
     return slot_table_offset + uint64_t{i} * sizeof(SlotHeader);
@@ -51,8 +61,9 @@ struct SlotView {
   uint64_t generation = 0;
   FrameIdentity identity;
   FrameLayout layout;  // offsets relative to the payload; size = payload_size
-  MemoryKind memory_kind = MemoryKind::kHost;
-  uint64_t payload_offset = 0;  // from the start of the segment
+  MemoryKind memory_kind = MemoryKind::kHost;  // == the pool's (checked)
+  int device_index = 0;                        // == the pool's for device slots, else 0
+  uint64_t payload_offset = 0;  // from the start of the segment (host) or the allocation (device)
 };
 
 // `mapped_size`: bytes actually mapped at `base` (the segment must fit in it).
@@ -66,6 +77,9 @@ Result<SlotView> validate_slot_header(const PoolGeometry& pool, const SlotHeader
 // inside `mapped_size`.
 Result<SlotView> read_slot_header(const PoolGeometry& pool, const uint8_t* base, size_t mapped_size,
                                   uint32_t index, uint64_t expected_generation);
+
+// "host" (0) or "device" (1), else "unknown"; for messages.
+const char* memory_kind_name(uint8_t kind);
 
 // Checks a mailbox segment's identity block and that it belongs to `pool`.
 Status validate_mailbox_block(const uint8_t* base, size_t mapped_size, const PoolGeometry& pool);

@@ -5,13 +5,17 @@
 # (-DORION_GPU_ONLY=ON, LibTorch from the torch Python package) and runs commands with
 # PATH, LD_LIBRARY_PATH and GStreamer's variables pointing into the prefix.
 #
-# Usage: run.sh PACK_DIR setup                 unpack + configure + build (idempotent)
+# Usage: run.sh PACK_DIR unpack                unpack the Debian packages only (idempotent)
+#        run.sh PACK_DIR setup                 unpack + configure + build (idempotent)
 #        run.sh PACK_DIR models                ONNX assets -> TorchScript (.pt) + images as PPM
 #        run.sh PACK_DIR orion ARGS...         run the built orion
 #        run.sh PACK_DIR exec COMMAND ARGS...  run any command in that environment (ctest, gst-inspect-1.0)
 #        run.sh PACK_DIR env                   print the environment as shell exports
 # Variables: ORION_GPU_PREFIX (default /tmp/orion-gpu-prefix), ORION_GPU_BUILD (default
-# /tmp/orion-gpu-build), ORION_TORCH_DIR (default: the folder of python3's torch package).
+# /tmp/orion-gpu-build), ORION_TORCH_DIR (default: the folder of python3's torch package),
+# ORION_GPU_TARGETS (setup builds only these targets; default all), ORION_GPU_MODELS (models
+# converts only these; default "yolov8n yolox_nano"), ORION_WERROR (OFF: warnings of a
+# compiler the project was not built with here do not stop the build; default ON).
 set -euo pipefail
 if [ $# -lt 2 ]; then
   sed -n '2,15p' "$0" >&2
@@ -54,6 +58,9 @@ run_env() {
 }
 
 case "$verb" in
+  unpack)
+    unpack
+    ;;
   setup)
     unpack
     t=$(torch_dir)
@@ -61,14 +68,16 @@ case "$verb" in
     [ -x "$nvcc" ] || { echo "error: nvcc not found" >&2; exit 1; }
     cmake -S "$pack/tree" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DORION_GPU_ONLY=ON -DORION_GPU=ON -DCMAKE_CUDA_COMPILER="$nvcc" -DORION_TORCH_DIR="$t" \
-      -DCMAKE_PREFIX_PATH="$prefix/usr" \
+      -DCMAKE_PREFIX_PATH="$prefix/usr" -DORION_WERROR="${ORION_WERROR:-ON}" \
       -DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$prefix/usr/lib/$arch:$prefix/lib/$arch"
-    cmake --build "$build" -j "$(nproc)" -- -k 0
+    targets=()
+    for t in ${ORION_GPU_TARGETS:-}; do targets+=(--target "$t"); done
+    cmake --build "$build" -j "$(nproc)" "${targets[@]}" -- -k 0
     ;;
   models)
     run_env
     a=$pack/assets
-    for m in yolov8n yolox_nano; do
+    for m in ${ORION_GPU_MODELS:-yolov8n yolox_nano}; do
       [ -f "$a/$m.pt" ] || python3 "$pack/tree/tools/gpu/onnx_to_torch.py" "$a/$m.onnx" "$a/$m.pt"
     done
     python3 - "$a" <<'PY'
