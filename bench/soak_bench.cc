@@ -675,13 +675,20 @@ int run_soak_bench(const SoakBenchOptions& o) {
     {
       const Summary a = summarize(lat_first), z = summarize(lat_last);
       const double ratio = a.p99 > 0 ? z.p99 / a.p99 : 0;
+      // 1.05× the first window, but never less than the first + kLatencySlackUs: at p99s of a
+      // few ms the ratio is the 2-core machine's scheduling jitter (ADR 0088); a frame that
+      // queues adds a frame interval (67 ms at 15 fps), far above the slack.
+      constexpr double kLatencySlackUs = 5000;
+      const double limit_us = std::max(1.05 * a.p99, a.p99 + kLatencySlackUs);
       char b[512];
       std::snprintf(b, sizeof b,
                     "engine-added output latency p99 first %.0f s window %.2f ms (n=%zu), last "
-                    "%.2f ms (n=%zu): %.3f× (limit 1.05); p50 %.2f / %.2f ms, max %.2f / %.2f ms",
-                    window_s, a.p99 / 1e3, a.n, z.p99 / 1e3, z.n, ratio, a.p50 / 1e3, z.p50 / 1e3,
-                    a.max / 1e3, z.max / 1e3);
-      judge("latency", a.n > 0 && z.n > 0 && ratio <= 1.05, b);
+                    "%.2f ms (n=%zu): %.3f× (limit %.2f ms: 1.05× or +5 ms, the larger); p50 %.2f "
+                    "/ %.2f ms, max %.2f / %.2f ms",
+                    window_s, a.p99 / 1e3, a.n, z.p99 / 1e3, z.n, ratio, limit_us / 1e3,
+                    a.p50 / 1e3, z.p50 / 1e3, a.max / 1e3, z.max / 1e3);
+      judge("latency", a.n > 0 && z.n > 0 && z.p99 <= limit_us, b);
+      out["latency_limit_ms"] = limit_us / 1e3;
       out["latency_first"] = {
           {"p50_ms", a.p50 / 1e3}, {"p99_ms", a.p99 / 1e3}, {"max_ms", a.max / 1e3}, {"n", a.n}};
       out["latency_last"] = {
