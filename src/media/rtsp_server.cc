@@ -137,6 +137,11 @@ struct Fanout {
         frame.identity = pending.front().identity;
         frame.duration = pending.front().duration;
         pending.pop_front();
+      } else if (!pending.empty()) {
+        // No picture was submitted at this pts: the offset was measured against a picture the
+        // encoder's leaky input dropped (a loaded machine). Measure it again on the next
+        // access unit, against the oldest picture still waiting.
+        have_pts_offset = false;
       }
     }
     if (frame.duration == Duration::zero() && GST_BUFFER_DURATION_IS_VALID(buf)) {

@@ -290,7 +290,10 @@ export class LiveView {
         }
         // Binary: the init segment (before any frame message), then one media segment per frame.
         if (pendingMeta) {
-          clock.add(Number(pendingMeta.media_time), Number(pendingMeta.capture_unix_us), pendingMeta.seq);
+          // capture_unix_us 0 (or absent): the server did not know this picture's frame; its
+        // age is unknown, never "now − 0".
+        const captureUs = Number(pendingMeta.capture_unix_us);
+        if (captureUs > 0) clock.add(Number(pendingMeta.media_time), captureUs, pendingMeta.seq);
           pendingMeta = null;
           if (!this.video.requestVideoFrameCallback) this.onFrame(NaN, Date.now());
         }
@@ -384,6 +387,6 @@ export class LiveView {
     if (!this.#alive(gen)) return;
     const shownAt = await nextPaintWallMs();
     const captureUs = Number(captureUsText);
-    this.onFrame(captureUsText && Number.isFinite(captureUs) ? shownAt - captureUs / 1000 : NaN, Date.now());
+    this.onFrame(Number.isFinite(captureUs) && captureUs > 0 ? shownAt - captureUs / 1000 : NaN, Date.now());
   }
 }
