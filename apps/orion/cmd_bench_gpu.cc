@@ -34,6 +34,8 @@ void add_bench_gpu(CLI::App& /*app*/, CLI::App& bench) {
                   "decode-only ceiling: decoder counts to try, the best is the ceiling (default: "
                   "the largest stream count)")
       ->delimiter(',');
+  cmd->add_flag("!--no-ceiling-per-n", opts.ceiling_per_n,
+                "skip the decode-only run with exactly N decoders beside each stream count");
   cmd->add_option("--max-batch", opts.max_batch, "frames per GPU batch at most")
       ->capture_default_str();
   cmd->add_option("--max-wait-ms", opts.max_wait_ms, "bounded wait for a fuller batch")
@@ -42,6 +44,7 @@ void add_bench_gpu(CLI::App& /*app*/, CLI::App& bench) {
       ->capture_default_str();
   cmd->add_flag("!--fp32", opts.half, "FP32 instead of FP16");
   cmd->add_flag("!--no-cuda-graphs", opts.cuda_graphs, "run the network eagerly");
+  cmd->add_flag("!--no-channels-last", opts.channels_last, "keep weights and input NCHW");
   cmd->add_option("--json", opts.json_path, "also write the figures as JSON to this file");
   cmd->add_option("--decode-procs", opts.decode_procs,
                   "run the decoders in this many child processes, feeding this one (the GPU "
@@ -49,6 +52,9 @@ void add_bench_gpu(CLI::App& /*app*/, CLI::App& bench) {
       ->capture_default_str();
   cmd->add_option("--slots", opts.slots, "device slots per stream with --decode-procs (>= 3)")
       ->capture_default_str();
+  cmd->add_flag("--pace-input", opts.pace_input,
+                "keep real time at the decoder's input (compressed frames at the clip's rate, as "
+                "a camera sends them) instead of at its output");
   cmd->callback([] {
     const auto colon = model.find(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == model.size()) {
@@ -85,6 +91,7 @@ void add_bench_gpu_decoder(CLI::App& /*app*/, CLI::App& bench) {
   cmd->add_option("--socket-fd", opts.socket_fd);
   cmd->add_flag("--decode-only", opts.decode_only);
   cmd->add_flag("--no-realtime", no_realtime);
+  cmd->add_flag("--pace-input", opts.pace_input);
   cmd->callback([] {
     opts.realtime = !no_realtime;
     auto d = orion::gpu::parse_device(device);

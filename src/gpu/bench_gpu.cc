@@ -88,6 +88,7 @@ class Feed {
       po.procs = std::min(o.decode_procs, n);
       po.decode_only = decode_only;
       po.realtime = realtime;
+      po.pace_input = o.pace_input;
       po.slots = o.slots;
       auto p = DecodeProcs::spawn(po, decode_only ? DecodeProcs::OnFrame() : std::move(on_frame));
       if (!p.ok()) return p.error();
@@ -97,6 +98,7 @@ class Feed {
     for (int i = 0; i < n; ++i) {
       NvdecOptions no;
       no.path = o.clip, no.device = device, no.realtime = realtime, no.loop = true;
+      no.pace_input = o.pace_input;
       no.stream = static_cast<StreamId>(i + 1);
       NvdecSource::OnFrame cb = [](FramePtr) {};
       if (!decode_only) cb = [on_frame, i](FramePtr fr) { on_frame(i, std::move(fr)); };
@@ -206,6 +208,7 @@ struct RunResult {
   double forward_ms_mean = 0;
   double gpu_mib_total = 0, gpu_mib_per_stream = 0;
   double cpu_per_stream = 0;
+  double same_n_fps = 0;  // decode-only fps with the same number of decoders (0: not measured)
   uint64_t dropped = 0;
   std::string error;
 };
@@ -329,6 +332,7 @@ Status run_bench_gpu(const BenchGpuOptions& o) {
   dc.max_batch = std::min(o.max_batch, max_n);
   dc.half = o.half;
   dc.cuda_graphs = o.cuda_graphs;
+  dc.channels_last = o.channels_last;
   const size_t used_before = gpu_used_bytes(dev->index);
   auto det = create_batch_detector(dc);
   if (!det) return det.error();
@@ -340,13 +344,18 @@ Status run_bench_gpu(const BenchGpuOptions& o) {
   std::printf(
       "orion bench gpu: clip %s, model %s:%s on %s (%s%s), max batch %d, max wait %.1f ms\n",
       o.clip.c_str(), o.model_kind.c_str(), o.model_path.c_str(), o.device.c_str(),
-      o.half ? "FP16" : "FP32", o.cuda_graphs ? ", CUDA graphs" : "", dc.max_batch, o.max_wait_ms);
+      o.half ? "FP16" : "FP32",
+      (std::string(o.cuda_graphs ? ", CUDA graphs" : "") + (o.channels_last ? ", NHWC" : ""))
+          .c_str(),
+      dc.max_batch, o.max_wait_ms);
   if (o.decode_procs > 0)
     std::printf(
         "decoders: in %d child processes, frames through %u device slots per stream (CUDA IPC)\n",
         o.decode_procs, o.slots);
   else
     std::printf("decoders: in this process\n");
+  std::printf("real time kept at the decoder's %s\n",
+              o.pace_input ? "input (a camera's pace)" : "output (appsink sync)");
   std::printf("detector: warm-up (graph capture of %zu buckets) %.2f s, GPU memory %.0f MiB\n",
               batch_buckets(dc.max_batch).size(), warm_s,
               static_cast<double>(used_detector - std::min(used_detector, used_before)) /
@@ -370,28 +379,38 @@ Status run_bench_gpu(const BenchGpuOptions& o) {
   }
   const int dn = ceiling.streams;
   std::printf("decode-only ceiling: %.0f fps (%d decoders)\n", ceiling.fps, dn);
-  std::printf("%8s %6s %10s %10s %10s %8s %9s %9s %9s %7s %9s %9s %8s\n", "streams", "held",
-              "decoded", "analysed", "vs_ceil", "min_fps", "age_p50", "age_p99", "age_p99", "batch",
-              "fwd_ms", "MiB/strm", "CPU/strm");
+  std::printf("%8s %6s %10s %10s %10s %10s %10s %8s %9s %9s %9s %7s %9s %9s %8s\n", "streams",
+              "held", "decoded", "analysed", "vs_ceil", "same_n", "vs_same_n", "min_fps", "age_p50",
+              "age_p99", "age_p99", "batch", "fwd_ms", "MiB/strm", "CPU/strm");
   std::vector<RunResult> results;
   int best = 0;
   for (int n : o.streams) {
     RunResult r = run_streams(o, dev->index, n, **det, used_detector);
     if (!r.error.empty())
       return make_error("media.pipeline", std::to_string(n) + " streams: " + r.error);
+    if (o.ceiling_per_n) {
+      const DecodeCeiling c = decode_ceiling(o, dev->index, n);
+      if (!c.error.empty())
+        return make_error("media.pipeline", "decode-only, " + std::to_string(n) + ": " + c.error);
+      r.same_n_fps = c.fps;
+    }
     const double interval_ms = 1000.0 / o.fps;
+    const double vs_same = r.same_n_fps > 0 ? r.analysed_fps / r.same_n_fps : 0;
     std::printf(
-        "%8d %6d %10.1f %10.1f %10.3f %8.1f %7.1fms %7.1fms %7.2ffi %7.1f %9.2f %9.1f %8.3f\n", n,
-        r.held, r.decoded_fps, r.analysed_fps, r.analysed_fps / ceiling.fps, r.min_stream_fps,
-        r.age_p50_ms, r.age_p99_ms, r.age_p99_ms / interval_ms, r.batch_mean, r.forward_ms_mean,
-        r.gpu_mib_per_stream, r.cpu_per_stream);
+        "%8d %6d %10.1f %10.1f %10.3f %10.1f %10.3f %8.1f %7.1fms %7.1fms %7.2ffi %7.1f %9.2f "
+        "%9.1f %8.3f\n",
+        n, r.held, r.decoded_fps, r.analysed_fps, r.analysed_fps / ceiling.fps, r.same_n_fps,
+        vs_same, r.min_stream_fps, r.age_p50_ms, r.age_p99_ms, r.age_p99_ms / interval_ms,
+        r.batch_mean, r.forward_ms_mean, r.gpu_mib_per_stream, r.cpu_per_stream);
     std::fflush(stdout);
     if (r.held == n) best = std::max(best, n);
     results.push_back(r);
   }
   std::printf(
       "held = streams analysed at >= %.0f%% of %.0f fps; vs_ceil = analysed fps / decode-only "
-      "ceiling; age = decode -> inference start (fi = frame intervals); MiB/strm = GPU memory "
+      "ceiling; same_n = decode-only fps of exactly that many decoders (unpaced), vs_same_n = "
+      "analysed / same_n; age = decode -> inference start (fi = frame intervals); MiB/strm = GPU "
+      "memory "
       "above the loaded detector / streams; CPU/strm = process CPU cores / streams\n",
       o.held_ratio * 100, o.fps);
   std::printf("largest N held at real time: %d\n", best);

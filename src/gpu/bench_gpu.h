@@ -27,18 +27,25 @@ struct BenchGpuOptions {
   double decode_seconds = 5;  // decode-only ceiling: time
   // Decode-only ceiling: decoder counts to try (empty = the largest N); the ceiling is the best.
   std::vector<int> decode_streams;
+  // Also the decode-only rate with exactly N decoders, beside each N's run (column vs_same_n):
+  // whether inference keeps up with what NVDEC gives that many sessions.
+  bool ceiling_per_n = true;
   int max_batch = 64;
   double max_wait_ms = 5;   // BatchCollector bounded wait
   double fps = 30;          // the clip's nominal rate (real time = fps per stream)
   double held_ratio = 0.9;  // a stream is held when analysed fps >= ratio × fps
   bool half = true;
   bool cuda_graphs = true;
+  bool channels_last = true;  // BatchDetectorConfig::channels_last
   std::string json_path;  // also write the figures as JSON here
   // 0: every decoder in this process (frames handed over in process). P >= 1: the decoders in
   // P child processes (gpu/decode_procs.h), frames through device slots with CUDA IPC handles
   // into this process, the GPU worker; the decode-only ceiling then runs in P processes too.
   int decode_procs = 0;
   uint32_t slots = 4;  // device slots per stream (decode_procs >= 1)
+  // Real time kept at the decoder's input (a camera's pace) instead of at its output
+  // (NvdecOptions::pace_input).
+  bool pace_input = false;
 };
 
 // Runs the benchmark and prints its table on stdout. Errors: "gpu.unavailable",

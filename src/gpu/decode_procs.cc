@@ -317,6 +317,7 @@ Result<std::unique_ptr<DecodeProcs>> DecodeProcs::spawn(const DecodeProcsOptions
                                   std::to_string(o.slot_bytes)};
     if (o.decode_only) args.push_back("--decode-only");
     if (!o.realtime) args.push_back("--no-realtime");
+    if (o.pace_input) args.push_back("--pace-input");
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -462,6 +463,7 @@ int run_decoder_child(const DecoderChildOptions& o) {
     no.path = o.clip;
     no.device = o.device;
     no.realtime = o.realtime;
+    no.pace_input = o.pace_input;
     no.loop = true;
     no.stream = static_cast<StreamId>(o.first_stream + i + 1);
     ipc::ShmFramePool* pool = st[static_cast<size_t>(i)].pool.get();

@@ -43,6 +43,7 @@ struct DecodeProcsOptions {
   int procs = 1;             // child processes; stream i goes to child i * procs / streams
   bool decode_only = false;  // decode and count only (no pools, no frames to this process)
   bool realtime = true;      // pace at the clip's rate (else as fast as NVDEC decodes)
+  bool pace_input = false;   // NvdecOptions::pace_input
   uint32_t slots = 4;        // per stream pool
   uint64_t slot_bytes = uint64_t{1920} * 1088 * 3 / 2;  // largest NV12 frame
   std::string exe = "/proc/self/exe";                   // the orion binary of the children
@@ -90,6 +91,7 @@ struct DecoderChildOptions {
   int count = 1;
   bool decode_only = false;
   bool realtime = true;
+  bool pace_input = false;
   uint32_t slots = 4;
   uint64_t slot_bytes = uint64_t{1920} * 1088 * 3 / 2;
 };

@@ -57,6 +57,7 @@ TEST(GpuDecodeProcsTest, ChildrenFeedDeviceFramesThroughDeviceSlots) {
   std::mutex mu;
   std::vector<int> per_stream(4, 0);
   std::vector<FramePtr> kept;  // the first frame of stream 0, held on purpose
+  bool kept_once = false;      // only the first: a frame after the release flows on
   std::atomic<int> not_device{0};
   auto procs = DecodeProcs::spawn(o, [&](int i, FramePtr f) {
     cudaPointerAttributes attr{};
@@ -67,7 +68,10 @@ TEST(GpuDecodeProcsTest, ChildrenFeedDeviceFramesThroughDeviceSlots) {
       ++not_device;
     std::lock_guard lock(mu);
     ++per_stream[static_cast<size_t>(i)];
-    if (i == 0 && kept.empty()) kept.push_back(std::move(f));
+    if (i == 0 && !kept_once) {
+      kept.push_back(std::move(f));
+      kept_once = true;
+    }
   });
   ASSERT_TRUE(procs.ok()) << procs.error().to_string();
   ASSERT_TRUE((*procs)->start().ok());

@@ -89,10 +89,11 @@ class GstNvdecSource final : public NvdecSource {
     const std::string dec = decoder_name(opt_.codec, opt_.device);
     const std::string parse = opt_.codec == "h265" ? "h265parse" : "h264parse";
     const std::string desc =
-        "filesrc name=src ! qtdemux ! " + parse + " ! " + dec +
+        "filesrc name=src ! qtdemux ! " + parse + " ! " +
+        std::string(opt_.realtime && opt_.pace_input ? "identity sync=true ! queue ! " : "") + dec +
         " name=dec ! video/x-raw(memory:CUDAMemory),format=NV12 ! appsink name=sink "
         "max-buffers=2 drop=false sync=" +
-        std::string(opt_.realtime ? "true" : "false");
+        std::string(opt_.realtime && !opt_.pace_input ? "true" : "false");
     GError* err = nullptr;
     pipeline_ = gst_parse_launch(desc.c_str(), &err);
     if (err) {

@@ -29,6 +29,10 @@ struct NvdecOptions {
   std::string path;            // an MP4/MKV with H.264 or H.265 video
   int device = 0;              // CUDA device ordinal
   bool realtime = true;        // pace frames at the clip's rate (else as fast as NVDEC decodes)
+  // Where real time is kept: false = the appsink waits for each decoded picture's time (the
+  // decoder can run ahead by a picture or two); true = the compressed frames enter the decoder
+  // at the clip's rate, as a camera delivers them, and decoded pictures go on at once.
+  bool pace_input = false;
   bool loop = true;            // seek to the start at end of file
   StreamId stream = 0;         // identity of the frames
   std::string codec = "h264";  // "h264" | "h265"

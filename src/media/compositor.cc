@@ -139,12 +139,13 @@ struct Compositor::Impl {
         stamp_sequence(yuv, id.sequence);
     }
     const Timestamp composited = clock.now();
-    auto handed =
-        output.submit_frame(colour::view_of(*picture), pts_of(id.capture_time), interval, &id);
+    // Finished: frozen before it is handed on, so the output may keep it instead of copying.
+    FramePtr finished = freeze(std::move(picture));
+    auto handed = output.submit_picture(finished, pts_of(id.capture_time), interval, &id);
     std::optional<SnapshotPicture> replaced;  // released after mu is let go
     std::optional<SnapshotPicture> evicted;   // likewise (the oldest of recent_shown)
     if (handed) {
-      shown = freeze(std::move(picture));
+      shown = std::move(finished);
       replaced = SnapshotPicture{shown, composited};
     }
     const size_t buffers = pictures.stats().allocated;

@@ -54,6 +54,12 @@ class EncoderInput {
     (void)identity;
     return submit(picture, pts, duration);
   }
+  // submit_frame() of a finished, frozen picture the output may keep a reference to instead of
+  // copying its pixels (the caller never writes it again). Default: submit_frame() of its view.
+  virtual Result<Timestamp> submit_picture(const FramePtr& picture, Duration pts, Duration duration,
+                                           const FrameIdentity* identity) {
+    return submit_frame(colour::view_of(*picture), pts, duration, identity);
+  }
 };
 
 }  // namespace orion::media

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "core/frame_pool.h"
 #include "media/testing/fmp4_decode.h"
 #include "testing/wait.h"
 #include "testing/watchdog.h"
@@ -140,6 +141,66 @@ TEST(LiveView, StalledViewerDropsToTheNextKeyframeAndNeverSlowsTheEncoder) {
   ASSERT_TRUE(first);
   EXPECT_TRUE(first->keyframe);  // after the drop, the viewer resumes at a keyframe
   EXPECT_EQ((*out)->stats().encoder_builds, 1u);
+}
+
+// The compositor's finished I420 pictures go to the encoder by reference (no copy): the
+// encoded buffers wrap the pictures, hold them until x264 lets them go, and decode again to
+// pictures of the stream's size; a picture in another layout (BGR) is still copied.
+TEST(LiveView, PackedI420PicturesReachTheEncoderByReferenceAndAreReleased) {
+  orion::testing::Watchdog dog(Duration::seconds(60), "I420 pictures by reference");
+  auto srv = server();
+  ASSERT_TRUE(srv);
+  OutputOptions oo;
+  oo.key_interval = Duration::millis(400);
+  auto out = srv->add_output("cam", oo);
+  ASSERT_TRUE(out);
+  LiveViewer viewer(*out, 100);
+  HeapFramePool pool;
+  constexpr int kPictures = 20;
+  for (int i = 0; i < kPictures; ++i) {
+    auto f = pool.acquire(FrameLayout::packed(PixelFormat::kI420, kW, kH));
+    ASSERT_TRUE(f) << f.error().to_string();
+    uint8_t* y = (*f)->mutable_plane(0);
+    for (int r = 0; r < kH; ++r)
+      for (int x = 0; x < kW; ++x) y[r * kW + x] = static_cast<uint8_t>((x + 8 * i) % 256);
+    std::fill((*f)->mutable_plane(1), (*f)->mutable_plane(1) + kW * kH / 2, uint8_t{128});
+    FrameIdentity id;
+    id.sequence = static_cast<uint64_t>(i + 1);
+    id.capture_time = SteadyClock::instance().now();
+    (*f)->set_identity(id);
+    const FramePtr picture = freeze(std::move(*f));
+    const uint64_t before = (*out)->stats().encoded;
+    auto r =
+        (*out)->submit_picture(picture, Duration::millis(40) * (i + 1), Duration::millis(40), &id);
+    ASSERT_TRUE(r) << r.error().to_string();
+    ASSERT_TRUE(orion::testing::wait_until([&] { return (*out)->stats().encoded > before; },
+                                           Duration::seconds(10), Duration::millis(1)));
+  }
+  feed(**out, 1, kPictures + 1);  // BGR: converted into a buffer of the encoder's own
+  const OutputStats st = (*out)->stats();
+  EXPECT_EQ(st.submitted, static_cast<uint64_t>(kPictures + 1));
+  EXPECT_EQ(st.by_reference, static_cast<uint64_t>(kPictures));
+  EXPECT_EQ(st.encoded, static_cast<uint64_t>(kPictures + 1));
+  LiveMuxer mux("cam");
+  std::string file;
+  while (mux.frames() < kPictures + 1) {
+    auto f = viewer.next(Duration::seconds(10));
+    ASSERT_TRUE(f) << "no frame from the encoder tap";
+    auto m = mux.add(*f);
+    ASSERT_TRUE(m) << m.error().to_string();
+    for (auto& x : *m)
+      if (x.binary) file += x.data;
+  }
+  const media::testing::DecodedVideo d = media::testing::decode_fmp4(file);
+  EXPECT_EQ(d.error, "");
+  EXPECT_EQ(d.pictures, kPictures + 1);
+  EXPECT_EQ(d.width, kW);
+  EXPECT_EQ(d.height, kH);
+  (*out)->close();  // the encoder lets every buffer go: no picture stays referenced
+  EXPECT_TRUE(orion::testing::wait_until([&] { return pool.stats().in_use == 0; },
+                                         Duration::seconds(10), Duration::millis(1)))
+      << pool.stats().in_use << " pictures still held after the encoder closed";
+  EXPECT_EQ(pool.stats().acquired, static_cast<uint64_t>(kPictures));
 }
 
 }  // namespace

@@ -268,6 +268,7 @@ struct StreamOutput::Impl {
   int height GUARDED_BY(mu) = 0;
   std::string encoder GUARDED_BY(mu);
   uint64_t submitted GUARDED_BY(mu) = 0;
+  uint64_t by_reference GUARDED_BY(mu) = 0;
   uint64_t builds GUARDED_BY(mu) = 0;
   Duration last_pts GUARDED_BY(mu);
   bool have_pts GUARDED_BY(mu) = false;
@@ -400,6 +401,30 @@ void StreamOutput::remove_encoded_sink(uint64_t id) {
 
 Result<Timestamp> StreamOutput::submit_frame(const Picture& image, Duration pts, Duration duration,
                                              const FrameIdentity* identity) {
+  return push(image, nullptr, pts, duration, identity);
+}
+
+Result<Timestamp> StreamOutput::submit_picture(const FramePtr& picture, Duration pts,
+                                               Duration duration, const FrameIdentity* identity) {
+  return push(colour::view_of(*picture), picture, pts, duration, identity);
+}
+
+namespace {
+
+// Whether `image` is packed I420 laid out exactly as GStreamer's default I420 video info for
+// its size (what the encoder's caps say), so a buffer can wrap it as it is.
+bool wrappable_i420(const Picture& image) {
+  const int w = image.width, h = image.height;
+  if (image.format != PixelFormat::kI420 || w % 8 != 0 || h % 2 != 0) return false;
+  const size_t ysz = static_cast<size_t>(w) * static_cast<size_t>(h);
+  return image.strides[0] == w && image.strides[1] == w / 2 && image.strides[2] == w / 2 &&
+         image.planes[1] == image.planes[0] + ysz && image.planes[2] == image.planes[1] + ysz / 4;
+}
+
+}  // namespace
+
+Result<Timestamp> StreamOutput::push(const Picture& image, const FramePtr& keep, Duration pts,
+                                     Duration duration, const FrameIdentity* identity) {
   Impl& m = *impl_;
   if (image.width <= 0 || image.height <= 0 || image.width % 2 || image.height % 2) {
     return make_error("output.bad_size", "output '" + m.name + "': picture size " + std::to_string(image.width) +
@@ -414,19 +439,30 @@ Result<Timestamp> StreamOutput::submit_frame(const Picture& image, Duration pts,
   m.last_pts = pts;
   m.have_pts = true;
   const size_t ysz = static_cast<size_t>(image.width) * static_cast<size_t>(image.height);
-  GstBuffer* buf = gst_buffer_new_allocate(nullptr, ysz * 3 / 2, nullptr);
-  GstMapInfo map;
-  if (!gst_buffer_map(buf, &map, GST_MAP_WRITE)) {
-    gst_buffer_unref(buf);
-    return make_error("output.encoder", "output '" + m.name + "': cannot map an encoder buffer");
-  }
-  // I420 copied as is, NV12 deinterleaved, BGR converted (colour::to_i420).
-  const Status converted = colour::to_i420(image, map.data);
-  gst_buffer_unmap(buf, &map);
-  if (!converted) {
-    gst_buffer_unref(buf);
-    return make_error("output.encoder",
-                      "output '" + m.name + "': " + converted.error().to_string());
+  GstBuffer* buf = nullptr;
+  const bool by_reference = keep && wrappable_i420(image);
+  if (by_reference) {
+    // The encoder reads the picture in place; the buffer's last unref drops the reference
+    // (on whichever GStreamer thread frees it: FramePtr and its pool are thread-safe).
+    auto* held = new FramePtr(keep);
+    buf = gst_buffer_new_wrapped_full(
+        GST_MEMORY_FLAG_READONLY, const_cast<uint8_t*>(image.planes[0]), ysz * 3 / 2, 0,
+        ysz * 3 / 2, held, [](gpointer p) { delete static_cast<FramePtr*>(p); });
+  } else {
+    buf = gst_buffer_new_allocate(nullptr, ysz * 3 / 2, nullptr);
+    GstMapInfo map;
+    if (!gst_buffer_map(buf, &map, GST_MAP_WRITE)) {
+      gst_buffer_unref(buf);
+      return make_error("output.encoder", "output '" + m.name + "': cannot map an encoder buffer");
+    }
+    // I420 copied as is, NV12 deinterleaved, BGR converted (colour::to_i420).
+    const Status converted = colour::to_i420(image, map.data);
+    gst_buffer_unmap(buf, &map);
+    if (!converted) {
+      gst_buffer_unref(buf);
+      return make_error("output.encoder",
+                        "output '" + m.name + "': " + converted.error().to_string());
+    }
   }
   GST_BUFFER_PTS(buf) = GST_BUFFER_DTS(buf) = static_cast<GstClockTime>(std::max<int64_t>(0, pts.count_nanos()));
   GST_BUFFER_DURATION(buf) = to_gst(duration);
@@ -438,6 +474,7 @@ Result<Timestamp> StreamOutput::submit_frame(const Picture& image, Duration pts,
                                             gst_flow_get_name(ret) + ")");
   }
   ++m.submitted;
+  if (by_reference) ++m.by_reference;
   return handed;
 }
 
@@ -446,6 +483,7 @@ OutputStats StreamOutput::stats() const {
   {
     MutexLock lock(impl_->mu);
     s.submitted = impl_->submitted;
+    s.by_reference = impl_->by_reference;
     s.width = impl_->width;
     s.height = impl_->height;
     s.encoder = impl_->encoder;

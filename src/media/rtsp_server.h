@@ -47,6 +47,7 @@ struct OutputOptions {
 
 struct OutputStats {
   uint64_t submitted = 0;     // pictures handed to the encoder
+  uint64_t by_reference = 0;  // of those, handed without a copy (submit_picture)
   uint64_t encoded = 0;       // access units out of the encoder
   uint64_t sent = 0;          // access units pushed into client media (sum over media)
   uint64_t media = 0;         // client media (shared per mount) currently fed
@@ -80,6 +81,11 @@ class StreamOutput final : public EncoderInput {
   Result<Timestamp> submit(const Picture& image, Duration pts, Duration duration) override;
   Result<Timestamp> submit_frame(const Picture& image, Duration pts, Duration duration,
                                  const FrameIdentity* identity) override;
+  // A packed I420 picture whose rows have GStreamer's default strides (width a multiple of 8)
+  // goes to the encoder by reference: the GstBuffer wraps its pixels and holds `picture` until
+  // the encoder lets it go. Any other picture is copied as submit_frame() does.
+  Result<Timestamp> submit_picture(const FramePtr& picture, Duration pts, Duration duration,
+                                   const FrameIdentity* identity) override;
   OutputStats stats() const;
   const std::string& name() const;
   // Taps the encoded output (one copy of each access unit, shared by every tap; no extra
@@ -95,6 +101,9 @@ class StreamOutput final : public EncoderInput {
   explicit StreamOutput(std::unique_ptr<Impl> impl);
 
  private:
+  // submit_frame/submit_picture: `keep` non-null and a wrappable picture = by reference.
+  Result<Timestamp> push(const Picture& image, const FramePtr& keep, Duration pts,
+                         Duration duration, const FrameIdentity* identity);
   std::unique_ptr<Impl> impl_;
 };
 
