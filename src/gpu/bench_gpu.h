@@ -44,7 +44,8 @@ struct BenchGpuOptions {
   int decode_procs = 0;
   uint32_t slots = 4;  // device slots per stream (decode_procs >= 1)
   // Real time kept at the decoder's input (a camera's pace) instead of at its output
-  // (NvdecOptions::pace_input).
+  // (NvdecOptions::pace_input). Experimental: on the H200 it let ~25 % more frames through
+  // than the clip's rate (docs/gpu.md), so it is not yet a model of a camera.
   bool pace_input = false;
 };
 

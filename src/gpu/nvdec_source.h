@@ -32,6 +32,8 @@ struct NvdecOptions {
   // Where real time is kept: false = the appsink waits for each decoded picture's time (the
   // decoder can run ahead by a picture or two); true = the compressed frames enter the decoder
   // at the clip's rate, as a camera delivers them, and decoded pictures go on at once.
+  // Experimental: `identity sync=true` before the decoder let ~37.5 pictures per second through
+  // for a 30 fps clip on the H200 (docs/gpu.md); not yet a model of a camera.
   bool pace_input = false;
   bool loop = true;            // seek to the start at end of file
   StreamId stream = 0;         // identity of the frames
