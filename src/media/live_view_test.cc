@@ -54,26 +54,46 @@ std::unique_ptr<RtspServer> server() {
   return s ? std::move(*s) : nullptr;
 }
 
+// The muxed live view of `viewer` until it holds `frames` pictures: init, ftyp, then a frame
+// message and a moof per picture. Fails the test (and returns what it has) on a missing frame.
+std::vector<LiveMessage> mux_frames(LiveViewer& viewer, int frames) {
+  LiveMuxer mux("cam");
+  std::vector<LiveMessage> messages;
+  while (mux.frames() < static_cast<uint64_t>(frames)) {
+    auto f = viewer.next(Duration::seconds(10));
+    if (!f) {
+      ADD_FAILURE() << "no frame from the encoder tap";
+      break;
+    }
+    auto m = mux.add(*f);
+    if (!m) {
+      ADD_FAILURE() << m.error().to_string();
+      break;
+    }
+    for (auto& x : *m) messages.push_back(std::move(x));
+  }
+  return messages;
+}
+
+// A StreamOutput "cam" with a key picture every 400 ms (nullptr and a test failure if none).
+std::shared_ptr<StreamOutput> cam_output(RtspServer& srv) {
+  OutputOptions oo;
+  oo.key_interval = Duration::millis(400);
+  auto out = srv.add_output("cam", oo);
+  EXPECT_TRUE(out) << out.error().to_string();
+  return out ? *out : nullptr;
+}
+
 TEST(LiveView, FragmentsCarryIdentityAndDecodeToPicturesOfTheStreamsSize) {
   orion::testing::Watchdog dog(Duration::seconds(60), "live view mux and decode");
   auto srv = server();
   ASSERT_TRUE(srv);
-  OutputOptions oo;
-  oo.key_interval = Duration::millis(400);
-  auto out = srv->add_output("cam", oo);
+  std::shared_ptr<StreamOutput> out = cam_output(*srv);
   ASSERT_TRUE(out);
-  LiveViewer viewer(*out, 100);
-  EXPECT_EQ((*out)->stats().encoded_sinks, 1u);
-  std::thread producer([&] { feed(**out, 40); });
-  LiveMuxer mux("cam");
-  std::vector<LiveMessage> messages;
-  while (mux.frames() < 30) {
-    auto f = viewer.next(Duration::seconds(10));
-    ASSERT_TRUE(f) << "no frame from the encoder tap";
-    auto m = mux.add(*f);
-    ASSERT_TRUE(m) << m.error().to_string();
-    for (auto& x : *m) messages.push_back(std::move(x));
-  }
+  LiveViewer viewer(out, 100);
+  EXPECT_EQ(out->stats().encoded_sinks, 1u);
+  std::thread producer([&] { feed(*out, 40); });
+  std::vector<LiveMessage> messages = mux_frames(viewer, 30);
   producer.join();
   ASSERT_GE(messages.size(), 4u);
   const auto init = nlohmann::json::parse(messages[0].data);
@@ -150,11 +170,9 @@ TEST(LiveView, PackedI420PicturesReachTheEncoderByReferenceAndAreReleased) {
   orion::testing::Watchdog dog(Duration::seconds(60), "I420 pictures by reference");
   auto srv = server();
   ASSERT_TRUE(srv);
-  OutputOptions oo;
-  oo.key_interval = Duration::millis(400);
-  auto out = srv->add_output("cam", oo);
+  std::shared_ptr<StreamOutput> out = cam_output(*srv);
   ASSERT_TRUE(out);
-  LiveViewer viewer(*out, 100);
+  LiveViewer viewer(out, 100);
   HeapFramePool pool;
   constexpr int kPictures = 20;
   for (int i = 0; i < kPictures; ++i) {
@@ -169,34 +187,27 @@ TEST(LiveView, PackedI420PicturesReachTheEncoderByReferenceAndAreReleased) {
     id.capture_time = SteadyClock::instance().now();
     (*f)->set_identity(id);
     const FramePtr picture = freeze(std::move(*f));
-    const uint64_t before = (*out)->stats().encoded;
+    const uint64_t before = out->stats().encoded;
     auto r =
-        (*out)->submit_picture(picture, Duration::millis(40) * (i + 1), Duration::millis(40), &id);
+        out->submit_picture(picture, Duration::millis(40) * (i + 1), Duration::millis(40), &id);
     ASSERT_TRUE(r) << r.error().to_string();
-    ASSERT_TRUE(orion::testing::wait_until([&] { return (*out)->stats().encoded > before; },
+    ASSERT_TRUE(orion::testing::wait_until([&] { return out->stats().encoded > before; },
                                            Duration::seconds(10), Duration::millis(1)));
   }
-  feed(**out, 1, kPictures + 1);  // BGR: converted into a buffer of the encoder's own
-  const OutputStats st = (*out)->stats();
+  feed(*out, 1, kPictures + 1);  // BGR: converted into a buffer of the encoder's own
+  const OutputStats st = out->stats();
   EXPECT_EQ(st.submitted, static_cast<uint64_t>(kPictures + 1));
   EXPECT_EQ(st.by_reference, static_cast<uint64_t>(kPictures));
   EXPECT_EQ(st.encoded, static_cast<uint64_t>(kPictures + 1));
-  LiveMuxer mux("cam");
   std::string file;
-  while (mux.frames() < kPictures + 1) {
-    auto f = viewer.next(Duration::seconds(10));
-    ASSERT_TRUE(f) << "no frame from the encoder tap";
-    auto m = mux.add(*f);
-    ASSERT_TRUE(m) << m.error().to_string();
-    for (auto& x : *m)
-      if (x.binary) file += x.data;
-  }
+  for (const LiveMessage& m : mux_frames(viewer, kPictures + 1))
+    if (m.binary) file += m.data;
   const media::testing::DecodedVideo d = media::testing::decode_fmp4(file);
   EXPECT_EQ(d.error, "");
   EXPECT_EQ(d.pictures, kPictures + 1);
   EXPECT_EQ(d.width, kW);
   EXPECT_EQ(d.height, kH);
-  (*out)->close();  // the encoder lets every buffer go: no picture stays referenced
+  out->close();  // the encoder lets every buffer go: no picture stays referenced
   EXPECT_TRUE(orion::testing::wait_until([&] { return pool.stats().in_use == 0; },
                                          Duration::seconds(10), Duration::millis(1)))
       << pool.stats().in_use << " pictures still held after the encoder closed";
