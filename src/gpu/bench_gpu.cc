@@ -422,9 +422,8 @@ Status run_bench_gpu(const BenchGpuOptions& o) {
       const auto& r = results[i];
       js << (i ? ", " : "") << "{\"streams\": " << r.streams << ", \"held\": " << r.held
          << ", \"decoded_fps\": " << r.decoded_fps << ", \"analysed_fps\": " << r.analysed_fps
-         << ", \"same_n_decode_fps\": " << r.same_n_fps
-         << ", \"age_p50_ms\": " << r.age_p50_ms << ", \"age_p99_ms\": " << r.age_p99_ms
-         << ", \"batch_mean\": " << r.batch_mean
+         << ", \"same_n_decode_fps\": " << r.same_n_fps << ", \"age_p50_ms\": " << r.age_p50_ms
+         << ", \"age_p99_ms\": " << r.age_p99_ms << ", \"batch_mean\": " << r.batch_mean
          << ", \"gpu_mib_per_stream\": " << r.gpu_mib_per_stream
          << ", \"cpu_per_stream\": " << r.cpu_per_stream << ", \"dropped\": " << r.dropped << "}";
     }
