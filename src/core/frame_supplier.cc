@@ -35,20 +35,28 @@ void use_batch_scheduling() {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
-// Mailbox: one subscriber's single slot. Every field below `mu` is guarded by it; name, sla and
-// clock are constants. Lock order: Core::subscribers_mu → mu (subscribe() delivers the latest
-// frame under the list lock) → the clock's (a timed next_frame() waits through it).
+// Mailbox: one subscriber's slots — one (a mailbox: the newest frame) or `depth` (a queue:
+// every frame in order, fed by publish() itself). Every field below `mu` is guarded by it;
+// name, sla, depth and clock are constants. Lock order: Core::subscribers_mu → mu (subscribe()
+// delivers the latest frame under the list lock) → the clock's (a timed next_frame() waits
+// through it).
 struct Subscription::Mailbox {
-  Mailbox(std::string n, SlaClass s, const Clock* c) : name(std::move(n)), sla(s), clock(c) {}
+  Mailbox(std::string n, SlaClass s, size_t d, const Clock* c)
+      : name(std::move(n)), sla(s), depth(std::max<size_t>(1, d)), clock(c), ring(depth) {}
 
   const std::string name;
   const SlaClass sla;
+  const size_t depth;  // 1: mailbox, distributed; > 1: queue, fed by publish()
   const Clock* const clock;
 
   mutable Mutex mu;
   // _any: a timed next_frame() waits through the supplier's Clock, which needs one (clock.h).
   std::condition_variable_any cv;
-  FramePtr frame GUARDED_BY(mu);  // non-null exactly when a frame is pending
+  // Pending frames, oldest at `head`; `count` of them (0..depth). A ring: no allocation.
+  std::vector<FramePtr> ring GUARDED_BY(mu);
+  size_t head GUARDED_BY(mu) = 0;
+  size_t count GUARDED_BY(mu) = 0;
+  uint64_t last_delivered GUARDED_BY(mu) = 0;  // sequence: delivery never goes backwards
   int waiters GUARDED_BY(mu) = 0;
   bool closed GUARDED_BY(mu) = false;
   uint64_t offered GUARDED_BY(mu) = 0;
@@ -58,34 +66,48 @@ struct Subscription::Mailbox {
   Duration last_age GUARDED_BY(mu);
   Duration max_age GUARDED_BY(mu);
 
-  // Puts `f` in the slot. The replaced frame goes to `displaced` so that its release (maybe the
-  // last reference, running a pool deleter) happens after the lock is dropped.
+  // Adds `f` behind the pending ones; when all `depth` slots are full, the oldest is dropped
+  // (a mailbox: the pending frame is replaced). The dropped frame goes to `displaced` so that
+  // its release (maybe the last reference, running a pool deleter) happens after the lock is
+  // dropped. A frame not newer than the last delivered one is ignored (two racing publishers).
   // Returns true when a consumer is blocked and must be woken.
   bool deliver(const FramePtr& f, FramePtr& displaced) EXCLUDES(mu) {
     MutexLock lock(mu);
     if (closed) return false;
-    if (frame) ++dropped;
-    displaced = std::exchange(frame, f);
+    const uint64_t seq = f->identity().sequence;
+    if (seq <= last_delivered) return false;
+    last_delivered = seq;
+    if (count == depth) {
+      displaced = std::move(ring[head]);
+      head = (head + 1) % depth;
+      --count;
+      ++dropped;
+    }
+    ring[(head + count) % depth] = f;
+    ++count;
     ++offered;
     return waiters > 0;
   }
 
-  void close(FramePtr& displaced) EXCLUDES(mu) {
+  void close(std::vector<FramePtr>& displaced) EXCLUDES(mu) {
     {
       MutexLock lock(mu);
       if (closed) return;
       closed = true;
-      if (frame) ++dropped;
-      displaced = std::move(frame);
-      frame = nullptr;
+      dropped += count;
+      for (; count > 0; --count, head = (head + 1) % depth)
+        displaced.push_back(std::move(ring[head]));
     }
     cv.notify_all();
   }
 
-  // Precondition: frame != nullptr.
+  bool pending_locked() const REQUIRES(mu) { return count > 0; }
+
+  // Precondition: pending_locked().
   FramePtr take_locked() REQUIRES(mu) {
-    FramePtr f = std::move(frame);
-    frame = nullptr;
+    FramePtr f = std::move(ring[head]);
+    head = (head + 1) % depth;
+    --count;
     ++taken;
     last_take_time = clock->now();
     last_age = last_take_time - f->identity().capture_time;
@@ -101,7 +123,7 @@ struct Subscription::Mailbox {
     s.offered = offered;
     s.taken = taken;
     s.dropped = dropped;
-    s.pending = frame ? 1 : 0;
+    s.pending = count;
     s.last_take_time = last_take_time;
     s.last_frame_age = last_age;
     s.max_frame_age = max_age;
@@ -186,6 +208,8 @@ struct FrameSupplier::Core {
   bool closed GUARDED_BY(subscribers_mu) = false;
 
   std::atomic<uint64_t> distributed{0};  // read without a lock (stats)
+  // Subscribers with depth > 1 (publish() feeds them; 0: it skips the list lock).
+  std::atomic<size_t> queues{0};
 
   // Started by the distribution thread the first time more than `threshold` consumers must be
   // woken (most streams never need them); fixed from then on. Joined by stop() after the
@@ -230,6 +254,7 @@ struct FrameSupplier::Core {
     to_wake.clear();
     const MailboxList& list = *snap;
     for (uint32_t i = 0; i < list.size(); ++i) {
+      if (list[i]->depth > 1) continue;  // a queue: publish() fed it
       FramePtr displaced;
       if (list[i]->deliver(frame, displaced)) to_wake.push_back(i);
     }
@@ -309,7 +334,7 @@ struct FrameSupplier::Core {
       latest_left = std::move(latest);
     }
     for (const auto& m : *snap) {
-      FramePtr displaced;
+      std::vector<FramePtr> displaced;
       m->close(displaced);
     }
   }
@@ -320,7 +345,25 @@ struct FrameSupplier::Core {
     next->reserve(subscribers->size());
     for (const auto& m : *subscribers)
       if (m != mb) next->push_back(m);
+      else if (m->depth > 1)
+        queues.fetch_sub(1, std::memory_order_relaxed);
     subscribers = std::move(next);
+  }
+
+  // publish(), on the producer's thread, after the inbox: every queue gets the frame and its
+  // blocked consumer is woken. A lock and a pointer copy per queue; never waits on a consumer
+  // beyond its short critical section.
+  void feed_queues(const FramePtr& frame) {
+    std::shared_ptr<const MailboxList> snap;
+    {
+      MutexLock lock(subscribers_mu);
+      snap = subscribers;
+    }
+    for (const auto& m : *snap) {
+      if (m->depth == 1) continue;
+      FramePtr displaced;
+      if (m->deliver(frame, displaced)) m->cv.notify_one();
+    }
   }
 };
 
@@ -341,6 +384,9 @@ bool FrameSupplier::publish(FramePtr frame) {
   assert(frame && "FrameSupplier::publish: null frame");
   Core& c = *core_;
   FramePtr displaced;  // released after the lock is dropped
+  // Queues (depth > 1) get every frame from here, not from the inbox, which a slow
+  // distribution thread may overwrite.
+  FramePtr for_queues = c.queues.load(std::memory_order_relaxed) > 0 ? frame : nullptr;
   bool wake;
   {
     MutexLock lock(c.inbox_mu);
@@ -357,12 +403,14 @@ bool FrameSupplier::publish(FramePtr frame) {
     wake = c.distributor_waiting;
   }
   if (wake) c.inbox_cv.notify_one();
+  if (for_queues) c.feed_queues(for_queues);
   return true;
 }
 
-std::unique_ptr<Subscription> FrameSupplier::subscribe(std::string name, SlaClass sla) {
+std::unique_ptr<Subscription> FrameSupplier::subscribe(std::string name, SlaClass sla,
+                                                       size_t depth) {
   Core& c = *core_;
-  auto mb = std::make_shared<Mailbox>(name, sla, c.clock);
+  auto mb = std::make_shared<Mailbox>(name, sla, depth, c.clock);
   {
     MutexLock lock(c.subscribers_mu);
     if (c.closed) {
@@ -372,6 +420,7 @@ std::unique_ptr<Subscription> FrameSupplier::subscribe(std::string name, SlaClas
       auto next = std::make_shared<MailboxList>(*c.subscribers);
       next->push_back(mb);
       c.subscribers = std::move(next);
+      if (mb->depth > 1) c.queues.fetch_add(1, std::memory_order_relaxed);
       if (c.latest) {
         FramePtr none;
         mb->deliver(c.latest, none);
@@ -444,7 +493,7 @@ Subscription::~Subscription() { unsubscribe(); }
 
 void Subscription::unsubscribe() {
   if (auto core = std::static_pointer_cast<FrameSupplier::Core>(core_.lock())) core->remove(mailbox_);
-  FramePtr displaced;
+  std::vector<FramePtr> displaced;
   mailbox_->close(displaced);
 }
 
@@ -452,18 +501,18 @@ Result<FramePtr> Subscription::next_frame(Duration timeout) {
   Mailbox& mb = *mailbox_;
   UniqueLock lock(mb.mu);
   if (timeout == Duration::max()) {
-    while (!mb.frame && !mb.closed) {
+    while (!mb.pending_locked() && !mb.closed) {
       ++mb.waiters;
       mb.cv.wait(lock.native());
       --mb.waiters;
     }
-  } else if (!mb.frame && !mb.closed) {
+  } else if (!mb.pending_locked() && !mb.closed) {
     // Through the supplier's clock: a FakeClock releases this wait when a test advances it.
     const Timestamp deadline = mb.clock->deadline_after(timeout);
     ++mb.waiters;
     const bool woken = mb.clock->wait_until(mb.cv, lock, deadline, {}, [&mb] {
       mb.mu.assert_held();  // the predicate runs with mu held
-      return mb.frame || mb.closed;
+      return mb.pending_locked() || mb.closed;
     });
     --mb.waiters;
     if (!woken)
@@ -478,7 +527,7 @@ Result<FramePtr> Subscription::try_next_frame() {
   Mailbox& mb = *mailbox_;
   MutexLock lock(mb.mu);
   if (mb.closed) return make_error("closed", "subscription '" + name_ + "' is closed");
-  if (!mb.frame) return make_error("empty", "no new frame for '" + name_ + "'");
+  if (!mb.pending_locked()) return make_error("empty", "no new frame for '" + name_ + "'");
   return mb.take_locked();
 }
 

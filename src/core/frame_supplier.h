@@ -1,5 +1,7 @@
 // FrameSupplier: hands every subscriber the newest frame of one stream — a mailbox, never a
-// queue — without copying pixels, with a publish() that never waits on anyone.
+// queue — without copying pixels, with a publish() that never waits on anyone. The one
+// exception, asked for at subscribe(): a bounded queue of every frame, for the output
+// compositor, which must show each camera frame once (ADR 0090).
 // Design and memory-ordering argument: docs/design/frame_supplier.md.
 //
 //   producer ──publish()──► inbox (1 slot, overwrite) ──► distribution thread
@@ -19,7 +21,7 @@
 // publish() and counted (rejected_stale). Sequences therefore start at 1 and only grow.
 //
 // Statistics are exact and conserve, per subscriber, at every instant a snapshot is taken:
-//   offered = taken + dropped + pending   (pending is 0 or 1).
+//   offered = taken + dropped + pending   (pending is 0 or 1; up to depth for a queue).
 // A frame still pending when the mailbox closes is counted as dropped.
 //
 // Thread-safety: every public member is thread-safe.
@@ -54,7 +56,7 @@ struct SubscriberStats {
   uint64_t offered = 0;   // frames written into the mailbox
   uint64_t taken = 0;     // frames returned by next_frame()
   uint64_t dropped = 0;   // frames overwritten (or closed) before being taken
-  uint64_t pending = 0;   // 1 when a frame waits in the mailbox
+  uint64_t pending = 0;   // frames waiting in the mailbox (0 or 1; up to depth for a queue)
   Timestamp last_take_time;    // unset until the first take
   Duration last_frame_age;     // now - capture_time of the frame, at the last take
   Duration max_frame_age;      // largest such age seen
@@ -99,9 +101,10 @@ class Subscription {
   Subscription(const Subscription&) = delete;
   Subscription& operator=(const Subscription&) = delete;
 
-  // Blocks until a frame newer than the last one taken is there, up to `timeout` measured on
-  // the supplier's clock (with a FakeClock, the wait ends when the clock is advanced past it).
-  // Errors: "timeout" (nothing new in time), "closed" (unsubscribed or supplier stopped).
+  // Blocks until a frame newer than the last one taken is there (a queue: the oldest pending), up
+  // to `timeout` measured on the supplier's clock (with a FakeClock, the wait ends when the clock
+  // is advanced past it). Errors: "timeout" (nothing new in time), "closed" (unsubscribed or
+  // supplier stopped).
   Result<FramePtr> next_frame(Duration timeout = Duration::max());
   // Never blocks: the pending frame, or "empty" / "closed".
   Result<FramePtr> try_next_frame();
@@ -133,7 +136,13 @@ class FrameSupplier {
   bool publish(FramePtr frame);
 
   // A new mailbox. It starts with the newest distributed frame, if any.
-  std::unique_ptr<Subscription> subscribe(std::string name, SlaClass sla = SlaClass::kBestEffort);
+  // depth 1 (workers): the newest frame only, from the distribution thread.
+  // depth > 1 (the output compositor, ADR 0090): a queue of up to `depth` frames, every
+  // published frame in order, the oldest dropped (and counted) when all are pending. publish()
+  // feeds queues itself, so a distribution thread that falls behind never collapses two
+  // frames for them; next_frame() then returns the oldest pending frame.
+  std::unique_ptr<Subscription> subscribe(std::string name, SlaClass sla = SlaClass::kBestEffort,
+                                          size_t depth = 1);
 
   SupplierStats stats() const;
   size_t subscriber_count() const;

@@ -141,6 +141,62 @@ TEST_F(FrameSupplierTest, OverwrittenFramesAreCountedAsDropped) {
   EXPECT_EQ(st.taken, 0u);
 }
 
+// A queue (depth > 1) is fed by publish() itself: a burst published before anyone takes
+// anything, which the inbox would collapse to its newest, reaches it whole and in order.
+TEST_F(FrameSupplierTest, AQueueGetsEveryFrameOfABurstInOrder) {
+  FrameSupplier s(options());
+  auto queue = s.subscribe("compositor", SlaClass::kCritical, 3);
+  auto mailbox = s.subscribe("worker");
+  for (uint64_t seq = 1; seq <= 3; ++seq) ASSERT_TRUE(s.publish(frame(seq)));
+  for (uint64_t seq = 1; seq <= 3; ++seq) {
+    auto got = queue->next_frame(kWait);
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ((*got)->identity().sequence, seq);
+  }
+  EXPECT_EQ(queue->try_next_frame().error().code, "empty");
+  auto newest = mailbox->next_frame(kWait);
+  ASSERT_TRUE(newest.ok());
+  await_distributed(s, 1);
+  const SubscriberStats st = queue->stats();
+  EXPECT_EQ(st.offered, 3u);
+  EXPECT_EQ(st.taken, 3u);
+  EXPECT_EQ(st.dropped, 0u);
+}
+
+TEST_F(FrameSupplierTest, AFullQueueDropsItsOldestFrameAndCountsIt) {
+  FrameSupplier s(options());
+  auto queue = s.subscribe("compositor", SlaClass::kCritical, 3);
+  for (uint64_t seq = 1; seq <= 5; ++seq) ASSERT_TRUE(s.publish(frame(seq)));
+  SubscriberStats st = queue->stats();
+  EXPECT_EQ(st.offered, 5u);
+  EXPECT_EQ(st.dropped, 2u);
+  EXPECT_EQ(st.pending, 3u);
+  EXPECT_EQ(st.offered, st.taken + st.dropped + st.pending);
+  for (uint64_t seq = 3; seq <= 5; ++seq) {
+    auto got = queue->try_next_frame();
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ((*got)->identity().sequence, seq);
+  }
+  queue->unsubscribe();
+  EXPECT_EQ(queue->next_frame(kWait).error().code, "closed");
+  st = queue->stats();
+  EXPECT_EQ(st.offered, st.taken + st.dropped + st.pending);
+}
+
+TEST_F(FrameSupplierTest, AQueueNeverGetsTheSameFrameTwiceOrAnOlderOne) {
+  FrameSupplier s(options());
+  auto pacer = s.subscribe("pacer");
+  publish_and_take(s, *pacer, 1);
+  await_distributed(s, 1);
+  // Starts with the newest distributed frame (1), like a mailbox; then only newer ones.
+  auto queue = s.subscribe("compositor", SlaClass::kCritical, 4);
+  EXPECT_FALSE(s.publish(frame(1)));
+  publish_and_take(s, *pacer, 2);
+  std::vector<uint64_t> seen;
+  while (auto got = queue->try_next_frame()) seen.push_back((*got)->identity().sequence);
+  EXPECT_EQ(seen, (std::vector<uint64_t>{1, 2}));
+}
+
 TEST_F(FrameSupplierTest, StatisticsConserveOfferedEqualsTakenPlusDroppedPlusPending) {
   FrameSupplier s(options());
   auto sub = s.subscribe("w");

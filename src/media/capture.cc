@@ -288,6 +288,10 @@ struct Capture::Impl {
   Error attempt_error(Attempt& a, GstMessage* m);
   AttemptResult run_attempt();
   void handle_sample(GstSample* sample, bool& delivered);
+  Result<MutableFramePtr> by_reference(GstBuffer* buf, const GstVideoInfo& info, PixelFormat format,
+                                       int w, int h);
+  Result<MutableFramePtr> copied_into_pool(GstBuffer* buf, const GstVideoInfo& info,
+                                           PixelFormat format, int w, int h);
   void run();
   void run_loop();
 };
@@ -309,10 +313,13 @@ Result<std::unique_ptr<Attempt>> Capture::Impl::build() {
       GstMiniPtr<GstCaps>::adopt(gst_caps_from_string("video/x-raw,format={I420,NV12}"));
   g_object_set(*filter, "caps", raw.get(), nullptr);
   const bool file = spec.kind == SourceKind::kFile;
-  // Newest frame only: one buffer, older ones dropped. Files play at their native rate
-  // (sync on the clock, like a camera); live sources are taken as soon as decoded.
-  g_object_set(*sink, "caps", raw.get(), "max-buffers", 1u, "drop", TRUE, "sync", file ? TRUE : FALSE,
-               "enable-last-sample", FALSE, "emit-signals", FALSE, nullptr);
+  // At most `decoded_queue` decoded buffers wait for the capture thread, the oldest dropped
+  // beyond that: a thread preempted for a frame interval (a loaded machine) publishes the
+  // frame late instead of losing it (ADR 0090). Files play at their native rate (sync on the
+  // clock, like a camera); live sources are taken as soon as decoded.
+  g_object_set(*sink, "caps", raw.get(), "max-buffers",
+               static_cast<guint>(std::max(1, opt.decoded_queue)), "drop", TRUE, "sync",
+               file ? TRUE : FALSE, "enable-last-sample", FALSE, "emit-signals", FALSE, nullptr);
   gst_bin_add_many(bin, *convert, *filter, *sink, nullptr);
   if (!gst_element_link_many(*convert, *filter, *sink, nullptr)) {
     return make_error("media.pipeline", "stream '" + name + "': cannot link the video chain");
@@ -390,6 +397,89 @@ Result<std::unique_ptr<Attempt>> Capture::Impl::build() {
   return a;
 }
 
+// Whether holding `buf` for as long as consumers hold its frame can starve the element that
+// made it: a buffer of a pool with a fixed maximum (hardware decoders, some converters) must go
+// back soon, so it is copied; a buffer of a pool that grows on demand, or of none, may be held.
+bool may_hold(GstBuffer* buf) {
+  if (buf->pool == nullptr) return true;
+  GstStructure* config = gst_buffer_pool_get_config(buf->pool);
+  guint min = 0, max = 0;
+  const bool known = gst_buffer_pool_config_get_params(config, nullptr, nullptr, &min, &max);
+  gst_structure_free(config);
+  return known && max == 0;
+}
+
+// The decoder's buffer as the frame's memory, with no copy (ADR 0089): kept mapped (the map
+// holds a reference to the buffer) until the frame dies. nullptr (not an error) when the
+// buffer cannot be held: more than one memory block, a bounded pool, planes outside the map.
+Result<MutableFramePtr> Capture::Impl::by_reference(GstBuffer* buf, const GstVideoInfo& info,
+                                                    PixelFormat format, int w, int h) {
+  if (!opt.reference_decoded || gst_buffer_n_memory(buf) != 1 || !may_hold(buf))
+    return MutableFramePtr{};
+  auto vf = std::make_unique<GstVideoFrame>();
+  if (!gst_video_frame_map(vf.get(), &info, buf, GST_MAP_READ)) return MutableFramePtr{};
+  const auto* base = static_cast<const uint8_t*>(vf->map[0].data);
+  const size_t size = vf->map[0].size;
+  FrameLayout layout;
+  layout.format = format;
+  layout.width = w;
+  layout.height = h;
+  layout.plane_count = format == PixelFormat::kNV12 ? 2 : 3;
+  layout.size = size;
+  bool inside = static_cast<int>(GST_VIDEO_FRAME_N_PLANES(vf.get())) == layout.plane_count;
+  for (int i = 0; inside && i < layout.plane_count; ++i) {
+    const auto* p = static_cast<const uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(vf.get(), i));
+    const int stride = GST_VIDEO_FRAME_PLANE_STRIDE(vf.get(), i);
+    const int rows = i == 0 ? h : h / 2;
+    const size_t row_bytes =
+        static_cast<size_t>(i == 0 || format == PixelFormat::kNV12 ? w : w / 2);
+    inside = p >= base && stride > 0 && static_cast<size_t>(stride) >= row_bytes &&
+             static_cast<size_t>(p - base) +
+                     static_cast<size_t>(stride) * static_cast<size_t>(rows - 1) + row_bytes <=
+                 size;
+    if (!inside) break;
+    layout.offsets[static_cast<size_t>(i)] = static_cast<size_t>(p - base);
+    layout.strides[static_cast<size_t>(i)] = stride;
+  }
+  if (!inside) {
+    gst_video_frame_unmap(vf.get());
+    return MutableFramePtr{};
+  }
+  PixelMemory mem;
+  mem.data =
+      const_cast<uint8_t*>(base);  // only ever read: the frame is frozen before anyone sees it
+  mem.size = size;
+  mem.kind = MemoryKind::kHost;
+  mem.release = [held = std::shared_ptr<GstVideoFrame>(vf.release(), [](GstVideoFrame* v) {
+                   gst_video_frame_unmap(v);
+                   delete v;
+                 })]() mutable { held.reset(); };
+  return std::make_unique<Frame>(layout, std::move(mem));
+}
+
+// The decoder's planes copied, as they are (no conversion), into a buffer of the pool.
+Result<MutableFramePtr> Capture::Impl::copied_into_pool(GstBuffer* buf, const GstVideoInfo& info,
+                                                        PixelFormat format, int w, int h) {
+  const FrameLayout layout = FrameLayout::packed(format, w, h);
+  auto frame = pool.acquire(layout);
+  if (!frame) return MutableFramePtr{};  // the pool is exhausted: dropped, counted
+  GstVideoFrame vf;
+  if (!gst_video_frame_map(&vf, &info, buf, GST_MAP_READ))
+    return make_error("media.map", "stream '" + name + "': cannot map a decoded buffer");
+  colour::ImageView src;
+  src.format = format;
+  src.width = w;
+  src.height = h;
+  for (guint i = 0; i < GST_VIDEO_FRAME_N_PLANES(&vf) && i < src.planes.size(); ++i) {
+    src.planes[i] = static_cast<const uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&vf, i));
+    src.strides[i] = GST_VIDEO_FRAME_PLANE_STRIDE(&vf, i);
+  }
+  const Status copied = colour::copy_image(src, layout, (*frame)->mutable_data());
+  gst_video_frame_unmap(&vf);
+  if (!copied) return copied.error();
+  return frame;
+}
+
 void Capture::Impl::handle_sample(GstSample* sample, bool& delivered) {
   const Timestamp capture_time = clock.now();
   GstBuffer* buf = gst_sample_get_buffer(sample);
@@ -399,35 +489,21 @@ void Capture::Impl::handle_sample(GstSample* sample, bool& delivered) {
   // 4:2:0 conversions need even sizes (colour/convert.h); an odd last row/column is cropped.
   const int w = GST_VIDEO_INFO_WIDTH(&info) & ~1, h = GST_VIDEO_INFO_HEIGHT(&info) & ~1;
   if (w <= 0 || h <= 0) return;
-  // The decoder's layout is kept (ADR 0080): the frame holds I420 or NV12, copied once from the
-  // mapped buffer; BGR is made only for the workers, in their shared-memory slot (IpcBridge).
+  // The decoder's layout is kept (ADR 0080): the frame holds I420 or NV12, the decoder's buffer
+  // itself where it may be held (ADR 0089), else copied once; BGR is made only for the workers,
+  // in their shared-memory slot (IpcBridge).
   const PixelFormat format = GST_VIDEO_INFO_FORMAT(&info) == GST_VIDEO_FORMAT_NV12
                                  ? PixelFormat::kNV12
                                  : PixelFormat::kI420;
-  const FrameLayout layout = FrameLayout::packed(format, w, h);
-  auto frame = pool.acquire(layout);
-  if (!frame) {
+  Result<MutableFramePtr> frame = by_reference(buf, info, format, w, h);
+  const bool referenced = frame.ok() && *frame != nullptr;
+  if (!referenced) frame = copied_into_pool(buf, info, format, w, h);
+  if (!frame.ok() || *frame == nullptr) {
     update([](StreamStatus& s) { ++s.dropped; });
+    if (!frame.ok()) spdlog::error("stream '{}': {}", name, frame.error().to_string());
     return;
   }
-  GstVideoFrame vf;
-  if (!gst_video_frame_map(&vf, &info, buf, GST_MAP_READ)) return;
   Frame& f = **frame;
-  colour::ImageView src;
-  src.format = format;
-  src.width = w;
-  src.height = h;
-  for (guint i = 0; i < GST_VIDEO_FRAME_N_PLANES(&vf) && i < src.planes.size(); ++i) {
-    src.planes[i] = static_cast<const uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&vf, i));
-    src.strides[i] = GST_VIDEO_FRAME_PLANE_STRIDE(&vf, i);
-  }
-  const Status converted = colour::copy_image(src, layout, f.mutable_data());
-  gst_video_frame_unmap(&vf);
-  if (!converted) {
-    update([](StreamStatus& st) { ++st.dropped; });
-    spdlog::error("stream '{}': {}", name, converted.error().to_string());
-    return;
-  }
 
   // pts: the buffer's running time, rebased at each new attempt or loop so it keeps growing.
   const GstSegment* seg = gst_sample_get_segment(sample);
@@ -465,6 +541,7 @@ void Capture::Impl::handle_sample(GstSample* sample, bool& delivered) {
   stalled = false;
   update([&](StreamStatus& s) {
     ++s.frames;
+    if (referenced) ++s.by_reference;
     s.last_sequence = ident.sequence;
     s.width = w;
     s.height = h;

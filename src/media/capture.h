@@ -1,12 +1,16 @@
 // Capture: ingests one stream (rtsp/rtsps, file, v4l2, test pattern) with GStreamer, keeps
-// only the newest decoded frame, writes its pixels exactly once, in the decoder's own layout
-// (I420 or NV12; ADR 0080), into a FramePool buffer, stamps its identity and publishes it into
-// the stream's FrameSupplier. Frames are never converted here: consumers that need BGR (the
-// workers) get it from the IpcBridge, converted once into their shared-memory slot.
+// only the newest decoded frame, keeps it in the decoder's own layout (I420 or NV12; ADR 0080),
+// stamps its identity and publishes it into the stream's FrameSupplier. The frame's memory is
+// the decoder's buffer itself, held by reference, whenever holding it cannot starve the
+// decoder (ADR 0089: one memory block, from no pool or a pool that grows on demand); otherwise
+// the planes are copied once into a FramePool buffer. Frames are never converted here: consumers
+// that need BGR (the workers) get it from the IpcBridge, converted once into their shared-memory
+// slot.
 //
 //   source → [depay/parse] → decodebin (hardware decoder first when present, else libav;
 //   audio is not decoded) → appsink (max-buffers=1, drop=true) → capture thread:
-//   copy I420/NV12 planes into the pool buffer → identity → supplier.publish()
+//   the decoder's buffer by reference (or its I420/NV12 planes copied into the pool buffer)
+//   → identity → supplier.publish()
 //
 // Hop boundaries (per-frame latency): Capture::Impl::handle_sample takes capture_time when the
 // sample leaves the appsink ("decoded") and records "published" just before publish().
@@ -71,6 +75,12 @@ struct CaptureOptions {
   // rtsps: validate the camera's TLS certificate (trusted authority, host name, dates). false
   // accepts any certificate (self-signed cameras): still encrypted, identity not checked.
   bool tls_verify = true;
+  // Publish the decoder's buffer by reference where it may be held (ADR 0089); false always
+  // copies into the pool (tests compare the two).
+  bool reference_decoded = true;
+  // Decoded frames that may wait for the capture thread before the oldest is dropped (the
+  // appsink's max-buffers, ADR 0090): 1 keeps only the newest.
+  int decoded_queue = 3;
   const Clock* clock = nullptr;                       // nullptr: SteadyClock::instance()
 };
 

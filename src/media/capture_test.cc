@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -186,6 +187,56 @@ TEST(Capture, AssetFilePlaysAtNativeRateIgnoringItsAudio) {
   EXPECT_FALSE(st.decoder.empty());
   EXPECT_EQ(st.last_error, "");
   (*cap)->stop();
+}
+
+// The frame holds the decoder's buffer itself (ADR 0089) and its pixels are the ones the
+// copying path gives: the same file captured twice, once by reference and once copied into
+// the pool, compared plane by plane on every sequence both collectors took.
+TEST(Capture, DecodedBufferHeldByReferenceHasTheCopiedPixels) {
+  ORION_REQUIRE_ASSET(path, "vtest_480x360.mp4");
+  Watchdog dog(Duration::seconds(30), "capture by reference");
+  HeapFramePool pool_ref, pool_copy;
+  FrameSupplier sup_ref, sup_copy;
+  CaptureOptions copy_opt;
+  copy_opt.reference_decoded = false;
+  auto by_ref = Capture::create("ref", 1, path, {}, pool_ref, sup_ref);
+  auto copied = Capture::create("copy", 2, path, copy_opt, pool_copy, sup_copy);
+  ASSERT_TRUE(by_ref.ok() && copied.ok());
+  Collector c_ref(sup_ref), c_copy(sup_copy);
+  (*by_ref)->start();
+  (*copied)->start();
+  ASSERT_TRUE(
+      wait_until([&] { return c_ref.last_sequence() >= 20 && c_copy.last_sequence() >= 20; },
+                 Duration::seconds(15)));
+  (*by_ref)->stop();
+  (*copied)->stop();
+  const auto st_ref = (*by_ref)->status(), st_copy = (*copied)->status();
+  EXPECT_EQ(st_ref.by_reference, st_ref.frames) << "decoder " << st_ref.decoder;
+  EXPECT_EQ(st_copy.by_reference, 0u);
+  const auto ref = c_ref.frames(), copy = c_copy.frames();
+  size_t compared = 0;
+  for (const auto& a : ref) {
+    for (const auto& b : copy) {
+      if (b->identity().sequence != a->identity().sequence) continue;
+      ASSERT_EQ(a->format(), b->format());
+      ASSERT_EQ(a->width(), b->width());
+      ASSERT_EQ(a->height(), b->height());
+      for (int p = 0; p < a->layout().plane_count; ++p) {
+        const int rows = p == 0 ? a->height() : a->height() / 2;
+        const int bytes = p == 0 || a->format() == PixelFormat::kNV12 ? a->width() : a->width() / 2;
+        for (int r = 0; r < rows; ++r) {
+          ASSERT_EQ(
+              std::memcmp(a->plane(p) + static_cast<size_t>(r) * static_cast<size_t>(a->stride(p)),
+                          b->plane(p) + static_cast<size_t>(r) * static_cast<size_t>(b->stride(p)),
+                          static_cast<size_t>(bytes)),
+              0)
+              << "sequence " << a->identity().sequence << " plane " << p << " row " << r;
+        }
+      }
+      ++compared;
+    }
+  }
+  EXPECT_GE(compared, 10u);
 }
 
 TEST(Capture, SlowConsumerNeverMakesTheCaptureLag) {
@@ -430,8 +481,10 @@ void expect_capture_thread_failure(bool standard, const std::string& why) {
   Watchdog dog(Duration::seconds(30), "capture thread exception");
   ThrowingPool pool(standard);
   FrameSupplier supplier;
-  auto cap = Capture::create("doomed", 1, "test://ball?width=160&height=120&fps=20", fast_retry(),
-                             pool, supplier);
+  CaptureOptions o = fast_retry();
+  o.reference_decoded = false;  // every frame goes through the pool (by reference, none would)
+  auto cap = Capture::create("doomed", 1, "test://ball?width=160&height=120&fps=20", o, pool,
+                             supplier);
   ASSERT_TRUE(cap.ok()) << cap.error().to_string();
   (*cap)->start();
   ASSERT_TRUE(wait_until([&] { return (*cap)->status().state == StreamState::kFailed; },

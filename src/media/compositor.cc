@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -233,7 +234,10 @@ Compositor::~Compositor() { stop(); }
 
 void Compositor::start() {
   if (impl_->thread.joinable() || impl_->stopping.load()) return;
-  impl_->sub = impl_->supplier.subscribe("compositor", SlaClass::kCritical);
+  // A queue, not a mailbox (ADR 0090): a compositor that falls one frame behind (a loaded
+  // machine) shows that frame late instead of never.
+  impl_->sub = impl_->supplier.subscribe("compositor", SlaClass::kCritical,
+                                         std::max<size_t>(1, impl_->options.queue_frames));
   impl_->thread = std::thread([m = impl_.get()] {
     // drawing failures cost one picture (caught in run()); anything else ends the thread here:
     // the stats say why and the supplier stops offering frames to it.

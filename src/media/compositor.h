@@ -4,7 +4,9 @@
 // immutable), draws the newest results
 // of every pipeline for that stream from the ResultStore (boxes, class, score, pipeline name,
 // how many frames old) plus stream name, capture time and measured fps, and hands the picture
-// to the encoder: one output picture per camera frame, never the same frame twice.
+// to the encoder: one output picture per camera frame, never the same frame twice. Frames wait
+// for it in a queue of `queue_frames` (ADR 0090), so a compositor late by a frame or two
+// (a loaded machine) shows them late instead of dropping them.
 //
 // When no frame has come for `signal_lost_after` (the camera stalled or is reconnecting), it
 // sends "signal lost" pictures at the stream's last frame rate, so the output says so instead
@@ -71,6 +73,9 @@ struct CompositorOptions {
   bool stamp_sequence = false;   // draw the sequence stamp (see overlay.h) for clients to read
   bool draw = true;              // draw the overlay (off: pass pictures through, for baselines)
   size_t latency_capacity = 0;   // per-frame latency records kept (0: none)
+  // Camera frames that may wait for the compositor (its subscription's depth, ADR 0090): one
+  // that falls behind by fewer frames than this loses none; 1 makes it a mailbox (newest only).
+  size_t queue_frames = 3;
   // Pictures of the last `recent_pictures` camera frames kept for recent_picture() (the
   // engine's event frames: the picture a detection was made on, a few frames back). Each one
   // kept holds a picture buffer out of the pool (width × height × 3 bytes).

@@ -39,6 +39,7 @@ struct StreamStatus {
   std::string decoder;         // decoder element of the current/last attempt
   std::string transport;       // kRtsp: "tcp" or "udp" of the current attempt; rtsps: "tcp+tls"
   uint64_t dropped = 0;        // decoded frames not published (frame pool exhausted)
+  uint64_t by_reference = 0;   // of `frames`: published holding the decoder's buffer, no copy
 };
 
 }  // namespace orion::media
