@@ -483,8 +483,8 @@ void expect_capture_thread_failure(bool standard, const std::string& why) {
   FrameSupplier supplier;
   CaptureOptions o = fast_retry();
   o.reference_decoded = false;  // every frame goes through the pool (by reference, none would)
-  auto cap = Capture::create("doomed", 1, "test://ball?width=160&height=120&fps=20", o, pool,
-                             supplier);
+  auto cap =
+      Capture::create("doomed", 1, "test://ball?width=160&height=120&fps=20", o, pool, supplier);
   ASSERT_TRUE(cap.ok()) << cap.error().to_string();
   (*cap)->start();
   ASSERT_TRUE(wait_until([&] { return (*cap)->status().state == StreamState::kFailed; },
