@@ -136,6 +136,10 @@ struct RunResult {
   // Source pictures never received, between the first and the last one received in the
   // window: exact per code, unlike comparing the two frame rates.
   uint64_t missing = 0;
+  std::string missing_at;  // the first few missing codes and when the source stamped them
+  // The client's depayloader over the window: RTP sequence numbers skipped (lost after the
+  // server's payloader) and pictures out of it (against `received`: lost in the decoder).
+  uint64_t rtp_lost = 0, access_units = 0;
   std::string error;
 };
 
@@ -183,11 +187,15 @@ RunResult measure(const std::string& system, const std::vector<std::string>& arg
   std::this_thread::sleep_for(std::chrono::duration<double>(o.warmup_s));
   const double cpu0 = cpu_seconds(child->pid);
   const uint64_t codes0 = source.stamped();
+  const media::testing::RtpCounters rtp0 = client->rtp();
   const Timestamp t0 = clock.now();
   std::this_thread::sleep_for(std::chrono::duration<double>(o.duration_s));
   const Timestamp t1 = clock.now();
   const uint64_t codes1 = source.stamped();
+  const media::testing::RtpCounters rtp1 = client->rtp();
   const double cpu1 = cpu_seconds(child->pid);
+  r.rtp_lost = rtp1.lost - rtp0.lost;
+  r.access_units = rtp1.access_units - rtp0.access_units;
   const std::vector<ReceivedFrame> frames = client->frames();
   client->stop();
   stop_child(*child);
@@ -218,6 +226,15 @@ RunResult measure(const std::string& system, const std::vector<std::string>& arg
   std::sort(seen.begin(), seen.end());
   seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
   if (!seen.empty()) r.missing = seen.back() - seen.front() + 1 - seen.size();
+  for (size_t i = 1, listed = 0; i < seen.size() && listed < 5; ++i) {
+    for (uint64_t code = seen[i - 1] + 1; code < seen[i] && listed < 5; ++code, ++listed) {
+      const auto at = source.stamped_at(code);
+      char b[64];
+      std::snprintf(b, sizeof b, "%s%llu (+%.2f s)", r.missing_at.empty() ? "" : ", ",
+                    static_cast<unsigned long long>(code), at ? (*at - t0).as_seconds() : -1.0);
+      r.missing_at += b;
+    }
+  }
   r.out_fps = static_cast<double>(r.received) / span;
   r.latency = summarize(std::move(ns));
   return r;
@@ -341,6 +358,12 @@ int run_relay_bench(const RelayBenchOptions& o) {
           r.cpu_percent, r.in_fps, r.out_fps, static_cast<unsigned long long>(r.missing),
           static_cast<unsigned long long>(r.repeated),
           static_cast<unsigned long long>(r.unreadable));
+      if (!r.missing_at.empty())
+        std::printf("         missing codes: %s; client: %llu RTP packets lost, %llu pictures "
+                    "depayloaded, %llu decoded\n",
+                    r.missing_at.c_str(), static_cast<unsigned long long>(r.rtp_lost),
+                    static_cast<unsigned long long>(r.access_units),
+                    static_cast<unsigned long long>(r.received));
       std::fflush(stdout);
       results.push_back(r);
     }

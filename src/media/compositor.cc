@@ -164,7 +164,11 @@ struct Compositor::Impl {
     stats.last_sequence = id.sequence;
     stats.picture_buffers = buffers;
     if (!handed) {
-      if (stats.errors++ == 0) spdlog::error("{}", handed.error().message);
+      if (handed.error().code == "output.full") {
+        if (stats.output_full++ == 0) spdlog::warn("{} (a picture lost; counted)", handed.error().message);
+      } else if (stats.errors++ == 0) {
+        spdlog::error("{}", handed.error().message);
+      }
       return;
     }
     std::swap(last, replaced);

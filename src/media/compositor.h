@@ -97,7 +97,8 @@ struct CompositorOptions {
 struct CompositorStats {
   uint64_t frames = 0;              // camera frames sent to the encoder
   uint64_t signal_lost_frames = 0;  // synthetic pictures sent while the signal was lost
-  uint64_t errors = 0;              // pictures the encoder refused
+  uint64_t errors = 0;              // pictures the encoder refused (other than full)
+  uint64_t output_full = 0;         // pictures refused because the encoder's queue was full
   uint64_t repeated = 0;            // frames seen twice (must stay 0: the supplier forbids it)
   uint64_t last_sequence = 0;
   double fps = 0;                   // measured over the last ~2 s of capture times

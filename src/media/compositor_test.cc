@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -55,14 +56,15 @@ class RecordingEncoder final : public EncoderInput {
 constexpr int kW = 320, kH = 240;
 
 FramePtr grey_frame(FramePool& pool, uint64_t seq, uint8_t value,
-                    Timestamp capture_time = SteadyClock::instance().now()) {
+                    Timestamp capture_time = SteadyClock::instance().now(),
+                    std::optional<Duration> pts = std::nullopt) {
   auto f = pool.acquire(FrameLayout::packed(PixelFormat::kBGR24, kW, kH));
   EXPECT_TRUE(f.ok());
   std::memset((*f)->mutable_data(), value, (*f)->size());
   FrameIdentity id;
   id.stream = 4;
   id.sequence = seq;
-  id.pts = Duration::millis(100) * static_cast<int64_t>(seq);
+  id.pts = pts.value_or(Duration::millis(100) * static_cast<int64_t>(seq));
   id.capture_time = capture_time;
   (*f)->set_identity(id);
   return freeze(std::move(*f));

@@ -138,9 +138,9 @@ struct Fanout {
         frame.duration = pending.front().duration;
         pending.pop_front();
       } else if (!pending.empty()) {
-        // No picture was submitted at this pts: the offset was measured against a picture the
-        // encoder's leaky input dropped (a loaded machine). Measure it again on the next
-        // access unit, against the oldest picture still waiting.
+        // No picture was submitted at this pts: the offset was measured against the wrong
+        // picture. Measure it again on the next access unit, against the oldest picture
+        // still waiting.
         have_pts_offset = false;
       }
     }
@@ -269,6 +269,7 @@ struct StreamOutput::Impl {
   std::string encoder GUARDED_BY(mu);
   uint64_t submitted GUARDED_BY(mu) = 0;
   uint64_t by_reference GUARDED_BY(mu) = 0;
+  uint64_t dropped GUARDED_BY(mu) = 0;
   uint64_t builds GUARDED_BY(mu) = 0;
   Duration last_pts GUARDED_BY(mu);
   bool have_pts GUARDED_BY(mu) = false;
@@ -315,9 +316,11 @@ Status StreamOutput::Impl::build(int w, int h, Duration frame_duration) {
     GstMiniPtr<GstCaps> raw = GstMiniPtr<GstCaps>::adopt(gst_caps_new_simple(
         "video/x-raw", "format", G_TYPE_STRING, "I420", "width", G_TYPE_INT, w, "height", G_TYPE_INT, h,
         "framerate", GST_TYPE_FRACTION, fps_n, 1, nullptr));
+    // Not leaky: push() refuses a picture while encoder_queue wait (ADR 0091), so every
+    // picture lost on the way to the encoder is counted here, none inside the appsrc.
     g_object_set(*src, "caps", raw.get(), "format", GST_FORMAT_TIME, "is-live", TRUE, "do-timestamp", FALSE,
-                 "block", FALSE, "max-buffers", static_cast<guint64>(3), nullptr);
-    gst_util_set_object_arg(G_OBJECT(*src), "leaky-type", "downstream");  // never grow latency
+                 "block", FALSE, "max-buffers", static_cast<guint64>(0), "max-bytes",
+                 static_cast<guint64>(0), nullptr);
     const int kbps = opt.bitrate_kbps > 0
                          ? opt.bitrate_kbps
                          : std::clamp(static_cast<int>(static_cast<double>(w) * h * std::max(fps_n, 5) * 0.1 / 1000.0),
@@ -435,6 +438,16 @@ Result<Timestamp> StreamOutput::push(const Picture& image, const FramePtr& keep,
   if (!m.pipeline || image.width != m.width || image.height != m.height) {
     if (auto s = m.build(image.width, image.height, duration); !s) return s.error();
   }
+  // Only this thread (under mu) adds to the appsrc's queue and the encoder only takes from
+  // it, so the level read here can only fall before the push: the queue never holds more
+  // than encoder_queue pictures.
+  if (gst_app_src_get_current_level_buffers(GST_APP_SRC(m.appsrc.get())) >=
+      std::max<size_t>(1, m.opt.encoder_queue)) {
+    ++m.dropped;
+    return make_error("output.full", "output '" + m.name + "': " +
+                                         std::to_string(m.opt.encoder_queue) +
+                                         " pictures already wait for the encoder");
+  }
   if (m.have_pts && pts <= m.last_pts) pts = m.last_pts + Duration::micros(1);
   m.last_pts = pts;
   m.have_pts = true;
@@ -484,6 +497,7 @@ OutputStats StreamOutput::stats() const {
     MutexLock lock(impl_->mu);
     s.submitted = impl_->submitted;
     s.by_reference = impl_->by_reference;
+    s.dropped = impl_->dropped;
     s.width = impl_->width;
     s.height = impl_->height;
     s.encoder = impl_->encoder;

@@ -43,11 +43,17 @@ struct OutputOptions {
   int bitrate_kbps = 0;            // 0: chosen from size and fps
   Duration key_interval = Duration::seconds(1);  // a new viewer sees video within about this
   std::string encoder;             // "" = best available (nvh264enc, vah264enc, x264enc)
+  // Pictures that may wait for the encoder (ADR 0091). An encoder late by fewer pictures than
+  // this (a loaded machine: x264 preempted for a few frame intervals) encodes them late
+  // instead of losing them; a picture submitted while this many wait is refused
+  // ("output.full") and counted in OutputStats::dropped, so latency never grows past it.
+  size_t encoder_queue = 8;
 };
 
 struct OutputStats {
   uint64_t submitted = 0;     // pictures handed to the encoder
   uint64_t by_reference = 0;  // of those, handed without a copy (submit_picture)
+  uint64_t dropped = 0;       // pictures refused: encoder_queue pictures were waiting
   uint64_t encoded = 0;       // access units out of the encoder
   uint64_t sent = 0;          // access units pushed into client media (sum over media)
   uint64_t media = 0;         // client media (shared per mount) currently fed

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <gst/app/gstappsink.h>
+#include <gst/rtp/gstrtpbuffer.h>
 #include <gst/rtsp-server/rtsp-server.h>
 #include <gst/video/video.h>
 #include <spawn.h>
@@ -341,6 +342,40 @@ struct RtspTestClient::Impl {
   std::vector<ReceivedFrame> frames GUARDED_BY(mu);
   std::string error GUARDED_BY(mu);
   bool ended GUARDED_BY(mu) = false;  // end of stream or an error
+  // The depayloader's counters (its streaming thread writes, anyone reads).
+  std::atomic<uint64_t> rtp_packets{0}, rtp_lost{0}, access_units{0};
+  int last_seq = -1;  // the depayloader's streaming thread only
+
+  void count_packet(GstBuffer* buf) {
+    GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+    if (!gst_rtp_buffer_map(buf, GST_MAP_READ, &rtp)) return;
+    const int seq = gst_rtp_buffer_get_seq(&rtp);
+    gst_rtp_buffer_unmap(&rtp);
+    rtp_packets.fetch_add(1, std::memory_order_relaxed);
+    if (last_seq >= 0) {
+      const int gap = (seq - last_seq - 1 + 65536) % 65536;
+      if (gap > 0 && gap < 32768) rtp_lost.fetch_add(static_cast<uint64_t>(gap), std::memory_order_relaxed);
+    }
+    last_seq = seq;
+  }
+  static GstPadProbeReturn on_rtp(GstPad*, GstPadProbeInfo* info, gpointer user) {
+    auto* self = static_cast<Impl*>(user);
+    if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+      GstBufferList* list = GST_PAD_PROBE_INFO_BUFFER_LIST(info);
+      for (guint i = 0; i < gst_buffer_list_length(list); ++i) self->count_packet(gst_buffer_list_get(list, i));
+    } else if (GstBuffer* b = GST_PAD_PROBE_INFO_BUFFER(info)) {
+      self->count_packet(b);
+    }
+    return GST_PAD_PROBE_OK;
+  }
+  static GstPadProbeReturn on_access_unit(GstPad*, GstPadProbeInfo* info, gpointer user) {
+    auto* self = static_cast<Impl*>(user);
+    const uint64_t n = (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER_LIST)
+                           ? gst_buffer_list_length(GST_PAD_PROBE_INFO_BUFFER_LIST(info))
+                           : 1;
+    self->access_units.fetch_add(n, std::memory_order_relaxed);
+    return GST_PAD_PROBE_OK;
+  }
 
   void run() {
     GstPtr<GstBus> bus = GstPtr<GstBus>::adopt(gst_element_get_bus(pipeline.get()));
@@ -388,7 +423,7 @@ Result<std::unique_ptr<RtspTestClient>> RtspTestClient::start(const std::string&
   const std::string desc =
       "rtspsrc location=" + url + " protocols=" + (tcp ? "tcp" : "udp") +
       " latency=" + std::to_string(latency_ms) +
-      " ! rtph264depay ! h264parse ! avdec_h264 ! videoconvert ! "
+      " ! rtph264depay name=depay ! h264parse ! avdec_h264 ! videoconvert ! "
       "video/x-raw,format=GRAY8 ! appsink name=sink sync=false max-buffers=100";
   GError* err = nullptr;
   GstElement* p = gst_parse_launch(desc.c_str(), &err);
@@ -400,6 +435,16 @@ Result<std::unique_ptr<RtspTestClient>> RtspTestClient::start(const std::string&
   }
   impl->pipeline = GstPtr<GstElement>::adopt(p);
   impl->sink = GstPtr<GstElement>::adopt(gst_bin_get_by_name(GST_BIN(p), "sink"));
+  {
+    GstPtr<GstElement> depay = GstPtr<GstElement>::adopt(gst_bin_get_by_name(GST_BIN(p), "depay"));
+    const auto types = static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST);
+    GstPad* in = gst_element_get_static_pad(depay.get(), "sink");
+    gst_pad_add_probe(in, types, &Impl::on_rtp, impl.get(), nullptr);
+    gst_object_unref(in);
+    GstPad* out = gst_element_get_static_pad(depay.get(), "src");
+    gst_pad_add_probe(out, types, &Impl::on_access_unit, impl.get(), nullptr);
+    gst_object_unref(out);
+  }
   gst_element_set_state(p, GST_STATE_PLAYING);
   Impl* raw = impl.get();
   impl->thread = std::thread([raw] {
@@ -423,6 +468,14 @@ std::vector<ReceivedFrame> RtspTestClient::take_frames() {
   std::vector<ReceivedFrame> out;
   out.swap(impl_->frames);
   return out;
+}
+
+RtpCounters RtspTestClient::rtp() const {
+  RtpCounters c;
+  c.packets = impl_->rtp_packets.load(std::memory_order_relaxed);
+  c.lost = impl_->rtp_lost.load(std::memory_order_relaxed);
+  c.access_units = impl_->access_units.load(std::memory_order_relaxed);
+  return c;
 }
 
 bool RtspTestClient::ended() const {

@@ -113,6 +113,15 @@ struct ReceivedFrame {
   std::optional<uint64_t> sequence;  // the sequence stamp, when readable
 };
 
+// What the client's depayloader saw, counted on its streaming thread: where a picture that
+// never came out was lost. A gap in the RTP sequence numbers is a loss between the server's
+// payloader and this client; a picture missing with no gap was lost before the payloader.
+struct RtpCounters {
+  uint64_t packets = 0;       // RTP packets into the depayloader
+  uint64_t lost = 0;          // sequence numbers skipped (the sum of the gaps)
+  uint64_t access_units = 0;  // buffers out of the depayloader (one per picture)
+};
+
 class RtspTestClient {
  public:
   // `tcp` selects the RTSP transport; `latency_ms` is rtspsrc's jitterbuffer latency (0: the
@@ -127,6 +136,7 @@ class RtspTestClient {
   // The frames recorded since the last take_frames() (or the start), forgotten here: a long
   // run (the soak bench) keeps the client's memory flat this way.
   std::vector<ReceivedFrame> take_frames();
+  RtpCounters rtp() const;     // since the start
   std::string error() const;  // "" unless the pipeline posted an error
   bool ended() const;         // the server ended the stream (end of stream) or an error came
   void stop();
