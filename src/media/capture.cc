@@ -258,6 +258,7 @@ struct Capture::Impl {
   bool have_pts = false;
   bool rebase = true;  // next frame starts a new timeline segment (new attempt, loop)
   Duration pts_offset;
+  double status_fps = 0;  // the nominal rate last written into the status
   bool use_udp = false;
   // Capture thread only: the last live attempt ended in a stall and no frame came since; the
   // states connecting/retrying then read `stalled` (StreamState::kStalled).
@@ -534,8 +535,14 @@ void Capture::Impl::handle_sample(GstSample* sample, bool& delivered) {
   f.set_identity(ident);
   // Recorded before publish() (which is O(1)) so a subscriber never looks it up too early.
   if (timeline) timeline->record_published(ident.sequence, clock.now(), ident.capture_time);
-  supplier.publish(freeze(std::move(*frame)));
   const double fps = info.fps_n > 0 ? static_cast<double>(info.fps_n) / info.fps_d : 0.0;
+  // Likewise the nominal rate: the compositor builds the encoder on the first frame it takes,
+  // at this rate (read after publish() it was sometimes still 0, and the encoder ran at 10).
+  if (!delivered || fps != status_fps) {
+    update([&](StreamStatus& s) { s.nominal_fps = fps; });
+    status_fps = fps;
+  }
+  supplier.publish(freeze(std::move(*frame)));
   const bool first = !delivered;
   delivered = true;
   stalled = false;

@@ -167,6 +167,26 @@ TEST(Capture, TestPatternPublishesFramesWithIdentityAtItsRate) {
   EXPECT_EQ((*cap)->status().state, StreamState::kStopped);
 }
 
+// The compositor builds the encoder on the first frame it takes, at the camera's nominal rate
+// read from the status: the status has it before the frame is published. (It was written after
+// publish(), and an encoder sometimes started at the 10 fps default on a 25 fps camera.)
+TEST(Capture, TheNominalRateIsInTheStatusBeforeTheFirstFrameReachesASubscriber) {
+  Watchdog dog(Duration::seconds(60), "nominal rate before the first frame");
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    HeapFramePool pool;
+    FrameSupplier supplier;
+    auto cap = Capture::create("pattern", 7, "test://ball?width=160&height=120&fps=25", {}, pool,
+                               supplier, nullptr);
+    ASSERT_TRUE(cap.ok()) << cap.error().to_string();
+    auto sub = supplier.subscribe("first", SlaClass::kCritical, 3);  // woken by publish() itself
+    (*cap)->start();
+    auto f = sub->next_frame(Duration::seconds(10));
+    ASSERT_TRUE(f.ok()) << f.error().to_string();
+    EXPECT_DOUBLE_EQ((*cap)->status().nominal_fps, 25.0) << "attempt " << attempt;
+    (*cap)->stop();
+  }
+}
+
 TEST(Capture, AssetFilePlaysAtNativeRateIgnoringItsAudio) {
   ORION_REQUIRE_ASSET(path, "vtest_480x360.mp4");
   Watchdog dog(Duration::seconds(30), "file capture");
