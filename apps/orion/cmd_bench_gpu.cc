@@ -52,6 +52,10 @@ void add_bench_gpu(CLI::App& /*app*/, CLI::App& bench) {
       ->capture_default_str();
   cmd->add_option("--slots", opts.slots, "device slots per stream with --decode-procs (>= 3)")
       ->capture_default_str();
+  cmd->add_option("--decode-ahead", opts.decode_ahead,
+                  "decoded pictures that may wait between each decoder and its paced sink (a "
+                  "queue: the decoder works ahead of the clock); 0 = none")
+      ->capture_default_str();
   cmd->add_flag("--pace-input", opts.pace_input,
                 "pace the decoder's input instead of its output (experimental: on the H200 it let "
                 "~37.5 frames per second through for a 30 fps clip, docs/gpu.md)");
@@ -92,6 +96,7 @@ void add_bench_gpu_decoder(CLI::App& /*app*/, CLI::App& bench) {
   cmd->add_flag("--decode-only", opts.decode_only);
   cmd->add_flag("--no-realtime", no_realtime);
   cmd->add_flag("--pace-input", opts.pace_input);
+  cmd->add_option("--decode-ahead", opts.decode_ahead);
   cmd->callback([] {
     opts.realtime = !no_realtime;
     auto d = orion::gpu::parse_device(device);

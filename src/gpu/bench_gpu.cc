@@ -89,6 +89,7 @@ class Feed {
       po.decode_only = decode_only;
       po.realtime = realtime;
       po.pace_input = o.pace_input;
+      po.decode_ahead = o.decode_ahead;
       po.slots = o.slots;
       auto p = DecodeProcs::spawn(po, decode_only ? DecodeProcs::OnFrame() : std::move(on_frame));
       if (!p.ok()) return p.error();
@@ -99,6 +100,7 @@ class Feed {
       NvdecOptions no;
       no.path = o.clip, no.device = device, no.realtime = realtime, no.loop = true;
       no.pace_input = o.pace_input;
+      no.decode_ahead = o.decode_ahead;
       no.stream = static_cast<StreamId>(i + 1);
       NvdecSource::OnFrame cb = [](FramePtr) {};
       if (!decode_only) cb = [on_frame, i](FramePtr fr) { on_frame(i, std::move(fr)); };
@@ -354,8 +356,11 @@ Status run_bench_gpu(const BenchGpuOptions& o) {
         o.decode_procs, o.slots);
   else
     std::printf("decoders: in this process\n");
-  std::printf("real time kept at the decoder's %s\n",
+  std::printf("real time kept at the decoder's %s",
               o.pace_input ? "input (a camera's pace)" : "output (appsink sync)");
+  if (!o.pace_input && o.decode_ahead > 0)
+    std::printf(", up to %d decoded pictures ahead per decoder", o.decode_ahead);
+  std::printf("\n");
   std::printf("detector: warm-up (graph capture of %zu buckets) %.2f s, GPU memory %.0f MiB\n",
               batch_buckets(dc.max_batch).size(), warm_s,
               static_cast<double>(used_detector - std::min(used_detector, used_before)) /

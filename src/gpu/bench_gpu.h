@@ -47,6 +47,7 @@ struct BenchGpuOptions {
   // (NvdecOptions::pace_input). Experimental: on the H200 it let ~25 % more frames through
   // than the clip's rate (docs/gpu.md), so it is not yet a model of a camera.
   bool pace_input = false;
+  int decode_ahead = 0;  // NvdecOptions::decode_ahead (output pacing)
 };
 
 // Runs the benchmark and prints its table on stdout. Errors: "gpu.unavailable",

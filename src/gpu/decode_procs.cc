@@ -318,6 +318,10 @@ Result<std::unique_ptr<DecodeProcs>> DecodeProcs::spawn(const DecodeProcsOptions
     if (o.decode_only) args.push_back("--decode-only");
     if (!o.realtime) args.push_back("--no-realtime");
     if (o.pace_input) args.push_back("--pace-input");
+    if (o.decode_ahead > 0) {
+      args.push_back("--decode-ahead");
+      args.push_back(std::to_string(o.decode_ahead));
+    }
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -464,6 +468,7 @@ int run_decoder_child(const DecoderChildOptions& o) {
     no.device = o.device;
     no.realtime = o.realtime;
     no.pace_input = o.pace_input;
+    no.decode_ahead = o.decode_ahead;
     no.loop = true;
     no.stream = static_cast<StreamId>(o.first_stream + i + 1);
     ipc::ShmFramePool* pool = st[static_cast<size_t>(i)].pool.get();

@@ -44,6 +44,7 @@ struct DecodeProcsOptions {
   bool decode_only = false;  // decode and count only (no pools, no frames to this process)
   bool realtime = true;      // pace at the clip's rate (else as fast as NVDEC decodes)
   bool pace_input = false;   // NvdecOptions::pace_input
+  int decode_ahead = 0;      // NvdecOptions::decode_ahead
   uint32_t slots = 4;        // per stream pool
   uint64_t slot_bytes = uint64_t{1920} * 1088 * 3 / 2;  // largest NV12 frame
   std::string exe = "/proc/self/exe";                   // the orion binary of the children
@@ -92,6 +93,7 @@ struct DecoderChildOptions {
   bool decode_only = false;
   bool realtime = true;
   bool pace_input = false;
+  int decode_ahead = 0;
   uint32_t slots = 4;
   uint64_t slot_bytes = uint64_t{1920} * 1088 * 3 / 2;
 };

@@ -91,7 +91,12 @@ class GstNvdecSource final : public NvdecSource {
     const std::string desc =
         "filesrc name=src ! qtdemux ! " + parse + " ! " +
         std::string(opt_.realtime && opt_.pace_input ? "identity sync=true ! queue ! " : "") + dec +
-        " name=dec ! video/x-raw(memory:CUDAMemory),format=NV12 ! appsink name=sink "
+        " name=dec ! video/x-raw(memory:CUDAMemory),format=NV12 ! " +
+        (opt_.realtime && !opt_.pace_input && opt_.decode_ahead > 0
+             ? "queue max-size-buffers=" + std::to_string(opt_.decode_ahead) +
+                   " max-size-bytes=0 max-size-time=0 ! "
+             : std::string()) +
+        "appsink name=sink "
         "max-buffers=2 drop=false sync=" +
         std::string(opt_.realtime && !opt_.pace_input ? "true" : "false");
     GError* err = nullptr;

@@ -35,6 +35,12 @@ struct NvdecOptions {
   // Experimental: `identity sync=true` before the decoder let ~37.5 pictures per second through
   // for a 30 fps clip on the H200 (docs/gpu.md); not yet a model of a camera.
   bool pace_input = false;
+  // With output pacing: decoded pictures that may wait between the decoder and the paced sink
+  // (a queue), so the decoder works ahead of the clock instead of idling while the sink waits
+  // for each picture's time; 0 = none (the decoder only runs when the sink has taken the last
+  // picture). A camera's decoder is never idle this way: its input arrives at the camera's
+  // pace and it decodes as it comes.
+  int decode_ahead = 0;
   bool loop = true;            // seek to the start at end of file
   StreamId stream = 0;         // identity of the frames
   std::string codec = "h264";  // "h264" | "h265"
