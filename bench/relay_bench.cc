@@ -359,11 +359,12 @@ int run_relay_bench(const RelayBenchOptions& o) {
           static_cast<unsigned long long>(r.repeated),
           static_cast<unsigned long long>(r.unreadable));
       if (!r.missing_at.empty())
-        std::printf("         missing codes: %s; client: %llu RTP packets lost, %llu pictures "
-                    "depayloaded, %llu decoded\n",
-                    r.missing_at.c_str(), static_cast<unsigned long long>(r.rtp_lost),
-                    static_cast<unsigned long long>(r.access_units),
-                    static_cast<unsigned long long>(r.received));
+        std::printf(
+            "         missing codes: %s; client: %llu RTP packets lost, %llu pictures "
+            "depayloaded, %llu decoded\n",
+            r.missing_at.c_str(), static_cast<unsigned long long>(r.rtp_lost),
+            static_cast<unsigned long long>(r.access_units),
+            static_cast<unsigned long long>(r.received));
       std::fflush(stdout);
       results.push_back(r);
     }

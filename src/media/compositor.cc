@@ -165,7 +165,8 @@ struct Compositor::Impl {
     stats.picture_buffers = buffers;
     if (!handed) {
       if (handed.error().code == "output.full") {
-        if (stats.output_full++ == 0) spdlog::warn("{} (a picture lost; counted)", handed.error().message);
+        if (stats.output_full++ == 0)
+          spdlog::warn("{} (a picture lost; counted)", handed.error().message);
       } else if (stats.errors++ == 0) {
         spdlog::error("{}", handed.error().message);
       }

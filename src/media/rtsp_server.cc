@@ -318,9 +318,9 @@ Status StreamOutput::Impl::build(int w, int h, Duration frame_duration) {
         "framerate", GST_TYPE_FRACTION, fps_n, 1, nullptr));
     // Not leaky: push() refuses a picture while encoder_queue wait (ADR 0091), so every
     // picture lost on the way to the encoder is counted here, none inside the appsrc.
-    g_object_set(*src, "caps", raw.get(), "format", GST_FORMAT_TIME, "is-live", TRUE, "do-timestamp", FALSE,
-                 "block", FALSE, "max-buffers", static_cast<guint64>(0), "max-bytes",
-                 static_cast<guint64>(0), nullptr);
+    g_object_set(*src, "caps", raw.get(), "format", GST_FORMAT_TIME, "is-live", TRUE,
+                 "do-timestamp", FALSE, "block", FALSE, "max-buffers", static_cast<guint64>(0),
+                 "max-bytes", static_cast<guint64>(0), nullptr);
     const int kbps = opt.bitrate_kbps > 0
                          ? opt.bitrate_kbps
                          : std::clamp(static_cast<int>(static_cast<double>(w) * h * std::max(fps_n, 5) * 0.1 / 1000.0),
@@ -444,8 +444,8 @@ Result<Timestamp> StreamOutput::push(const Picture& image, const FramePtr& keep,
   if (gst_app_src_get_current_level_buffers(GST_APP_SRC(m.appsrc.get())) >=
       std::max<size_t>(1, m.opt.encoder_queue)) {
     ++m.dropped;
-    return make_error("output.full", "output '" + m.name + "': " +
-                                         std::to_string(m.opt.encoder_queue) +
+    return make_error("output.full", "output '" + m.name +
+                                         "': " + std::to_string(m.opt.encoder_queue) +
                                          " pictures already wait for the encoder");
   }
   if (m.have_pts && pts <= m.last_pts) pts = m.last_pts + Duration::micros(1);

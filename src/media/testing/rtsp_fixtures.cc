@@ -354,7 +354,8 @@ struct RtspTestClient::Impl {
     rtp_packets.fetch_add(1, std::memory_order_relaxed);
     if (last_seq >= 0) {
       const int gap = (seq - last_seq - 1 + 65536) % 65536;
-      if (gap > 0 && gap < 32768) rtp_lost.fetch_add(static_cast<uint64_t>(gap), std::memory_order_relaxed);
+      if (gap > 0 && gap < 32768)
+        rtp_lost.fetch_add(static_cast<uint64_t>(gap), std::memory_order_relaxed);
     }
     last_seq = seq;
   }
@@ -362,7 +363,8 @@ struct RtspTestClient::Impl {
     auto* self = static_cast<Impl*>(user);
     if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
       GstBufferList* list = GST_PAD_PROBE_INFO_BUFFER_LIST(info);
-      for (guint i = 0; i < gst_buffer_list_length(list); ++i) self->count_packet(gst_buffer_list_get(list, i));
+      for (guint i = 0; i < gst_buffer_list_length(list); ++i)
+        self->count_packet(gst_buffer_list_get(list, i));
     } else if (GstBuffer* b = GST_PAD_PROBE_INFO_BUFFER(info)) {
       self->count_packet(b);
     }
@@ -437,7 +439,8 @@ Result<std::unique_ptr<RtspTestClient>> RtspTestClient::start(const std::string&
   impl->sink = GstPtr<GstElement>::adopt(gst_bin_get_by_name(GST_BIN(p), "sink"));
   {
     GstPtr<GstElement> depay = GstPtr<GstElement>::adopt(gst_bin_get_by_name(GST_BIN(p), "depay"));
-    const auto types = static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST);
+    const auto types =
+        static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST);
     GstPad* in = gst_element_get_static_pad(depay.get(), "sink");
     gst_pad_add_probe(in, types, &Impl::on_rtp, impl.get(), nullptr);
     gst_object_unref(in);

@@ -136,7 +136,7 @@ class RtspTestClient {
   // The frames recorded since the last take_frames() (or the start), forgotten here: a long
   // run (the soak bench) keeps the client's memory flat this way.
   std::vector<ReceivedFrame> take_frames();
-  RtpCounters rtp() const;     // since the start
+  RtpCounters rtp() const;    // since the start
   std::string error() const;  // "" unless the pipeline posted an error
   bool ended() const;         // the server ended the stream (end of stream) or an error came
   void stop();
