@@ -21,8 +21,9 @@ namespace {
 constexpr int kW = 320, kH = 240;
 
 // Feeds `n` pictures (a moving bar) into `out`, each after the previous one left the encoder
-// (its appsrc drops pictures pushed faster than it encodes).
-void feed(StreamOutput& out, int n, uint64_t first_seq = 1) {
+// (its input refuses pictures pushed faster than it encodes, ADR 0091). `jitter_ms`: each
+// picture's pts is off the 40 ms grid by up to that much, as capture times are.
+void feed(StreamOutput& out, int n, uint64_t first_seq = 1, int jitter_ms = 0) {
   std::vector<uint8_t> bgr(static_cast<size_t>(kW) * kH * 3);
   for (int i = 0; i < n; ++i) {
     for (int y = 0; y < kH; ++y)
@@ -35,6 +36,9 @@ void feed(StreamOutput& out, int n, uint64_t first_seq = 1) {
     FrameIdentity id;
     id.sequence = first_seq + static_cast<uint64_t>(i);
     id.pts = Duration::millis(40) * static_cast<int64_t>(id.sequence);
+    if (jitter_ms > 0)  // deterministic, never reordering: |jitter| < 20 ms
+      id.pts += Duration::micros(
+          static_cast<int64_t>((id.sequence * 7919) % (2000 * jitter_ms + 1)) - 1000 * jitter_ms);
     id.capture_time = SteadyClock::instance().now();
     const uint64_t before = out.stats().encoded;
     auto r = out.submit_frame(picture_of(BgrImage{bgr.data(), kW, kH, kW * 3}), id.pts,
@@ -82,6 +86,33 @@ std::shared_ptr<StreamOutput> cam_output(RtspServer& srv) {
   auto out = srv.add_output("cam", oo);
   EXPECT_TRUE(out) << out.error().to_string();
   return out ? *out : nullptr;
+}
+
+// The compositor's pts are capture times, off the frame grid by the capture thread's jitter:
+// every access unit still carries the identity of the picture it was encoded from.
+TEST(LiveView, PicturesAtJitteredPtsKeepTheirIdentity) {
+  orion::testing::Watchdog dog(Duration::seconds(60), "live view jittered pts");
+  auto srv = server();
+  ASSERT_TRUE(srv);
+  std::shared_ptr<StreamOutput> out = cam_output(*srv);
+  ASSERT_TRUE(out);
+  LiveViewer viewer(out, 100);
+  std::thread producer([&] { feed(*out, 40, 1, 15); });
+  int with_identity = 0, total = 0;
+  uint64_t last = 0;
+  while (total < 30) {
+    auto f = viewer.next(Duration::seconds(10));
+    if (!f) break;
+    ++total;
+    if (f->identity) {
+      ++with_identity;
+      EXPECT_GT(f->identity->sequence, last);
+      last = f->identity->sequence;
+    }
+  }
+  producer.join();
+  EXPECT_EQ(total, 30);
+  EXPECT_EQ(with_identity, total);
 }
 
 TEST(LiveView, FragmentsCarryIdentityAndDecodeToPicturesOfTheStreamsSize) {
