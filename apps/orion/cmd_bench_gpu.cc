@@ -56,6 +56,15 @@ void add_bench_gpu(CLI::App& /*app*/, CLI::App& bench) {
                   "decoded pictures that may wait between each decoder and its paced sink (a "
                   "queue: the decoder works ahead of the clock); 0 = none")
       ->capture_default_str();
+  cmd->add_flag("--one-pipeline", opts.one_pipeline,
+                "in-process decoders: all streams in one GStreamer pipeline (a branch each) "
+                "instead of a pipeline per stream; keep a run shorter than the clip");
+  cmd->add_flag("--ceiling-count-only", opts.ceiling_count_only,
+                "decode-only ceilings: count decoded pictures and drop them unmapped");
+  cmd->add_flag("--ceilings-first", opts.ceilings_first,
+                "measure the decode-only ceilings before loading the detector");
+  cmd->add_flag("--ceiling-gstreamer-context", opts.ceiling_gstreamer_context,
+                "decode-only ceilings with GStreamer's own CUDA context instead of Orion's");
   cmd->add_flag("--pace-input", opts.pace_input,
                 "pace the decoder's input instead of its output (experimental: on the H200 it let "
                 "~37.5 frames per second through for a 30 fps clip, docs/gpu.md)");

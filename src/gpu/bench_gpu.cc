@@ -96,12 +96,35 @@ class Feed {
       f->procs_ = std::move(p).value();
       return f;
     }
+    if (o.one_pipeline) {
+      NvdecOptions no;
+      no.path = o.clip, no.device = device, no.realtime = realtime, no.loop = true;
+      no.pace_input = o.pace_input;
+      no.decode_ahead = o.decode_ahead;
+      no.stream = 1;
+      no.branches = n;
+      no.gstreamer_context = decode_only && o.ceiling_gstreamer_context;
+      no.count_only = decode_only && o.ceiling_count_only;
+      NvdecSource::OnFrame cb = [](FramePtr) {};
+      if (!decode_only) {
+        cb = [on_frame](FramePtr fr) {
+          const int i = static_cast<int>(fr->identity().stream) - 1;
+          on_frame(i, std::move(fr));
+        };
+      }
+      auto s = NvdecSource::open(no, std::move(cb));
+      if (!s.ok()) return s.error();
+      f->srcs_.push_back(std::move(s).value());
+      return f;
+    }
     for (int i = 0; i < n; ++i) {
       NvdecOptions no;
       no.path = o.clip, no.device = device, no.realtime = realtime, no.loop = true;
       no.pace_input = o.pace_input;
       no.decode_ahead = o.decode_ahead;
       no.stream = static_cast<StreamId>(i + 1);
+      no.gstreamer_context = decode_only && o.ceiling_gstreamer_context;
+      no.count_only = decode_only && o.ceiling_count_only;
       NvdecSource::OnFrame cb = [](FramePtr) {};
       if (!decode_only) cb = [on_frame, i](FramePtr fr) { on_frame(i, std::move(fr)); };
       auto s = NvdecSource::open(no, std::move(cb));
@@ -335,6 +358,35 @@ Status run_bench_gpu(const BenchGpuOptions& o) {
   dc.half = o.half;
   dc.cuda_graphs = o.cuda_graphs;
   dc.channels_last = o.channels_last;
+  // The decode-only ceilings of --decode-streams; the best is the run's ceiling.
+  auto measure_ceilings = [&]() -> Result<DecodeCeiling> {
+    std::vector<int> counts = o.decode_streams;
+    if (counts.empty()) counts.push_back(max_n);
+    DecodeCeiling best;
+    for (int dn : counts) {
+      if (dn < 1) return make_error("bench.bad_option", "--decode-streams needs counts >= 1");
+      const DecodeCeiling c = decode_ceiling(o, dev->index, dn);
+      if (!c.error.empty()) return make_error("media.pipeline", "decode-only ceiling: " + c.error);
+      const std::string where = o.decode_procs > 0
+                                    ? std::to_string(std::min(o.decode_procs, dn)) + " processes"
+                                    : std::string("this process");
+      std::printf(
+          "decode-only (NVDEC, %d decoders in %s, no pacing, %.0f s%s%s%s): %.0f fps total, "
+          "CPU %.3f cores per decoder\n",
+          dn, where.c_str(), o.decode_seconds, o.ceilings_first ? ", before the detector" : "",
+          o.ceiling_count_only ? ", unmapped" : "",
+          o.ceiling_gstreamer_context ? ", GStreamer's context" : "", c.fps, c.cpu_per_stream);
+      std::fflush(stdout);
+      if (c.fps > best.fps) best = c;
+    }
+    return best;
+  };
+  DecodeCeiling ceiling;
+  if (o.ceilings_first) {
+    auto c = measure_ceilings();
+    if (!c) return c.error();
+    ceiling = *c;
+  }
   const size_t used_before = gpu_used_bytes(dev->index);
   auto det = create_batch_detector(dc);
   if (!det) return det.error();
@@ -355,7 +407,8 @@ Status run_bench_gpu(const BenchGpuOptions& o) {
         "decoders: in %d child processes, frames through %u device slots per stream (CUDA IPC)\n",
         o.decode_procs, o.slots);
   else
-    std::printf("decoders: in this process\n");
+    std::printf("decoders: in this process, %s\n",
+                o.one_pipeline ? "one pipeline for all streams" : "a pipeline per stream");
   std::printf("real time kept at the decoder's %s",
               o.pace_input ? "input (a camera's pace)" : "output (appsink sync)");
   if (!o.pace_input && o.decode_ahead > 0)
@@ -366,21 +419,10 @@ Status run_bench_gpu(const BenchGpuOptions& o) {
               static_cast<double>(used_detector - std::min(used_detector, used_before)) /
                   (1024.0 * 1024.0));
 
-  std::vector<int> counts = o.decode_streams;
-  if (counts.empty()) counts.push_back(max_n);
-  DecodeCeiling ceiling;
-  for (int dn : counts) {
-    if (dn < 1) return make_error("bench.bad_option", "--decode-streams needs counts >= 1");
-    const DecodeCeiling c = decode_ceiling(o, dev->index, dn);
-    if (!c.error.empty()) return make_error("media.pipeline", "decode-only ceiling: " + c.error);
-    const std::string where = o.decode_procs > 0
-                                  ? std::to_string(std::min(o.decode_procs, dn)) + " processes"
-                                  : std::string("this process");
-    std::printf(
-        "decode-only (NVDEC, %d decoders in %s, no pacing, %.0f s): %.0f fps total, "
-        "CPU %.3f cores per decoder\n",
-        dn, where.c_str(), o.decode_seconds, c.fps, c.cpu_per_stream);
-    if (c.fps > ceiling.fps) ceiling = c;
+  if (!o.ceilings_first) {
+    auto c = measure_ceilings();
+    if (!c) return c.error();
+    ceiling = *c;
   }
   const int dn = ceiling.streams;
   std::printf("decode-only ceiling: %.0f fps (%d decoders)\n", ceiling.fps, dn);

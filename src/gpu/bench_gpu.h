@@ -48,6 +48,17 @@ struct BenchGpuOptions {
   // than the clip's rate (docs/gpu.md), so it is not yet a model of a camera.
   bool pace_input = false;
   int decode_ahead = 0;  // NvdecOptions::decode_ahead (output pacing)
+  // In-process decoders: all streams' decoders in one GStreamer pipeline (NvdecOptions::branches)
+  // instead of one pipeline per stream. A run must then be shorter than the clip, or a looping
+  // stream waits at end of file for the slowest.
+  bool one_pipeline = false;
+  // Decode-only ceilings with GStreamer's own CUDA context (NvdecOptions::gstreamer_context)
+  // instead of Orion's; the analysed runs always use Orion's.
+  bool ceiling_gstreamer_context = false;
+  // Decode-only ceilings: pictures counted and dropped unmapped (NvdecOptions::count_only).
+  bool ceiling_count_only = false;
+  // Decode-only ceilings measured before the detector is loaded (default: after).
+  bool ceilings_first = false;
 };
 
 // Runs the benchmark and prints its table on stdout. Errors: "gpu.unavailable",

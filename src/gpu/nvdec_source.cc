@@ -8,9 +8,11 @@
 #include <gst/gst.h>
 #include <gst/video/video.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "core/clock.h"
 
@@ -88,17 +90,20 @@ class GstNvdecSource final : public NvdecSource {
   Status build() {
     const std::string dec = decoder_name(opt_.codec, opt_.device);
     const std::string parse = opt_.codec == "h265" ? "h265parse" : "h264parse";
-    const std::string desc =
-        "filesrc name=src ! qtdemux ! " + parse + " ! " +
-        std::string(opt_.realtime && opt_.pace_input ? "identity sync=true ! queue ! " : "") + dec +
-        " name=dec ! video/x-raw(memory:CUDAMemory),format=NV12 ! " +
-        (opt_.realtime && !opt_.pace_input && opt_.decode_ahead > 0
-             ? "queue max-size-buffers=" + std::to_string(opt_.decode_ahead) +
-                   " max-size-bytes=0 max-size-time=0 ! "
-             : std::string()) +
-        "appsink name=sink "
-        "max-buffers=2 drop=false sync=" +
-        std::string(opt_.realtime && !opt_.pace_input ? "true" : "false");
+    const int n = std::max(1, opt_.branches);
+    std::string desc;
+    for (int i = 0; i < n; ++i) {
+      const std::string k = std::to_string(i);
+      desc += "filesrc name=src" + k + " ! qtdemux ! " + parse + " ! " +
+              std::string(opt_.realtime && opt_.pace_input ? "identity sync=true ! queue ! " : "") +
+              dec + " name=dec" + k + " ! video/x-raw(memory:CUDAMemory),format=NV12 ! " +
+              (opt_.realtime && !opt_.pace_input && opt_.decode_ahead > 0
+                   ? "queue max-size-buffers=" + std::to_string(opt_.decode_ahead) +
+                         " max-size-bytes=0 max-size-time=0 ! "
+                   : std::string()) +
+              "appsink name=sink" + k + " max-buffers=2 drop=false sync=" +
+              std::string(opt_.realtime && !opt_.pace_input ? "true" : "false") + " ";
+    }
     GError* err = nullptr;
     pipeline_ = gst_parse_launch(desc.c_str(), &err);
     if (err) {
@@ -108,19 +113,32 @@ class GstNvdecSource final : public NvdecSource {
       pipeline_ = nullptr;
       return make_error("media.pipeline", "cannot build '" + desc + "': " + m);
     }
-    GstElement* src = gst_bin_get_by_name(GST_BIN(pipeline_), "src");
-    g_object_set(src, "location", opt_.path.c_str(), nullptr);
-    gst_object_unref(src);
-    auto ctx = cuda_context(opt_.device);
-    if (!ctx) return ctx.error();
-    GstElement* d = gst_bin_get_by_name(GST_BIN(pipeline_), "dec");
-    gst_element_set_context(d, *ctx);
-    gst_object_unref(d);
-    GstElement* sink = gst_bin_get_by_name(GST_BIN(pipeline_), "sink");
-    GstAppSinkCallbacks cb{};
-    cb.new_sample = &GstNvdecSource::on_sample;
-    gst_app_sink_set_callbacks(GST_APP_SINK(sink), &cb, this, nullptr);
-    gst_object_unref(sink);
+    GstContext* ctx = nullptr;
+    if (!opt_.gstreamer_context) {
+      auto c = cuda_context(opt_.device);
+      if (!c) return c.error();
+      ctx = *c;
+    }
+    branches_.resize(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      const std::string k = std::to_string(i);
+      Branch& b = branches_[static_cast<size_t>(i)];
+      b.self = this;
+      b.stream = opt_.stream + static_cast<StreamId>(i);
+      GstElement* src = gst_bin_get_by_name(GST_BIN(pipeline_), ("src" + k).c_str());
+      g_object_set(src, "location", opt_.path.c_str(), nullptr);
+      gst_object_unref(src);
+      if (ctx) {
+        GstElement* d = gst_bin_get_by_name(GST_BIN(pipeline_), ("dec" + k).c_str());
+        gst_element_set_context(d, ctx);
+        gst_object_unref(d);
+      }
+      GstElement* sink = gst_bin_get_by_name(GST_BIN(pipeline_), ("sink" + k).c_str());
+      GstAppSinkCallbacks cb{};
+      cb.new_sample = &GstNvdecSource::on_sample;
+      gst_app_sink_set_callbacks(GST_APP_SINK(sink), &cb, &b, nullptr);
+      gst_object_unref(sink);
+    }
     return {};
   }
 
@@ -192,17 +210,32 @@ class GstNvdecSource final : public NvdecSource {
     gst_object_unref(bus);
   }
 
-  static GstFlowReturn on_sample(GstAppSink* sink, gpointer self_ptr) {
-    auto* self = static_cast<GstNvdecSource*>(self_ptr);
+  // One decoder's branch of the pipeline; its fields belong to that branch's streaming thread.
+  struct Branch {
+    GstNvdecSource* self = nullptr;
+    StreamId stream = 0;
+    GstVideoInfo info{};
+    bool info_ready = false;
+    uint64_t seq = 0;
+  };
+
+  static GstFlowReturn on_sample(GstAppSink* sink, gpointer branch_ptr) {
+    auto* branch = static_cast<Branch*>(branch_ptr);
+    GstNvdecSource* self = branch->self;
     GstSample* sample = gst_app_sink_pull_sample(sink);
     if (!sample) return GST_FLOW_EOS;
+    if (self->opt_.count_only) {
+      gst_sample_unref(sample);
+      self->frames_.fetch_add(1, std::memory_order_relaxed);
+      return GST_FLOW_OK;
+    }
     GstBuffer* buf = gst_sample_get_buffer(sample);
-    if (!self->info_ready_) {
-      if (!gst_video_info_from_caps(&self->info_, gst_sample_get_caps(sample))) {
+    if (!branch->info_ready) {
+      if (!gst_video_info_from_caps(&branch->info, gst_sample_get_caps(sample))) {
         gst_sample_unref(sample);
         return GST_FLOW_ERROR;
       }
-      self->info_ready_ = true;
+      branch->info_ready = true;
     }
     auto* map = new GstMapInfo;
     if (!gst_buffer_map(buf, map, static_cast<GstMapFlags>(GST_MAP_READ | ORION_GST_MAP_CUDA))) {
@@ -215,8 +248,8 @@ class GstNvdecSource final : public NvdecSource {
     }
     FrameLayout layout;
     layout.format = PixelFormat::kNV12;
-    layout.width = GST_VIDEO_INFO_WIDTH(&self->info_);
-    layout.height = GST_VIDEO_INFO_HEIGHT(&self->info_);
+    layout.width = GST_VIDEO_INFO_WIDTH(&branch->info);
+    layout.height = GST_VIDEO_INFO_HEIGHT(&branch->info);
     layout.plane_count = 2;
     if (GstVideoMeta* meta = gst_buffer_get_video_meta(buf)) {
       for (int p = 0; p < 2; ++p) {
@@ -225,8 +258,8 @@ class GstNvdecSource final : public NvdecSource {
       }
     } else {
       for (int p = 0; p < 2; ++p) {
-        layout.offsets[static_cast<size_t>(p)] = GST_VIDEO_INFO_PLANE_OFFSET(&self->info_, p);
-        layout.strides[static_cast<size_t>(p)] = GST_VIDEO_INFO_PLANE_STRIDE(&self->info_, p);
+        layout.offsets[static_cast<size_t>(p)] = GST_VIDEO_INFO_PLANE_OFFSET(&branch->info, p);
+        layout.strides[static_cast<size_t>(p)] = GST_VIDEO_INFO_PLANE_STRIDE(&branch->info, p);
       }
     }
     layout.size = map->size;
@@ -240,10 +273,11 @@ class GstNvdecSource final : public NvdecSource {
       gst_sample_unref(sample);
     };
     auto frame = std::make_unique<Frame>(layout, std::move(mem));
-    const uint64_t seq = self->frames_.fetch_add(1, std::memory_order_relaxed) + 1;
+    self->frames_.fetch_add(1, std::memory_order_relaxed);
+    const uint64_t seq = ++branch->seq;
     const GstClockTime pts = GST_BUFFER_PTS(buf);
     frame->set_identity(
-        FrameIdentity{self->opt_.stream, seq,
+        FrameIdentity{branch->stream, seq,
                       Duration::nanos(GST_CLOCK_TIME_IS_VALID(pts) ? static_cast<int64_t>(pts) : 0),
                       SteadyClock::instance().now()});
     self->on_frame_(freeze(std::move(frame)));
@@ -257,8 +291,7 @@ class GstNvdecSource final : public NvdecSource {
   std::atomic<bool> running_{false};
   std::atomic<bool> finished_{false};
   std::atomic<uint64_t> frames_{0};
-  GstVideoInfo info_{};
-  bool info_ready_ = false;  // streaming thread only
+  std::vector<Branch> branches_;  // built by build(), then each entry is its branch's
   mutable std::mutex err_mu_;
   std::string error_;
 };

@@ -43,6 +43,19 @@ struct NvdecOptions {
   int decode_ahead = 0;
   bool loop = true;            // seek to the start at end of file
   StreamId stream = 0;         // identity of the frames
+  // Decoders of the same clip in this one GStreamer pipeline (a branch each); their frames are
+  // streams `stream`, `stream` + 1, ... With several, end of file is when every branch ended
+  // (the pipeline's EOS), so a looping fast branch waits for the slowest. Benchmarks only:
+  // NVDEC on the H200 decodes far more with many branches in one pipeline than with one
+  // pipeline per stream (docs/gpu.md, "One pipeline or many").
+  int branches = 1;
+  // Leave the decoders to make GStreamer's own CUDA context instead of Orion's (the primary
+  // context): the frames are then NOT usable by Orion's kernels or LibTorch. For decode-only
+  // measurements that compare the two.
+  bool gstreamer_context = false;
+  // Count decoded pictures and let them go at once, without mapping them or making Frames
+  // (on_frame is not called). For decode-only measurements.
+  bool count_only = false;
   std::string codec = "h264";  // "h264" | "h265"
 };
 

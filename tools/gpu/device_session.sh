@@ -6,7 +6,8 @@
 # and convert); ORION_GPU_TESTS (test executables of the build to run, instead of ctest and the
 # accuracy test); ORION_BENCH_TIMES (default "--seconds 8 --settle 2 --decode-seconds 5");
 # ORION_SESSION_LIMIT_S (the whole session's time: the bench is stopped 5 s before it ends, so
-# the logs are complete).
+# the logs are complete); ORION_DECODE_SWEEP=1 runs tools/gpu/decode_sweep.sh before the bench
+# (its cases: ORION_SWEEP_CASES); ORION_BENCH_CLIP (an asset of the pack, default clip_1080p30.mp4).
 set -uo pipefail
 pack=$(cd "$1" && pwd)
 out=$2
@@ -44,10 +45,15 @@ export PYTHONUNBUFFERED=1
     "$run" "$pack" exec "$build/src/gpu/gpu_torch_detector_test" 2>&1 | grep -E "ACCURACY|TIMING|FAILED|OK \]|SKIPPED"
   fi
   echo "tests done: $(( $(date +%s) - start )) s"
+  if [ "${ORION_DECODE_SWEEP:-0}" = 1 ]; then
+    "$run" "$pack" exec bash "$pack/tree/tools/gpu/decode_sweep.sh" "$pack/assets" "$out/sweep" 2>&1 |
+      grep -v "XDG_RUNTIME_DIR\|GStreamer-WARNING\|^$" || echo "SWEEP FAILED"
+    echo "sweep done: $(( $(date +%s) - start )) s"
+  fi
   left=$(( limit - ($(date +%s) - start) - 5 ))
   echo "bench gets ${left} s"
   # shellcheck disable=SC2086
-  timeout "$left" "$run" "$pack" orion bench gpu --clip "$pack/assets/clip_1080p30.mp4" \
+  timeout "$left" "$run" "$pack" orion bench gpu --clip "$pack/assets/${ORION_BENCH_CLIP:-clip_1080p30.mp4}" \
     --model "yolov8:$pack/assets/yolov8n.pt" --streams "$streams" $times \
     --json "$out/bench_gpu.json" "$@" 2>&1 |
     grep --line-buffered -v "XDG_RUNTIME_DIR\|GStreamer-WARNING\|^$" || echo "BENCH FAILED OR STOPPED"

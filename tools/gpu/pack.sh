@@ -49,6 +49,11 @@ for f in yolov8n.onnx yolox_nano.onnx bus.jpg zidane.jpg coco.names vtest_480x36
 done
 [ -f "$out/assets/clip_1080p30.mp4" ] ||
   bash "$root/tools/gpu/make_clip.sh" "$assets/one-by-one-person-detection.mp4" "$out/assets/clip_1080p30.mp4"
+# Two 10 s clips for tools/gpu/decode_sweep.sh: with B-frames (as above) and without.
+[ -f "$out/assets/clip_10s_b3.mp4" ] ||
+  bash "$root/tools/gpu/make_clip.sh" "$assets/one-by-one-person-detection.mp4" "$out/assets/clip_10s_b3.mp4" 10 3
+[ -f "$out/assets/clip_10s_b0.mp4" ] ||
+  bash "$root/tools/gpu/make_clip.sh" "$assets/one-by-one-person-detection.mp4" "$out/assets/clip_10s_b0.mp4" 10 0
 
 size=$(du -sb "$out" | cut -f1)
 echo "pack $out: $((size / 1024 / 1024)) MiB ($(ls "$out/debs" | wc -l) packages)"
