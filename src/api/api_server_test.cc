@@ -227,6 +227,59 @@ TEST_P(ApiContract, ModelsAndPipelinesWithTheirReferences) {
   EXPECT_EQ(api().del("/api/v1/streams/cam").status, 200);
 }
 
+// ADR 0092: a model's device through the API: created, read back by get and list, moved by
+// PATCH; bad values and devices the kind cannot run on are refused naming the field and the
+// value, and what was stored stays as it was.
+TEST_P(ApiContract, AModelsDeviceRoundTripsAndBadDevicesChangeNothing) {
+  Answer t = api().post("/api/v1/models", json{{"name", "gpu"},
+                                               {"kind", "torch_yolov8"},
+                                               {"path", "/models/yolov8n.pt"},
+                                               {"device", "cuda:1"}});
+  ASSERT_EQ(t.status, 201) << t.body;
+  EXPECT_EQ(t.json["device"], "cuda:1");
+  EXPECT_EQ(api().get("/api/v1/models/gpu").json["device"], "cuda:1");
+  EXPECT_EQ(store().get_model("gpu")->device, "cuda:1");
+  Answer c = api().post("/api/v1/models", json{{"name", "cpu"}, {"kind", "hog"}});
+  ASSERT_EQ(c.status, 201) << c.body;
+  EXPECT_EQ(c.json["device"], "cpu");
+  const json list = api().get("/api/v1/models").json["models"];
+  ASSERT_EQ(list.size(), 2u) << list.dump();
+  for (const auto& m : list) {
+    EXPECT_EQ(m["device"], m["name"] == "gpu" ? "cuda:1" : "cpu") << m.dump();
+  }
+
+  for (const json& device : {json("gpu0"), json("cuda:-1"), json("cuda:x"), json(1)}) {
+    Answer bad = api().patch("/api/v1/models/gpu", json{{"version", 1}, {"device", device}});
+    expect_error(bad, 400, device.is_string() ? "api.invalid_field" : "api.wrong_type", "device");
+    const std::string shown = device.is_string() ? "'" + device.get<std::string>() + "'" : "1";
+    EXPECT_NE(bad.error_message().find(shown), std::string::npos) << bad.body;
+    Answer bad_create = api().post(
+        "/api/v1/models",
+        json{{"name", "gpu2"}, {"kind", "torch_yolox"}, {"path", "/m/y.pt"}, {"device", device}});
+    expect_error(bad_create, 400, device.is_string() ? "api.invalid_field" : "api.wrong_type",
+                 "device");
+  }
+  Answer onnx_on_gpu = api().post(
+      "/api/v1/models",
+      json{{"name", "onnx"}, {"kind", "yolox"}, {"path", "/m/y.onnx"}, {"device", "cuda:0"}});
+  expect_error(onnx_on_gpu, 400, "api.invalid_field", "device");
+  EXPECT_NE(onnx_on_gpu.error_message().find("CPU only"), std::string::npos) << onnx_on_gpu.body;
+  expect_error(api().patch("/api/v1/models/cpu", json{{"version", 1}, {"device", "cuda:1"}}), 400,
+               "api.invalid_field", "device");
+  // Nothing changed.
+  EXPECT_EQ(store().get_model("gpu")->device, "cuda:1");
+  EXPECT_EQ(store().get_model("gpu")->version, 1);
+  EXPECT_EQ(store().get_model("cpu")->device, "cpu");
+  EXPECT_EQ(store().get_model("cpu")->version, 1);
+  expect_error(api().get("/api/v1/models/gpu2"), 404, "store.not_found", "name");
+  expect_error(api().get("/api/v1/models/onnx"), 404, "store.not_found", "name");
+
+  Answer moved = api().patch("/api/v1/models/gpu", json{{"version", 1}, {"device", "cuda"}});
+  ASSERT_EQ(moved.status, 200) << moved.body;
+  EXPECT_EQ(moved.json["device"], "cuda:0");
+  EXPECT_EQ(api().get("/api/v1/models/gpu").json["device"], "cuda:0");
+}
+
 TEST_P(ApiContract, VersionsGuardConcurrentEdits) {
   seed();
   Answer v1 = api().get("/api/v1/streams/cam");

@@ -322,6 +322,14 @@ streams:
        "needs a model file"},
       {"models:\n  - {name: y, kind: hog, threads: 5000}\n", "api.invalid_field",
        "models[0].threads", "0 (the backend's default) or 1..1024"},
+      {"models:\n  - {name: t, kind: torch_yolox, path: y.pt, device: gpu0}\n", "api.invalid_field",
+       "models[0].device", "'gpu0' is not a device"},
+      {"models:\n  - {name: t, kind: torch_yolox, path: y.pt, device: \"cuda:-1\"}\n",
+       "api.invalid_field", "models[0].device", "'cuda:-1' is not a device"},
+      {"models:\n  - {name: t, kind: torch_yolox, path: y.pt, device: 0}\n", "api.wrong_type",
+       "models[0].device", "must be a string"},
+      {"models:\n  - {name: y, kind: yolox, path: y.onnx, device: \"cuda:1\"}\n",
+       "api.invalid_field", "models[0].device", "runs on the CPU only"},
       {"streams:\n  - {name: a, url: x.mp4}\nmodels:\n  - {name: h, kind: hog}\npipelines:\n"
        "  - {name: p, stream: b, model: h}\n",
        "api.invalid_field", "pipelines[0].stream", "no stream named 'b'"},
@@ -562,6 +570,37 @@ TEST_F(ConfigImport, EveryFieldReachesTheDatabase) {
   EXPECT_EQ(door->events.min_score, 0.7);
   EXPECT_EQ(door->worker_command,
             (std::vector<std::string>{"python3", "./w.py"}));  // args as written
+}
+
+// ADR 0092: a model's device in the file reaches the database (canonical), a changed device
+// updates the model, a bad one writes nothing.
+TEST_F(ConfigImport, AModelsDeviceIsImportedAndABadOneWritesNothing) {
+  const std::string text = R"(
+models:
+  - {name: gpu, kind: torch_yolov8, path: yolov8n.pt, device: "cuda:1"}
+  - {name: gpu0, kind: torch_yolox, path: yolox_nano.pt, device: cuda}
+  - {name: hog, kind: hog}
+)";
+  EXPECT_EQ(import(text), counts({0, 0, 0}, {3, 0, 0}, {0, 0, 0}));
+  EXPECT_EQ(store().get_model("gpu")->device, "cuda:1");
+  EXPECT_EQ(store().get_model("gpu0")->device, "cuda:0");
+  EXPECT_EQ(store().get_model("hog")->device, "cpu");
+  EXPECT_EQ(import(text), counts({0, 0, 0}, {0, 0, 3}, {0, 0, 0}));
+
+  EXPECT_EQ(import(replace(text, "\"cuda:1\"", "\"cuda:2\"")),
+            counts({0, 0, 0}, {0, 1, 2}, {0, 0, 0}));
+  EXPECT_EQ(store().get_model("gpu")->device, "cuda:2");
+  EXPECT_EQ(store().get_model("gpu")->version, 2);
+
+  const std::string before = dump();
+  auto bad =
+      import_config_file(store(), write_config(replace(text, "device: cuda}", "device: gpu0}")));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, "api.invalid_field");
+  EXPECT_EQ(bad.error().message.rfind(folder_.path("orion.yaml") + ": models[1].device: ", 0), 0u)
+      << bad.error().message;
+  EXPECT_NE(bad.error().message.find("'gpu0'"), std::string::npos) << bad.error().message;
+  EXPECT_EQ(dump(), before);
 }
 
 TEST_F(ConfigImport, ASecondImportOfTheSameFileChangesNothing) {

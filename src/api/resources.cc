@@ -9,6 +9,7 @@
 #include <set>
 
 #include "api/redact.h"
+#include "core/device.h"
 #include "media/source_url.h"
 
 namespace orion::api {
@@ -451,9 +452,29 @@ nlohmann::json to_json(const store::StreamRecord& r) {
 
 namespace {
 
-constexpr std::array<std::string_view, 4> kKinds = {"yolov8", "yolox", "hog", "fake"};
+constexpr std::array<std::string_view, 6> kKinds = {"yolov8",      "yolox", "torch_yolov8",
+                                                    "torch_yolox", "hog",   "fake"};
 
-bool kind_needs_file(std::string_view kind) { return kind == "yolov8" || kind == "yolox"; }
+bool kind_needs_file(std::string_view kind) { return kind != "hog" && kind != "fake"; }
+
+// `device`: core/device.h's grammar, stored canonical; absent = the kind's default; a device
+// the kind cannot run on is refused (ADR 0092).
+Err read_device(const json& j, const Source& src, const std::string& kind, std::string& out) {
+  std::string text;
+  ORION_API_TRY(read_text(j, "device", "", src, text, false, kMaxPathLength));
+  if (text.empty()) {
+    out = default_device_for_kind(kind).to_string();
+    return std::nullopt;
+  }
+  auto device = parse_inference_device(text);
+  if (!device) return bad(src, "api.invalid_field", "device", device.error().message);
+  if (auto fits = check_device_for_kind(kind, *device); !fits) {
+    return bad(src, "api.invalid_field", "device",
+               fits.error().message + " (leave device out for the kind's default)");
+  }
+  out = device->to_string();
+  return std::nullopt;
+}
 
 Err read_input_size(const json& j, const char* key, const Source& src, int& out) {
   int64_t v = out;
@@ -471,8 +492,11 @@ Err read_input_size(const json& j, const char* key, const Source& src, int& out)
 
 Checked<store::ModelRecord> model_from_json(const nlohmann::json& j, const Source& src) {
   if (Err e = check_object(
-          j, {"name", "kind", "path", "input_width", "input_height", "class_names", "threads"}, src,
-          "", "a model: name, kind, path, input_width, input_height, class_names, threads")) {
+          j,
+          {"name", "kind", "path", "input_width", "input_height", "class_names", "threads",
+           "device"},
+          src, "",
+          "a model: name, kind, path, input_width, input_height, class_names, threads, device")) {
     return *e;
   }
   store::ModelRecord r;
@@ -480,12 +504,17 @@ Checked<store::ModelRecord> model_from_json(const nlohmann::json& j, const Sourc
   if (Err e = read_text(j, "kind", "", src, r.kind, true, 32)) return *e;
   if (std::find(kKinds.begin(), kKinds.end(), r.kind) == kKinds.end()) {
     return bad(src, "api.invalid_field", "kind",
-               "'" + shown(r.kind) + "' is not a model kind (expected yolov8, yolox, hog or fake)");
+               "'" + shown(r.kind) +
+                   "' is not a model kind (expected yolov8, yolox, torch_yolov8, torch_yolox, "
+                   "hog or fake)");
   }
   if (Err e = read_text(j, "path", "", src, r.path, false, kMaxPathLength)) return *e;
   if (kind_needs_file(r.kind) && r.path.empty()) {
     return bad(src, "api.missing_field", "path",
-               "missing: kind " + r.kind + " needs a model file (an ONNX export)");
+               "missing: kind " + r.kind + " needs a model file (" +
+                   (kind_runs_on_cuda(r.kind) ? "TorchScript, tools/gpu/onnx_to_torch.py"
+                                              : "an ONNX export") +
+                   ")");
   }
   if (!kind_needs_file(r.kind) && !r.path.empty()) {
     return bad(src, "api.invalid_field", "path",
@@ -500,6 +529,7 @@ Checked<store::ModelRecord> model_from_json(const nlohmann::json& j, const Sourc
     return *e;
   }
   r.threads = static_cast<int>(threads);
+  if (Err e = read_device(j, src, r.kind, r.device)) return *e;
   return r;
 }
 
@@ -511,6 +541,7 @@ nlohmann::json to_json(const store::ModelRecord& r) {
               {"input_height", r.input_height},
               {"class_names", r.class_names},
               {"threads", r.threads},
+              {"device", r.device},
               {"version", r.version},
               {"updated_at", r.updated_at}};
 }

@@ -7,10 +7,16 @@
 // fields of api/service.h):
 //   stream    name*, url*, enabled (true), loop (false), tls_verify (true), stall_timeout_s
 //             (0 = the engine's default, else 0.5..3600: connected but silent this long → stalled)
-//   model     name*, kind* (yolov8 | yolox | hog | fake), path (required for yolov8/yolox, not
-//             taken for hog/fake), input_width, input_height (0 = the model's own, else
-//             32..4096), class_names (list of strings; empty = the model's own / COCO),
-//             threads (0 = the backend's default, else 1..1024 inference threads)
+//   model     name*, kind* (yolov8 | yolox | torch_yolov8 | torch_yolox | hog | fake), path
+//             (required for yolov8/yolox/torch_*, not taken for hog/fake), input_width,
+//             input_height (0 = the model's own, else 32..4096), class_names (list of strings;
+//             empty = the model's own / COCO), threads (0 = the backend's default, else 1..1024
+//             inference threads), device (core/device.h: "cpu", "cuda:N" or "cuda" = "cuda:0";
+//             stored and shown canonical; default the kind's: "cuda:0" for torch_*, "cpu" for
+//             the others; a device the kind cannot run on is refused — the OpenCV DNN and HOG
+//             kinds and fake take only "cpu", torch_* only CUDA devices; ADR 0092. A PATCH that
+//             changes the kind keeps the stored device, so moving between a CPU and a GPU kind
+//             must give the device too, or null for the new kind's default)
 //   pipeline  name*, stream*, model*, sla (critical | best_effort; "best-effort" is read as
 //             best_effort), min_score (0.25, [0,1]), iou (0.45, [0,1]), classes (names or ids;
 //             empty = all), enabled (true), motion_gate (false | true | {enabled, min_motion

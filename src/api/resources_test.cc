@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 
 namespace orion::api {
 namespace {
@@ -190,7 +191,7 @@ TEST(Models, KindsPathsAndSizes) {
   EXPECT_TRUE(model_from_json(j(R"({"name":"f","kind":"fake","input_width":0})")).ok());
 
   expect_refused(model_from_json(j(R"({"name":"y","kind":"resnet"})")), "api.invalid_field", "kind",
-                 "yolov8, yolox, hog or fake");
+                 "yolov8, yolox, torch_yolov8, torch_yolox, hog or fake");
   expect_refused(model_from_json(j(R"({"name":"y","kind":"yolov8"})")), "api.missing_field",
                  "path");
   expect_refused(model_from_json(j(R"({"name":"h","kind":"hog","path":"x.onnx"})")),
@@ -248,6 +249,97 @@ TEST(Models, ThreadsAreAnIntegerInZeroTo1024) {
   auto reset = patch_model(hog, j(R"({"threads":null})"));
   ASSERT_TRUE(reset.ok()) << reset.error().message;
   EXPECT_EQ(reset->record.threads, 0);
+}
+
+// ADR 0092: a model's device, core/device.h's grammar, canonical in the record, defaulted by
+// the kind, refused where the kind cannot run.
+TEST(Models, DeviceDefaultsToTheKindsAndIsShownCanonical) {
+  auto cpu = model_from_json(j(R"({"name":"y","kind":"yolox","path":"y.onnx"})"));
+  ASSERT_TRUE(cpu.ok()) << cpu.error().message;
+  EXPECT_EQ(cpu->device, "cpu");
+  EXPECT_EQ(to_json(*cpu)["device"], "cpu");
+  auto gpu = model_from_json(j(R"({"name":"t","kind":"torch_yolox","path":"y.pt"})"));
+  ASSERT_TRUE(gpu.ok()) << gpu.error().message;
+  EXPECT_EQ(gpu->device, "cuda:0");
+
+  for (auto [given, stored] : {std::pair{"cuda:1", "cuda:1"}, std::pair{"cuda", "cuda:0"},
+                               std::pair{"cuda:007", "cuda:7"}}) {
+    auto r = model_from_json(
+        json{{"name", "t"}, {"kind", "torch_yolov8"}, {"path", "v8.pt"}, {"device", given}});
+    ASSERT_TRUE(r.ok()) << given << ": " << r.error().message;
+    EXPECT_EQ(r->device, stored) << given;
+    EXPECT_EQ(to_json(*r)["device"], stored) << given;
+  }
+  for (const char* kind : {"yolov8", "hog", "fake"}) {
+    json body = {{"name", "c"}, {"kind", kind}, {"device", "cpu"}};
+    if (std::string(kind) == "yolov8") body["path"] = "v8.onnx";
+    auto r = model_from_json(body);
+    ASSERT_TRUE(r.ok()) << kind << ": " << r.error().message;
+    EXPECT_EQ(r->device, "cpu");
+  }
+}
+
+TEST(Models, ABadDeviceIsRefusedNamingTheFieldAndTheValue) {
+  for (const char* text : {"gpu0", "cuda:-1", "cuda:x", "CUDA:0", "cuda:10000", "cpu0"}) {
+    auto r = model_from_json(
+        json{{"name", "t"}, {"kind", "torch_yolox"}, {"path", "y.pt"}, {"device", text}});
+    expect_refused(r, "api.invalid_field", "device", std::string("'") + text + "'");
+    if (!r.ok()) {
+      EXPECT_NE(r.error().message.find("'cuda:N'"), std::string::npos) << r.error().message;
+    }
+  }
+  expect_refused(
+      model_from_json(j(R"({"name":"t","kind":"torch_yolox","path":"y.pt","device":1})")),
+      "api.wrong_type", "device", "string");
+  expect_refused(
+      model_from_json(j(R"({"name":"t","kind":"torch_yolox","path":"y.pt","device":null})")),
+      "api.wrong_type", "device", "string");
+  expect_refused(
+      model_from_json(j(R"({"name":"t","kind":"torch_yolox","path":"y.pt","device":""})")),
+      "api.invalid_field", "device", "empty");
+}
+
+TEST(Models, ADeviceTheKindCannotRunOnIsRefused) {
+  // The OpenCV DNN kinds run with DNN_TARGET_CPU, HOG is CPU code: a CUDA device is refused.
+  for (const char* kind : {"yolov8", "yolox", "hog", "fake"}) {
+    json body = {{"name", "c"}, {"kind", kind}, {"device", "cuda:1"}};
+    if (std::string(kind).starts_with("yolo")) body["path"] = "m.onnx";
+    expect_refused(model_from_json(body), "api.invalid_field", "device", "CPU only");
+    auto r = model_from_json(body);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message.find("'cuda:1'"), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find(std::string("'") + kind + "'"), std::string::npos)
+        << r.error().message;
+  }
+  // The LibTorch kinds need CUDA.
+  expect_refused(
+      model_from_json(j(R"({"name":"t","kind":"torch_yolox","path":"y.pt","device":"cpu"})")),
+      "api.invalid_field", "device", "CUDA device only");
+}
+
+TEST(Models, PatchKeepsTheDeviceAndNullResetsItToTheKindsDefault) {
+  store::ModelRecord t;
+  t.name = "t";
+  t.kind = "torch_yolox";
+  t.path = "/m/y.pt";
+  t.device = "cuda:1";
+  auto kept = patch_model(t, j(R"({"threads":2})"));
+  ASSERT_TRUE(kept.ok()) << kept.error().message;
+  EXPECT_EQ(kept->record.device, "cuda:1");
+  auto moved = patch_model(t, j(R"({"device":"cuda:3"})"));
+  ASSERT_TRUE(moved.ok()) << moved.error().message;
+  EXPECT_EQ(moved->record.device, "cuda:3");
+  auto reset = patch_model(t, j(R"({"device":null})"));
+  ASSERT_TRUE(reset.ok()) << reset.error().message;
+  EXPECT_EQ(reset->record.device, "cuda:0");
+  expect_refused(patch_model(t, j(R"({"device":"gpu1"})")), "api.invalid_field", "device",
+                 "'gpu1'");
+  // To a CPU kind: the stored cuda:1 does not fit; the patch must say where it runs now.
+  expect_refused(patch_model(t, j(R"({"kind":"yolox","path":"/m/y.onnx"})")), "api.invalid_field",
+                 "device", "CPU only");
+  auto to_cpu = patch_model(t, j(R"({"kind":"yolox","path":"/m/y.onnx","device":null})"));
+  ASSERT_TRUE(to_cpu.ok()) << to_cpu.error().message;
+  EXPECT_EQ(to_cpu->record.device, "cpu");
 }
 
 // ---- pipelines --------------------------------------------------------------------------------

@@ -60,6 +60,7 @@ DesiredConfig to_engine_config(const std::vector<store::StreamRecord>& streams,
     m.input_height = r.input_height;
     m.class_names_inline = r.class_names;
     m.threads = r.threads;
+    m.device = r.device;
     out.config.models.push_back(std::move(m));
   }
   for (const auto& r : pipelines) {

@@ -10,6 +10,8 @@
 #include <sstream>
 #include <tuple>
 
+#include "core/device.h"
+
 namespace orion::engine {
 
 namespace {
@@ -17,9 +19,9 @@ namespace {
 constexpr std::array<const char*, 3> kTopLevelKeys = {"streams", "models", "pipelines"};
 constexpr std::array<const char*, 6> kStreamKeys = {"name",    "url",        "loop",
                                                     "enabled", "tls_verify", "stall_timeout_s"};
-constexpr std::array<const char*, 8> kModelKeys = {"name",        "kind",         "path",
-                                                   "input_width", "input_height", "class_names",
-                                                   "threads",     "fake_delay_ms"};
+constexpr std::array<const char*, 9> kModelKeys = {"name",        "kind",          "path",
+                                                   "input_width", "input_height",  "class_names",
+                                                   "threads",     "fake_delay_ms", "device"};
 constexpr std::array<const char*, 9> kPipelineKeys = {
     "name", "stream", "model", "sla", "min_score", "classes", "enabled", "motion_gate", "worker"};
 constexpr std::array<const char*, 5> kMotionGateKeys = {"enabled", "min_motion", "analysis_width", "history",
@@ -184,6 +186,13 @@ Result<std::vector<ModelConfig>> parse_models(const YAML::Node& node, const std:
       auto v = read_int(m[key], source, where + "." + key, 0, hi);
       if (!v) return v.error();
       *dst = *v;
+    }
+    if (m["device"]) {
+      auto text = read_string(m["device"], source, where + ".device");
+      if (!text) return text.error();
+      auto device = parse_inference_device(*text);
+      if (!device) return invalid(source, where + ".device", device.error().message);
+      mc.device = device->to_string();
     }
     if (mc.fake_delay_ms > 0 && mc.kind != "fake")
       return invalid(source, where + ".fake_delay_ms",

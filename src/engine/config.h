@@ -27,7 +27,9 @@
 // hog; checked against the registry when the engine is created), `path` (model file, resolved
 // like stream paths; required for kinds that need a file), `input_width`/`input_height`
 // (0 = from the model), `class_names` (file, one name per line), `threads`, `fake_delay_ms`
-// (kind fake only: milliseconds each detection takes, 0..600000; a worker slow on purpose).
+// (kind fake only: milliseconds each detection takes, 0..600000; a worker slow on purpose),
+// `device` ("cpu", "cuda:N" or "cuda" = cuda:0, core/device.h; default the kind's: cuda:0 for
+// torch_*, else cpu; ADR 0092).
 // Pipelines (one worker process each): `name` (required, unique), `stream` and `model`
 // (required, must name a stream / model above), `sla` (critical | best_effort, default
 // best_effort), `min_score` (0..1, default 0.25), `classes` (list of class names or ids to
@@ -79,6 +81,9 @@ struct ModelConfig {
       class_names_inline;  // the names themselves (database); win over the file
   int threads = 0;
   int fake_delay_ms = 0;  // kind "fake" only: each detect() takes this long (overload tests)
+  // Where inference runs, canonical text of core/device.h ("cpu", "cuda:N"); empty = the kind's
+  // default. Engine::create refuses a device the kind cannot run on (Orion's worker only).
+  std::string device{};
 };
 
 struct PipelineConfig {

@@ -108,6 +108,24 @@ TEST(Config, ModelsAndPipelinesParseWithResolvedPaths) {
   EXPECT_EQ(c->pipelines[1].sla, SlaClass::kBestEffort);
 }
 
+TEST(Config, AModelsDeviceIsReadInCanonicalFormAndBadOnesNameTheField) {
+  auto c = parse_config(
+      "models:\n  - {name: g, kind: torch_yolox, path: y.pt, device: cuda}\n"
+      "  - {name: g1, kind: torch_yolov8, path: v8.pt, device: \"cuda:01\"}\n"
+      "  - {name: h, kind: hog, device: cpu}\n  - {name: d, kind: hog}\n",
+      "/x", "orion.yaml");
+  ASSERT_TRUE(c.ok()) << c.error().to_string();
+  ASSERT_EQ(c->models.size(), 4u);
+  EXPECT_EQ(c->models[0].device, "cuda:0");
+  EXPECT_EQ(c->models[1].device, "cuda:1");
+  EXPECT_EQ(c->models[2].device, "cpu");
+  EXPECT_EQ(c->models[3].device, "");  // the kind's default
+  expect_error("models:\n  - {name: m, kind: hog, device: gpu0}\n",
+               "models[0].device: 'gpu0' is not a device");
+  expect_error("models:\n  - {name: m, kind: hog, device: \"cuda:-1\"}\n",
+               "models[0].device: 'cuda:-1' is not a device");
+}
+
 TEST(Config, PipelineErrorsNameTheField) {
   const std::string base = "streams:\n  - {name: a, url: x}\nmodels:\n  - {name: m, kind: hog}\n";
   expect_error(base + "pipelines:\n  - {name: p, stream: b, model: m}\n", "pipelines[0].stream: no stream named 'b'");

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 
+#include "core/device.h"
 #include "core/thread_annotations.h"
 #include "infer/registry.h"
 #include "ipc/ipc_bridge.h"
@@ -107,6 +108,15 @@ Result<PipelineSpec> build_spec(const PipelineConfig& pc, const Config& config) 
       return make_error("engine.bad_pipeline",
                         "model '" + mc->name + "': kind '" + mc->kind + "' needs a path");
   }
+  // Orion's worker runs each kind on its own devices (ADR 0092); another worker program reads
+  // the device itself. The grammar is checked at every door (config, API, store, decoder).
+  if (!mc->device.empty() && pc.worker.empty()) {
+    auto device = parse_inference_device(mc->device);
+    Status fits = device ? check_device_for_kind(mc->kind, *device) : Status(device.error());
+    if (!fits)
+      return make_error("engine.bad_pipeline",
+                        "model '" + mc->name + "': device: " + fits.error().message);
+  }
   PipelineSpec spec;
   spec.name = pc.name;
   spec.stream = pc.stream;
@@ -119,6 +129,7 @@ Result<PipelineSpec> build_spec(const PipelineConfig& pc, const Config& config) 
   spec.model.class_names = mc->class_names_inline;
   spec.model.threads = mc->threads;
   spec.model.fake_delay_ms = mc->fake_delay_ms;
+  spec.model.device = mc->device;
   spec.model.classes = pc.classes;
   spec.min_score = pc.min_score;
   spec.iou = pc.iou;

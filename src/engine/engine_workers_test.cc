@@ -177,5 +177,22 @@ TEST(EngineWorkers, AnUnknownModelKindIsRefusedAtCreate) {
   EXPECT_NE(engine.error().message.find("yolox"), std::string::npos);  // lists the known kinds
 }
 
+// ADR 0092: Orion's worker runs the OpenCV DNN and HOG kinds on the CPU only, so a CUDA device
+// on one of their models is refused when the engine is created, naming the model and the device.
+TEST(EngineWorkers, ACudaDeviceOnACpuKindIsRefusedAtCreate) {
+  auto cfg = parse_config(
+      "streams: [{name: a, url: 'test://ball'}]\nmodels: [{name: m, kind: hog, device: "
+      "'cuda:1'}]\n"
+      "pipelines: [{name: p, stream: a, model: m}]\n",
+      "", "t.yaml");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().to_string();
+  auto engine = Engine::create(*cfg, options());
+  ASSERT_FALSE(engine.ok());
+  EXPECT_EQ(engine.error().code, "engine.bad_pipeline");
+  EXPECT_NE(engine.error().message.find("model 'm': device:"), std::string::npos)
+      << engine.error().message;
+  EXPECT_NE(engine.error().message.find("'cuda:1'"), std::string::npos) << engine.error().message;
+}
+
 }  // namespace
 }  // namespace orion::engine

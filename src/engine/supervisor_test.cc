@@ -328,6 +328,43 @@ TEST(SupervisorTest, ABadModelFileFailsThePipelineWithItsReasonAndRetriesWithBac
   ::unlink(path);
 }
 
+// ADR 0092: a model's device reaches the real `orion worker` in its configure message and is
+// checked there like any other input: a kind that cannot run on it fails the pipeline with a
+// reason naming the device (the worker echoes the exact value it was sent), the CPU runs.
+TEST(SupervisorTest, TheWorkerGetsTheModelsDeviceAndRefusesOneItsKindCannotRunOn) {
+  orion::testing::Watchdog dog(Duration::seconds(60), "model device");
+  Stream s;
+  ResultStore store;
+  Supervisor sup(fast_options(), store);
+  ASSERT_TRUE(sup.start().ok());
+  PipelineSpec hog;
+  hog.name = "hog-on-gpu";
+  hog.stream = "cam";
+  hog.model.kind = "hog";
+  hog.model.device = "cuda:7";
+  PipelineSpec fake_gpu = fake_pipeline("fake-on-gpu", 5);
+  fake_gpu.model.device = "cuda:3";
+  PipelineSpec fake_cpu = fake_pipeline("fake-on-cpu", 5);
+  fake_cpu.model.device = "cpu";
+  for (const auto& p : {hog, fake_gpu, fake_cpu}) ASSERT_TRUE(sup.add_pipeline(p, s.pool).ok());
+
+  for (auto [name, device] :
+       {std::pair{"hog-on-gpu", "'cuda:7'"}, std::pair{"fake-on-gpu", "'cuda:3'"}}) {
+    ASSERT_TRUE(eventually([&] { return sup.stats(name)->restart_reasons["failed"] >= 1; }, 20s))
+        << name << ": " << sup.stats(name)->last_error;
+    const PipelineStats b = *sup.stats(name);
+    EXPECT_EQ(b.state, PipelineState::kFailed) << name;
+    EXPECT_NE(b.last_error.find("device.unsupported"), std::string::npos) << b.last_error;
+    EXPECT_NE(b.last_error.find(device), std::string::npos) << b.last_error;
+    EXPECT_NE(b.last_error.find("CPU only"), std::string::npos) << b.last_error;
+    EXPECT_EQ(b.results, 0u);
+  }
+  ASSERT_TRUE(eventually([&] { return sup.stats("fake-on-cpu")->results > 5; }, 20s))
+      << sup.stats("fake-on-cpu")->last_error;
+  EXPECT_EQ(sup.stats("fake-on-cpu")->restarts, 0u);
+  sup.stop();
+}
+
 // The worker SDK document is complete: a worker written from it alone, in Python with numpy
 // (examples/python_worker.py, no Orion code), runs under the real supervisor, reads frames
 // in place and sends results with their frame identity.

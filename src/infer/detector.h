@@ -65,8 +65,10 @@ struct DetectorConfig {
   // Inference threads (OpenCV: cv::setNumThreads, process-wide). 0 = leave OpenCV's default.
   int threads = 0;
 
-  // GPU kinds (torch_yolov8, torch_yolox): the CUDA device, "cuda:N"; empty = cuda:0. The CPU
-  // kinds ignore it.
+  // Where it runs, in the grammar of core/device.h: "cpu", "cuda:N" or "cuda" (= cuda:0); empty
+  // = the kind's default (cuda:0 for the GPU kinds torch_yolov8 / torch_yolox, the CPU for the
+  // others). A device the kind cannot run on is refused at load: the CPU kinds (OpenCV DNN,
+  // HOG) take only "cpu", the GPU kinds only CUDA devices (ADR 0092).
   std::string device;
 };
 

@@ -167,5 +167,43 @@ TEST(BadModel, HogTakesItsOneClassNameFromInlineNames) {
   EXPECT_EQ((*d)->info().class_names_source, "inline");
 }
 
+// ADR 0092: the OpenCV DNN and HOG backends run on the CPU only (DNN_TARGET_CPU); a CUDA device
+// is refused at load, naming the kind and the device, before any model file is opened.
+TEST(BadModel, ACpuKindRefusesACudaDevice) {
+  for (const char* kind : {"yolov8", "yolox", "hog"}) {
+    DetectorConfig c;
+    c.kind = kind;
+    c.model_path = std::string(kind) == "hog" ? "" : "/nonexistent/model.onnx";
+    c.device = "cuda:1";
+    auto d = create_detector(c);
+    ASSERT_FALSE(d.ok()) << kind;
+    EXPECT_EQ(d.error().code, "device.unsupported") << kind;
+    EXPECT_CONTAINS(d.error().message, "'cuda:1'");
+    EXPECT_CONTAINS(d.error().message, std::string("'") + kind + "'");
+  }
+}
+
+TEST(BadModel, ADeviceOutsideTheGrammarIsRefused) {
+  for (const char* text : {"gpu0", "cuda:-1", "cuda:x", "1"}) {
+    DetectorConfig c;
+    c.kind = "hog";
+    c.device = text;
+    auto d = create_detector(c);
+    ASSERT_FALSE(d.ok()) << text;
+    EXPECT_EQ(d.error().code, "device.invalid") << text;
+    EXPECT_CONTAINS(d.error().message, std::string("'") + text + "'");
+  }
+}
+
+TEST(BadModel, ACpuKindRunsWithDeviceCpuOrNone) {
+  for (const char* device : {"", "cpu"}) {
+    DetectorConfig c;
+    c.kind = "hog";
+    c.device = device;
+    auto d = create_detector(c);
+    EXPECT_TRUE(d.ok()) << "'" << device << "': " << d.error().to_string();
+  }
+}
+
 }  // namespace
 }  // namespace orion::infer

@@ -56,5 +56,16 @@ TEST(GpuDetectorKinds, WithoutLibTorchOrAGpuTheErrorSaysSo) {
   }
 }
 
+TEST(GpuDetectorKinds, TheCpuIsNotADeviceOfAGpuKind) {
+  DetectorConfig c;
+  c.kind = "torch_yolox";
+  c.model_path = "yolox_nano.pt";
+  c.device = "cpu";
+  auto r = create_detector(c);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "device.unsupported") << r.error().to_string();
+  EXPECT_NE(r.error().message.find("CUDA device only"), std::string::npos) << r.error().message;
+}
+
 }  // namespace
 }  // namespace orion::infer

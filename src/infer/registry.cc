@@ -4,6 +4,8 @@
 #include <cassert>
 #include <map>
 
+#include "core/device.h"
+
 namespace orion::infer {
 
 namespace {
@@ -67,6 +69,11 @@ Result<DetectorPtr> create_detector(const DetectorConfig& config) {
   if (config.input_width < 0 || config.input_height < 0 || config.threads < 0) {
     return make_error("detector.bad_config",
                       "input_width, input_height and threads must not be negative");
+  }
+  if (!config.device.empty()) {
+    auto device = parse_inference_device(config.device);
+    if (!device) return device.error();
+    if (auto fits = check_device_for_kind(config.kind, *device); !fits) return fits.error();
   }
   if (it->second.info.needs_model_file && config.model_path.empty()) {
     return make_error("detector.bad_config", "detector kind '" + config.kind +

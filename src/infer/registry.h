@@ -46,7 +46,9 @@ const DetectorKindInfo* find_detector_kind(std::string_view kind);
 // "model.truncated", "model.unsupported_quantization", "model.import_failed",
 // "model.bad_output_shape", "model.wrong_kind" (the output's values belong to the other
 // family), "model.bad_input_shape", "model.input_size_mismatch", "model.class_count_mismatch",
-// "detector.bad_config", "detector.unknown_class", "detector.class_names" (class-names file).
+// "detector.bad_config", "detector.unknown_class", "detector.class_names" (class-names file),
+// "device.invalid" (config.device is not in the grammar of core/device.h), "device.unsupported"
+// (a device the kind cannot run on: a CPU kind with "cuda:N", a GPU kind with "cpu").
 Result<DetectorPtr> create_detector(const DetectorConfig& config);
 
 }  // namespace orion::infer

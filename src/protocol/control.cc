@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/device.h"
 #include "core/frame_supplier.h"
 #include "ipc/layout.h"
 #include "protocol/json_fields.h"
@@ -63,7 +64,8 @@ std::string encode_configure(const WorkerConfig& c) {
             {"class_names", c.model.class_names},
             {"class_names_path", c.model.class_names_path},
             {"threads", c.model.threads},
-            {"fake_delay_ms", c.model.fake_delay_ms}};
+            {"fake_delay_ms", c.model.fake_delay_ms},
+            {"device", c.model.device}};
   json j = {{"type", "configure"},  {"protocol", kProtocolVersion}, {"pipeline", c.pipeline},
             {"stream", c.stream},   {"stream_id", c.stream_id},     {"sla", c.sla},
             {"model", m},           {"min_score", c.min_score},     {"iou", c.iou},
@@ -125,6 +127,7 @@ Result<WorkerConfig> decode_configure(std::string_view line) {
   mf.string("class_names_path", kMaxPathBytes, c.model.class_names_path);
   mf.integer("threads", 0, kMaxModelThreads, c.model.threads);
   mf.integer("fake_delay_ms", 0, kMaxBusyMs, c.model.fake_delay_ms);
+  mf.string("device", kMaxTypeBytes, c.model.device);
   if (const json* classes = mf.array("classes", kMaxConfiguredClasses)) {
     for (size_t i = 0; i < classes->size() && mf.ok(); ++i) {
       const json& name = (*classes)[i];
@@ -160,6 +163,11 @@ Result<WorkerConfig> decode_configure(std::string_view line) {
   }
   if (!mf.ok()) return mf.error();
   if (c.model.kind.empty()) return make_error(kBadMessage, "field 'model.kind' is empty");
+  if (!c.model.device.empty()) {
+    if (auto d = parse_inference_device(c.model.device); !d) {
+      return make_error(kBadMessage, "field 'model.device': " + d.error().message);
+    }
+  }
 
   if (g != nullptr) {
     MotionGateSettings& mg = c.motion_gate;

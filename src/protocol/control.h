@@ -75,6 +75,11 @@ struct ModelConfig {
   std::string class_names_path;
   int threads = 0;        // 0..kMaxModelThreads; 0 = the backend's default
   int fake_delay_ms = 0;  // kind "fake" only: time each detect() takes, 0..kMaxBusyMs
+  // Where the worker runs the model (ADR 0092): "" (absent: the kind's default) or the grammar
+  // of core/device.h, "cpu" | "cuda:N" | "cuda"; anything else is refused by the decoder
+  // (at most kMaxTypeBytes). Whether the kind can run there is the worker's check (Orion's
+  // worker: "device.unsupported" from infer::create_detector, a fatal error).
+  std::string device;
   bool operator==(const ModelConfig&) const = default;
 };
 

@@ -42,6 +42,7 @@ TEST(ProtocolConfigureTest, RoundTrips) {
   c.model.input_width = 416;
   c.model.threads = 2;
   c.model.fake_delay_ms = 7;
+  c.model.device = "cuda:1";
   c.min_score = 0.3f;
   c.iou = 0.5f;
   auto d = decode_configure(encode_configure(c));
@@ -58,11 +59,27 @@ TEST(ProtocolConfigureTest, RoundTrips) {
   EXPECT_EQ(d->model.input_width, 416);
   EXPECT_EQ(d->model.threads, 2);
   EXPECT_EQ(d->model.fake_delay_ms, 7);
+  EXPECT_EQ(d->model.device, "cuda:1");
   EXPECT_FLOAT_EQ(d->min_score, 0.3f);
   EXPECT_FLOAT_EQ(d->iou, 0.5f);
   EXPECT_EQ(d->pool_fd, 3);
   EXPECT_EQ(d->mailbox_fd, 4);
   EXPECT_EQ(d->results_fd, 5);
+}
+
+TEST(ProtocolConfigureTest, TheDeviceIsOptionalAndKeptAsSent) {
+  // Absent (a worker of an older engine): empty, the kind's default.
+  auto absent = decode_configure(kConfigureHead + "}");
+  ASSERT_TRUE(absent.ok()) << absent.error().to_string();
+  EXPECT_EQ(absent->model.device, "");
+  for (const char* device : {"cpu", "cuda", "cuda:0", "cuda:12"}) {
+    const std::string line = R"({"type":"configure","protocol":1,"pipeline":"p","model":{"kind":)"
+                             R"("fake","device":")" +
+                             std::string(device) + "\"}}";
+    auto d = decode_configure(line);
+    ASSERT_TRUE(d.ok()) << line << " → " << d.error().to_string();
+    EXPECT_EQ(d->model.device, device);
+  }
 }
 
 TEST(ProtocolConfigureTest, InlineClassNamesUpToBothLimitsRoundTrip) {
@@ -156,6 +173,12 @@ TEST(ProtocolConfigureTest, EveryBadFieldIsNamed) {
       {R"(,"model":{"kind":"fake","class_names":["a","b\tc"]})", "model.class_names[1]"},
       {R"(,"model":{"kind":"fake","class_names":["ok",")" + long_name + "\"]}",
        "model.class_names[1]"},
+      {R"(,"model":{"kind":"fake","device":"gpu0"})", "model.device': 'gpu0' is not a device"},
+      {R"(,"model":{"kind":"fake","device":"cuda:-1"})", "model.device': 'cuda:-1'"},
+      {R"(,"model":{"kind":"fake","device":"cuda:x"})", "model.device': 'cuda:x'"},
+      {R"(,"model":{"kind":"fake","device":0})", "model.device"},
+      {R"(,"model":{"kind":"fake","device":"cuda:0\n"})", "model.device"},
+      {R"(,"model":{"kind":"fake","device":")" + long_name + "\"}", "model.device"},
       {R"(,"model":{"kind":7})", "model.kind"},
       {R"(,"model":{"kind":""})", "model.kind"},
       {R"(,"model":{})", "model.kind"},

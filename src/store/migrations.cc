@@ -240,6 +240,18 @@ void replace_all(std::string& s, std::string_view token, std::string_view with) 
   }
 }
 
+// Migration 6: where a model's inference runs (ADR 0092): "cpu" or "cuda:N" (core/device.h).
+// Rows from before it get their kind's default: cuda:0 for the LibTorch kinds (torch_*), which
+// ran there before the field existed, "cpu" for every other kind.
+const Migration kModelDevice{
+    6,
+    "models.device: the inference device of a model",
+    {
+        "ALTER TABLE models ADD COLUMN device TEXT NOT NULL DEFAULT 'cpu' CHECK (device <> '')",
+        "UPDATE models SET device = 'cuda:0' WHERE substr(kind, 1, 6) = 'torch_'",
+    },
+};
+
 std::string with_dialect(std::string_view statement, const sql::Dialect& d) {
   std::string s(statement);
   replace_all(s, "{{STALE_STREAM_STATUS}}",
@@ -262,8 +274,8 @@ Error migration_error(const sql::Connection& conn, const std::string& what) {
 std::string_view now_ms_sql(const sql::Dialect& d) { return now_ms_text(d); }
 
 const std::vector<Migration>& migrations() {
-  static const std::vector<Migration> all{kInitial, kModelThreads, kStreamStallTimeout,
-                                          kStatusLatency, kLeases};
+  static const std::vector<Migration> all{kInitial,       kModelThreads, kStreamStallTimeout,
+                                          kStatusLatency, kLeases,       kModelDevice};
   return all;
 }
 

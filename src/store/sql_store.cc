@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <type_traits>
 
+#include "core/device.h"
 #include "store/migrations.h"
 
 namespace orion::store {
@@ -224,13 +225,20 @@ struct Desired<ModelRecord> {
                                         col<&ModelRecord::input_width>("input_width"),
                                         col<&ModelRecord::input_height>("input_height"),
                                         col<&ModelRecord::class_names>("class_names"),
-                                        col<&ModelRecord::threads>("threads")};
+                                        col<&ModelRecord::threads>("threads"),
+                                        col<&ModelRecord::device>("device")};
     return c;
   }
   static Status validate(const ModelRecord& m) {
     if (m.input_width < 0) return invalid("input_width", "is negative");
     if (m.input_height < 0) return invalid("input_height", "is negative");
     if (m.threads < 0) return invalid("threads", "is negative");
+    auto device = parse_inference_device(m.device);
+    if (!device) return invalid("device", "is refused: " + device.error().message);
+    if (device->to_string() != m.device) {
+      return invalid("device",
+                     "'" + m.device + "' is not canonical (write '" + device->to_string() + "')");
+    }
     return {};
   }
 };

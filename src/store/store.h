@@ -86,6 +86,9 @@ struct ModelRecord {
   int input_width = 0, input_height = 0;  // 0: the model's own
   std::vector<std::string> class_names;   // empty: the model's / COCO
   int threads = 0;                        // inference threads; 0: the backend's default
+  // Where inference runs, canonical text of core/device.h: "cpu" or "cuda:N" (the store refuses
+  // anything else; which kind takes which device is the API's check, ADR 0092).
+  std::string device = "cpu";
   int64_t version = 0;
   std::string updated_at;
 

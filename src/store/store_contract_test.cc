@@ -254,12 +254,14 @@ TEST_P(StoreContract, ModelsKeepEveryFieldIncludingClassNames) {
   EXPECT_EQ(*got, *created);
   EXPECT_EQ(got->class_names, (std::vector<std::string>{"person", "bicycle", "caméra ✓"}));
   EXPECT_EQ(got->threads, 3);
+  EXPECT_EQ(got->device, "cpu");
 
   ModelRecord changed = *got;
-  changed.kind = "hog";
+  changed.kind = "torch_yolox";
   changed.class_names.clear();
   changed.input_width = 0;
   changed.threads = 0;
+  changed.device = "cuda:1";
   auto updated = store_->update_model(changed, got->version);
   ASSERT_OK(updated);
   auto reread = store_->get_model("yolox");
@@ -267,6 +269,7 @@ TEST_P(StoreContract, ModelsKeepEveryFieldIncludingClassNames) {
   EXPECT_EQ(*reread, *updated);
   EXPECT_TRUE(reread->class_names.empty());
   EXPECT_EQ(reread->threads, 0);
+  EXPECT_EQ(reread->device, "cuda:1");
   EXPECT_EQ(reread->version, 2);
 
   ASSERT_OK(store_->delete_model("yolox", 2));
@@ -421,6 +424,16 @@ TEST_P(StoreContract, InvalidValuesAreRefusedOnBothBackendsAlike) {
   EXPECT_ERROR(threads, "store.invalid");
   EXPECT_NE(threads.error().message.find("'threads'"), std::string::npos)
       << threads.error().message;
+  // A device outside core/device.h's grammar, or not in its canonical text ("cuda" is written
+  // "cuda:0" by the API), is refused by both backends alike.
+  for (const char* device : {"gpu0", "cuda:-1", "", "cuda", "cuda:01"}) {
+    m = model("m4");
+    m.device = device;
+    auto bad_device = store_->create_model(m);
+    EXPECT_ERROR(bad_device, "store.invalid");
+    EXPECT_NE(bad_device.error().message.find("'device'"), std::string::npos)
+        << device << ": " << bad_device.error().message;
+  }
 
   PipelineStatusRecord ps;
   ps.pipeline = "p";
@@ -654,6 +667,11 @@ TEST_P(StoreContract, ADatabaseAtVersion1IsMigratedKeepingItsModels) {
         "updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         {std::string("old"), std::string("yolox"), std::string("m.onnx"), int64_t{416},
          int64_t{416}, std::string(R"(["a","b"])"), int64_t{4}, int64_t{1'700'000'000'000}}));
+    ASSERT_OK((*conn)->exec(
+        "INSERT INTO models (name, kind, path, input_width, input_height, class_names, version, "
+        "updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        {std::string("oldgpu"), std::string("torch_yolox"), std::string("m.pt"), int64_t{0},
+         int64_t{0}, std::string("[]"), int64_t{1}, int64_t{1'700'000'000'000}}));
     ASSERT_OK((*conn)->commit());
   }
 
@@ -667,12 +685,19 @@ TEST_P(StoreContract, ADatabaseAtVersion1IsMigratedKeepingItsModels) {
   auto old = store_->get_model("old");
   ASSERT_OK(old);
   EXPECT_EQ(old->threads, 0);  // the default for rows from before migration 2
+  EXPECT_EQ(old->device, "cpu");  // migration 6: the kind's default device
+  auto old_gpu = store_->get_model("oldgpu");
+  ASSERT_OK(old_gpu);
+  EXPECT_EQ(old_gpu->device, "cuda:0");  // a LibTorch kind ran on cuda:0 before migration 6
+  EXPECT_EQ(old_gpu->version, 1);
   EXPECT_EQ(old->class_names, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(old->version, 4);
   ModelRecord changed = *old;
   changed.threads = 8;
+  changed.device = "cuda:2";
   ASSERT_OK(store_->update_model(changed, 4));
   EXPECT_EQ(store_->get_model("old")->threads, 8);
+  EXPECT_EQ(store_->get_model("old")->device, "cuda:2");
 }
 
 TEST_P(StoreContract, ADatabaseNewerThanThisBuildIsRefused) {

@@ -26,6 +26,7 @@ infer::DetectorConfig to_detector_config(const protocol::WorkerConfig& c) {
   d.class_names = c.model.class_names;
   d.class_names_path = c.model.class_names_path;
   d.threads = c.model.threads;
+  d.device = c.model.device;  // checked by infer::create_detector() (grammar and kind)
   return d;
 }
 

@@ -13,7 +13,9 @@ namespace orion::worker {
 
 // Every field of the wire settings, one to one (configure_test.cc keeps the defaults equal).
 infer::MotionGateConfig to_motion_gate_config(const protocol::MotionGateSettings& s);
-// The model part of `c` plus its min_score (score_threshold) and iou (iou_threshold).
+// The model part of `c` plus its min_score (score_threshold) and iou (iou_threshold). The
+// device is carried as sent (already in core/device.h's grammar, the decoder saw to that);
+// whether the kind can run there is infer::create_detector()'s check.
 infer::DetectorConfig to_detector_config(const protocol::WorkerConfig& c);
 
 }  // namespace orion::worker

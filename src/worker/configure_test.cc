@@ -48,6 +48,7 @@ TEST(WorkerConfigureTest, TheModelAndThresholdsBecomeTheDetectorConfig) {
   c.model.class_names = {"cat", "dog"};
   c.model.class_names_path = "names.txt";
   c.model.threads = 2;
+  c.model.device = "cuda:1";
   c.min_score = 0.4f;
   c.iou = 0.6f;
   const infer::DetectorConfig d = to_detector_config(c);
@@ -59,6 +60,7 @@ TEST(WorkerConfigureTest, TheModelAndThresholdsBecomeTheDetectorConfig) {
   EXPECT_EQ(d.class_names, (std::vector<std::string>{"cat", "dog"}));
   EXPECT_EQ(d.class_names_path, "names.txt");
   EXPECT_EQ(d.threads, 2);
+  EXPECT_EQ(d.device, "cuda:1");
   EXPECT_FLOAT_EQ(d.score_threshold, 0.4f);
   EXPECT_FLOAT_EQ(d.iou_threshold, 0.6f);
 }

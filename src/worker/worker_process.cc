@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "core/device.h"
 #include "core/thread.h"
 #include "core/thread_annotations.h"
 #include "infer/motion_gate.h"
@@ -57,8 +58,17 @@ class Emitter {
   int fd_;    // constant
 };
 
+// The device came from the engine, so from the database: checked again here like every other
+// field (infer::create_detector() checks it for the registered kinds; "fake" is not one).
 Result<infer::DetectorPtr> make_detector(const WorkerConfig& c) {
-  if (c.model.kind == "fake") return make_fake_detector(c.model.fake_delay_ms);
+  if (c.model.kind == "fake") {
+    if (!c.model.device.empty()) {
+      auto device = parse_inference_device(c.model.device);
+      if (!device) return device.error();
+      if (auto fits = check_device_for_kind(c.model.kind, *device); !fits) return fits.error();
+    }
+    return make_fake_detector(c.model.fake_delay_ms);
+  }
   return infer::create_detector(to_detector_config(c));
 }
 

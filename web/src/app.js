@@ -334,7 +334,10 @@ function renderConfig() {
 
 function summary(kind, r) {
   if (kind === 'streams') return `${r.url}${r.enabled === false ? ' (disabled)' : ''}`;
-  if (kind === 'models') return `${r.kind}${r.path ? ' ' + r.path.split('/').pop() : ''}`;
+  if (kind === 'models') {
+    const on = r.device && r.device !== 'cpu' ? ` on ${r.device}` : '';
+    return `${r.kind}${r.path ? ' ' + r.path.split('/').pop() : ''}${on}`;
+  }
   return `${r.stream} → ${r.model}, ${r.sla}`;
 }
 

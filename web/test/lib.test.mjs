@@ -128,6 +128,7 @@ test('forms: create bodies carry what was filled in, typed', () => {
   const body = bodyFrom('pipelines', { name: 'people', stream: 'cam', model: 'yolox', sla: 'critical', min_score: ' 0.3 ', iou: '', classes: 'person, car', enabled: true, motion_gate: false });
   assert.deepEqual(body, { name: 'people', stream: 'cam', model: 'yolox', sla: 'critical', min_score: 0.3, classes: ['person', 'car'] });
   assert.throws(() => convert(FIELDS.models.find((f) => f.name === 'threads'), '2.5'), (e) => e.field === 'threads');
+  assert.deepEqual(bodyFrom('models', { name: 'g', kind: 'torch_yolox', path: '/m/y.pt', device: ' cuda:1 ', threads: '' }), { name: 'g', kind: 'torch_yolox', path: '/m/y.pt', device: 'cuda:1' });
   assert.deepEqual(bodyFrom('streams', { name: 'c', url: 'test://ball', enabled: false, loop: true, tls_verify: true }), { name: 'c', url: 'test://ball', enabled: false, loop: true });
 });
 

@@ -13,11 +13,12 @@ export const FIELDS = {
   ],
   models: [
     { name: 'name', type: 'text', required: true, fixed: true },
-    { name: 'kind', type: 'select', options: ['yolox', 'yolov8', 'hog', 'fake'], required: true },
-    { name: 'path', type: 'text', hint: 'ONNX file (yolox, yolov8)' },
+    { name: 'kind', type: 'select', options: ['yolox', 'yolov8', 'torch_yolox', 'torch_yolov8', 'hog', 'fake'], required: true },
+    { name: 'path', type: 'text', hint: 'ONNX file (yolox, yolov8); TorchScript (torch_*)' },
     { name: 'input_width', type: 'int', hint: '0 = the model\'s own' },
     { name: 'input_height', type: 'int' },
     { name: 'threads', type: 'int', hint: '0 = backend default' },
+    { name: 'device', type: 'text', hint: 'cpu | cuda:N (empty = cpu; cuda:0 for torch_*)' },
     { name: 'class_names', type: 'list', hint: 'person, car, … (empty = the model\'s own)' },
   ],
   pipelines: [
