@@ -59,8 +59,9 @@ void add_bench_gpu(CLI::App& /*app*/, CLI::App& bench) {
   cmd->add_flag("--one-pipeline", opts.one_pipeline,
                 "in-process decoders: all streams in one GStreamer pipeline (a branch each) "
                 "instead of a pipeline per stream; keep a run shorter than the clip");
-  cmd->add_flag("--ceiling-count-only", opts.ceiling_count_only,
-                "decode-only ceilings: count decoded pictures and drop them unmapped");
+  cmd->add_flag(
+      "--ceiling-count-only", opts.ceiling_count_only,
+      "decode-only ceilings: a fakesink in place of the appsink, pictures counted, never mapped");
   cmd->add_flag("--ceilings-first", opts.ceilings_first,
                 "measure the decode-only ceilings before loading the detector");
   cmd->add_flag("--ceiling-gstreamer-context", opts.ceiling_gstreamer_context,

@@ -1,6 +1,6 @@
 #include "gpu/device.h"
 
-#include <charconv>
+#include "core/device.h"
 
 #if ORION_GPU_CUDA
 #include <cuda_runtime_api.h>
@@ -8,21 +8,16 @@
 
 namespace orion::gpu {
 
+// The grammar is core/device.h's (one for every door that takes a device); here only its CUDA
+// devices are accepted.
 Result<DeviceSpec> parse_device(std::string_view text) {
-  auto bad = [&] {
-    return make_error("gpu.bad_device", "device '" + std::string(text) +
+  auto d = parse_inference_device(text);
+  if (!d || d->is_cpu()) {
+    return make_error("gpu.bad_device", "device '" + std::string(text).substr(0, 64) +
                                             "' is not a CUDA device: expected 'cuda' or 'cuda:N' "
                                             "(N = 0, 1, ...)");
-  };
-  if (text == "cuda") return DeviceSpec{0};
-  constexpr std::string_view kPrefix = "cuda:";
-  if (!text.starts_with(kPrefix)) return bad();
-  const std::string_view num = text.substr(kPrefix.size());
-  if (num.empty() || num.size() > 4) return bad();
-  int index = -1;
-  auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), index);
-  if (ec != std::errc() || end != num.data() + num.size() || index < 0) return bad();
-  return DeviceSpec{index};
+  }
+  return DeviceSpec{d->index};
 }
 
 Result<int> device_count() {

@@ -101,7 +101,8 @@ class GstNvdecSource final : public NvdecSource {
                    ? "queue max-size-buffers=" + std::to_string(opt_.decode_ahead) +
                          " max-size-bytes=0 max-size-time=0 ! "
                    : std::string()) +
-              "appsink name=sink" + k + " max-buffers=2 drop=false sync=" +
+              (opt_.count_only ? "fakesink name=sink" + k + " sync="
+                               : "appsink name=sink" + k + " max-buffers=2 drop=false sync=") +
               std::string(opt_.realtime && !opt_.pace_input ? "true" : "false") + " ";
     }
     GError* err = nullptr;
@@ -134,9 +135,16 @@ class GstNvdecSource final : public NvdecSource {
         gst_object_unref(d);
       }
       GstElement* sink = gst_bin_get_by_name(GST_BIN(pipeline_), ("sink" + k).c_str());
-      GstAppSinkCallbacks cb{};
-      cb.new_sample = &GstNvdecSource::on_sample;
-      gst_app_sink_set_callbacks(GST_APP_SINK(sink), &cb, &b, nullptr);
+      if (opt_.count_only) {
+        GstPad* pad = gst_element_get_static_pad(sink, "sink");
+        gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, &GstNvdecSource::count_buffer, this,
+                          nullptr);
+        gst_object_unref(pad);
+      } else {
+        GstAppSinkCallbacks cb{};
+        cb.new_sample = &GstNvdecSource::on_sample;
+        gst_app_sink_set_callbacks(GST_APP_SINK(sink), &cb, &b, nullptr);
+      }
       gst_object_unref(sink);
     }
     return {};
@@ -219,16 +227,17 @@ class GstNvdecSource final : public NvdecSource {
     uint64_t seq = 0;
   };
 
+  // count_only: a fakesink in place of the appsink, its buffers counted here.
+  static GstPadProbeReturn count_buffer(GstPad*, GstPadProbeInfo*, gpointer self_ptr) {
+    static_cast<GstNvdecSource*>(self_ptr)->frames_.fetch_add(1, std::memory_order_relaxed);
+    return GST_PAD_PROBE_OK;
+  }
+
   static GstFlowReturn on_sample(GstAppSink* sink, gpointer branch_ptr) {
     auto* branch = static_cast<Branch*>(branch_ptr);
     GstNvdecSource* self = branch->self;
     GstSample* sample = gst_app_sink_pull_sample(sink);
     if (!sample) return GST_FLOW_EOS;
-    if (self->opt_.count_only) {
-      gst_sample_unref(sample);
-      self->frames_.fetch_add(1, std::memory_order_relaxed);
-      return GST_FLOW_OK;
-    }
     GstBuffer* buf = gst_sample_get_buffer(sample);
     if (!branch->info_ready) {
       if (!gst_video_info_from_caps(&branch->info, gst_sample_get_caps(sample))) {

@@ -53,8 +53,8 @@ struct NvdecOptions {
   // context): the frames are then NOT usable by Orion's kernels or LibTorch. For decode-only
   // measurements that compare the two.
   bool gstreamer_context = false;
-  // Count decoded pictures and let them go at once, without mapping them or making Frames
-  // (on_frame is not called). For decode-only measurements.
+  // Count decoded pictures and let them go at once: a fakesink in place of the appsink, no
+  // mapping, no Frames (on_frame is not called). For decode-only measurements.
   bool count_only = false;
   std::string codec = "h264";  // "h264" | "h265"
 };
